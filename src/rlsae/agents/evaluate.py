@@ -1,0 +1,79 @@
+"""Full-game evaluation: no episodic life, unclipped score, vectorised over environments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rlsae.config import option, require
+from rlsae.envs.atari import DEFAULT_GAME, make_vector_env, rng_actions
+
+
+@dataclass
+class EvaluateAgentConfig:
+    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
+    episodes: int = option(30, "number of full games to play")
+    num_envs: int = option(16, "games played in parallel")
+    epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol)")
+    seed: int = option(1, "seed for the no-op starts and the random actions")
+    device: str = option("cpu", "torch device")
+    json: Path | None = option(None, "write the scores to this JSON file")
+
+    def __post_init__(self) -> None:
+        require(self.episodes >= 1, f"--episodes must be >= 1, got {self.episodes}")
+        require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
+        require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
+
+
+def greedy_policy(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:
+    @torch.no_grad()
+    def act(obs: np.ndarray) -> np.ndarray:
+        return model(torch.from_numpy(obs).to(device)).argmax(1).cpu().numpy()
+    return act
+
+
+def play_games(act: Callable[[np.ndarray], np.ndarray], episodes: int, *, game: str = DEFAULT_GAME,
+               num_envs: int = 16, epsilon: float = 0.05, seed: int = 1, progress: bool = True) -> list[float]:
+    """Play ``episodes`` full games with policy ``act`` and return their unclipped scores.
+
+    Each env plays a fixed quota of games decided up front: keeping "the first N games to finish"
+    would favour short (bad) games and bias the mean downwards.
+    """
+    num_envs = min(num_envs, episodes)
+    quota = np.full(num_envs, episodes // num_envs)
+    quota[: episodes % num_envs] += 1
+    env = make_vector_env(game, num_envs, training=False)
+    rng = np.random.default_rng(seed)
+    scores: list[float] = []
+    running = np.zeros(num_envs)
+    done_count = np.zeros(num_envs, dtype=int)
+    try:
+        obs, _ = env.reset(seed=seed)
+        bar = tqdm(total=episodes, desc="evaluating", unit="game", disable=not progress, leave=False)
+        while (done_count < quota).any():
+            action = rng_actions(rng, act(obs), epsilon, int(env.single_action_space.n))
+            obs, reward, terminated, truncated, _ = env.step(action)
+            running += reward
+            for i in np.flatnonzero(terminated | truncated):
+                if done_count[i] < quota[i]:
+                    scores.append(float(running[i]))
+                    bar.update(1)
+                done_count[i] += 1
+                running[i] = 0.0
+        bar.close()
+    finally:
+        env.close()
+    return scores
+
+
+def summarize(scores: list[float]) -> dict[str, float | int | list[float]]:
+    s = np.asarray(scores)
+    return {"episodes": len(s), "mean_score": float(s.mean()), "median_score": float(np.median(s)),
+            "std_score": float(s.std()), "min_score": float(s.min()), "max_score": float(s.max()),
+            "scores": [float(x) for x in s]}

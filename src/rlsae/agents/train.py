@@ -1,0 +1,181 @@
+"""`rlsae train-agent`: the config and what both algorithms share (logging, evaluation, checkpoints).
+
+Output folder layout::
+
+    out/
+      latest/   checkpoint written every --save-every steps and on exit/interrupt (resume reads it)
+      best/     checkpoint with the best periodic evaluation score so far
+      log.jsonl one line per evaluation and per logging interval
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rlsae.agents.checkpoint import load_agent, load_train_state, provenance, save_checkpoint
+from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+from rlsae.agents.qnet import QNetwork
+from rlsae.config import option, require, to_dict
+from rlsae.envs.atari import DEFAULT_GAME, check_game
+
+# Per-algorithm defaults for options left unset. PQN follows Gallici et al. 2024 / CleanRL's
+# pqn_atari_envpool; DQN follows CleanRL's dqn_atari (Mnih et al. 2015 with Adam).
+ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pqn": {"num_envs": 32, "learning_rate": 2.5e-4, "exploration_fraction": 0.10, "layer_norm": True},
+    "dqn": {"num_envs": 1, "learning_rate": 1e-4, "exploration_fraction": 0.10, "layer_norm": False},
+}
+
+
+@dataclass
+class TrainAgentConfig:
+    algorithm: str = option("pqn", "pqn (vectorised Q(lambda), no replay; fast) or dqn (replay + target net)",
+                            choices=["pqn", "dqn"])
+    game: str = option(DEFAULT_GAME, "ALE ROM id")
+    total_steps: int = option(10_000_000, "agent steps (each = 4 frames) summed over all envs")
+    out: Path = option(Path("runs/agent"), "output folder for checkpoints and logs")
+    seed: int = option(1, "random seed")
+    device: str = option("auto", "torch device: auto, cpu or cuda")
+    num_envs: int | None = option(None, "parallel envs (default: 32 for pqn, 1 for dqn)")
+    learning_rate: float | None = option(None, "Adam learning rate (default: 2.5e-4 pqn, 1e-4 dqn)")
+    gamma: float = option(0.99, "discount")
+    layer_norm: bool | None = option(None, "LayerNorm in the Q-network (default: on for pqn, off for dqn)")
+    start_epsilon: float = option(1.0, "initial exploration rate")
+    end_epsilon: float = option(0.01, "final exploration rate")
+    exploration_fraction: float | None = option(None, "fraction of training over which epsilon decays")
+    # PQN
+    rollout_steps: int = option(32, "[pqn] steps per env between updates")
+    q_lambda: float = option(0.65, "[pqn] lambda of the Q(lambda) targets")
+    update_epochs: int = option(2, "[pqn] passes over each rollout")
+    minibatch_size: int = option(128, "[pqn] samples per gradient step")
+    max_grad_norm: float = option(10.0, "[pqn] gradient clipping norm")
+    # DQN
+    buffer_size: int = option(1_000_000, "[dqn] replay buffer capacity (transitions)")
+    batch_size: int = option(32, "[dqn] replay batch size")
+    learning_starts: int = option(80_000, "[dqn] steps of random play before learning")
+    train_frequency: int = option(4, "[dqn] env steps per gradient step")
+    target_update: int = option(1000, "[dqn] steps between target-network copies")
+    # Shared bookkeeping
+    eval_every: int = option(250_000, "steps between evaluations (full games, unclipped score)")
+    eval_episodes: int = option(8, "games per periodic evaluation")
+    save_every: int = option(100_000, "steps between 'latest' checkpoints")
+    resume: bool = option(True, "continue from OUT/latest if it exists")
+    progress: bool = option(True, "show a progress bar")
+
+    def __post_init__(self) -> None:
+        check_game(self.game)
+        for key, value in ALGORITHM_DEFAULTS[self.algorithm].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        require(self.total_steps > 0, f"--total-steps must be positive, got {self.total_steps}")
+        require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
+        require(0 <= self.q_lambda <= 1, f"--q-lambda must be in [0, 1], got {self.q_lambda}")
+        require(0 < self.gamma <= 1, f"--gamma must be in (0, 1], got {self.gamma}")
+        rollout = self.num_envs * self.rollout_steps
+        require(self.algorithm != "pqn" or rollout % self.minibatch_size == 0,
+                f"--minibatch-size ({self.minibatch_size}) must divide num_envs*rollout_steps ({rollout})")
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    def epsilon(self, step: int) -> float:
+        span = max(1.0, self.exploration_fraction * self.total_steps)
+        return max(self.end_epsilon, self.start_epsilon + (self.end_epsilon - self.start_epsilon) * step / span)
+
+
+class TrainingRun:
+    """Progress bar, JSONL log, periodic evaluation and checkpoints for one training run."""
+
+    def __init__(self, cfg: TrainAgentConfig, model: QNetwork, optimizer: torch.optim.Optimizer):
+        self.cfg, self.model, self.optimizer = cfg, model, optimizer
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.step = 0
+        self.best_score = -np.inf
+        self.wall = 0.0
+        self.extra_state: dict[str, Any] = {}
+        state = load_train_state(self.out / "latest") if cfg.resume else None
+        if state is not None:
+            resumed, _ = load_agent(self.out / "latest", cfg.device)
+            model.load_state_dict(resumed.state_dict())
+            optimizer.load_state_dict(state["optimizer"])
+            self.step, self.best_score, self.wall = state["step"], state["best_score"], state["wall"]
+            self.extra_state = state.get("extra", {})
+        self.next_eval = (self.step // cfg.eval_every + 1) * cfg.eval_every
+        self.next_save = (self.step // cfg.save_every + 1) * cfg.save_every
+        self.last_score: float | None = None
+        self.started = time.time()
+        self.bar = tqdm(total=cfg.total_steps, initial=self.step, unit="step", desc=f"train {cfg.algorithm}",
+                        disable=not cfg.progress, smoothing=0.05)
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.cfg.total_steps
+
+    def elapsed(self) -> float:
+        return self.wall + time.time() - self.started
+
+    def advance(self, steps: int, **metrics: float) -> None:
+        """Count ``steps`` new env steps; evaluate and checkpoint when their time has come."""
+        self.step += steps
+        self.bar.update(steps)
+        postfix = {k: f"{v:.3g}" for k, v in metrics.items()}
+        if self.last_score is not None:
+            postfix["eval"] = f"{self.last_score:.0f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        if self.step >= self.next_eval or self.done:
+            self.evaluate(metrics)
+            self.next_eval += self.cfg.eval_every
+        if self.step >= self.next_save or self.done:
+            self.save("latest")
+            self.next_save += self.cfg.save_every
+
+    def evaluate(self, metrics: dict[str, float]) -> None:
+        self.model.eval()
+        scores = play_games(greedy_policy(self.model, self.cfg.device), self.cfg.eval_episodes,
+                            game=self.cfg.game, seed=self.cfg.seed + self.step, progress=False)
+        self.model.train()
+        summary = summarize(scores)
+        self.last_score = summary["mean_score"]
+        self.log({"step": self.step, "wall": round(self.elapsed(), 1), **metrics,
+                  **{k: v for k, v in summary.items() if k != "scores"}})
+        if self.last_score > self.best_score:
+            self.best_score = self.last_score
+            self.save("best", eval_summary=summary)
+
+    def log(self, record: dict[str, Any]) -> None:
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def save(self, name: str, eval_summary: dict[str, Any] | None = None) -> None:
+        manifest = {
+            "algorithm": self.cfg.algorithm, "game": self.cfg.game, "step": self.step,
+            "seed": self.cfg.seed, "wall_time_s": round(self.elapsed(), 1), "device": self.cfg.device,
+            "command": "rlsae train-agent", "config": to_dict(self.cfg), **provenance(),
+        }
+        if eval_summary is not None:
+            manifest["training_eval"] = {k: v for k, v in eval_summary.items() if k != "scores"}
+        state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "best_score": self.best_score,
+                 "wall": self.elapsed(), "extra": self.extra_state}
+        save_checkpoint(self.out / name, self.model, manifest, state if name == "latest" else None)
+
+    def close(self) -> None:
+        self.save("latest")
+        self.bar.close()
+
+
+def train_agent(cfg: TrainAgentConfig) -> Path:
+    """Train with ``cfg.algorithm``; returns the folder of the best checkpoint."""
+    torch.manual_seed(cfg.seed)
+    if cfg.algorithm == "pqn":
+        from rlsae.agents.pqn import train_pqn as train
+    else:
+        from rlsae.agents.dqn import train_dqn as train
+    train(cfg)
+    return Path(cfg.out) / "best"

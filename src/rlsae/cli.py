@@ -1,0 +1,93 @@
+"""The `rlsae` command: one subcommand per pipeline stage.
+
+    train-agent -> evaluate-agent -> record -> train-sae -> evaluate -> interpret -> steer -> browse
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlsae.config import UserError, add_options, from_args
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    config: Callable[[], type]
+    run: Callable[[Any], None]
+
+
+def _train_agent(cfg: Any) -> None:
+    from rlsae.agents.train import train_agent
+
+    best = train_agent(cfg)
+    print(f"best checkpoint: {best}")
+
+
+def _evaluate_agent(cfg: Any) -> None:
+    from rlsae.agents.checkpoint import load_agent
+    from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+
+    model, manifest = load_agent(cfg.checkpoint, cfg.device)
+    scores = play_games(greedy_policy(model, cfg.device), cfg.episodes, game=manifest["game"],
+                        num_envs=cfg.num_envs, epsilon=cfg.epsilon, seed=cfg.seed)
+    summary = summarize(scores)
+    print(f"{manifest['game']}: {summary['episodes']} games, mean {summary['mean_score']:.1f}, "
+          f"median {summary['median_score']:.1f}, std {summary['std_score']:.1f}, "
+          f"min {summary['min_score']:.0f}, max {summary['max_score']:.0f}")
+    if cfg.json:
+        Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.json).write_text(json.dumps({"checkpoint": str(cfg.checkpoint or "default"),
+                                              "epsilon": cfg.epsilon, **summary}, indent=2) + "\n")
+
+
+def _lazy(module: str, name: str) -> Callable[[], type]:
+    def load() -> type:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+    return load
+
+
+COMMANDS = [
+    Command("train-agent", "train a DQN/PQN agent on an Atari game",
+            _lazy("rlsae.agents.train", "TrainAgentConfig"), _train_agent),
+    Command("evaluate-agent", "play full games with an agent and print its score",
+            _lazy("rlsae.agents.evaluate", "EvaluateAgentConfig"), _evaluate_agent),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlsae", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        add_options(p, command.config())
+        p.set_defaults(_command=command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command: Command = args._command
+    try:
+        command.run(from_args(command.config(), args))
+    except UserError as err:
+        print(f"rlsae {command.name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rlsae {command.name}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""ALE environments: a C++ vector env for agents and a colour env for people.
+
+All preprocessing (84x84 grey, frame-skip 4 with max-pool, 4-frame stack, no-op starts, episodic life,
+reward clipping) is done by ALE's own vector env; nothing here re-implements it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+from ale_py import roms
+from ale_py.vector_env import AtariVectorEnv
+
+from rlsae.config import UserError
+
+DEFAULT_GAME = "ms_pacman"
+# Ms. Pac-Man's minimal action set, in ALE's order.
+PACMAN_ACTIONS = ("NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT")
+FRAME_SKIP = 4
+NOOP_MAX = 30
+
+
+def check_game(game: str) -> str:
+    """Return ``game`` if ALE ships its ROM, else raise a UserError listing close names."""
+    if roms.get_rom_path(game) is None:
+        close = [g for g in roms.get_all_rom_ids() if game.replace("-", "_").lower()[:4] in g][:8]
+        hint = f" Did you mean one of: {', '.join(close)}?" if close else ""
+        raise UserError(f"unknown ALE game '{game}': use a snake_case ROM id such as 'ms_pacman'.{hint}")
+    return game
+
+
+def default_threads(num_envs: int) -> int:
+    return max(1, min(num_envs, os.cpu_count() or 1))
+
+
+def make_vector_env(game: str = DEFAULT_GAME, num_envs: int = 8, *, training: bool,
+                    num_threads: int | None = None) -> AtariVectorEnv:
+    """Vectorised env with the standard DQN preprocessing.
+
+    ``training=True`` adds what only the learner should see: a termination signal at each life lost
+    (the game goes on; this is envpool's/PQN's "life loss info") and rewards clipped to [-1, 1].
+    Evaluation uses full games and unclipped scores. Sticky actions are off (the DQN protocol).
+    Episodes auto-reset in the same step, so the returned observation always belongs to a live game.
+    """
+    return AtariVectorEnv(
+        check_game(game), num_envs,
+        num_threads=num_threads or default_threads(num_envs),
+        repeat_action_probability=0.0,
+        frameskip=FRAME_SKIP, noop_max=NOOP_MAX, stack_num=4, img_height=84, img_width=84,
+        grayscale=True, maxpool=True,
+        episodic_life=False, life_loss_info=training, reward_clipping=training,
+        autoreset_mode="SameStep",
+    )
+
+
+def make_render_env(game: str = DEFAULT_GAME) -> gym.Env:
+    """Single env with full-colour 210x160 RGB observations, for showing states to people.
+
+    Same frame-skip and sticky-action settings as the vector env, so an action sequence replays to the
+    same game (the recorder relies on this to re-render frames instead of storing them).
+    """
+    import ale_py
+
+    gym.register_envs(ale_py)
+    return gym.make(f"ALE/{_env_name(check_game(game))}-v5", obs_type="rgb", frameskip=FRAME_SKIP,
+                    repeat_action_probability=0.0, full_action_space=False)
+
+
+def _env_name(game: str) -> str:
+    return "".join(part.capitalize() for part in game.split("_"))
+
+
+def n_actions(game: str) -> int:
+    env = make_vector_env(game, 1, training=False)
+    try:
+        return int(env.single_action_space.n)
+    finally:
+        env.close()
+
+
+def rng_actions(rng: np.random.Generator, greedy: np.ndarray, epsilon: float, n: int) -> np.ndarray:
+    """Epsilon-greedy: replace each greedy action by a uniform one with probability ``epsilon``."""
+    explore = rng.random(greedy.shape[0]) < epsilon
+    return np.where(explore, rng.integers(0, n, greedy.shape[0]), greedy)
