@@ -57,12 +57,13 @@ class TrainAgentConfig:
     minibatch_size: int = option(128, "[pqn] samples per gradient step")
     max_grad_norm: float = option(10.0, "[pqn] gradient clipping norm")
     # DQN
-    buffer_size: int = option(1_000_000, "[dqn] replay buffer capacity (transitions)")
+    buffer_size: int = option(100_000, "[dqn] replay buffer capacity (transitions; 28 KB each)")
     batch_size: int = option(32, "[dqn] replay batch size")
     learning_starts: int = option(80_000, "[dqn] steps of random play before learning")
     train_frequency: int = option(4, "[dqn] env steps per gradient step")
     target_update: int = option(1000, "[dqn] steps between target-network copies")
     # Shared bookkeeping
+    log_every: int = option(10_000, "steps between training-metric lines in log.jsonl")
     eval_every: int = option(250_000, "steps between evaluations (full games, unclipped score)")
     eval_episodes: int = option(8, "games per periodic evaluation")
     save_every: int = option(100_000, "steps between 'latest' checkpoints")
@@ -109,6 +110,7 @@ class TrainingRun:
             self.extra_state = state.get("extra", {})
         self.next_eval = (self.step // cfg.eval_every + 1) * cfg.eval_every
         self.next_save = (self.step // cfg.save_every + 1) * cfg.save_every
+        self.next_log = (self.step // cfg.log_every + 1) * cfg.log_every
         self.last_score: float | None = None
         self.started = time.time()
         self.bar = tqdm(total=cfg.total_steps, initial=self.step, unit="step", desc=f"train {cfg.algorithm}",
@@ -129,6 +131,9 @@ class TrainingRun:
         if self.last_score is not None:
             postfix["eval"] = f"{self.last_score:.0f}"
         self.bar.set_postfix(postfix, refresh=False)
+        if self.step >= self.next_log:
+            self.log({"step": self.step, "wall": round(self.elapsed(), 1), **metrics})
+            self.next_log += self.cfg.log_every
         if self.step >= self.next_eval or self.done:
             self.evaluate(metrics)
             self.next_eval += self.cfg.eval_every
