@@ -1,0 +1,28 @@
+from pathlib import Path
+
+import torch
+
+from rlsae.agents.checkpoint import load_agent
+from rlsae.analysis.fidelity import game_fidelity, recovered
+
+
+class Identity(torch.nn.Module):
+    """A perfect 'SAE': its reconstruction is the input."""
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def decode(self, f: torch.Tensor) -> torch.Tensor:
+        return f
+
+
+def test_recovered_fraction() -> None:
+    assert recovered(spliced=900, clean=1000, ablated=200) == 0.875
+
+
+def test_a_perfect_reconstruction_plays_exactly_like_the_clean_agent(random_agent: Path) -> None:
+    model, _ = load_agent(random_agent)
+    result = game_fidelity(model, "hidden", Identity(), torch.zeros(512), episodes=2, num_envs=2,
+                           epsilon=0.0, progress=False)
+    assert result["score_spliced"] == result["score_clean"] and result["score_ratio"] == 1.0
+    assert result["score_zero_ablation"] == result["score_mean_ablation"]  # the mean given is zero

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from rlsae.analysis.labels import auroc_matrix, label_units, split_by_episode
+
+
+def _brute_auroc(score: np.ndarray, positive: np.ndarray) -> float:
+    pos, neg = score[positive], score[~positive]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
+
+
+def test_auroc_matches_pairwise_definition_with_ties() -> None:
+    rng = np.random.default_rng(0)
+    acts = np.maximum(rng.normal(size=(300, 5)), 0)  # ReLU: many tied zeros
+    facts = rng.random((300, 3)) < [0.1, 0.5, 0.9]
+    got = auroc_matrix(acts, facts, chunk=2)
+    want = np.array([[_brute_auroc(acts[:, u], facts[:, f]) for f in range(3)] for u in range(5)])
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_fact_without_positives_is_nan() -> None:
+    got = auroc_matrix(np.ones((10, 2)), np.zeros((10, 1), bool))
+    assert np.isnan(got).all()
+
+
+def test_split_keeps_episodes_whole() -> None:
+    episodes = np.repeat(np.arange(10), 7)
+    fit, held = split_by_episode(episodes, 0.3)
+    assert not (set(episodes[fit]) & set(episodes[held])) and held.sum() == 21
+
+
+def test_planted_detector_is_labeled_and_noise_is_not() -> None:
+    rng = np.random.default_rng(1)
+    n = 4000
+    dying = rng.random(n) < 0.05
+    region = rng.random(n) < 0.3
+    detector = dying * rng.uniform(1, 2, n) + (rng.random(n) < 0.01)  # fires on dying, rarely otherwise
+    noise = np.maximum(rng.normal(size=n), 0)
+    acts = np.stack([detector, noise], 1)
+    labels = label_units(acts, {"dying": dying, "region_bl": region}, np.repeat(np.arange(40), n // 40),
+                         descriptions={"dying": "a life is lost soon"})
+    assert labels.label == ["a life is lost soon", None]
+    assert labels.heldout_auroc[0] > 0.95 and labels.heldout_auroc[1] == pytest.approx(0.5, abs=0.1)
+    assert labels.summary()["n_labeled"] == 1
