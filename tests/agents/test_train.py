@@ -93,3 +93,21 @@ def test_bad_config_values_are_user_errors(tmp_path: Path) -> None:
         TrainAgentConfig(out=tmp_path, num_envs=3, rollout_steps=5, minibatch_size=4)
     with pytest.raises(UserError, match="unknown ALE game"):
         TrainAgentConfig(out=tmp_path, game="MsPacman")
+
+
+def test_kill_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "rlsae.cli", "train-agent", "--out", str(tmp_path),
+                             "--num-envs", "4", "--rollout-steps", "8", "--minibatch-size", "32",
+                             "--total-steps", "1000000", "--no-progress"],
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    time.sleep(8)  # long enough to build the envs and take some steps; no checkpoint is due yet
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    _, manifest = load_agent(tmp_path / "latest")
+    assert manifest["step"] > 0
