@@ -131,12 +131,14 @@ class TrainingRun:
         if self.last_score is not None:
             postfix["eval"] = f"{self.last_score:.0f}"
         self.bar.set_postfix(postfix, refresh=False)
+        evaluate_now = self.step >= self.next_eval or self.done
         if self.step >= self.next_log:
-            self.log({"step": self.step, "wall": round(self.elapsed(), 1), **metrics})
-            self.next_log += self.cfg.log_every
-        if self.step >= self.next_eval or self.done:
+            if not evaluate_now:  # an evaluation line carries the metrics too: one line per step
+                self.log({"step": self.step, "wall": round(self.elapsed(), 1), **metrics})
+            self.next_log = (self.step // self.cfg.log_every + 1) * self.cfg.log_every
+        if evaluate_now:
             self.evaluate(metrics)
-            self.next_eval += self.cfg.eval_every
+            self.next_eval = (self.step // self.cfg.eval_every + 1) * self.cfg.eval_every
         if self.step >= self.next_save or self.done:
             self.save("latest")
             self.next_save += self.cfg.save_every

@@ -1,0 +1,28 @@
+"""Static, offline feature browser: ``export_browser(data, out_dir)`` writes a folder that opens from disk.
+
+The analysis stage fills :class:`BrowserData` (see :mod:`rlsae.browser.data` for the contract); the
+page itself is hand-written HTML/CSS/JS in ``static/``, copied next to the exported data.
+"""
+
+from rlsae.browser.data import (
+    MS_PACMAN_ACTIONS,
+    AgentInfo,
+    BrowserData,
+    Cluster,
+    FactScore,
+    Feature,
+    FrameGroup,
+    FrameItem,
+    Histogram,
+    ImageSource,
+    LabelStats,
+    RunSummary,
+    SAEInfo,
+    Steering,
+    TrainingPoint,
+)
+from rlsae.browser.export import encode_png, export_browser
+
+__all__ = ["MS_PACMAN_ACTIONS", "AgentInfo", "BrowserData", "Cluster", "FactScore", "Feature", "FrameGroup",
+           "FrameItem", "Histogram", "ImageSource", "LabelStats", "RunSummary", "SAEInfo", "Steering",
+           "TrainingPoint", "encode_png", "export_browser"]

@@ -1,0 +1,238 @@
+"""The data contract between the analysis stage and the feature browser.
+
+The analysis stage fills one :class:`BrowserData`; :func:`rlsae.browser.export_browser` turns it into
+a static folder that opens from disk. Everything here is plain Python data (lists, dicts, floats,
+strings), except images, which may be given three ways (:data:`ImageSource`):
+
+- ``bytes``: an already encoded PNG, WebP, GIF or JPEG, written as is (the fast path: encode each
+  recorded state once and hand the same bytes to every feature that shows it);
+- ``pathlib.Path``: an image file already on disk, copied into the browser folder;
+- ``numpy.ndarray``: an ``H x W x 3`` (or ``H x W``) ``uint8`` frame, encoded to PNG by the exporter.
+
+Identical images are stored once (file names are content hashes), so a state that is among the top
+activations of many features costs one file.
+
+Layout of the contract (field names are the JSON names the page reads)::
+
+    BrowserData
+      summary: RunSummary
+        title, agent: AgentInfo{game, steps, score, algorithm}, sae: SAEInfo{d_in, d_sae, k,
+        architecture, layer}, metrics{name: value}, fidelity{row: {metric: value}},
+        action_names[...], density_log10[per feature, None = dead] | None, density_png | None,
+        training_curves[{step, fvu, l0, dead_fraction, ...}],
+        label_comparison{"neurons": {labeled_fraction, mean_best_auroc, count}, "features": {...}},
+        notes, provenance{...}
+      features: [Feature]
+        id, alive, density, max_activation, action_effect[per action], label, label_score,
+        cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None,
+        facts[FactScore{fact, auroc, description}],
+        frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
+        steering: Steering{mode, strength, tv_distance, score_clean, score_steered,
+                           action_clean, action_steered, heatmap, gif, note} | None
+      clusters: [Cluster{id, name, members[feature ids]}]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+
+from rlsae.config import require
+
+ImageSource = bytes | Path | np.ndarray
+"""Encoded image bytes, a path to an image file, or an ``H x W x 3`` uint8 frame."""
+
+MS_PACMAN_ACTIONS = ["NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT"]
+
+
+class Histogram(TypedDict):
+    """Bin edges (``len(counts) + 1`` of them) and counts, e.g. of a feature's non-zero activations."""
+
+    edges: list[float]
+    counts: list[int]
+
+
+class TrainingPoint(TypedDict, total=False):
+    """One point of the SAE training curves; ``step`` is required, any other numeric key is plotted."""
+
+    step: int
+    fvu: float
+    l0: float
+    dead_fraction: float
+
+
+class LabelStats(TypedDict, total=False):
+    """How readable a set of units is: share with a label, mean best held-out AUROC over all units."""
+
+    labeled_fraction: float
+    mean_best_auroc: float
+    count: int
+
+
+@dataclass
+class AgentInfo:
+    game: str
+    """Game id, e.g. ``ms_pacman``."""
+    steps: int
+    """Agent training steps."""
+    score: float | None = None
+    """Mean full-game evaluation score of the clean agent."""
+    algorithm: str = ""
+    """``dqn``, ``pqn``, ... (shown as is)."""
+
+
+@dataclass
+class SAEInfo:
+    d_in: int
+    d_sae: int
+    k: int | None
+    """Active latents per input for Top-K / BatchTopK; None for ReLU+L1."""
+    architecture: str
+    """``topk``, ``batchtopk``, ``relu``."""
+    layer: str = ""
+    """Hooked layer of the Q-network."""
+
+
+@dataclass
+class RunSummary:
+    title: str
+    agent: AgentInfo
+    sae: SAEInfo
+    metrics: dict[str, float | None]
+    """Headline numbers: fvu, l0, dead_fraction, dense_fraction, action_agreement,
+    action_agreement_large_gap, advantage_rel_error, regret, score_clean, score_spliced, ..."""
+    action_names: list[str] = field(default_factory=lambda: list(MS_PACMAN_ACTIONS))
+    """One per Q-value, in the head's order. Names containing UP/DOWN/LEFT/RIGHT become arrows."""
+    fidelity: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """Row name (clean, SAE, zero-ablation, mean-ablation, ...) -> metric -> value."""
+    density_log10: list[float | None] | None = None
+    """log10 activation density per feature (None for dead); if None it is derived from the features."""
+    density_png: Path | None = None
+    """Optional pre-rendered density histogram (shown next to the interactive one)."""
+    training_curves: list[TrainingPoint] = field(default_factory=list)
+    label_comparison: dict[str, LabelStats] = field(default_factory=dict)
+    """``{"neurons": {...}, "features": {...}}``: do SAE features read better than raw neurons?"""
+    notes: str = ""
+    """Free text shown under the title."""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """What produced the run (commands, commits, paths); shown as a key-value list."""
+
+
+@dataclass
+class FactScore:
+    fact: str
+    """Game-fact name, e.g. ``ghost_near``."""
+    auroc: float
+    """Held-out AUROC of the feature's activation as a detector of the fact (0.5 = chance)."""
+    description: str = ""
+
+
+@dataclass
+class FrameItem:
+    image: ImageSource
+    activation: float
+    step: int
+    """Index of the state in the analysed recording."""
+    caption: str = ""
+
+
+@dataclass
+class FrameGroup:
+    title: str
+    """``top activations``, ``quantile 90%-99%``, ..."""
+    items: list[FrameItem]
+
+
+@dataclass
+class Steering:
+    mode: str
+    """``clamp``, ``ablate`` or ``add``."""
+    strength: float
+    tv_distance: float
+    """Total-variation distance between the clean and steered action distributions."""
+    score_clean: float | None = None
+    score_steered: float | None = None
+    action_clean: list[float] | None = None
+    """Action distribution of the clean agent (one probability per action)."""
+    action_steered: list[float] | None = None
+    heatmap: ImageSource | None = None
+    """Where Pac-Man goes under steering (an image)."""
+    gif: Path | None = None
+    """A short video of the steered agent."""
+    note: str = ""
+
+
+@dataclass
+class Feature:
+    id: int
+    alive: bool
+    density: float
+    """Fraction of analysed states where the feature is non-zero."""
+    max_activation: float
+    action_effect: list[float]
+    """W_head @ decoder direction: change of each action's Q-value per unit activation."""
+    label: str | None = None
+    label_score: float | None = None
+    """AUROC of the label's fact."""
+    cluster_id: int = -1
+    """-1 when the feature is in no cluster (e.g. dead)."""
+    cluster_name: str | None = None
+    histogram: Histogram | None = None
+    facts: list[FactScore] = field(default_factory=list)
+    frames: list[FrameGroup] = field(default_factory=list)
+    steering: Steering | None = None
+
+
+@dataclass
+class Cluster:
+    id: int
+    name: str
+    members: list[int]
+
+
+@dataclass
+class BrowserData:
+    summary: RunSummary
+    features: list[Feature]
+    clusters: list[Cluster] = field(default_factory=list)
+
+    def validate(self) -> None:
+        """Raise a UserError naming the first inconsistency (ids, lengths, cluster references)."""
+        n_actions = len(self.summary.action_names)
+        require(n_actions > 0, "summary.action_names is empty: give one name per Q-value")
+        ids = [f.id for f in self.features]
+        require(len(set(ids)) == len(ids), "feature ids are not unique")
+        clusters = {c.id: c for c in self.clusters}
+        require(len(clusters) == len(self.clusters), "cluster ids are not unique")
+        known = set(ids)
+        for c in self.clusters:
+            missing = [m for m in c.members if m not in known]
+            require(not missing, f"cluster {c.id} lists unknown feature ids {missing[:5]}")
+        for f in self.features:
+            require(isinstance(f.id, (int, np.integer)) and f.id >= 0,
+                    f"feature id {f.id!r} must be a non-negative integer")
+            require(len(f.action_effect) == n_actions,
+                    f"feature {f.id}: action_effect has {len(f.action_effect)} values, "
+                    f"summary.action_names has {n_actions}")
+            require(f.cluster_id == -1 or f.cluster_id in clusters,
+                    f"feature {f.id}: cluster_id {f.cluster_id} is not among the clusters")
+            if f.histogram is not None and f.histogram["counts"]:
+                require(len(f.histogram["edges"]) == len(f.histogram["counts"]) + 1,
+                        f"feature {f.id}: histogram needs len(edges) == len(counts) + 1")
+            if f.steering is not None:
+                for name in ("action_clean", "action_steered"):
+                    values = getattr(f.steering, name)
+                    require(values is None or len(values) == n_actions,
+                            f"feature {f.id}: steering.{name} needs {n_actions} values")
+        if self.summary.density_log10 is not None:
+            require(len(self.summary.density_log10) == len(self.features),
+                    "summary.density_log10 needs one value per feature")
+
+
+def log10_density(density: float) -> float | None:
+    """log10 of a density, None for a dead (zero-density) feature."""
+    return math.log10(density) if density > 0 else None

@@ -1,0 +1,420 @@
+/* rlsae feature browser. Plain JavaScript, no dependencies; works from file:// (data arrive as scripts).
+ *
+ * Data files call RLSAE.setSummary(...), RLSAE.setFeatures(...) and, on demand, RLSAE.receiveFeature(...).
+ * Routes: #summary, #features, #feature/<id>, #clusters, #cluster/<id>.
+ */
+(function () {
+  'use strict';
+  var U = window.RLSAEUI, el = U.el, append = U.append, clear = U.clear, $ = U.$,
+      isNum = U.isNum, fmt = U.fmt, fmtDensity = U.fmtDensity, fmtMetric = U.fmtMetric,
+      histogramSvg = U.histogramSvg, lineSvg = U.lineSvg, arrowsSvg = U.arrowsSvg,
+      distributionSvg = U.distributionSvg, POS = U.POS, NEG = U.NEG;
+  var ROW_H = 32, OVERSCAN = 8;
+
+  var R = window.RLSAE = {summary: null, table: null, rows: [], byId: {}, cache: {}, loading: {},
+                          filtered: [], readyMs: null};
+  var state = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null,
+               sort: 'id', asc: true, current: null, lastRoute: null};
+
+  function actionName(i) { var n = R.summary.action_names; return i === null || i === undefined ? '' : n[i]; }
+  function clusterName(id) { var c = R.clusterById[id]; return c ? c.name : ''; }
+
+  // ---------- summary ----------
+  function renderSummary() {
+    var s = R.summary, root = clear($('view-summary'));
+    append(root, el('h1', {text: s.title}));
+    if (s.notes) append(root, el('p', {'class': 'muted', text: s.notes}));
+    var nAlive = R.rows.filter(function (r) { return r.alive; }).length;
+    var cards = el('div', {'class': 'cards'},
+      card('game', s.agent.game), card('agent', (s.agent.algorithm || '') + ' \u00b7 ' + fmt(s.agent.steps) + ' steps'),
+      card('agent score', fmt(s.agent.score)),
+      card('SAE', s.sae.architecture + (s.sae.k ? ' k=' + s.sae.k : '')),
+      card('d_in \u2192 d_sae', s.sae.d_in + ' \u2192 ' + s.sae.d_sae),
+      card('features alive', nAlive + ' / ' + R.rows.length));
+    append(root, cards);
+    var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
+    append(root, grid);
+
+    var metrics = Object.keys(s.metrics || {});
+    if (metrics.length) {
+      append(grid, el('div', {'class': 'panel', id: 'metrics'}, el('h2', {text: 'Metrics'}),
+        el('table', null, el('tbody', null, metrics.map(function (k) {
+          return el('tr', null, el('td', {text: k}), el('td', {'class': 'num', text: fmtMetric(k, s.metrics[k])}));
+        })))));
+    }
+    var fidRows = Object.keys(s.fidelity || {});
+    if (fidRows.length) {
+      var cols = [];
+      fidRows.forEach(function (r) { Object.keys(s.fidelity[r]).forEach(function (c) { if (cols.indexOf(c) < 0) cols.push(c); }); });
+      append(grid, el('div', {'class': 'panel', id: 'fidelity'}, el('h2', {text: 'Fidelity: spliced into the agent'}),
+        el('table', null,
+          el('thead', null, el('tr', null, el('th', {text: 'condition'}), cols.map(function (c) { return el('th', {'class': 'num', text: c}); }))),
+          el('tbody', null, fidRows.map(function (r) {
+            return el('tr', null, el('td', {text: r}), cols.map(function (c) {
+              return el('td', {'class': 'num', text: fmtMetric(c, s.fidelity[r][c])});
+            }));
+          })))));
+    }
+    // density histogram (log10), dead features counted apart
+    var logs = s.density_log10 || [], alive = logs.filter(isNum), dead = logs.length - alive.length;
+    var dens = el('div', {'class': 'panel', id: 'density'}, el('h2', {text: 'Feature density'}));
+    if (alive.length) {
+      var lo = Math.floor(Math.min.apply(null, alive) * 4) / 4, hi = Math.max(lo + 0.25, Math.ceil(Math.max.apply(null, alive) * 4) / 4);
+      var nb = Math.round((hi - lo) / 0.25), edges = [], counts = [];
+      for (var i = 0; i <= nb; i++) edges.push(lo + 0.25 * i);
+      for (i = 0; i < nb; i++) counts.push(0);
+      alive.forEach(function (v) { counts[Math.min(nb - 1, Math.floor((v - lo) / 0.25))] += 1; });
+      append(dens, histogramSvg(edges, counts, {width: 330, xlabel: 'log10 activation density'}));
+    }
+    append(dens, el('p', {'class': 'muted', text: alive.length + ' alive, ' + dead + ' dead (never active) of ' + logs.length}));
+    if (s.density_png) append(dens, el('img', {src: s.density_png, alt: 'density histogram', style: 'max-width:100%'}));
+    append(grid, dens);
+
+    if (s.training_curves && s.training_curves.length) {
+      var keys = [];
+      s.training_curves.forEach(function (p) { Object.keys(p).forEach(function (k) { if (k !== 'step' && keys.indexOf(k) < 0) keys.push(k); }); });
+      append(grid, el('div', {'class': 'panel wide', id: 'curves'}, el('h2', {text: 'SAE training'}),
+        el('div', {'class': 'charts'}, keys.map(function (k) {
+          return lineSvg(s.training_curves.map(function (p) { return {x: p.step, y: p[k]}; }), k);
+        }))));
+    }
+    var comp = s.label_comparison || {}, groups = Object.keys(comp);
+    if (groups.length) {
+      var stats = [['labeled_fraction', 'labeled'], ['mean_best_auroc', 'mean best AUROC'], ['count', 'units']];
+      append(grid, el('div', {'class': 'panel', id: 'labels'}, el('h2', {text: 'Neurons vs features: how readable?'}),
+        el('table', null,
+          el('thead', null, el('tr', null, el('th'), groups.map(function (g) { return el('th', {'class': 'num', text: g}); }))),
+          el('tbody', null, stats.map(function (st) {
+            return el('tr', null, el('td', {text: st[1]}), groups.map(function (g) {
+              return el('td', {'class': 'num', text: fmtMetric(st[0], comp[g][st[0]])});
+            }));
+          }))),
+        groups.map(function (g) {
+          var f = comp[g].labeled_fraction;
+          return isNum(f) ? el('div', {style: 'margin-top:6px;font-size:12px'}, g + ' labeled ',
+            el('span', {'class': 'aurocbar', style: 'width:160px'}, el('i', {style: 'left:0;width:' + (100 * f).toFixed(1) + '%'}))) : null;
+        })));
+    }
+    if (R.summary.clusters.length) {
+      append(grid, el('div', {'class': 'panel', id: 'cluster-summary'}, el('h2', {text: 'Clusters'}),
+        el('p', null, R.summary.clusters.length + ' clusters of related features. ', el('a', {href: '#clusters', text: 'Browse clusters'}))));
+    }
+    var prov = s.provenance || {};
+    if (Object.keys(prov).length) {
+      append(grid, el('div', {'class': 'panel', id: 'provenance'}, el('h2', {text: 'Provenance'}),
+        el('dl', {'class': 'kv'}, Object.keys(prov).map(function (k) {
+          var v = prov[k];
+          return [el('dt', {text: k}), el('dd', {text: typeof v === 'object' ? JSON.stringify(v) : String(v)})];
+        }))));
+    }
+  }
+  function card(k, v) {
+    return el('div', {'class': 'card'}, el('div', {'class': 'k', text: k}), el('div', {'class': 'v'}, v));
+  }
+
+  // ---------- feature list ----------
+  var COLUMNS = [['id', 'id'], ['label', 'label'], ['label_score', 'AUROC'], ['density', 'density'],
+                 ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']];
+
+  function applyFilters() {
+    var q = state.query.trim().toLowerCase(), idq = /^#?\d+$/.test(q) ? parseInt(q.replace('#', ''), 10) : null;
+    var out = R.rows.filter(function (r) {
+      if (state.alive === 'alive' && !r.alive) return false;
+      if (state.alive === 'dead' && r.alive) return false;
+      if (state.label === 'labeled' && !r.label) return false;
+      if (state.label === 'unlabeled' && r.label) return false;
+      if (state.cluster !== 'all' && String(r.cluster_id) !== state.cluster) return false;
+      if ((state.dmin !== null || state.dmax !== null) && r.logd === null) return false;  // dead: no density
+      if (state.dmin !== null && r.logd < state.dmin) return false;
+      if (state.dmax !== null && r.logd > state.dmax) return false;
+      if (q) {
+        if (idq !== null && r.id === idq) return true;
+        return r.search.indexOf(q) >= 0;
+      }
+      return true;
+    });
+    var key = state.sort, sign = state.asc ? 1 : -1;
+    out.sort(function (a, b) {
+      var x = a[key], y = b[key];
+      if (x === y) return a.id - b.id;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * sign;
+    });
+    R.filtered = out;
+    $('list-count').textContent = out.length + ' of ' + R.rows.length + ' features';
+    $('list-spacer').style.height = (out.length * ROW_H) + 'px';
+    $('list').scrollTop = 0;
+    renderHead();
+    renderRows();
+  }
+
+  function renderHead() {
+    var head = clear($('list-head'));
+    COLUMNS.forEach(function (c) {
+      var cls = (state.sort === c[0] ? 'sorted' + (state.asc ? ' asc' : '') : '') +
+                (['label_score', 'density', 'max_activation'].indexOf(c[0]) >= 0 ? ' num' : '');
+      append(head, el('span', {'class': cls, 'data-sort': c[0], text: c[1], onclick: function () {
+        if (state.sort === c[0]) state.asc = !state.asc; else { state.sort = c[0]; state.asc = c[0] === 'id' || c[0] === 'label'; }
+        applyFilters();
+      }}));
+    });
+  }
+
+  function renderRows() {
+    var list = $('list'), box = clear($('list-rows'));
+    if (!R.filtered.length) { append(box, el('div', {'class': 'empty', text: 'No feature matches these filters.'})); return; }
+    var first = Math.max(0, Math.floor(list.scrollTop / ROW_H) - OVERSCAN);
+    var last = Math.min(R.filtered.length, Math.ceil((list.scrollTop + (list.clientHeight || 800)) / ROW_H) + OVERSCAN);
+    box.style.transform = 'translateY(' + (first * ROW_H) + 'px)';
+    var frag = document.createDocumentFragment();
+    for (var i = first; i < last; i++) frag.appendChild(rowElement(R.filtered[i]));
+    box.appendChild(frag);
+  }
+
+  function rowElement(r) {
+    return el('a', {'class': 'row' + (r.alive ? '' : ' dead'), href: '#feature/' + r.id, 'data-id': r.id},
+      el('span', {text: '#' + r.id}),
+      el('span', {text: r.label || (r.alive ? '' : 'dead'), title: r.label || ''}),
+      el('span', {'class': 'num', text: fmt(r.label_score, 2)}),
+      el('span', {'class': 'num', text: fmtDensity(r.density)}),
+      el('span', {'class': 'num', text: fmt(r.max_activation)}),
+      el('span', {title: clusterName(r.cluster_id)}, r.cluster_id >= 0 ? el('span', {'class': 'pill', text: r.cluster_id}) : '',
+         ' ', clusterName(r.cluster_id)),
+      el('span', null, el('span', {'class': 'act-pos', text: actionName(r.top_action)}),
+         r.top_action !== null && r.bottom_action !== null ? ' / ' : '',
+         el('span', {'class': 'act-neg', text: actionName(r.bottom_action)})));
+  }
+
+  function bindControls() {
+    var timer = null;
+    $('search').addEventListener('input', function (e) {
+      clearTimeout(timer);
+      timer = setTimeout(function () { state.query = e.target.value; applyFilters(); }, 60);
+    });
+    [['f-alive', 'alive'], ['f-label', 'label'], ['f-cluster', 'cluster']].forEach(function (p) {
+      $(p[0]).addEventListener('change', function (e) { state[p[1]] = e.target.value; applyFilters(); });
+    });
+    [['f-dmin', 'dmin'], ['f-dmax', 'dmax']].forEach(function (p) {
+      $(p[0]).addEventListener('input', function (e) {
+        var v = parseFloat(e.target.value); state[p[1]] = isNaN(v) ? null : v; applyFilters();
+      });
+    });
+    $('f-reset').addEventListener('click', function () {
+      $('filters').reset();
+      state.query = ''; state.alive = 'all'; state.label = 'all'; state.cluster = 'all'; state.dmin = state.dmax = null;
+      applyFilters();
+    });
+    var pending = false;
+    $('list').addEventListener('scroll', function () {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(function () { pending = false; renderRows(); });
+    });
+    var sel = $('f-cluster');
+    R.summary.clusters.forEach(function (c) { append(sel, el('option', {value: String(c.id), text: c.id + ': ' + c.name})); });
+    document.addEventListener('keydown', function (e) {
+      if (state.current === null || /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
+      if (e.key === 'ArrowRight' || e.key === 'j') step(1);
+      if (e.key === 'ArrowLeft' || e.key === 'k') step(-1);
+    });
+  }
+
+  // ---------- feature page ----------
+  function neighbour(id, delta) {
+    var ids = (R.filtered.length ? R.filtered : R.rows).map(function (r) { return r.id; });
+    var at = ids.indexOf(id);
+    if (at < 0) { ids = R.rows.map(function (r) { return r.id; }); at = ids.indexOf(id); }
+    var next = ids[at + delta];
+    return next === undefined ? null : next;
+  }
+  function step(delta) { var n = neighbour(state.current, delta); if (n !== null) location.hash = '#feature/' + n; }
+
+  function loadFeature(id) {
+    var root = clear($('view-feature'));
+    state.current = id;
+    if (!(id in R.byId)) { append(root, el('p', {'class': 'error', text: 'There is no feature ' + id + ' in this export.'})); return; }
+    if (R.cache[id]) { renderFeature(R.cache[id]); return; }
+    append(root, el('p', {'class': 'muted', text: 'Loading feature ' + id + '\u2026'}));
+    if (R.loading[id]) return;
+    R.loading[id] = true;
+    var script = el('script', {src: 'data/f/' + id + '.js'});
+    script.onerror = function () {
+      delete R.loading[id];
+      if (state.current === id) clear(root).appendChild(el('p', {'class': 'error', text: 'Could not load data/f/' + id + '.js (is the export complete?)'}));
+    };
+    document.head.appendChild(script);
+  }
+
+  R.receiveFeature = function (d) {
+    R.cache[d.id] = d;
+    delete R.loading[d.id];
+    if (state.current === d.id && R.view === 'feature') renderFeature(d);
+  };
+
+  function renderFeature(d) {
+    var root = clear($('view-feature')), names = R.summary.action_names, prev = neighbour(d.id, -1), next = neighbour(d.id, 1);
+    append(root, el('div', {'class': 'feature-head'},
+      el('h1', {text: 'Feature ' + d.id}),
+      el('span', {'class': 'label', text: d.label || (d.alive ? 'no label' : 'dead feature')}),
+      isNum(d.label_score) ? el('span', {'class': 'pill', text: 'AUROC ' + fmt(d.label_score, 3)}) : null,
+      el('span', {'class': 'nav'},
+        el('a', {href: '#features', 'class': 'back', text: '\u2190 list', onclick: function (e) {
+          if (state.lastRoute === 'features') { e.preventDefault(); history.back(); }
+        }}),
+        prev !== null ? el('a', {href: '#feature/' + prev, 'class': 'prev', text: '\u2039 #' + prev}) : null,
+        next !== null ? el('a', {href: '#feature/' + next, 'class': 'next', text: '#' + next + ' \u203a'}) : null)));
+    append(root, el('div', {'class': 'cards'},
+      card('status', d.alive ? 'alive' : 'dead'), card('density', fmtDensity(d.density)),
+      card('max activation', fmt(d.max_activation)),
+      card('cluster', d.cluster_id >= 0 ? el('a', {href: '#cluster/' + d.cluster_id, text: '#' + d.cluster_id + ' ' + (d.cluster_name || clusterName(d.cluster_id))}) : '\u2014')));
+
+    var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
+    append(root, grid);
+    var peak = Math.max.apply(null, d.action_effect.map(function (e) { return isNum(e) ? Math.abs(e) : 0; }));
+    append(grid, el('div', {'class': 'panel', id: 'effects'}, el('h2', {text: 'Push on action values'}),
+      el('div', {'class': 'arrows-wrap'}, arrowsSvg(d.action_effect, names),
+        el('table', {'class': 'effects'}, el('tbody', null, d.action_effect.map(function (e, i) {
+          return el('tr', null, el('td', {text: names[i]}),
+            el('td', {'class': 'num ' + (e > 0 ? 'act-pos' : e < 0 ? 'act-neg' : ''), text: (e > 0 ? '+' : '') + fmt(e, 3)}));
+        })))),
+      el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
+               text: 'W_head \u00b7 decoder direction: change of each Q-value per unit activation. ' +
+                     'Blue encourages, red discourages; lengths relative to this feature\u2019s largest (' + fmt(peak, 3) + ').'})));
+    var hist = d.histogram || {edges: [], counts: []};
+    append(grid, el('div', {'class': 'panel', id: 'histogram'}, el('h2', {text: 'Activations (non-zero)'}),
+      histogramSvg(hist.edges, hist.counts, {xlabel: 'activation'})));
+    append(grid, el('div', {'class': 'panel', id: 'facts'}, el('h2', {text: 'Game facts it detects'}),
+      d.facts.length ? el('table', null,
+        el('thead', null, el('tr', null, el('th', {text: 'fact'}), el('th', {'class': 'num', text: 'AUROC'}), el('th'))),
+        el('tbody', null, d.facts.map(function (f) {
+          var a = isNum(f.auroc) ? f.auroc : 0.5, left = Math.min(a, 0.5), width = Math.abs(a - 0.5);
+          return el('tr', null, el('td', {title: f.description || '', text: f.fact},
+              f.description ? el('div', {'class': 'muted', style: 'font-size:11px', text: f.description}) : null),
+            el('td', {'class': 'num', text: fmt(f.auroc, 3)}),
+            el('td', null, el('span', {'class': 'aurocbar'}, el('i', {style: 'left:' + (100 * left).toFixed(1) + '%;width:' +
+              (100 * width).toFixed(1) + '%;background:' + (a >= 0.5 ? POS : NEG)}))));
+        }))) : el('p', {'class': 'muted', text: 'No fact scores.'})));
+    if (d.steering) append(grid, steeringPanel(d.steering, names));
+    if (d.cluster_id >= 0 && R.clusterById[d.cluster_id]) {
+      var c = R.clusterById[d.cluster_id];
+      append(grid, el('div', {'class': 'panel', id: 'cluster'}, el('h2', null, 'Cluster ',
+        el('a', {href: '#cluster/' + c.id, text: '#' + c.id + ' ' + c.name})), memberChips(c.members, d.id)));
+    }
+    var frames = el('div', {'class': 'panel wide', id: 'frames'}, el('h2', {text: 'States that activate it'}));
+    if (!d.frames.length) append(frames, el('p', {'class': 'muted', text: d.alive ? 'No frames exported.' : 'Never active: no frames.'}));
+    d.frames.forEach(function (g) {
+      append(frames, el('div', {'class': 'frames-group'}, el('h3', {text: g.title + ' (' + g.items.length + ')'}),
+        el('div', {'class': 'frames'}, g.items.map(function (it) {
+          var rel = d.max_activation > 0 && isNum(it.activation) ? Math.max(0, Math.min(1, it.activation / d.max_activation)) : 0;
+          return el('figure', {'class': 'frame'},
+            el('a', {href: it.src, target: '_blank'}, el('img', {src: it.src, alt: 'state ' + it.step, decoding: 'async',
+              style: 'border-color:rgba(31,111,235,' + (0.15 + 0.85 * rel).toFixed(2) + ')'})),
+            el('figcaption', null, el('b', {text: fmt(it.activation, 3)}), ' \u00b7 step ' + it.step,
+              it.caption ? el('div', {text: it.caption}) : null));
+        }))));
+    });
+    append(root, frames);
+  }
+
+  function steeringPanel(s, names) {
+    var delta = isNum(s.score_clean) && isNum(s.score_steered) ? s.score_steered - s.score_clean : null;
+    return el('div', {'class': 'panel steer', id: 'steering'}, el('h2', {text: 'Steering: ' + s.mode + ' \u00d7' + fmt(s.strength)}),
+      el('div', {'class': 'cards'}, card('action shift (TV)', fmt(s.tv_distance, 3)),
+        card('score', fmt(s.score_clean) + ' \u2192 ' + fmt(s.score_steered) + (delta !== null ? ' (' + (delta >= 0 ? '+' : '') + fmt(delta) + ')' : ''))),
+      s.note ? el('p', {'class': 'muted', text: s.note}) : null,
+      s.action_clean && s.action_steered ? distributionSvg(s.action_clean, s.action_steered, names) : null,
+      s.heatmap ? el('div', null, el('h3', {text: 'Where Pac-Man goes'}), el('img', {src: s.heatmap, alt: 'steering heatmap'})) : null,
+      s.gif ? el('div', null, el('h3', {text: 'Steered play'}), el('img', {src: s.gif, alt: 'steered agent'})) : null);
+  }
+
+  function memberChips(members, current) {
+    return el('div', {'class': 'chips'}, members.map(function (m) {
+      var r = R.byId[m];
+      return el('a', {href: '#feature/' + m, 'class': m === current ? 'current' : null, title: r && r.label ? r.label : '', text: '#' + m});
+    }));
+  }
+
+  // ---------- clusters ----------
+  function renderClusters() {
+    var root = clear($('view-clusters')), cs = R.summary.clusters;
+    append(root, el('h1', {text: 'Clusters'}));
+    if (!cs.length) { append(root, el('p', {'class': 'muted', text: 'This export has no clusters.'})); return; }
+    append(root, el('div', {'class': 'panel'}, el('table', null,
+      el('thead', null, el('tr', null, el('th', {text: 'id'}), el('th', {text: 'name'}), el('th', {'class': 'num', text: 'size'}), el('th', {text: 'members'}))),
+      el('tbody', null, cs.map(function (c) {
+        var shown = c.members.slice(0, 12);
+        return el('tr', null, el('td', null, el('a', {href: '#cluster/' + c.id, text: '#' + c.id})),
+          el('td', null, el('a', {href: '#cluster/' + c.id, text: c.name})), el('td', {'class': 'num', text: c.members.length}),
+          el('td', null, memberChips(shown, null), c.members.length > shown.length ? el('span', {'class': 'muted', text: ' +' + (c.members.length - shown.length) + ' more'}) : null));
+      })))));
+  }
+
+  function renderCluster(id) {
+    var root = clear($('view-cluster')), c = R.clusterById[id];
+    if (!c) { append(root, el('p', {'class': 'error', text: 'There is no cluster ' + id + '.'})); return; }
+    append(root, el('h1', {text: 'Cluster ' + c.id + ': ' + c.name}));
+    append(root, el('p', null, el('a', {href: '#clusters', text: '\u2190 all clusters'})));
+    append(root, el('div', {'class': 'panel'}, el('table', null,
+      el('thead', null, el('tr', null, ['feature', 'label', 'AUROC', 'density', 'pushes / against'].map(function (t) {
+        return el('th', {text: t, 'class': t === 'AUROC' || t === 'density' ? 'num' : null});
+      }))),
+      el('tbody', null, c.members.map(function (m) {
+        var r = R.byId[m] || {};
+        return el('tr', null, el('td', null, el('a', {href: '#feature/' + m, text: '#' + m})), el('td', {text: r.label || ''}),
+          el('td', {'class': 'num', text: fmt(r.label_score, 2)}), el('td', {'class': 'num', text: fmtDensity(r.density)}),
+          el('td', null, el('span', {'class': 'act-pos', text: actionName(r.top_action)}), ' / ', el('span', {'class': 'act-neg', text: actionName(r.bottom_action)})));
+      })))));
+  }
+
+  // ---------- routing ----------
+  function show(view) {
+    R.view = view;
+    ['summary', 'features', 'feature', 'clusters', 'cluster'].forEach(function (v) { $('view-' + v).hidden = v !== view; });
+    var navView = view === 'feature' ? 'features' : view === 'cluster' ? 'clusters' : view;
+    Array.prototype.forEach.call(document.querySelectorAll('header nav a'), function (a) {
+      a.classList.toggle('active', a.getAttribute('data-view') === navView);
+    });
+  }
+
+  function route() {
+    var parts = location.hash.replace(/^#\/?/, '').split('/'), name = parts[0], arg = parseInt(parts[1], 10);
+    if (name === 'feature' && !isNaN(arg)) { show('feature'); loadFeature(arg); window.scrollTo(0, 0); }
+    else {
+      state.current = null;
+      if (name === 'features') { show('features'); renderRows(); }
+      else if (name === 'clusters') { show('clusters'); renderClusters(); }
+      else if (name === 'cluster' && !isNaN(arg)) { show('cluster'); renderCluster(arg); }
+      else show('summary');
+    }
+    state.lastRoute = name;
+  }
+
+  R.setSummary = function (s) { R.summary = s; };
+  R.setFeatures = function (t) { R.table = t; };
+
+  R.start = function () {
+    if (!R.summary || !R.table) {
+      clear($('view-summary')).appendChild(el('p', {'class': 'error', text: 'The data files (data/summary.js, data/features.js) did not load.'}));
+      return;
+    }
+    var cols = R.table.columns;
+    R.rows = R.table.rows.map(function (values) {
+      var r = {};
+      cols.forEach(function (c, i) { r[c] = values[i]; });
+      r.logd = r.density > 0 ? Math.log10(r.density) : null;
+      r.search = ('#' + r.id + ' ' + (r.label || '')).toLowerCase();
+      R.byId[r.id] = r;
+      return r;
+    });
+    R.clusterById = {};
+    R.summary.clusters.forEach(function (c) { R.clusterById[c.id] = c; });
+    renderSummary();
+    bindControls();
+    applyFilters();
+    window.addEventListener('hashchange', route);
+    route();
+    R.readyMs = performance.now();
+    document.body.setAttribute('data-ready', '1');
+  };
+})();

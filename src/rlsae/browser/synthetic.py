@@ -1,0 +1,174 @@
+"""Synthetic :class:`BrowserData` of any size, for tests, benchmarks and a demo page.
+
+    python -m rlsae.browser.synthetic out/demo --features 256
+
+Frames look like a Pac-Man screen (blue maze walls, dots, a yellow player and coloured ghosts at
+state-dependent places), so their PNG size and encoding cost are close to real 210x160 Atari frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from rlsae.browser.data import (
+    MS_PACMAN_ACTIONS,
+    AgentInfo,
+    BrowserData,
+    Cluster,
+    FactScore,
+    Feature,
+    FrameGroup,
+    FrameItem,
+    RunSummary,
+    SAEInfo,
+    Steering,
+)
+from rlsae.browser.export import encode_png
+
+FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
+         "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
+         "region_bottom_right", "few_dots_left", "pacman_dead", "heading_to_power_pill"]
+_QUANTILES = ["quantile 90%-99%", "quantile 50%-90%", "quantile 10%-50%", "quantile 0%-10%"]
+_SPRITES = [(210, 164, 74), (200, 72, 72), (84, 184, 153), (252, 144, 200), (180, 122, 48)]
+
+
+def _maze(height: int = 210, width: int = 160) -> np.ndarray:
+    frame = np.zeros((height, width, 3), np.uint8)
+    frame[:] = (0, 28, 136)
+    wall = (228, 111, 111)
+    rng = np.random.default_rng(1)
+    for _ in range(28):
+        y, x = rng.integers(4, height - 30), rng.integers(4, width - 20)
+        if rng.random() < 0.5:
+            frame[y:y + 4, x:x + rng.integers(12, 40)] = wall
+        else:
+            frame[y:y + rng.integers(12, 40), x:x + 4] = wall
+    frame[4:height - 24:8, 6:width - 6:8] = (228, 111, 111)  # dots
+    frame[height - 20:, :] = 0
+    return frame
+
+
+def synthetic_frame(state: int, maze: np.ndarray | None = None) -> np.ndarray:
+    """A 210x160x3 uint8 Pac-Man-like frame; sprite places depend on ``state``."""
+    frame = (maze if maze is not None else _maze()).copy()
+    rng = np.random.default_rng(state)
+    h, w, _ = frame.shape
+    for color in _SPRITES:
+        y, x = rng.integers(4, h - 34), rng.integers(4, w - 12)
+        frame[y:y + 9, x:x + 8] = color
+    frame[h - 14:h - 6, 10:10 + 8 * (state % 4 + 1)] = (210, 164, 74)  # lives / score strip
+    return frame
+
+
+def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n_states: int | None = None,
+                           image: str = "bytes", seed: int = 0, dead_fraction: float = 0.2,
+                           steering_every: int = 8, png_compress_level: int = 6) -> BrowserData:
+    """A run with ``n_features`` features, each alive one showing ``frames_per_feature`` frames.
+
+    Frames are drawn from ``n_states`` distinct states (default: every frame distinct). ``image`` is
+    ``bytes`` (PNG-encoded here, once per state), ``array`` (the exporter encodes) or ``shared``
+    (a handful of states, for fast tests).
+    """
+    rng = np.random.default_rng(seed)
+    n_actions = len(MS_PACMAN_ACTIONS)
+    n_top, n_quantile = frames_per_feature // 2, frames_per_feature - frames_per_feature // 2
+    alive_mask = rng.random(n_features) >= dead_fraction
+    if n_features:
+        alive_mask[0] = True
+    n_alive = int(alive_mask.sum())
+    if image == "shared":
+        n_states = 8
+    elif n_states is None:
+        n_states = max(1, n_alive * frames_per_feature)
+    maze = _maze()
+    states = [synthetic_frame(s, maze) for s in range(n_states)]
+    images: list = states if image == "array" else [encode_png(f, png_compress_level) for f in states]
+
+    live = np.flatnonzero(alive_mask)
+    n_clusters = max(1, n_alive // 16)
+    assignment = np.full(n_features, -1)
+    assignment[live] = rng.integers(0, n_clusters, len(live))
+    labels: list[str | None] = [None] * n_features
+    scores: list[float | None] = [None] * n_features
+    for i in live:
+        if rng.random() < 0.6:
+            labels[i] = str(rng.choice(FACTS)).replace("_", " ")
+            scores[i] = float(rng.uniform(0.75, 0.99))
+    members = [np.flatnonzero(assignment == c).tolist() for c in range(n_clusters)]
+    names = []
+    for c, group in enumerate(members):
+        named = [labels[i] for i in group if labels[i]]
+        names.append(f"{max(set(named), key=named.count)} ({len(group)})" if named else f"cluster {c}")
+    clusters = [Cluster(c, names[c], members[c]) for c in range(n_clusters)]
+
+    next_state = 0
+    features = []
+    for i in range(n_features):
+        alive = bool(alive_mask[i])
+        density = float(10 ** rng.uniform(-4.5, -0.5)) if alive else 0.0
+        max_act = float(rng.uniform(0.5, 8.0)) if alive else 0.0
+        effect = rng.normal(0, 0.1, n_actions).tolist()
+        groups, histogram, facts, steering = [], None, [], None
+        if alive:
+            acts = np.sort(rng.uniform(0.05, 1.0, frames_per_feature) * max_act)[::-1]
+            items = []
+            for a in acts:
+                state = next_state % n_states if image != "shared" else int(rng.integers(n_states))
+                next_state += 1
+                items.append(FrameItem(images[state], float(a), int(state), caption=f"episode {state // 500}"))
+            groups = [FrameGroup("top activations", items[:n_top])]
+            for g, q in enumerate(range(0, n_quantile, 4)):
+                groups.append(FrameGroup(_QUANTILES[g % len(_QUANTILES)], items[n_top + q:n_top + q + 4]))
+            counts, edges = np.histogram(rng.gamma(2.0, max_act / 6, 400).clip(0, max_act), bins=24)
+            histogram = {"edges": edges.tolist(), "counts": counts.tolist()}
+            picked = rng.choice(len(FACTS), 5, replace=False)
+            facts = sorted((FactScore(FACTS[j], float(rng.uniform(0.3, 0.99)), f"synthetic fact {FACTS[j]}")
+                            for j in picked), key=lambda f: -abs(f.auroc - 0.5))
+            if steering_every and i % steering_every == 0:
+                clean = rng.dirichlet(np.ones(n_actions))
+                steered = rng.dirichlet(np.ones(n_actions))
+                steering = Steering("clamp", 10.0, float(0.5 * np.abs(clean - steered).sum()), 2100.0,
+                                    float(rng.uniform(300, 2500)), clean.tolist(), steered.tolist(),
+                                    heatmap=images[0], note="synthetic steering result")
+        features.append(Feature(
+            id=i, alive=alive, density=density, max_activation=max_act, action_effect=effect,
+            label=labels[i], label_score=scores[i], cluster_id=int(assignment[i]),
+            cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
+            facts=facts, frames=groups, steering=steering))
+
+    summary = RunSummary(
+        title=f"synthetic run ({n_features} features)",
+        agent=AgentInfo(game="ms_pacman", steps=10_000_000, score=2150.0, algorithm="pqn"),
+        sae=SAEInfo(d_in=512, d_sae=n_features, k=32, architecture="topk", layer="head_input"),
+        metrics={"fvu": 0.083, "l0": 32.0, "dead_fraction": 1 - n_alive / max(1, n_features),
+                 "dense_fraction": 0.004, "action_agreement": 0.94, "action_agreement_large_gap": 0.99,
+                 "advantage_rel_error": 0.12, "regret": 0.03, "score_clean": 2150.0, "score_spliced": 1980.0},
+        fidelity={"clean": {"action_agreement": 1.0, "score": 2150.0},
+                  "SAE": {"action_agreement": 0.94, "score": 1980.0},
+                  "zero-ablation": {"action_agreement": 0.12, "score": 210.0},
+                  "mean-ablation": {"action_agreement": 0.31, "score": 420.0}},
+        training_curves=[{"step": s, "fvu": float(0.9 * np.exp(-s / 3e6) + 0.08), "l0": 32.0,
+                          "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)} for s in range(0, 10_000_001, 250_000)],
+        label_comparison={"neurons": {"labeled_fraction": 0.21, "mean_best_auroc": 0.71, "count": 512},
+                          "features": {"labeled_fraction": 0.48, "mean_best_auroc": 0.83, "count": n_features}},
+        notes="Synthetic data: numbers and frames are made up.",
+        provenance={"generator": "rlsae.browser.synthetic", "seed": seed})
+    return BrowserData(summary, features, clusters)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--features", type=int, default=256)
+    parser.add_argument("--frames", type=int, default=16)
+    args = parser.parse_args()
+    from rlsae.browser.export import export_browser
+
+    print(export_browser(synthetic_browser_data(args.features, args.frames), args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""`rlsae record`: play an agent and store, for every step, a layer's activations and the game state.
+
+Resuming and appending are one rule: running on an existing store first finishes its last run if that
+was interrupted (with the run's own settings, continuing the very same games, so the result equals an
+uninterrupted run), otherwise it adds ``--steps`` more steps as a new run. With the same ``--num-envs``
+the new run continues the games in progress; with another count it starts new ones (the old ones stay
+in the store as incomplete episodes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
+from rlsae.agents.checkpoint import WEIGHTS, default_agent_path, load_agent, provenance
+from rlsae.agents.hooks import capture, hooked
+from rlsae.config import UserError, option, require, to_dict
+from rlsae.envs.atari import FRAME_SKIP, NOOP_MAX, check_game, rng_actions
+from rlsae.record.emulator import MAX_EPISODE_FRAMES, EnvBatch, _rng_from_str, _rng_to_str
+from rlsae.record.store import (
+    AGENT,
+    CHUNKS,
+    FORMAT,
+    FORMAT_VERSION,
+    RESUME,
+    ChunkWriter,
+    committed_chunks,
+    read_store_manifest,
+    remove_partial_chunks,
+    step_array_specs,
+    write_store_manifest,
+)
+
+
+@dataclass
+class RecordConfig:
+    out: Path = option(Path("runs/recording"), "store folder; an existing store is resumed or appended to")
+    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
+    layer: str = option("hidden", "layer whose output is recorded (a name from model.named_modules())")
+    steps: int = option(100_000, "agent steps to add (rounded up to a multiple of --num-envs)")
+    num_envs: int = option(8, "games played in parallel")
+    epsilon: float = option(0.01, "probability of a random action")
+    seed: int = option(1, "seed for no-op starts and random actions")
+    dtype: str = option("float32", "activation storage type (float16 halves the size)",
+                        choices=["float32", "float16"])
+    chunk_size: int = option(65_536, "steps per chunk file (rounded down to a multiple of --num-envs)")
+    snapshot_every: int = option(16, "emulator snapshot every N steps of an episode (frames re-render from the "
+                                 "nearest one)")
+    device: str = option("cpu", "torch device for the agent")
+    progress: bool = option(True, "show a progress bar")
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        require(self.steps >= 1, f"--steps must be >= 1, got {self.steps}")
+        require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
+        require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
+        require(self.chunk_size >= 1, f"--chunk-size must be >= 1, got {self.chunk_size}")
+        require(self.snapshot_every >= 1, f"--snapshot-every must be >= 1, got {self.snapshot_every}")
+        require(self.dtype in ("float32", "float16"), f"--dtype must be float32 or float16, got {self.dtype}")
+
+
+def record(cfg: RecordConfig) -> Path:
+    """Record the checkpoint agent (default: the shipped one) into ``cfg.out``; returns the store path."""
+    folder = Path(cfg.checkpoint) if cfg.checkpoint is not None else default_agent_path()
+    model, agent_manifest = load_agent(folder, cfg.device)
+    agent = {"checkpoint": str(folder.resolve()), "kind": "rlsae-checkpoint", "manifest": agent_manifest}
+    return record_model(model, cfg.layer, cfg, game=agent_manifest.get("game", "ms_pacman"), agent=agent,
+                        agent_folder=folder)
+
+
+def weights_sha256(model: nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "ms_pacman",
+                 agent: dict[str, Any] | None = None, agent_folder: Path | None = None) -> Path:
+    """Record any Q-network: ``model(obs uint8 [B, 4, 84, 84]) -> Q [B, n_actions]``, reading ``layer``.
+
+    ``agent`` describes the model for the manifest (default: its class name and weight hash);
+    ``agent_folder``, an rlsae checkpoint, is copied into the store so it is self-contained.
+    """
+    check_game(game)
+    model = model.to(cfg.device).eval()
+    out = Path(cfg.out)
+    n = cfg.num_envs
+    probe = EnvBatch(game, 1, cfg.seed, cfg.snapshot_every)
+    probe.reset_all()
+    n_actions = probe.n_actions
+    act, q = _forward(model, layer, probe.obs, cfg.device)
+    require(q.ndim == 2 and q.shape[1] == n_actions,
+            f"the model must map [B, 4, 84, 84] uint8 to [B, {n_actions}] Q-values; it gave {tuple(q.shape)}")
+    sha = weights_sha256(model)
+    cls = type(model)
+    agent = {**(agent or {"kind": "module", "class": f"{cls.__module__}.{cls.__qualname__}"}), "sha256": sha}
+    identity = {"game": game, "layer": layer, "d_act": int(act[0].numel()), "n_actions": n_actions,
+                "activation_dtype": cfg.dtype, "snapshot_every": cfg.snapshot_every}
+
+    if (out / "manifest.json").exists():
+        manifest = read_store_manifest(out)
+        for key, value in identity.items():
+            if manifest.get(key) != value:
+                raise UserError(f"store '{out}' was recorded with {key}={manifest.get(key)!r}, "
+                                f"not {value!r}: record into a new --out folder")
+        if manifest["agent"]["sha256"] != sha:
+            raise UserError(f"store '{out}' was recorded by another agent (weights differ): "
+                            "record into a new --out folder")
+    else:
+        require(not out.exists() or not any(out.iterdir()),
+                f"'{out}' exists, is not empty and is not a recording: choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **identity,
+                    "activation_shape": list(act.shape[1:]), "agent": agent,
+                    "env": {"frame_skip": FRAME_SKIP, "noop_max": NOOP_MAX, "repeat_action_probability": 0.0,
+                            "max_episode_frames": MAX_EPISODE_FRAMES, "stack": 4, "obs": [84, 84]},
+                    "provenance": provenance(), "runs": [], "n_steps": 0, "n_chunks": 0}
+
+    if agent_folder is not None and not (out / AGENT).exists():
+        tmp = out / (AGENT + ".tmp")
+        tmp.mkdir(exist_ok=True)
+        for name in (WEIGHTS, AGENT_MANIFEST):
+            shutil.copy2(Path(agent_folder) / name, tmp / name)
+        tmp.rename(out / AGENT)
+    remove_partial_chunks(out)
+    chunks = committed_chunks(out)
+    done = sum(int(np.load(c / "actions.npy", mmap_mode="r").shape[0]) for c in chunks)
+    runs = manifest["runs"]
+    if runs and done < runs[-1]["start_step"] + runs[-1]["steps"]:
+        run = runs[-1]  # interrupted: finish it with its own settings
+        if run["num_envs"] != n or run["epsilon"] != cfg.epsilon:
+            print(f"resuming the interrupted run in '{out}' with its settings: num_envs={run['num_envs']}, "
+                  f"epsilon={run['epsilon']}")
+    else:
+        steps = -(-cfg.steps // n) * n
+        run = {"start_step": done, "steps": steps, "num_envs": n, "epsilon": cfg.epsilon, "seed": cfg.seed,
+               "config": to_dict(cfg), "provenance": provenance()}
+        runs.append(run)
+    run_index = len(runs) - 1
+    _record_run(model, layer, manifest, run, run_index, out, chunks, done, cfg)
+    return out
+
+
+def _forward(model: nn.Module, layer: str, obs: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(layer output [B, ...] as float32, Q-values [B, A]) on the CPU."""
+    cache: dict[str, torch.Tensor] = {}
+    with torch.no_grad(), hooked(model, {layer: capture(cache, layer)}):
+        q = model(torch.from_numpy(obs).to(device))
+    if layer not in cache:
+        raise UserError(f"layer '{layer}' was not run by the model's forward pass")
+    return cache[layer].float().cpu(), q.float().cpu()
+
+
+def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dict[str, Any], run_index: int,
+                out: Path, chunks: list[Path], done: int, cfg: RecordConfig) -> None:
+    n = int(run["num_envs"])
+    epsilon = float(run["epsilon"])
+    end = run["start_step"] + run["steps"]
+    chunk_len = max(n, cfg.chunk_size // n * n)
+    seed = int(run["seed"])
+    envs = EnvBatch(manifest["game"], n, seed, cfg.snapshot_every)
+    # each run has its own random streams, so an appended run does not replay the first one's games
+    envs.noop_rng = np.random.default_rng([seed, run_index, 1])
+    rng = np.random.default_rng([seed, run_index, 0])
+    resume = np.load(chunks[-1] / RESUME) if chunks else None
+    if resume is not None and len(resume["episode_ids"]) == n:
+        envs.set_state(dict(resume))
+        rng = _rng_from_str(str(resume["action_rng"]))
+    else:
+        if resume is not None:
+            envs.next_episode_id = int(resume["next_episode_id"])
+        envs.reset_all()
+    specs = step_array_specs(manifest["d_act"], manifest["n_actions"], manifest["activation_dtype"])
+    act_dtype = np.dtype(manifest["activation_dtype"])
+    writer: ChunkWriter | None = None
+    bar = tqdm(total=run["steps"], initial=done - run["start_step"], desc="recording", unit="step",
+               disable=not cfg.progress, smoothing=0.05)
+    # Two halves of the envs take turns: while one half's emulators run (holding the GIL), the
+    # network evaluates the other half in a thread (torch releases the GIL). Same rows, same order.
+    halves = [slice(0, n // 2), slice(n // 2, n)] if n >= 2 else [slice(0, n)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_forward, model, layer, envs.obs[halves[0]].copy(), cfg.device)
+        while done < end:
+            if writer is None:
+                writer = ChunkWriter(out / CHUNKS / f"{len(chunks):06d}", min(chunk_len, end - done), specs)
+            for j, half in enumerate(halves):
+                act, q = pending.result()
+                actions = rng_actions(rng, q.argmax(1).numpy(), epsilon, manifest["n_actions"])
+                lo = half.start
+                for i in np.flatnonzero(envs.episode_steps[half] == 0) + lo:
+                    writer.episodes.append({"episode_id": int(envs.episode_ids[i]), "env": int(i),
+                                            "noops": int(envs.noops[i]), "start_step": done + int(i),
+                                            "run": run_index})
+                rows = {"activations": act.reshape(len(q), -1).numpy().astype(act_dtype),
+                        "q_values": q.numpy(), "actions": actions.astype(np.uint8),
+                        "episode_ids": envs.episode_ids[half].copy(),
+                        "episode_steps": envs.episode_steps[half].copy(),
+                        "lives": envs.lives(half), "ram": envs.ram(half)}
+                following = halves[(j + 1) % len(halves)]
+                pending = pool.submit(_forward, model, layer, envs.obs[following].copy(), cfg.device)
+                rows["rewards"], rows["dones"], snapshots = envs.step(actions, half)
+                for s in snapshots:  # keyed by (episode, step): the row may land in a later chunk or run
+                    writer.snapshot_keys.append((int(envs.episode_ids[s.env]), s.episode_step))
+                    writer.snapshot_blobs.append(s.blob)
+                writer.write(rows)
+            done += n
+            bar.update(n)
+            if writer.filled == writer.length:
+                state = envs.get_state()
+                state["action_rng"] = np.array(_rng_to_str(rng))
+                writer.commit(state)
+                chunks.append(writer.folder)
+                writer = None
+                manifest["n_steps"], manifest["n_chunks"] = done, len(chunks)
+                write_store_manifest(out, manifest)
+    bar.close()
+    manifest["n_steps"], manifest["n_chunks"] = done, len(chunks)
+    write_store_manifest(out, manifest)

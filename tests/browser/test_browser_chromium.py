@@ -1,0 +1,199 @@
+"""The exported page in a real headless Chromium: summary, search and filters, a feature page, back.
+
+Runs on 2048 synthetic features (the size of the real SAE) and checks the page is interactive in
+under 2 s. Skips, saying why, when Chromium, chromedriver or selenium are missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from rlsae.browser import export_browser
+from rlsae.browser.synthetic import synthetic_browser_data
+
+N_FEATURES = 2048
+BLUE, RED = "#1f6feb", "#d1242f"
+
+
+def _find(*names: str) -> str | None:
+    return next((path for name in names if (path := shutil.which(name))), None)
+
+
+CHROMIUM = _find("chromium", "chromium-browser", "google-chrome")
+CHROMEDRIVER = _find("chromedriver")
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    HAVE_SELENIUM = True
+except ImportError:  # pragma: no cover - depends on the machine
+    HAVE_SELENIUM = False
+
+pytestmark = pytest.mark.skipif(
+    not HAVE_SELENIUM or CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs selenium (pip install 'rlsae[test]') and Chromium + chromedriver on PATH "
+           "(Debian: apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    data = synthetic_browser_data(N_FEATURES, frames_per_feature=16, image="shared", seed=3)
+    index = export_browser(data, tmp_path_factory.mktemp("browser"))
+    return data, index
+
+
+@pytest.fixture(scope="module")
+def driver():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="rlsae-chromium-")
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--disable-extensions", f"--user-data-dir={profile}",
+                 "--window-size=1400,1000"]:
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser.set_page_load_timeout(20)
+    yield browser
+    browser.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait(driver, condition, timeout: float = 5.0):
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition(d))
+
+
+def open_page(driver, index: Path, hash_: str = "") -> None:
+    driver.get("about:blank")
+    driver.get(index.as_uri() + hash_)
+    wait(driver, lambda d: d.execute_script("return document.body.getAttribute('data-ready') === '1'"))
+
+
+def list_ids(driver) -> list[int]:
+    """Ids of the rendered list rows, read in one script call (rows are re-rendered on every change)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#list-rows a.row')).map(a => +a.dataset.id)")
+
+
+def count_text(driver) -> str:
+    return driver.find_element(By.ID, "list-count").text
+
+
+def test_summary_renders_and_is_interactive_within_2_seconds(driver, site) -> None:
+    data, index = site
+    open_page(driver, index)
+    ready_ms = driver.execute_script("return RLSAE.readyMs")
+    loaded_ms = driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
+    print(f"\n{N_FEATURES} features: interactive at {ready_ms:.0f} ms, load event at {loaded_ms:.0f} ms")
+    assert ready_ms < 2000
+    assert driver.execute_script("return RLSAE.rows.length") == N_FEATURES
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#metrics tr")) == len(data.summary.metrics)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#fidelity tbody tr")) == 4
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#density svg rect.bar")) > 3
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#curves svg path.line")) == 3
+    assert "neurons" in driver.find_element(By.ID, "labels").text
+    assert driver.execute_script("return RLSAE.summary.title") in driver.title
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_search_and_filters_narrow_the_list(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#features")
+    assert count_text(driver) == f"{N_FEATURES} of {N_FEATURES} features"
+    assert 0 < len(list_ids(driver)) < 100  # virtualised: only the visible rows exist
+
+    search = driver.find_element(By.ID, "search")
+    search.send_keys("ghost")
+    expected = [f.id for f in data.features if f.label and "ghost" in f.label]
+    wait(driver, lambda d: count_text(d) == f"{len(expected)} of {N_FEATURES} features")
+    shown = list_ids(driver)
+    assert shown and set(shown) <= set(expected)
+    assert all("ghost" in text for text in driver.execute_script(
+        "return Array.from(document.querySelectorAll('#list-rows a.row')).map(a => a.textContent)"))
+
+    search.clear()
+    search.send_keys("1234")
+    wait(driver, lambda d: list_ids(d)[:1] == [1234])
+
+    driver.find_element(By.ID, "f-reset").click()
+    driver.find_element(By.CSS_SELECTOR, "#f-alive option[value=dead]").click()
+    n_dead = sum(not f.alive for f in data.features)
+    wait(driver, lambda d: count_text(d) == f"{n_dead} of {N_FEATURES} features")
+    assert driver.execute_script("return Array.from(document.querySelectorAll('#list-rows a.row'))"
+                                 ".every(a => a.classList.contains('dead'))")
+    driver.find_element(By.ID, "f-reset").click()
+    driver.find_element(By.ID, "f-dmin").send_keys("-1.5")
+    n_dense = sum(f.density >= 10 ** -1.5 for f in data.features)
+    wait(driver, lambda d: count_text(d) == f"{n_dense} of {N_FEATURES} features")
+
+
+def test_feature_page_shows_frames_arrows_and_goes_back(driver, site) -> None:
+    data, index = site
+    feature = next(f for f in data.features if f.alive and f.steering is not None and f.label and f.id > 0)
+    open_page(driver, index, "#features")
+    driver.find_element(By.ID, "search").send_keys(str(feature.id))
+    wait(driver, lambda d: list_ids(d)[:1] == [feature.id])
+    start = time.perf_counter()
+    driver.find_element(By.CSS_SELECTOR, f"#list-rows a.row[data-id='{feature.id}']").click()
+
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-feature #frames img"))
+    assert driver.current_url.endswith(f"#feature/{feature.id}")
+    n_items = sum(len(g.items) for g in feature.frames)
+    images = driver.find_elements(By.CSS_SELECTOR, "#frames img")
+    assert len(images) == n_items
+    wait(driver, lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll('#frames img')).every(i => i.complete)"))
+    widths = driver.execute_script("return Array.from(document.querySelectorAll('#frames img')).map(i => i.naturalWidth)")
+    assert min(widths) > 0
+    print(f"\nfeature page with {n_items} frames rendered in {time.perf_counter() - start:.2f} s")
+    assert [h.text.split(" (")[0].lower() for h in driver.find_elements(By.CSS_SELECTOR, "#frames h3")] == \
+        [g.title.lower() for g in feature.frames]
+
+    arrows = driver.find_elements(By.CSS_SELECTOR, "#effects svg.arrows path.arrow")
+    names = data.summary.action_names
+    directional = [i for i, name in enumerate(names) if name != "NOOP" and feature.action_effect[i] != 0]
+    assert len(arrows) == len(directional) == 8
+    for path in arrows:
+        effect = feature.action_effect[names.index(path.get_attribute("data-action"))]
+        assert path.get_attribute("stroke") == (BLUE if effect > 0 else RED)
+    noop = driver.find_elements(By.CSS_SELECTOR, "#effects svg.arrows circle.noop")
+    assert len(noop) == 1 and noop[0].get_attribute("stroke") == (BLUE if feature.action_effect[0] > 0 else RED)
+    # longest arrow belongs to the largest |effect| among the directions
+    lengths = {p.get_attribute("data-action"): p.size["width"] ** 2 + p.size["height"] ** 2 for p in arrows}
+    assert max(lengths, key=lengths.get) == names[max(directional, key=lambda i: abs(feature.action_effect[i]))]
+
+    assert feature.label in driver.find_element(By.CSS_SELECTOR, ".feature-head").text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#facts tbody tr")) == len(feature.facts)
+    assert "clamp" in driver.find_element(By.ID, "steering").text
+    chips = driver.find_elements(By.CSS_SELECTOR, "#cluster .chips a")
+    assert {int(c.text.lstrip("#")) for c in chips} == set(data.clusters[feature.cluster_id].members)
+
+    driver.back()
+    wait(driver, lambda d: d.find_element(By.ID, "view-features").is_displayed())
+    assert driver.find_element(By.ID, "search").get_attribute("value") == str(feature.id)
+    assert list_ids(driver)[:1] == [feature.id]
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_direct_links_and_missing_features(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#feature/7")
+    wait(driver, lambda d: "Feature 7" in d.find_element(By.ID, "view-feature").text)
+    driver.find_element(By.CSS_SELECTOR, ".feature-head a.next").click()
+    wait(driver, lambda d: "Feature 8" in d.find_element(By.ID, "view-feature").text)
+    open_page(driver, index, f"#feature/{N_FEATURES + 5}")
+    wait(driver, lambda d: "no feature" in d.find_element(By.ID, "view-feature").text)
+    open_page(driver, index, "#clusters")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#view-clusters tbody tr")
+    assert len(rows) == len(data.clusters)
+    rows[0].find_element(By.TAG_NAME, "a").click()
+    wait(driver, lambda d: d.find_element(By.ID, "view-cluster").is_displayed())
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#view-cluster tbody tr")) == len(data.clusters[0].members)

@@ -1,0 +1,240 @@
+"""RAM facts checked against the rendered frames of a real game (one seeded game, ~700 agent steps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from rlsae.config import UserError
+from rlsae.envs.atari import make_render_env
+from rlsae.envs.facts import (
+    FACTS,
+    FRUIT_X,
+    FRUIT_Y,
+    GHOSTS,
+    MAZE_HEIGHT,
+    PILLS,
+    SPRITE_OFFSET,
+    binary_descriptions,
+    binary_facts,
+    decode_facts,
+    dying_within,
+)
+
+# Colours of the first maze (RGB), read off frames.
+PACMAN = (210, 164, 74)
+GHOST_COLOURS = {"sue": (180, 122, 48), "inky": (84, 184, 153), "pinky": (198, 89, 179),
+                 "blinky": (200, 72, 72)}
+FRIGHTENED = (66, 114, 194)
+CHERRY = (184, 50, 50)
+WALL = (228, 111, 111)
+# Pixel boxes (rows, cols) of the four power pills in the first maze.
+PILL_BOXES = {"top_left": (15, 22, 8, 12), "top_right": (14, 21, 148, 152),
+              "bottom_left": (147, 154, 8, 12), "bottom_right": (146, 153, 148, 152)}
+
+
+@dataclass
+class Trace:
+    ram: np.ndarray  # [N, 128]
+    frames: np.ndarray  # [N, 172, 160, 3], the playfield
+    lives: np.ndarray  # ALE's lives()
+    episode: np.ndarray
+    reward: np.ndarray  # reward of the step taken from this state
+
+
+@pytest.fixture(scope="module")
+def trace() -> Trace:
+    """A seeded game played by a random policy that keeps a direction for ~10 steps: in seed 0's first
+    700 steps it loses lives, eats a power pill (ghosts turn blue), sees a fruit and ends one game."""
+    env = make_render_env()
+    rng = np.random.default_rng(0)
+    obs, _ = env.reset(seed=0)
+    ram, frames, lives, episode, reward = [], [], [], [], []
+    action, ep = 0, 0
+    for _ in range(700):
+        ram.append(env.unwrapped.ale.getRAM().copy())
+        frames.append(obs[:MAZE_HEIGHT])
+        lives.append(env.unwrapped.ale.lives())
+        episode.append(ep)
+        if rng.random() < 0.1:
+            action = int(rng.integers(1, 5))
+        obs, r, terminated, truncated, _ = env.step(action)
+        reward.append(r)
+        if terminated or truncated:
+            ep += 1
+            obs, _ = env.reset()
+    env.close()
+    return Trace(np.array(ram), np.array(frames), np.array(lives), np.array(episode), np.array(reward))
+
+
+@pytest.fixture(scope="module")
+def facts(trace: Trace) -> dict[str, np.ndarray]:
+    return decode_facts(trace.ram, trace.episode)
+
+
+def _mask(frames: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    return (frames == np.array(colour, np.uint8)).all(-1)
+
+
+def _centroids(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(visible, x, y) of the pixels in each frame's mask."""
+    n = mask.sum((1, 2))
+    ys, xs = np.arange(mask.shape[1]), np.arange(mask.shape[2])
+    with np.errstate(invalid="ignore"):
+        return n > 0, (mask.sum(1) * xs).sum(1) / n, (mask.sum(2) * ys).sum(1) / n
+
+
+def _near(mask: np.ndarray, x: np.ndarray, y: np.ndarray, r: int) -> np.ndarray:
+    """Whether each frame's mask has a pixel within ``r`` px (box) of (x, y)."""
+    xi, yi = np.round(x).astype(int), np.round(y).astype(int)
+    return np.array([m[max(0, b - r):max(0, b + r + 1), max(0, a - r):max(0, a + r + 1)].any()
+                     for m, a, b in zip(mask, xi, yi)])
+
+
+def test_pacman_position_is_on_the_sprite(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    visible, x, y = _centroids(_mask(trace.frames, PACMAN))
+    assert visible.mean() > 0.95
+    err = np.hypot(x - facts["pacman_x"], y - facts["pacman_y"])[visible]
+    assert np.mean(err <= 2) > 0.98
+    assert _near(_mask(trace.frames, PACMAN), facts["pacman_x"], facts["pacman_y"], 1)[visible].mean() > 0.98
+
+
+@pytest.mark.parametrize("ghost", GHOSTS)
+def test_ghost_positions_are_on_their_sprites(trace: Trace, facts: dict[str, np.ndarray], ghost: str) -> None:
+    # Ghosts flicker (not every ghost is drawn every frame) and move within the 4-frame skip: 3 px.
+    visible, x, y = _centroids(_mask(trace.frames, GHOST_COLOURS[ghost]))
+    assert visible.sum() > 100
+    err = np.hypot(x - facts[f"{ghost}_x"], y - facts[f"{ghost}_y"])[visible]
+    assert np.mean(err <= 3) > 0.97
+
+
+def test_facing_matches_movement(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    dx = np.diff(trace.ram[:, 10].astype(int))
+    dy = np.diff(trace.ram[:, 16].astype(int))
+    moved = np.full(len(dx), -1)
+    moved[(dy < 0) & (dx == 0)], moved[(dx > 0) & (dy == 0)] = 0, 1
+    moved[(dy > 0) & (dx == 0)], moved[(dx < 0) & (dy == 0)] = 2, 3
+    keep = (moved >= 0) & (np.abs(dx) < 20) & (trace.episode[1:] == trace.episode[:-1])
+    assert keep.sum() > 200
+    assert np.mean(facts["pacman_facing"][1:][keep] == moved[keep]) > 0.97
+
+
+def test_power_pill_bit_clears_when_the_pill_leaves_the_frame(trace: Trace,
+                                                              facts: dict[str, np.ndarray]) -> None:
+    eaten = 0
+    for pill in PILLS:
+        bit = facts[f"pill_{pill}"]
+        r0, r1, c0, c1 = PILL_BOXES[pill]
+        drawn = _mask(trace.frames[:, r0:r1, c0:c1], WALL).any((1, 2))
+        for t in np.flatnonzero(bit[:-1] & ~bit[1:] & (trace.episode[:-1] == trace.episode[1:])):
+            eaten += 1
+            assert drawn[t - 8:t + 1].any(), "pill flashes, so it shows in some of the frames before"
+            assert not drawn[t + 2:t + 40].any(), "gone from the frame once the bit is cleared"
+            assert facts["ghosts_frightened"][t + 1:t + 20].all()
+            assert _mask(trace.frames[t + 1:t + 20], FRIGHTENED).any((1, 2)).mean() > 0.5
+        # Where the bit says present, the flashing pill shows within any 4 consecutive frames.
+        present = np.flatnonzero(bit[:-4])
+        windows = np.stack([drawn[present + k] for k in range(4)]).any(0)
+        assert windows.mean() > 0.99
+    assert eaten >= 1
+
+
+def test_edible_flag_matches_blue_ghosts(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    blue = _mask(trace.frames, FRIGHTENED)
+    agree, n_blue = [], 0
+    for ghost in GHOSTS:
+        x, y = facts[f"{ghost}_x"], facts[f"{ghost}_y"]
+        as_blue = _near(blue, x, y, 4)
+        as_self = _near(_mask(trace.frames, GHOST_COLOURS[ghost]), x, y, 4)
+        drawn = as_blue != as_self  # the ghost is drawn, unambiguously in one colour
+        agree.append(facts[f"{ghost}_edible"][drawn] == as_blue[drawn])
+        n_blue += as_blue[drawn].sum()
+    assert n_blue > 50
+    assert np.concatenate(agree).mean() > 0.98
+
+
+def test_fruit_is_present_when_drawn(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    visible, x, y = _centroids(_mask(trace.frames, CHERRY))
+    assert visible.sum() > 5
+    assert facts["fruit_present"][visible].all()
+    fx = trace.ram[:, FRUIT_X] + SPRITE_OFFSET[0]
+    fy = trace.ram[:, FRUIT_Y] + SPRITE_OFFSET[1]
+    assert np.mean(np.hypot(x - fx, y - fy)[visible] <= 2) > 0.98
+    assert not facts["fruit_present"][:100].any()
+
+
+def test_lives_score_and_dots_match_the_emulator(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    np.testing.assert_array_equal(facts["lives"], trace.lives)
+    same = trace.episode[1:] == trace.episode[:-1]
+    np.testing.assert_array_equal(np.diff(facts["score"])[same], trace.reward[:-1][same])
+    dot = np.isin(trace.reward[:-1] % 100, (10, 50))  # a dot is 10 points, a power pill 50
+    np.testing.assert_array_equal(np.diff(facts["dots_eaten"])[same] == 1, dot[same])
+    assert (facts["level"] == 1).all() and (facts["maze"] == 0).all()
+
+
+def test_dying_flags_the_steps_before_a_real_life_loss(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    same = trace.episode[1:] == trace.episode[:-1]
+    drops = np.flatnonzero(same & (np.diff(trace.lives) < 0))
+    game_over = np.flatnonzero(~same)
+    assert len(drops) >= 1 and len(game_over) >= 1
+    for t in np.concatenate([drops, game_over]):
+        assert facts["dying"][t - 9:t + 1].all()
+        assert not facts["dying"][t - 10]
+    assert not facts["dying"][game_over[0] + 1:game_over[0] + 50].any()
+    expected = (len(drops) + len(game_over)) * 10
+    assert facts["dying"].sum() == expected
+    wider = decode_facts(trace.ram, trace.episode, dying_horizon=30)["dying"]
+    assert wider.sum() == (len(drops) + len(game_over)) * 30
+
+
+def test_dying_on_synthetic_sequences() -> None:
+    lives = np.array([3, 3, 3, 2, 2, 3, 3, 1, 1, 1, 3, 3])
+    episode = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+    got = dying_within(lives, episode, horizon=2)
+    # Lives drop after steps 2 and 6 (the extra life after step 4 is not a loss) and the game ends after
+    # step 9 on the last life; episode 1 is the last one in the arrays, so its end is not judged.
+    np.testing.assert_array_equal(got, [0, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(dying_within(lives, episode, 1), [0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0])
+    # Without episode ids everything is one episode: the reset 1->3 is not a loss.
+    np.testing.assert_array_equal(dying_within(lives, None, 1), [0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+    # A drop just after an episode boundary is not seen from the previous episode.
+    np.testing.assert_array_equal(dying_within([2, 2, 3, 2], [0, 0, 1, 1], horizon=3), [0, 0, 1, 0])
+    assert dying_within(np.array([], int), None, 5).shape == (0,)
+    with pytest.raises(UserError, match="episode_ids"):
+        dying_within(lives, episode[:-1], 2)
+
+
+def test_binary_facts_are_one_hot_and_described(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    binary = binary_facts(facts)
+    descriptions = binary_descriptions(dying_horizon=10)
+    assert set(binary) <= set(descriptions)
+    assert descriptions["dying"] == "a life is lost within 10 steps"
+    assert descriptions["pacman_region=bottom_left"] == "Pac-Man is in the bottom-left region"
+    assert descriptions["pill_bottom_left"] == "power pill (bottom-left) present"
+    assert descriptions["nearest_ghost_distance=1"] == "nearest ghost is 10-20 px away"
+    assert descriptions["nearest_ghost_direction=left"] == "nearest ghost is to the left of Pac-Man"
+    n = len(trace.ram)
+    for name, values in binary.items():
+        assert values.dtype == bool and values.shape == (n,), name
+    for fact in FACTS.values():
+        group = [k for k in binary if k.startswith(fact.name + "=")]
+        if fact.kind == "categorical" or fact.bins:
+            assert len(group) == max(len(fact.categories), len(fact.bins) + 1), fact.name
+            assert (np.sum([binary[k] for k in group], 0) == 1).all(), f"{fact.name} is not one-hot"
+    # Bins and regions agree with the raw values they came from.
+    near = facts["nearest_ghost_distance"]
+    np.testing.assert_array_equal(binary["nearest_ghost_distance=0"], near < 10)
+    np.testing.assert_array_equal(binary["pacman_region=bottom_left"],
+                                  (facts["pacman_x"] < 160 / 3) & (facts["pacman_y"] >= 2 * 172 / 3))
+    assert binary["pacman_facing=left"].any() and binary["pacman_facing=up"].any()
+
+
+def test_decode_facts_rejects_bad_input() -> None:
+    with pytest.raises(UserError, match="shape"):
+        decode_facts(np.zeros((5, 64), np.uint8))
+    with pytest.raises(UserError, match="lives"):
+        decode_facts(np.zeros((5, 128), np.uint8), lives=np.ones(4))
+    with pytest.raises(UserError, match="dying_horizon"):
+        decode_facts(np.zeros((5, 128), np.uint8), dying_horizon=0)
