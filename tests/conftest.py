@@ -22,3 +22,44 @@ def random_agent(tmp_path: Path) -> Path:
     folder = tmp_path / "agent"
     save_checkpoint(folder, QNetwork(9), {"game": "ms_pacman", "algorithm": "none", "step": 0})
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real recording of an untrained agent: 640 steps of 4 games in parallel, made once per session."""
+    from rlsae.record.recorder import RecordConfig, record
+
+    root = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    agent = root / "agent"
+    save_checkpoint(agent, QNetwork(9), {"game": "ms_pacman", "algorithm": "none", "step": 0})
+    return record(RecordConfig(out=root / "recording", checkpoint=agent, steps=640, num_envs=4, epsilon=0.5,
+                               chunk_size=256, progress=False))
+
+
+@pytest.fixture(scope="session")
+def small_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A real recording (random-weight agent, random actions, complete games), a tiny Top-K SAE on it
+    (512 -> 64, k = 4; untrained, so its features are random but live) and its interpret output."""
+    import numpy as np
+
+    from rlsae.analysis.interpret import InterpretConfig, interpret
+    from rlsae.record.recorder import RecordConfig, record
+    from rlsae.sae import SparseAutoencoder, save_sae
+
+    root = tmp_path_factory.mktemp("pipeline")
+    torch.manual_seed(0)
+    agent = root / "agent"
+    save_checkpoint(agent, QNetwork(9), {"game": "ms_pacman", "algorithm": "none", "step": 0})
+    recording = record(RecordConfig(out=root / "rec", checkpoint=agent, steps=1400, num_envs=2, epsilon=1.0,
+                                    chunk_size=512, snapshot_every=8, progress=False))
+    from rlsae.record import Recording
+
+    x = torch.from_numpy(np.asarray(Recording.open(recording).activations, np.float32))
+    sae = SparseAutoencoder(512, 64, "topk", 4)
+    with torch.no_grad():
+        sae.b_dec.copy_(x.mean(0))
+    save_sae(root / "sae", sae, metadata={"recording": str(recording)})
+    interpret(InterpretConfig(sae=root / "sae", out=root / "interpret", n_top=6, n_per_quantile=2,
+                              features_per_cluster=8, progress=False))
+    return {"recording": recording, "sae": root / "sae", "interpret": root / "interpret", "root": root}

@@ -49,6 +49,27 @@ def _evaluate_agent(cfg: Any) -> None:
                                               "epsilon": cfg.epsilon, **summary}, indent=2) + "\n")
 
 
+def _record(cfg: Any) -> None:
+    from rlsae.record import Recording, record
+
+    print(Recording.open(record(cfg)))
+
+
+def _train_sae(cfg: Any) -> None:
+    from rlsae.sae.train import train_sae
+
+    result = train_sae(cfg)
+    print(f"saved {result['out']} ({result['steps']} steps, {result['wall_time_s']} s); held-out: "
+          + ", ".join(f"{k} {result[k]:.4g}" for k in ("fvu", "l0", "dead_fraction", "action_agreement")
+                      if k in result))
+
+
+def _evaluate(cfg: Any) -> None:
+    from rlsae.sae.evaluate import evaluate_sae, format_report
+
+    print(format_report(evaluate_sae(cfg)))
+
+
 def _lazy(module: str, name: str) -> Callable[[], type]:
     def load() -> type:
         import importlib
@@ -62,16 +83,35 @@ COMMANDS = [
             _lazy("rlsae.agents.train", "TrainAgentConfig"), _train_agent),
     Command("evaluate-agent", "play full games with an agent and print its score",
             _lazy("rlsae.agents.evaluate", "EvaluateAgentConfig"), _evaluate_agent),
+    Command("record", "play an agent and store a layer's activations, Q-values and game state",
+            _lazy("rlsae.record", "RecordConfig"), _record),
+    Command("train-sae", "train a sparse autoencoder on a recording's activations",
+            _lazy("rlsae.sae.train", "TrainSAEConfig"), _train_sae),
+    Command("evaluate", "measure an SAE: reconstruction, sparsity, action fidelity, spliced game score",
+            _lazy("rlsae.sae.evaluate", "EvaluateSAEConfig"), _evaluate),
+    Command("interpret", "read every SAE feature: density, examples, action effect, labels from game facts",
+            _lazy("rlsae.analysis.interpret", "InterpretConfig"),
+            lambda cfg: _lazy("rlsae.analysis.interpret", "main")()(cfg)),
+    Command("steer", "play with a feature clamped, ablated or added; report action shift, score, heatmap, GIF",
+            _lazy("rlsae.analysis.steer", "SteerConfig"), lambda cfg: _lazy("rlsae.analysis.steer", "main")()(cfg)),
+    Command("browse", "write the static, offline feature browser from interpret (+ evaluate, steer) outputs",
+            _lazy("rlsae.browser.build", "BrowseConfig"), lambda cfg: _lazy("rlsae.browser.build", "main")()(cfg)),
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``selected`` command's options are built (None: all of them).
+
+    Building a command's options imports its module (torch, ALE, ...): doing that for the one command
+    being run keeps `rlsae --help` and every command's start-up quick.
+    """
     parser = argparse.ArgumentParser(prog="rlsae", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         p = sub.add_parser(command.name, help=command.help, description=command.help)
-        add_options(p, command.config())
+        if selected is None or command.name == selected:
+            add_options(p, command.config())
         p.set_defaults(_command=command)
     return parser
 
@@ -89,7 +129,8 @@ def _interrupt_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else "").parse_args(argv)
     _interrupt_on_sigterm()
     command: Command = args._command
     try:

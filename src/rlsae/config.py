@@ -7,9 +7,13 @@ documentation and the ``--help`` text, so the two cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import signal
+import threading
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +50,10 @@ def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
                                 default=default, help=f"{help_text} (default: {default})")
             continue
+        if typing.get_origin(kind) in (list, tuple):  # a repeatable value: --flag A B C
+            parser.add_argument(flag, dest=field.name, nargs="*", type=typing.get_args(kind)[0],
+                                default=default, metavar=field.name.upper(), help=help_text)
+            continue
         choices = field.metadata.get("choices")
         parser.add_argument(flag, dest=field.name, type=kind, default=default, choices=choices,
                             metavar=None if choices else field.name.upper(),
@@ -68,3 +76,32 @@ def require(condition: bool, message: str) -> None:
     """Raise a UserError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise UserError(message)
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM inside :func:`stop_requested`, instead of raising mid-computation."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+
+@contextlib.contextmanager
+def stop_requested() -> Iterator[StopFlag]:
+    """Turn Ctrl-C and `kill` into a flag the loop checks between steps, so the state it saves is whole.
+
+    Outside the main thread (where handlers cannot be installed) it yields a flag that is never set.
+    """
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        flag.set = True
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

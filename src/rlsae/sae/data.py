@@ -1,0 +1,72 @@
+"""Activations for SAE training and evaluation: a recording's states split by whole episodes.
+
+The split is a pure function of the episode id, so it stays the same when a recording is appended to,
+and `train-sae`, `evaluate` and `interpret` agree on which states are held out without passing lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import torch
+
+from rlsae.config import UserError
+from rlsae.record.recording import Recording
+
+_GOLDEN = 2654435761  # Knuth's multiplicative hash: spreads consecutive ids evenly over [0, 2^32)
+
+
+def heldout_mask(episode_ids: np.ndarray, fraction: float) -> np.ndarray:
+    """True for states of held-out episodes (about ``fraction`` of the episodes)."""
+    ids = np.asarray(episode_ids, np.uint64)
+    return ((ids * np.uint64(_GOLDEN)) % np.uint64(2**32)) < np.uint64(int(fraction * 2**32))
+
+
+@dataclass
+class ActivationData:
+    """One split of a recording's states, in RAM: activations and the clean Q-values they produce."""
+
+    activations: torch.Tensor  # float32 [n, d_in]
+    episode_ids: np.ndarray    # [n]
+
+    def __len__(self) -> int:
+        return self.activations.shape[0]
+
+
+def load_split(recording: Recording, heldout_fraction: float, heldout: bool,
+               max_states: int | None = None, seed: int = 0) -> ActivationData:
+    """The held-out (or training) states of ``recording``; a random subset if ``max_states`` is set."""
+    mask = heldout_mask(np.asarray(recording.episode_ids), heldout_fraction)
+    index = np.flatnonzero(mask if heldout else ~mask)
+    if index.size == 0:
+        which = "held-out" if heldout else "training"
+        raise UserError(f"recording '{recording.path}' has no {which} states ({len(recording)} steps in "
+                        f"{len(np.unique(np.asarray(recording.episode_ids)))} episodes, held-out fraction "
+                        f"{heldout_fraction}): record more steps or change --heldout-fraction")
+    if max_states is not None and index.size > max_states:
+        index = np.sort(np.random.default_rng(seed).choice(index, max_states, replace=False))
+    x = np.asarray(recording.activations[index], dtype=np.float32)
+    return ActivationData(torch.from_numpy(x), np.asarray(recording.episode_ids[index]))
+
+
+def q_head(recording: Recording) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The Q-head's (weight [n_actions, d_in], bias [n_actions]) when the recorded layer feeds it."""
+    try:
+        weight = torch.from_numpy(recording.head_weight.copy())
+    except UserError:
+        return None
+    model, _ = recording.load_agent()
+    return weight, model.head.bias.detach().cpu().clone()
+
+
+@torch.no_grad()
+def geometric_median(x: torch.Tensor, iterations: int = 30, eps: float = 1e-6) -> torch.Tensor:
+    """Weiszfeld's algorithm: the point minimising the summed distances to the rows of ``x``.
+
+    A better start for b_dec than the mean on skewed (post-ReLU) data (Bricken et al. 2023).
+    """
+    median = x.mean(0)
+    for _ in range(iterations):
+        weights = 1.0 / (x - median).norm(dim=1).clamp_min(eps)
+        median = (weights[:, None] * x).sum(0) / weights.sum()
+    return median

@@ -1,0 +1,283 @@
+"""`rlsae train-sae`: train an SAE on a recording's activations.
+
+    out/
+      cfg.json, sae_weights.safetensors, sparsity.safetensors   the SAE, SAELens v6 format (see io.py)
+      log.jsonl                 one line per --log-every steps: fvu, l0, dead fraction, aux loss, lr
+      checkpoint/               model + optimizer + counters, written every --save-every steps and on
+                                interrupt; the next run with the same --out resumes from it
+
+Dead-latent defences, all on by default: encoder initialised as the decoder's transpose, unit-norm
+decoder rows with the norm-changing part of their gradient removed, b_dec at the data's geometric
+median, inputs scaled to unit variance per dimension (folded back into the weights at save time),
+AuxK on latents that have not fired for ``dead_window`` samples, Adam with warm-up and linear decay,
+large batches.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rlsae.agents.checkpoint import provenance
+from rlsae.config import UserError, option, require, stop_requested, to_dict
+from rlsae.record.recording import Recording
+from rlsae.sae.data import geometric_median, load_split, q_head
+from rlsae.sae.io import CFG, save_sae
+from rlsae.sae.losses import advantage_matrix, aux_k_loss, squared_error
+from rlsae.sae.metrics import evaluate_reconstruction
+from rlsae.sae.model import ARCHITECTURES, SparseAutoencoder
+
+CHECKPOINT = "checkpoint"
+LOG = "log.jsonl"
+
+
+@dataclass
+class TrainSAEConfig:
+    recording: Path = option(Path("runs/recording"), "recording folder made by `rlsae record`")
+    out: Path = option(Path("runs/sae"), "output folder (an unfinished run there is resumed)")
+    architecture: str = option("topk", "topk, batchtopk or relu (ReLU + L1)", choices=list(ARCHITECTURES))
+    expansion_factor: int = option(4, "latents per input dimension (512 -> 2048 at 4)")
+    d_sae: int | None = option(None, "number of latents (overrides --expansion-factor)")
+    k: int = option(32, "active latents per state (topk, batchtopk)")
+    samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)")
+    batch_size: int = option(4096, "samples per step")
+    lr: float = option(5e-4, "peak Adam learning rate")
+    warmup_fraction: float = option(0.02, "fraction of steps with a linear learning-rate warm-up")
+    decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero")
+    advantage_weight: float = option(1.0, "weight of the advantage-aware term (0 = plain MSE); needs "
+                                     "the recorded layer to feed the Q-head")
+    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK)")
+    k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)")
+    dead_window: int | None = option(None, "samples without firing after which a latent counts as dead "
+                                     "for AuxK (default: a quarter of the training set, 100k to 2M)")
+    l1_coef: float = option(3.0, "L1 coefficient (relu only)")
+    heldout_fraction: float = option(0.1, "fraction of episodes held out for evaluation")
+    max_states: int | None = option(None, "use at most this many training states (default: all)")
+    log_every: int = option(50, "steps between log lines")
+    save_every: int = option(2000, "steps between checkpoints")
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "torch device: auto, cpu or cuda")
+    progress: bool = option(True, "show a progress bar")
+
+    def __post_init__(self) -> None:
+        self.recording, self.out = Path(self.recording), Path(self.out)
+        require(self.architecture in ARCHITECTURES,
+                f"--architecture must be one of {', '.join(ARCHITECTURES)}, got '{self.architecture}'")
+        require(self.expansion_factor >= 1, f"--expansion-factor must be >= 1, got {self.expansion_factor}")
+        require(self.k >= 1, f"--k must be >= 1, got {self.k}")
+        require(self.samples >= self.batch_size >= 1,
+                f"--samples ({self.samples}) must be >= --batch-size ({self.batch_size}) >= 1")
+        require(0 < self.heldout_fraction < 1, f"--heldout-fraction must be in (0, 1), got {self.heldout_fraction}")
+        require(self.advantage_weight >= 0, f"--advantage-weight must be >= 0, got {self.advantage_weight}")
+        require(self.warmup_fraction + self.decay_fraction <= 1,
+                "--warmup-fraction + --decay-fraction must be <= 1")
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def steps(self) -> int:
+        return self.samples // self.batch_size
+
+    def lr_at(self, step: int) -> float:
+        warmup = max(1, int(self.warmup_fraction * self.steps))
+        decay_start = int((1 - self.decay_fraction) * self.steps)
+        if step < warmup:
+            return self.lr * (step + 1) / warmup
+        if step >= decay_start:
+            return self.lr * max(0.0, (self.steps - step) / max(1, self.steps - decay_start))
+        return self.lr
+
+
+class Trainer:
+    """One SAE training run: data in RAM, the model in scaled units, counters for dead latents.
+
+    ``train`` and ``heldout`` are float32 [n, d_in] activations; ``head`` the Q-head's (weight, bias)
+    when the layer feeds it; ``metadata`` describes the data's source for the saved cfg.json.
+    """
+
+    def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor, heldout: torch.Tensor,
+                 head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None):
+        self.cfg, self.train, self.heldout, self.head = cfg, train, heldout, head
+        self.metadata = metadata or {}
+        self.device = torch.device(cfg.device)
+        x = train
+        d_in = x.shape[1]
+        d_sae = cfg.d_sae or cfg.expansion_factor * d_in
+        require(cfg.architecture == "relu" or cfg.k <= d_sae, f"--k ({cfg.k}) must be <= d_sae ({d_sae})")
+        require(cfg.advantage_weight == 0 or head is not None,
+                "--advantage-weight needs the recorded layer to feed the Q-head (layer 'hidden' of an rlsae "
+                "agent): use --advantage-weight 0 for other layers")
+        self.k_aux = cfg.k_aux or d_in // 2
+        self.dead_window = cfg.dead_window or int(np.clip(len(x) // 4, 100_000, 2_000_000))
+        # Unit variance per dimension about the mean, so one learning rate suits any layer's scale.
+        mean = x.mean(0)
+        self.scale = float(((x - mean).pow(2).sum(1).mean() / d_in).sqrt().clamp_min(1e-8))
+        self.total_variance = float((x - mean).pow(2).sum(1).mean()) / self.scale**2
+        self.adv = advantage_matrix(head[0]).to(self.device) if cfg.advantage_weight > 0 and head else None
+        if self.adv is not None:
+            self.adv_variance = float(((x - mean) @ self.adv.cpu().T).pow(2).sum(1).mean()) / self.scale**2
+        torch.manual_seed(cfg.seed)
+        self.sae = SparseAutoencoder(d_in, d_sae, cfg.architecture, cfg.k).to(self.device)
+        sample = x[torch.randperm(len(x))[:20_000]] / self.scale
+        with torch.no_grad():
+            self.sae.b_dec.copy_(geometric_median(sample))
+        self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+        self.step = 0
+        self.since_fired = torch.zeros(d_sae, dtype=torch.long, device=self.device)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.order = torch.randperm(len(x), generator=self.generator)
+        self.cursor = 0
+        self.wall = 0.0
+
+    # ---- checkpoints ----
+
+    def state(self) -> dict[str, Any]:
+        return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+                "since_fired": self.since_fired.cpu(), "generator": self.generator.get_state(),
+                "order": self.order, "cursor": self.cursor, "wall": self.wall, "scale": self.scale,
+                "config": to_dict(self.cfg)}
+
+    def save_checkpoint(self) -> None:
+        folder = self.cfg.out / CHECKPOINT
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "state.pt.tmp"
+        torch.save(self.state(), tmp)
+        os.replace(tmp, folder / "state.pt")
+
+    def resume(self) -> bool:
+        path = self.cfg.out / CHECKPOINT / "state.pt"
+        if not path.exists():
+            return False
+        state = torch.load(path, weights_only=False)
+        saved = {k: v for k, v in state["config"].items() if k not in ("progress", "device", "out")}
+        ours = {k: v for k, v in to_dict(self.cfg).items() if k in saved}
+        changed = {k for k in saved if saved[k] != ours[k]}
+        if changed:
+            raise UserError(f"'{self.cfg.out}' holds an unfinished run with other settings "
+                            f"({', '.join(sorted(changed))}): use another --out, or the same settings to resume")
+        self.sae.load_state_dict(state["sae"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.since_fired = state["since_fired"].to(self.device)
+        self.generator.set_state(state["generator"])
+        self.step, self.order, self.cursor = state["step"], state["order"], state["cursor"]
+        self.wall, self.scale = state["wall"], state["scale"]
+        return True
+
+    # ---- training ----
+
+    def next_batch(self) -> torch.Tensor:
+        size = self.cfg.batch_size
+        if self.cursor + size > len(self.order):
+            self.order = torch.randperm(len(self.order), generator=self.generator)
+            self.cursor = 0
+        index = self.order[self.cursor:self.cursor + size]
+        self.cursor += size
+        return (self.train[index] / self.scale).to(self.device, non_blocking=True)
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        cfg, sae = self.cfg, self.sae
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr_at(self.step)
+        x_hat, code = sae(x)
+        fvu = squared_error(x, x_hat) / self.total_variance
+        loss = fvu
+        metrics = {"fvu": fvu.item()}
+        if self.adv is not None:
+            adv_fvu = squared_error(x @ self.adv.T, x_hat @ self.adv.T) / self.adv_variance
+            loss = loss + cfg.advantage_weight * adv_fvu
+            metrics["advantage_fvu"] = adv_fvu.item()
+        if cfg.architecture == "relu":
+            l1 = code.values.sum(1).mean() / math.sqrt(self.total_variance)
+            loss = loss + cfg.l1_coef * l1
+        dead = self.since_fired >= self.dead_window
+        if cfg.aux_coef > 0 and cfg.architecture != "relu":
+            aux = aux_k_loss(sae, x, x_hat, code, dead, self.k_aux)
+            loss = loss + cfg.aux_coef * aux
+            metrics["aux_loss"] = aux.item()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        sae.remove_parallel_gradient()
+        self.optimizer.step()
+        sae.normalize_decoder()
+        with torch.no_grad():
+            active = code.values > 0
+            if code.indices is None:
+                fired = active.any(0)
+                l0 = active.sum(1).float().mean()
+            else:
+                fired = torch.zeros_like(dead).index_fill_(0, code.indices[active], True)
+                l0 = active.sum(1).float().mean()
+            self.since_fired += x.shape[0]
+            self.since_fired[fired] = 0
+        metrics.update(loss=loss.item(), l0=l0.item(), dead_fraction=dead.float().mean().item())
+        return metrics
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        if not self.resume():
+            require(not (cfg.out / CFG).exists(),
+                    f"'{cfg.out}' already holds a trained SAE: choose another --out or delete it")
+            (cfg.out / LOG).unlink(missing_ok=True)
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc=f"train-sae {cfg.architecture}",
+                   disable=not cfg.progress, smoothing=0.05)
+        started = time.time()
+        wall_at_start = self.wall
+        with stop_requested() as stop, open(cfg.out / LOG, "a") as log:
+            while self.step < cfg.steps:
+                if stop.set:
+                    self.save_checkpoint()
+                    bar.close()
+                    raise KeyboardInterrupt
+                metrics = self.train_step(self.next_batch())
+                self.step += 1
+                self.wall = wall_at_start + time.time() - started
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("fvu", "l0", "dead_fraction")},
+                                    refresh=False)
+                    log.write(json.dumps({"step": self.step, "samples": self.step * cfg.batch_size,
+                                          "lr": cfg.lr_at(self.step - 1), "wall": round(self.wall, 2),
+                                          **{k: round(v, 6) for k, v in metrics.items()}}) + "\n")
+                    log.flush()
+                if self.step % cfg.save_every == 0:
+                    self.save_checkpoint()
+        bar.close()
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        """Fold the input scale into the weights, measure on held-out states, save in SAELens format."""
+        cfg = self.cfg
+        sae = self.sae.cpu().eval()
+        sae.fold_scale(self.scale)
+        metrics = evaluate_reconstruction(sae, self.heldout, self.head)
+        density = metrics.pop("density")
+        log10 = torch.where(density > 0, density.clamp_min(1e-12).log10(), torch.full_like(density, -10.0))
+        metadata = {**self.metadata, "heldout_fraction": cfg.heldout_fraction,
+                    "rlsae": {"config": to_dict(cfg), "input_scale": self.scale, "dead_window": self.dead_window,
+                              "k_aux": self.k_aux, "train_states": len(self.train), "steps": self.step,
+                              "wall_time_s": round(self.wall, 1), "device": cfg.device, "heldout": metrics,
+                              **provenance()}}
+        save_sae(cfg.out, sae, metadata, log10)
+        (cfg.out / CHECKPOINT / "state.pt").unlink(missing_ok=True)
+        return {"out": str(cfg.out), "train_states": len(self.train), "steps": self.step,
+                "wall_time_s": round(self.wall, 1), **metrics}
+
+
+def train_sae(cfg: TrainSAEConfig) -> dict[str, Any]:
+    """Train an SAE on ``cfg.recording`` and save it; returns its held-out metrics."""
+    recording = Recording.open(cfg.recording)
+    train = load_split(recording, cfg.heldout_fraction, heldout=False, max_states=cfg.max_states, seed=cfg.seed)
+    heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=200_000, seed=cfg.seed)
+    metadata = {"hook_name": recording.manifest["layer"], "recording": str(cfg.recording.resolve()),
+                "agent": recording.manifest.get("agent", {}).get("manifest", {}).get("command")}
+    return Trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata).run()

@@ -1,0 +1,43 @@
+"""`rlsae evaluate` on a real tiny recording: offline metrics, the density plot and spliced games."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
+from rlsae.sae.train import TrainSAEConfig, train_sae
+
+
+@pytest.fixture(scope="module")
+def tiny_sae(tiny_recording: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("sae") / "sae"
+    train_sae(TrainSAEConfig(recording=tiny_recording, out=out, d_sae=64, k=8, samples=40 * 256, batch_size=256,
+                             heldout_fraction=0.25, lr=2e-3, progress=False))
+    return out
+
+
+def test_evaluate_writes_metrics_plot_and_game_fidelity(tiny_sae: Path, tmp_path: Path) -> None:
+    result = evaluate_sae(EvaluateSAEConfig(sae=tiny_sae, episodes=2, num_envs=2, json=tmp_path / "e.json",
+                                            png=tmp_path / "d.png", progress=False))
+    saved = json.loads((tmp_path / "e.json").read_text())
+    for key in ("fvu", "l0", "dead_fraction", "dense_fraction", "q_rel_error", "advantage_rel_error",
+                "action_agreement", "action_agreement_large_gap", "regret", "score_clean", "score_spliced",
+                "score_zero_ablation", "score_mean_ablation", "recovered_vs_mean_ablation"):
+        assert key in saved and saved[key] == result[key], key
+    assert 0 <= saved["fvu"] < 1 and saved["l0"] <= 8 and saved["score_clean"] >= 0
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_cli_errors_are_one_line(tiny_sae: Path, tmp_path: Path) -> None:
+    missing = subprocess.run([sys.executable, "-m", "rlsae.cli", "evaluate", "--sae", str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "no SAE at" in missing.stderr and "Traceback" not in missing.stderr
+    wrong = subprocess.run([sys.executable, "-m", "rlsae.cli", "evaluate", "--sae", str(tiny_sae),
+                            "--recording", str(tmp_path / "nothing-here"), "--episodes", "0"],
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2 and "nothing-here" in wrong.stderr and "Traceback" not in wrong.stderr

@@ -1,0 +1,112 @@
+"""SAE training on a real (tiny) recording: metrics, files, resume after an interrupt, and the CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlsae.config import UserError
+from rlsae.record.recording import Recording
+from rlsae.sae.data import heldout_mask, load_split, q_head
+from rlsae.sae.io import load_sae
+from rlsae.sae.metrics import evaluate_reconstruction
+from rlsae.sae.train import CHECKPOINT, LOG, Trainer, TrainSAEConfig, train_sae
+
+
+def _cfg(recording: Path, out: Path, **overrides: object) -> TrainSAEConfig:
+    base = dict(recording=recording, out=out, d_sae=128, k=8, samples=60 * 256, batch_size=256,
+                heldout_fraction=0.25, lr=2e-3, log_every=10, save_every=20, dead_window=2048,
+                progress=False)
+    return TrainSAEConfig(**{**base, **overrides})
+
+
+def test_training_saves_a_loadable_sae_that_reconstructs(tiny_recording: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    result = train_sae(_cfg(tiny_recording, tmp_path / "sae"))
+    sae = load_sae(tmp_path / "sae")
+    assert sae.d_in == 512 and sae.d_sae == 128 and sae.k == 8
+    recording = Recording.open(tiny_recording)
+    held = load_split(recording, 0.25, heldout=True).activations
+    metrics = evaluate_reconstruction(sae, held, q_head(recording))
+    # Saved weights act on raw activations: the same numbers as the trainer measured before saving.
+    assert metrics["fvu"] == pytest.approx(result["fvu"], rel=1e-4)
+    assert metrics["fvu"] < 0.5 and metrics["l0"] <= 8
+    assert 0 <= metrics["action_agreement"] <= 1 and metrics["regret"] >= 0
+    lines = [json.loads(line) for line in (tmp_path / "sae" / LOG).read_text().splitlines()]
+    assert [line["step"] for line in lines] == [10, 20, 30, 40, 50, 60]
+    assert lines[-1]["fvu"] < lines[0]["fvu"]
+    assert {"fvu", "l0", "dead_fraction", "aux_loss", "advantage_fvu", "lr"} <= set(lines[0])
+    meta = json.loads((tmp_path / "sae" / "cfg.json").read_text())["metadata"]
+    assert meta["recording"] == str(tiny_recording.resolve()) and meta["hook_name"] == "hidden"
+
+
+def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    recording = Recording.open(tiny_recording)
+    data = load_split(recording, 0.25, heldout=False).activations
+    held = load_split(recording, 0.25, heldout=True).activations
+
+    straight = Trainer(_cfg(tiny_recording, tmp_path / "a"), data, held, q_head(recording)).run()
+
+    class Interrupting(Trainer):
+        def train_step(self, x: torch.Tensor) -> dict[str, float]:
+            if self.step == 25:  # as Ctrl-C would, in the middle of a step
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().train_step(x)
+
+    with pytest.raises(KeyboardInterrupt):
+        Interrupting(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
+    assert (tmp_path / "b" / CHECKPOINT / "state.pt").exists()
+    resumed = Trainer(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
+    assert resumed["fvu"] == pytest.approx(straight["fvu"], rel=1e-5)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / LOG).read_text().splitlines()]
+    assert steps == [10, 20, 30, 40, 50, 60]
+    Trainer(_cfg(tiny_recording, tmp_path / "c"), data, held, q_head(recording)).save_checkpoint()
+    with pytest.raises(UserError, match="other settings"):
+        Trainer(_cfg(tiny_recording, tmp_path / "c", k=4), data, held, q_head(recording)).run()
+
+
+def test_auxk_gives_dead_latents_a_gradient_towards_the_residual(tiny_recording: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    recording = Recording.open(tiny_recording)
+    data = load_split(recording, 0.25, heldout=False).activations
+    grads = {}
+    for aux_coef in (0.0, 1 / 32):
+        trainer = Trainer(_cfg(tiny_recording, tmp_path / str(aux_coef), aux_coef=aux_coef, advantage_weight=0),
+                          data, data[:64])
+        trainer.since_fired[:64] = trainer.dead_window  # the first half has not fired for a window
+        metrics = trainer.train_step(trainer.next_batch())
+        assert metrics["dead_fraction"] == 0.5
+        grads[aux_coef] = trainer.sae.W_enc.grad.clone()
+    extra = (grads[1 / 32] - grads[0.0]).abs().sum(0)
+    assert (extra[:64] > 0).all() and (extra[64:] == 0).all()  # only the dead latents get more
+
+
+def test_heldout_split_is_by_episode_and_stable() -> None:
+    ids = torch.arange(1000).numpy()
+    mask = heldout_mask(ids, 0.2)
+    assert 0.15 < mask.mean() < 0.25
+    assert (heldout_mask(ids[:500], 0.2) == mask[:500]).all()  # appending episodes changes nothing
+
+
+def test_cli_trains_and_rejects_bad_input(tiny_recording: Path, tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rlsae.cli", "train-sae", *args], capture_output=True,
+                              text=True, timeout=300)
+
+    missing = run("--recording", str(tmp_path / "nope"), "--out", str(tmp_path / "x"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and "nope" in missing.stderr
+    bad_k = run("--recording", str(tiny_recording), "--k", "0")
+    assert bad_k.returncode == 2 and "--k must be >= 1" in bad_k.stderr
+    ok = run("--recording", str(tiny_recording), "--out", str(tmp_path / "sae"), "--d-sae", "64", "--k", "4",
+             "--samples", "2048", "--batch-size", "256", "--heldout-fraction", "0.25", "--no-progress")
+    assert ok.returncode == 0, ok.stderr
+    assert "held-out: fvu" in ok.stdout and (tmp_path / "sae" / "sae_weights.safetensors").exists()
+    again = run("--recording", str(tiny_recording), "--out", str(tmp_path / "sae"), "--d-sae", "64", "--k", "4",
+                "--samples", "2048", "--batch-size", "256", "--heldout-fraction", "0.25", "--no-progress")
+    assert again.returncode == 2 and "already holds a trained SAE" in again.stderr
