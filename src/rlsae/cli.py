@@ -79,6 +79,9 @@ def _lazy(module: str, name: str) -> Callable[[], type]:
 
 
 COMMANDS = [
+    Command("demo", "the whole pipeline on the shipped agent in ~10 minutes on 2 cores: record, train an SAE, "
+            "evaluate, interpret, steer, browse", _lazy("rlsae.demo", "DemoConfig"),
+            lambda cfg: _lazy("rlsae.demo", "main")()(cfg)),
     Command("train-agent", "train a DQN/PQN agent on an Atari game",
             _lazy("rlsae.agents.train", "TrainAgentConfig"), _train_agent),
     Command("evaluate-agent", "play full games with an agent and print its score",

@@ -43,3 +43,14 @@ def test_planted_detector_is_labeled_and_noise_is_not() -> None:
     assert labels.label == ["a life is lost soon", None]
     assert labels.heldout_auroc[0] > 0.95 and labels.heldout_auroc[1] == pytest.approx(0.5, abs=0.1)
     assert labels.summary()["n_labeled"] == 1
+
+
+def test_sparse_columns_rank_like_dense_ones_in_either_memory_order() -> None:
+    rng = np.random.default_rng(2)
+    acts = np.maximum(rng.normal(size=(400, 6)) - 1.5, 0)  # ~7% non-zero: the sparse path
+    acts[:, 0] = rng.normal(size=400)  # negative values: the dense path
+    acts[:50, 1] = 0.7  # ties among the non-zeros
+    facts = rng.random((400, 2)) < [0.2, 0.6]
+    want = np.array([[_brute_auroc(acts[:, u], facts[:, f]) for f in range(2)] for u in range(6)])
+    np.testing.assert_allclose(auroc_matrix(acts, facts), want, atol=1e-12)
+    np.testing.assert_allclose(auroc_matrix(np.asfortranarray(acts), facts, chunk=4), want, atol=1e-12)

@@ -197,3 +197,25 @@ def test_direct_links_and_missing_features(driver, site) -> None:
     rows[0].find_element(By.TAG_NAME, "a").click()
     wait(driver, lambda d: d.find_element(By.ID, "view-cluster").is_displayed())
     assert len(driver.find_elements(By.CSS_SELECTOR, "#view-cluster tbody tr")) == len(data.clusters[0].members)
+
+
+def test_a_real_interpret_export_shows_recorded_frames_and_steering(driver, small_pipeline, tmp_path) -> None:
+    from rlsae.analysis.results import load_result
+    from rlsae.analysis.steer import SteerConfig, steer_features
+    from rlsae.browser.build import BrowseConfig, browse
+
+    feature = int(load_result(small_pipeline["interpret"]).max_activation.argmax())
+    steer_features(small_pipeline["sae"], [feature],
+                   SteerConfig(sae=small_pipeline["sae"], feature=feature, episodes=1, num_envs=1, max_steps=30,
+                               gif_steps=4, out=tmp_path / "steer", progress=False))
+    index, _ = browse(BrowseConfig(interpret=small_pipeline["interpret"], out=tmp_path / "web",
+                                   steering=(tmp_path / "steer",), progress=False))
+    open_page(driver, index, f"#feature/{feature}")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-feature #frames img"))
+    wait(driver, lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll('#frames img')).every(i => i.complete)"))
+    widths = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#frames img')).map(i => i.naturalWidth)")
+    assert widths and set(widths) == {160}  # Atari screens, re-rendered from the recording
+    assert "clamp" in driver.find_element(By.ID, "steering").text
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]

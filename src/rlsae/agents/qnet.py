@@ -4,7 +4,7 @@
     -> flatten -> fc (3136 -> 512) -> hidden (ReLU, the default SAE site) -> head (512 -> n_actions)
 
 With ``layer_norm=True`` (PQN's choice, Gallici et al. 2024) a LayerNorm follows each conv and fc
-before its ReLU. Parameters for 9 actions: 1,693,385 without LayerNorm, 1,736,649 with.
+before its ReLU. Parameters for 9 actions: 1,688,745 without LayerNorm, 1,732,009 with.
 Because the head is linear, Q = W_head @ hidden + b_head exactly: an SAE feature's push on each
 action is its decoder direction through W_head.
 """

@@ -16,25 +16,28 @@ class Clusters:
     members: list[list[int]]
 
 
-def spherical_kmeans(directions: torch.Tensor, k: int, iterations: int = 30, seed: int = 0) -> np.ndarray:
+def spherical_kmeans(directions: torch.Tensor | np.ndarray, k: int, iterations: int = 30,
+                     seed: int = 0) -> np.ndarray:
     """k-means on the unit sphere (cosine similarity): cluster id per row.
 
-    Centres start from farthest-point seeding, so well-separated groups each get a centre.
+    Centres start from farthest-point seeding, so well-separated groups each get a centre. NumPy, not
+    torch: these are many small products, where torch's thread start-up dominates on a busy machine.
     """
-    x = torch.nn.functional.normalize(directions.float(), dim=1)
-    generator = torch.Generator().manual_seed(seed)
-    chosen = [int(torch.randint(len(x), (1,), generator=generator))]
+    x = np.asarray(directions.detach().cpu() if isinstance(directions, torch.Tensor) else directions,
+                   np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    chosen = [int(np.random.default_rng(seed).integers(len(x)))]
+    closeness = x @ x[chosen[0]]
     for _ in range(1, k):
-        closeness = (x @ x[chosen].T).max(1).values
         chosen.append(int(closeness.argmin()))
-    centres = x[chosen].clone()
+        closeness = np.maximum(closeness, x @ x[chosen[-1]])
+    centres = x[chosen].copy()
     for _ in range(iterations):
         assignment = (x @ centres.T).argmax(1)
-        for c in range(k):
-            members = x[assignment == c]
-            if len(members):
-                centres[c] = torch.nn.functional.normalize(members.sum(0), dim=0)
-    return (x @ centres.T).argmax(1).numpy()
+        sums = np.eye(k, dtype=np.float32)[assignment].T @ x
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        centres = np.where(norms > 0, sums / np.maximum(norms, 1e-12), centres)
+    return (x @ centres.T).argmax(1)
 
 
 def cluster_features(decoder: torch.Tensor, alive: np.ndarray, labels: list[str | None],

@@ -27,11 +27,34 @@ def auroc_matrix(activations: np.ndarray, facts: np.ndarray, chunk: int = 256) -
     n_neg = n - n_pos
     out = np.empty((activations.shape[1], facts.shape[1]))
     for start in range(0, activations.shape[1], chunk):
-        ranks = rankdata(activations[:, start:start + chunk], axis=0)
-        rank_sums = ranks.T @ facts
+        rank_sums = _rank_sums(np.asarray(activations[:, start:start + chunk]), facts)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[start:start + chunk] = (rank_sums - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     out[:, (n_pos == 0) | (n_neg == 0)] = np.nan
+    return out
+
+
+def _rank_sums(block: np.ndarray, facts: np.ndarray) -> np.ndarray:
+    """``rankdata(block, axis=0).T @ facts``, the tie-averaged rank sums [n_units, n_facts].
+
+    A sparse feature is zero on most states and all its zeros share one average rank, so columns that
+    are non-negative and mostly zero rank only their non-zeros: ~50x faster for Top-K features.
+    """
+    block = np.asfortranarray(block)  # column-contiguous: 2x faster to scan column by column
+    n = len(block)
+    out = np.empty((block.shape[1], facts.shape[1]))
+    sparse = (block.min(0) >= 0) & (np.count_nonzero(block, axis=0) < n // 2)
+    dense = np.flatnonzero(~sparse)
+    if dense.size:
+        out[dense] = rankdata(block[:, dense], axis=0).T @ facts
+    columns, rows = np.nonzero(block[:, sparse].T)  # grouped by column
+    bounds = np.searchsorted(columns, np.arange(sparse.sum() + 1))
+    n_pos = facts.sum(0)
+    for j, lo, hi in zip(np.flatnonzero(sparse), bounds[:-1], bounds[1:]):
+        nz = rows[lo:hi]
+        n_zero = n - len(nz)
+        on = facts[nz]
+        out[j] = (n_zero + 1) / 2 * (n_pos - on.sum(0)) + (n_zero + rankdata(block[nz, j])) @ on
     return out
 
 
@@ -71,6 +94,11 @@ def split_by_episode(episode_ids: np.ndarray, heldout_fraction: float = 0.3,
     return ~held, held
 
 
+def _rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``a[mask]``, keeping a column-major array column-major (``a[mask]`` itself returns row-major)."""
+    return np.compress(mask, a.T, axis=1).T if a.flags.f_contiguous and not a.flags.c_contiguous else a[mask]
+
+
 def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_ids: np.ndarray,
                 descriptions: dict[str, str] | None = None, min_auroc: float = 0.8,
                 heldout_fraction: float = 0.3, seed: int = 0) -> Labels:
@@ -78,8 +106,8 @@ def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_i
     names = list(facts)
     matrix = np.stack([np.asarray(facts[name], bool) for name in names], 1)
     fit, held = split_by_episode(episode_ids, heldout_fraction, seed)
-    fit_scores = auroc_matrix(activations[fit], matrix[fit])
-    held_scores = auroc_matrix(activations[held], matrix[held])
+    fit_scores = auroc_matrix(_rows(activations, fit), matrix[fit])
+    held_scores = auroc_matrix(_rows(activations, held), matrix[held])
     # A fact absent from either split cannot be judged honestly.
     fit_scores[:, np.isnan(held_scores).all(0)] = np.nan
     best = np.nanargmax(np.nan_to_num(fit_scores, nan=-1.0), axis=1)

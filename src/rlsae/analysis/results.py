@@ -1,0 +1,119 @@
+"""The interpret stage's output folder: what every later stage (steer, browse) reads instead of recomputing.
+
+    OUT/
+      features.npz    per-feature arrays (below), plus ``states``: the recording indices analysed
+      features.json   per-feature strings: labels, label facts, fact names/descriptions, cluster names
+      summary.json    headline numbers (live, labeled, neuron baseline, best dying / power-pill feature)
+      manifest.json   what produced it (SAE, recording, config, versions); written last
+
+Example states are stored as recording indices, so frames can be re-rendered from the recording.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlsae.agents.checkpoint import write_json
+from rlsae.config import UserError
+
+ARRAYS = "features.npz"
+STRINGS = "features.json"
+SUMMARY = "summary.json"
+MANIFEST = "manifest.json"
+KIND = "rlsae-interpret"
+
+
+@dataclass
+class InterpretResult:
+    """Everything ``rlsae interpret`` found, one row per SAE feature ([d] = one value per feature)."""
+
+    states: np.ndarray              # [n_states] recording indices analysed
+    density: np.ndarray             # [d] fraction of states where the feature is non-zero
+    max_activation: np.ndarray      # [d]
+    action_effect: np.ndarray       # [d, n_actions] W_head @ decoder direction
+    hist_edges: np.ndarray          # [d, bins + 1] of the non-zero activations (zeros for dead features)
+    hist_counts: np.ndarray         # [d, bins]
+    example_states: np.ndarray      # [d, n_examples] recording indices, -1 = none
+    example_activations: np.ndarray  # [d, n_examples]
+    example_groups: np.ndarray      # [d, n_examples] index into group_titles, -1 = none
+    fact_auroc: np.ndarray          # [d, n_facts] held-out AUROC of each feature for each binary fact
+    label_auroc: np.ndarray         # [d] held-out AUROC of the best (fit-split) fact
+    cluster: np.ndarray             # [d] cluster id, -1 for dead features
+    group_titles: list[str]
+    fact_names: list[str]
+    fact_descriptions: list[str]
+    label_fact: list[str]
+    label: list[str | None]         # None when the best fact's held-out AUROC is below the threshold
+    cluster_names: list[str]
+    summary: dict[str, Any]
+
+    @property
+    def d_sae(self) -> int:
+        return len(self.density)
+
+    @property
+    def alive(self) -> np.ndarray:
+        return self.density > 0
+
+    def examples(self, feature: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(group title, recording indices, activations) of one feature's example groups, in order."""
+        groups = self.example_groups[feature]
+        out = []
+        for g in dict.fromkeys(groups[groups >= 0].tolist()):
+            keep = groups == g
+            out.append((self.group_titles[g], self.example_states[feature, keep],
+                        self.example_activations[feature, keep]))
+        return out
+
+
+_STRING_FIELDS = ("group_titles", "fact_names", "fact_descriptions", "label_fact", "label", "cluster_names")
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) -> Path:
+    """Write ``result`` into ``out``; the manifest goes last, so its presence means a complete folder."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result)
+                        if f.name not in _STRING_FIELDS and f.name != "summary"})
+    _atomic_bytes(out / ARRAYS, buffer.getvalue())
+    write_json(out / STRINGS, {name: getattr(result, name) for name in _STRING_FIELDS})
+    write_json(out / SUMMARY, result.summary)
+    write_json(out / MANIFEST, {"kind": KIND, **manifest})
+    return out
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise UserError(f"no interpret output at '{folder}': expected {MANIFEST} written by "
+                        f"`rlsae interpret --out {folder}` (an interrupted run leaves none; run it again)")
+    manifest = json.loads(path.read_text())
+    if manifest.get("kind") != KIND:
+        raise UserError(f"'{path}' is not an interpret manifest (kind {manifest.get('kind')!r})")
+    return manifest
+
+
+def load_result(folder: Path) -> InterpretResult:
+    """Read an interpret output folder written by :func:`save_result`."""
+    folder = Path(folder)
+    read_manifest(folder)
+    with np.load(folder / ARRAYS) as arrays:
+        values: dict[str, Any] = {name: arrays[name] for name in arrays.files}
+    values.update(json.loads((folder / STRINGS).read_text()))
+    values["summary"] = json.loads((folder / SUMMARY).read_text())
+    return InterpretResult(**values)

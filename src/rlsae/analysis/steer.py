@@ -1,0 +1,251 @@
+"""`rlsae steer`: play games with one SAE feature clamped, ablated or boosted, and compare with the clean agent.
+
+The Golden Gate experiment: clamp a feature at 10x its largest activation and watch what the agent
+does. Clean and steered games start from the same seeds (same no-op starts, same random actions), so
+score differences come from the edit. The action shift is measured on the same states: at every state
+the steered agent visits, both the clean and the steered policy choose an action.
+
+    OUT/
+      steering.json               every feature's result (the --json file holds the same)
+      feature_00042/heatmap.png   where Pac-Man spends time: clean games | steered games
+      feature_00042/game.gif      the first steered game (its first --gif-steps steps)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rlsae.agents.checkpoint import provenance, write_json
+from rlsae.agents.hooks import HookFn, capture, hooked
+from rlsae.analysis.interpret import sae_recording
+from rlsae.analysis.results import load_result
+from rlsae.analysis.steer_media import heatmap_png, save_gif
+from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
+from rlsae.config import UserError, option, require, to_dict
+from rlsae.envs.atari import rng_actions
+from rlsae.envs.facts import decode_facts
+from rlsae.record.emulator import EnvBatch
+from rlsae.sae import SparseAutoencoder, load_sae
+
+RESULTS = "steering.json"
+
+
+@dataclass
+class SteerConfig:
+    sae: Path | None = option(None, "SAE folder (written by `rlsae train-sae`)")
+    feature: int | None = option(None, "feature to steer")
+    top: int = option(0, "instead of --feature: steer the N live features with the best labels (needs --interpret)")
+    mode: str = option("clamp", "clamp: hold the feature at strength x its max activation; ablate: remove it; "
+                       "add: add strength x its max activation along its decoder direction", choices=list(MODES))
+    strength: float = option(10.0, "multiple of the feature's max activation (clamp target or amount added)")
+    interpret: Path | None = option(None, "interpret output: the features' max activations (default: "
+                                    "measured on the clean agent's own games)")
+    recording: Path | None = option(None, "recording whose agent is steered (default: the SAE's, from cfg.json)")
+    episodes: int = option(4, "games per condition (clean, and each steered feature)")
+    num_envs: int = option(4, "games played in parallel")
+    epsilon: float = option(0.01, "probability of a random action (the same random draws in every condition)")
+    seed: int = option(1, "seed for no-op starts and random actions")
+    max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)")
+    gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)")
+    out: Path = option(Path("runs/steer"), "output folder")
+    json: Path | None = option(None, "also write the results to this JSON file")
+    device: str = option("cpu", "torch device")
+    progress: bool = option(True, "show progress bars")
+
+    def __post_init__(self) -> None:
+        require(self.sae is not None, "--sae is required: the folder written by `rlsae train-sae`")
+        require((self.feature is None) != (self.top == 0),
+                "give either --feature I or --top N (with --interpret), not both and not neither")
+        require(self.top == 0 or self.interpret is not None, "--top needs --interpret DIR to rank features")
+        require(self.mode in MODES, f"--mode must be one of {', '.join(MODES)}, got '{self.mode}'")
+        require(self.episodes >= 1 and self.num_envs >= 1, "--episodes and --num-envs must be >= 1")
+        require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
+        require(self.max_steps >= 1 and self.gif_steps >= 0, "--max-steps must be >= 1, --gif-steps >= 0")
+        self.sae, self.out = Path(self.sae), Path(self.out)
+
+
+@dataclass
+class Play:
+    """What happened in a set of games."""
+
+    scores: list[float]
+    actions: np.ndarray        # [steps] greedy action of the policy that played
+    clean_actions: np.ndarray  # [steps] greedy action of the unedited agent on the same states
+    pacman_x: np.ndarray
+    pacman_y: np.ndarray
+    truncated: int             # games stopped at max_steps
+    max_activation: np.ndarray | None  # [d_sae] largest feature activations seen (clean play only)
+    gif_frames: list[np.ndarray] = field(default_factory=list)
+    background: np.ndarray | None = None  # first screen, to draw heatmaps on
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch on one thread: a batch of a few frames gains nothing from two, and when the other core is
+    busy every op would wait for it (measured here: 30 ms instead of 1 ms per conv)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@_one_thread()
+@torch.no_grad()
+def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn | None = None,
+         sae: SparseAutoencoder | None = None, desc: str = "clean") -> Play:
+    """Play ``cfg.episodes`` full games (each env a fixed quota, as in evaluation) with ``edit`` on ``layer``.
+
+    With ``sae`` (clean play), the largest activation of every feature is tracked on the way.
+    """
+    n = min(cfg.num_envs, cfg.episodes)
+    quota = np.full(n, cfg.episodes // n)
+    quota[: cfg.episodes % n] += 1
+    envs = EnvBatch(game, n, cfg.seed, snapshot_every=1 << 40)
+    envs.reset_all()
+    rng = np.random.default_rng(cfg.seed)
+    background = envs.ales[0].getScreenRGB()
+    scores: list[float] = []
+    running, finished = np.zeros(n), np.zeros(n, int)
+    acted, clean_acted, rams = [], [], []
+    max_act = np.zeros(sae.d_sae, np.float32) if sae is not None else None
+    gif: list[np.ndarray] = []
+    truncated = 0
+    bar = tqdm(total=cfg.episodes, desc=desc, unit="game", disable=not cfg.progress, leave=False)
+    while (finished < quota).any():
+        counting = finished < quota
+        obs = torch.from_numpy(envs.obs).to(cfg.device)
+        cache: dict[str, torch.Tensor] = {}
+        with hooked(model, {layer: capture(cache, layer)} if sae is not None else {}):
+            q_clean = model(obs)
+        if edit is not None:
+            with hooked(model, {layer: edit}):
+                q = model(obs)
+        else:
+            q = q_clean
+        if sae is not None:
+            max_act = np.maximum(max_act, sae.encode(cache[layer].float()).max(0).values.cpu().numpy())
+        greedy = q.argmax(1).cpu().numpy()
+        acted.append(greedy[counting])
+        clean_acted.append(q_clean.argmax(1).cpu().numpy()[counting])
+        rams.append(envs.ram()[counting])
+        rewards, dones, _ = envs.step(rng_actions(rng, greedy, cfg.epsilon, envs.n_actions))
+        if finished[0] == 0 and len(gif) < cfg.gif_steps and not dones[0]:
+            gif.append(envs.ales[0].getScreenRGB())
+        running += rewards
+        cut = (envs.episode_steps >= cfg.max_steps) & ~dones
+        for i in np.flatnonzero(cut):
+            envs.reset_env(int(i))
+        ended = np.flatnonzero(dones | cut)
+        counted = ended[finished[ended] < quota[ended]]
+        scores.extend(running[counted].tolist())
+        truncated += int(cut[counted].sum())
+        bar.update(len(counted))
+        finished[ended] += 1
+        running[ended] = 0.0
+    bar.close()
+    facts = decode_facts(np.concatenate(rams))
+    return Play(scores, np.concatenate(acted), np.concatenate(clean_acted), facts["pacman_x"], facts["pacman_y"],
+                truncated, max_act, gif, background)
+
+
+def top_features(interpret_dir: Path, n: int) -> list[int]:
+    """The ``n`` live features whose labels have the highest held-out AUROC."""
+    result = load_result(interpret_dir)
+    score = np.where(result.alive, np.nan_to_num(result.label_auroc, nan=0.0), -np.inf)
+    return [int(f) for f in np.argsort(-score, kind="stable")[:n] if result.alive[f]]
+
+
+def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> list[dict[str, Any]]:
+    """Steer each of ``features`` in turn (one set of clean games serves them all); write and return results."""
+    sae = load_sae(sae_folder, cfg.device)
+    rec = sae_recording(sae_folder, cfg.recording)
+    model, _ = rec.load_agent(cfg.device)
+    layer, game = rec.manifest["layer"], rec.manifest["game"]
+    for f in features:
+        require(0 <= f < sae.d_sae, f"feature {f} out of range [0, {sae.d_sae}) for the SAE at '{sae_folder}'")
+    clean = play(model, layer, game, cfg, sae=sae if cfg.interpret is None else None)
+    if cfg.interpret is not None:
+        max_act = load_result(cfg.interpret).max_activation
+        require(len(max_act) == sae.d_sae, f"'{cfg.interpret}' describes {len(max_act)} features, the SAE has "
+                f"{sae.d_sae}: pass the interpret output of this SAE")
+        source = f"interpret output {cfg.interpret}"
+    else:
+        max_act, source = clean.max_activation, "the clean agent's own games"
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    n_actions = int(rec.manifest["n_actions"])
+    results = []
+    for f in tqdm(features, desc="steering", disable=not cfg.progress or len(features) < 2):
+        value = 0.0 if cfg.mode == "ablate" else cfg.strength * float(max_act[f])
+        steered = play(model, layer, game, cfg, steering_hook(sae, f, cfg.mode, value), desc=f"feature {f}")
+        folder = cfg.out / f"feature_{f:05d}"
+        folder.mkdir(exist_ok=True)
+        heatmap = heatmap_png(folder / "heatmap.png", clean.background,
+                              [("clean", clean.pacman_x, clean.pacman_y),
+                               (f"{cfg.mode} #{f}", steered.pacman_x, steered.pacman_y)])
+        gif = save_gif(folder / "game.gif", steered.gif_frames) if steered.gif_frames else None
+        p_clean = action_distribution(steered.clean_actions, n_actions)
+        p_steered = action_distribution(steered.actions, n_actions)
+        results.append({
+            "feature": f, "mode": cfg.mode, "strength": cfg.strength, "value": value,
+            "max_activation": float(max_act[f]), "max_activation_source": source,
+            "tv_distance": total_variation(p_clean, p_steered),
+            "action_clean": p_clean.tolist(), "action_steered": p_steered.tolist(),
+            "action_clean_own_games": action_distribution(clean.actions, n_actions).tolist(),
+            "score_clean": float(np.mean(clean.scores)), "score_steered": float(np.mean(steered.scores)),
+            "scores_clean": clean.scores, "scores_steered": steered.scores,
+            "truncated_clean": clean.truncated, "truncated_steered": steered.truncated,
+            "steps_steered": len(steered.actions),
+            "heatmap": str(heatmap.relative_to(cfg.out)),
+            "gif": None if gif is None else str(gif.relative_to(cfg.out))})
+    document = {"kind": "rlsae-steering", "sae": str(Path(sae_folder).resolve()),
+                "recording": str(rec.path.resolve()), "config": to_dict(cfg), "provenance": provenance(),
+                "results": results}
+    write_json(cfg.out / RESULTS, document)
+    if cfg.json is not None:
+        Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
+        write_json(Path(cfg.json), document)
+    return results
+
+
+def steer(cfg: SteerConfig) -> list[dict[str, Any]]:
+    """Run the experiment ``cfg`` describes (one feature, or the top N of an interpret output)."""
+    features = [cfg.feature] if cfg.feature is not None else top_features(cfg.interpret, cfg.top)
+    require(bool(features), f"no live features in '{cfg.interpret}' to steer")
+    return steer_features(cfg.sae, features, cfg)
+
+
+def load_steering(folder: Path) -> list[dict[str, Any]]:
+    """Results of a ``rlsae steer --out folder`` run, with heatmap/gif as absolute paths."""
+    path = Path(folder) / RESULTS
+    if not path.is_file():
+        raise UserError(f"no steering results at '{folder}': expected {RESULTS} written by `rlsae steer`")
+    results = json.loads(path.read_text())["results"]
+    for r in results:
+        for key in ("heatmap", "gif"):
+            r[key] = None if r[key] is None else Path(folder) / r[key]
+    return results
+
+
+def format_results(results: list[dict[str, Any]]) -> str:
+    return "\n".join(f"feature {r['feature']} {r['mode']} x{r['strength']:g} (value {r['value']:.3g}): "
+                     f"action TV {r['tv_distance']:.3f}, score {r['score_clean']:.0f} -> {r['score_steered']:.0f}"
+                     for r in results)
+
+
+
+def main(cfg: SteerConfig) -> None:
+    """The CLI: steer, then print one line per feature."""
+    print(format_results(steer(cfg)))
+    print(f"written to {cfg.out / RESULTS}")

@@ -1,0 +1,248 @@
+"""`rlsae browse`: turn the interpret output (+ evaluation, training log, steering runs) into the browser.
+
+Nothing is recomputed except the example frames, which are re-rendered from the recording (each
+distinct state once); see :mod:`rlsae.browser.frames` for what that costs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlsae.analysis.results import InterpretResult, load_result, read_manifest
+from rlsae.analysis.steer import load_steering
+from rlsae.browser.data import (
+    MS_PACMAN_ACTIONS,
+    AgentInfo,
+    BrowserData,
+    Cluster,
+    FactScore,
+    Feature,
+    FrameGroup,
+    FrameItem,
+    RunSummary,
+    SAEInfo,
+    Steering,
+    TrainingPoint,
+)
+from rlsae.browser.export import export_browser
+from rlsae.browser.frames import render_pngs
+from rlsae.config import UserError, option, require
+from rlsae.record.recording import Recording
+from rlsae.sae.evaluate import EVALUATION
+from rlsae.sae.io import FROM_SAELENS, read_sae_config
+from rlsae.sae.train import LOG as TRAINING_LOG
+
+MAX_CURVE_POINTS = 400
+FACTS_SHOWN = 8
+# Evaluation keys shown as headline metrics, in this order (missing ones are skipped).
+METRICS = ("fvu", "l0", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
+           "advantage_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
+           "score_mean_ablation")
+FIDELITY_ROWS = (("clean agent", "clean"), ("SAE spliced in", "spliced"), ("zero ablation", "zero_ablation"),
+                 ("mean ablation", "mean_ablation"))
+
+
+@dataclass
+class BrowseConfig:
+    interpret: Path | None = option(None, "interpret output folder (written by `rlsae interpret`)")
+    out: Path = option(Path("runs/browser"), "folder to write the browser into (open OUT/index.html)")
+    evaluation: Path | None = option(None, "SAE evaluation JSON (default: evaluation.json in the SAE folder, "
+                                     "if any, as written by `rlsae evaluate`)")
+    steering: tuple[Path, ...] = option((), "steering output folders (written by `rlsae steer`)")
+    training_log: Path | None = option(None, "SAE training log (default: log.jsonl in the SAE folder, if any)")
+    top_frames: int = option(5, "top-activating frames shown per feature")
+    quantile_frames: int = option(1, "frames shown per activation quantile interval")
+    workers: int = option(2, "processes rendering frames")
+    title: str = option("", "page title (default: from the SAE and game)")
+    progress: bool = option(True, "show progress bars")
+
+    def __post_init__(self) -> None:
+        require(self.interpret is not None, "--interpret is required: the folder written by `rlsae interpret`")
+        self.interpret, self.out = Path(self.interpret), Path(self.out)
+        self.steering = tuple(Path(p) for p in self.steering)
+        require(self.top_frames >= 0 and self.quantile_frames >= 0, "--top-frames/--quantile-frames must be >= 0")
+        require(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise UserError(f"cannot read {what} '{path}': {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise UserError(f"{what} '{path}' is not valid JSON ({err})") from None
+    require(isinstance(data, dict), f"{what} '{path}' must hold a JSON object")
+    return data
+
+
+def _numbers(data: dict[str, Any]) -> dict[str, float]:
+    """Numeric entries of ``data`` and of the objects nested one level in it (first one wins)."""
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    out.setdefault(k, float(v))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.setdefault(key, float(value))
+    return out
+
+
+def fidelity_table(evaluation: dict[str, float]) -> dict[str, dict[str, float | None]]:
+    """Rows clean / spliced / ablations with the score and, for the spliced agent, the fidelity metrics."""
+    rows: dict[str, dict[str, float | None]] = {}
+    for title, key in FIDELITY_ROWS:
+        if f"score_{key}" in evaluation:
+            rows[title] = {"score": evaluation[f"score_{key}"], "score_std": evaluation.get(f"score_{key}_std")}
+    extra = {k: evaluation[k] for k in METRICS[:8] if k in evaluation}
+    if extra:
+        rows.setdefault("SAE spliced in", {}).update(extra)
+    return rows
+
+
+def training_curves(path: Path) -> list[TrainingPoint]:
+    """Numeric fields of each log line with a ``step``, thinned to at most MAX_CURVE_POINTS."""
+    points: list[TrainingPoint] = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            raise UserError(f"'{path}' line {n} is not JSON: {line[:60]!r}") from None
+        if isinstance(entry, dict) and isinstance(entry.get("step"), (int, float)):
+            points.append({k: v for k, v in entry.items()  # type: ignore[misc]
+                           if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
+    stride = max(1, math.ceil(len(points) / MAX_CURVE_POINTS))
+    return points[::stride] if not points or (len(points) - 1) % stride == 0 else [*points[::stride], points[-1]]
+
+
+def _chosen_examples(result: InterpretResult, feature: int, cfg: BrowseConfig) -> list[tuple[str, np.ndarray,
+                                                                                             np.ndarray]]:
+    groups = []
+    for title, states, acts in result.examples(feature):
+        keep = cfg.top_frames if title == result.group_titles[0] else cfg.quantile_frames
+        if keep:
+            groups.append((title, states[:keep], acts[:keep]))
+    return groups
+
+
+def _steering(results: list[dict[str, Any]]) -> dict[int, Steering]:
+    out: dict[int, Steering] = {}
+    for r in results:
+        out[int(r["feature"])] = Steering(
+            r["mode"], r["strength"], r["tv_distance"], r["score_clean"], r["score_steered"], r["action_clean"],
+            r["action_steered"], r["heatmap"], r["gif"],
+            note=f"{len(r['scores_steered'])} games; {r['mode']} value {r['value']:.3g} "
+                 f"(max activation {r['max_activation']:.3g} from {r['max_activation_source']})")
+    return out
+
+
+def build_browser_data(cfg: BrowseConfig) -> BrowserData:
+    """Everything the page shows, with each example frame rendered (once per distinct state)."""
+    manifest = read_manifest(cfg.interpret)
+    result = load_result(cfg.interpret)
+    sae_folder = Path(manifest["sae"])
+    rec = Recording.open(manifest["recording"])
+    sae_cfg = read_sae_config(sae_folder) if sae_folder.is_dir() else {}
+    evaluation_file = cfg.evaluation or sae_folder / EVALUATION
+    raw = _read_json(evaluation_file, "evaluation") if cfg.evaluation or evaluation_file.is_file() else {}
+    evaluation = _numbers(raw)
+    density_png = Path(raw["density_png"]) if isinstance(raw.get("density_png"), str) else None
+    log = cfg.training_log or sae_folder / TRAINING_LOG
+    curves = training_curves(log) if cfg.training_log or log.is_file() else []
+    steering: dict[int, Steering] = {}
+    for folder in cfg.steering:
+        steering.update(_steering(load_steering(folder)))
+
+    chosen = {f: _chosen_examples(result, f, cfg) for f in range(result.d_sae)}
+    needed = np.concatenate([s for groups in chosen.values() for _, s, _ in groups] or [np.zeros(0, np.int64)])
+    pngs = render_pngs(rec, needed, cfg.workers, progress=cfg.progress)
+    episode_ids, episode_steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)
+
+    features = []
+    for f in range(result.d_sae):
+        alive = bool(result.alive[f])
+        facts = []
+        if alive:
+            scores = result.fact_auroc[f]
+            for j in np.argsort(-np.abs(np.nan_to_num(scores, nan=0.5) - 0.5), kind="stable")[:FACTS_SHOWN]:
+                facts.append(FactScore(result.fact_names[j], float(scores[j]), result.fact_descriptions[j]))
+        frames = [FrameGroup(title, [FrameItem(pngs[int(s)], float(a), int(s),
+                                               f"episode {episode_ids[s]}, step {episode_steps[s]}")
+                                     for s, a in zip(states, acts)])
+                  for title, states, acts in chosen[f]]
+        cluster = int(result.cluster[f])
+        features.append(Feature(
+            id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
+            action_effect=result.action_effect[f].tolist(), label=result.label[f],
+            label_score=float(result.label_auroc[f]) if result.label[f] else None,
+            cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
+            histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
+            if alive else None,
+            facts=facts, frames=frames, steering=steering.get(f)))
+    clusters = [Cluster(c, name, np.flatnonzero(result.cluster == c).tolist())
+                for c, name in enumerate(result.cluster_names)]
+
+    s = result.summary
+    agent_manifest = rec.manifest.get("agent", {}).get("manifest", {})
+    metrics: dict[str, float | None] = {k: evaluation[k] for k in METRICS if k in evaluation}
+    metrics.update({"live_features": s["n_live"], "labeled_fraction": s["features"]["labeled_fraction"],
+                    "neuron_labeled_fraction": s["neurons"]["labeled_fraction"]})
+    game = rec.manifest["game"]
+    summary = RunSummary(
+        title=cfg.title or f"rlsae: {sae_folder.name} on {game}",
+        agent=AgentInfo(game, int(agent_manifest.get("step", 0)),
+                        evaluation.get("score_clean", agent_manifest.get("training_eval", {}).get("mean_score")),
+                        str(agent_manifest.get("algorithm", ""))),
+        sae=SAEInfo(int(rec.manifest["d_act"]), result.d_sae, sae_cfg.get("k"),
+                    _architecture(sae_cfg), rec.manifest["layer"]),
+        metrics=metrics, fidelity=fidelity_table(evaluation), training_curves=curves,
+        density_png=density_png if density_png is not None and density_png.is_file() else None,
+        action_names=MS_PACMAN_ACTIONS if game == "ms_pacman" else [f"action {i}" for i in
+                                                                   range(result.action_effect.shape[1])],
+        label_comparison={kind: {"labeled_fraction": s[kind]["labeled_fraction"],
+                                 "mean_best_auroc": s[kind]["mean_best_auroc"], "count": s[kind]["n_units"]}
+                          for kind in ("neurons", "features")},
+        notes=_notes(s),
+        provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
+                    "evaluation": str(evaluation_file) if raw else None,
+                    "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
+                    "interpret commit": manifest.get("provenance", {}).get("commit")})
+    return BrowserData(summary, features, clusters)
+
+
+def _architecture(sae_cfg: dict[str, Any]) -> str:
+    return FROM_SAELENS.get(sae_cfg.get("architecture", ""), sae_cfg.get("architecture", "unknown"))
+
+
+def _notes(s: dict[str, Any]) -> str:
+    parts = [f"{s['n_states']:,} states from {s['n_episodes']} episodes; "
+             f"{s['n_live']}/{s['n_features']} features live, {s['features']['n_labeled']} labeled "
+             f"(held-out AUROC >= {s['min_auroc']}) vs {s['neurons']['n_labeled']}/{s['neurons']['n_units']} "
+             "live neurons."]
+    for key, what in (("best_dying", "life lost soon"), ("best_power_pill", "power pill")):
+        if s.get(key):
+            parts.append(f"Best {what} feature: #{s[key]['unit']} ({s[key]['description']}, "
+                         f"AUROC {s[key]['auroc']:.3f}).")
+    return " ".join(parts)
+
+
+def browse(cfg: BrowseConfig) -> tuple[Path, float]:
+    """Build and export the browser; returns the path of index.html and the seconds taken."""
+    start = time.perf_counter()
+    index = export_browser(build_browser_data(cfg), cfg.out)
+    return index, time.perf_counter() - start
+
+
+def main(cfg: BrowseConfig) -> None:
+    """The CLI: build the browser and say where it is."""
+    index, seconds = browse(cfg)
+    print(f"browser written in {seconds:.1f} s: open {index.resolve()}")

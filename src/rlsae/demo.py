@@ -1,0 +1,163 @@
+"""`rlsae demo`: the whole pipeline on the shipped agent, sized for a 2-core laptop (<= 10 minutes).
+
+    record -> train-sae -> evaluate -> interpret -> steer (top features) -> browse
+
+Each stage is the same code as its own subcommand, writing into one folder::
+
+    out/recording/  out/sae/  out/interpret/  out/steer/  out/browser/index.html  out/summary.json
+
+A stage whose output is already complete is skipped, so an interrupted demo continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rlsae.agents.checkpoint import provenance, write_json
+from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
+from rlsae.config import option, require
+
+T = TypeVar("T")
+SUMMARY = "summary.json"
+
+
+@dataclass
+class DemoConfig:
+    out: Path = option(Path("runs/demo"), "output folder (a finished stage found there is reused)")
+    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
+    steps: int = option(60_000, "agent steps to record")
+    num_envs: int = option(8, "games played in parallel while recording")
+    samples: int = option(3_000_000, "SAE training samples")
+    expansion_factor: int = option(4, "SAE latents per neuron (512 -> 2048)")
+    k: int = option(32, "active SAE latents per state")
+    episodes: int = option(30, "full games per condition when measuring the spliced agent's score")
+    steer_top: int = option(3, "steer this many of the best-labeled features (0: skip steering)")
+    steer_episodes: int = option(2, "games per steered feature")
+    seed: int = option(1, "seed for recording, training and games")
+    progress: bool = option(True, "show progress bars")
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        require(self.steps >= 1000, f"--steps must be >= 1000 to hold out whole episodes, got {self.steps}")
+        require(self.samples >= 4096, f"--samples must be >= 4096, got {self.samples}")
+        require(self.steer_top >= 0 and self.episodes >= 1, "--steer-top must be >= 0 and --episodes >= 1")
+
+
+class Stages:
+    """Runs named stages in order, timing each and skipping those whose output already exists."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, done: bool, fn: Callable[[], T]) -> T | None:
+        if done:
+            print(f"[{name}] already done: reusing its output")
+            return None
+        print(f"[{name}]")
+        start = time.perf_counter()
+        result = fn()
+        self.seconds[name] = round(time.perf_counter() - start, 1)
+        return result
+
+
+def run_demo(cfg: DemoConfig) -> dict[str, Any]:
+    from rlsae.analysis.interpret import InterpretConfig, interpret
+    from rlsae.analysis.results import MANIFEST as INTERPRETED
+    from rlsae.analysis.steer import RESULTS as STEERING
+    from rlsae.analysis.steer import SteerConfig, steer
+    from rlsae.browser.build import BrowseConfig, browse
+    from rlsae.record import RecordConfig, record
+    from rlsae.sae.evaluate import EVALUATION, EvaluateSAEConfig, evaluate_sae
+    from rlsae.sae.io import CFG
+    from rlsae.sae.train import TrainSAEConfig, train_sae
+
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    stages = Stages()
+    started = time.perf_counter()
+    recording, sae, interpreted, steered = out / "recording", out / "sae", out / "interpret", out / "steer"
+
+    # A recording is complete when its manifest counts every step asked for; `record` resumes otherwise.
+    def recorded() -> bool:
+        manifest = recording / "manifest.json"
+        return manifest.exists() and json.loads(manifest.read_text())["n_steps"] >= cfg.steps
+
+    stages.run("record", recorded(), lambda: record(RecordConfig(
+        out=recording, checkpoint=cfg.checkpoint, steps=cfg.steps, num_envs=cfg.num_envs, seed=cfg.seed,
+        progress=cfg.progress)))
+    stages.run("train-sae", (sae / CFG).exists(), lambda: train_sae(TrainSAEConfig(
+        recording=recording, out=sae, expansion_factor=cfg.expansion_factor, k=cfg.k, samples=cfg.samples,
+        seed=cfg.seed, progress=cfg.progress)))
+    stages.run("evaluate", (sae / EVALUATION).exists(), lambda: evaluate_sae(EvaluateSAEConfig(
+        sae=sae, episodes=cfg.episodes, seed=cfg.seed, progress=cfg.progress)))
+    stages.run("interpret", (interpreted / INTERPRETED).exists(), lambda: interpret(InterpretConfig(
+        sae=sae, out=interpreted, seed=cfg.seed, progress=cfg.progress)))
+    if cfg.steer_top:
+        stages.run("steer", (steered / STEERING).exists(), lambda: steer(SteerConfig(
+            sae=sae, top=cfg.steer_top, interpret=interpreted, episodes=cfg.steer_episodes, out=steered,
+            seed=cfg.seed, progress=cfg.progress)))
+    index, _ = browse(BrowseConfig(interpret=interpreted, out=out / "browser", evaluation=sae / EVALUATION,
+                                   steering=(steered,) if cfg.steer_top else (), progress=cfg.progress))
+    summary = _summary(out, index, stages.seconds, time.perf_counter() - started)
+    write_json(out / SUMMARY, summary)
+    return summary
+
+
+def _summary(out: Path, index: Path, seconds: dict[str, float], total: float) -> dict[str, Any]:
+    evaluation = json.loads((out / "sae" / "evaluation.json").read_text())
+    interpreted = json.loads((out / "interpret" / INTERPRET_SUMMARY).read_text())
+    keys = ("fvu", "l0", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
+            "advantage_rel_error", "q_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
+            "score_mean_ablation", "recovered_vs_mean_ablation", "episodes")
+    features, neurons = interpreted["features"], interpreted["neurons"]
+    return {
+        **{key: evaluation.get(key) for key in keys},
+        "n_features": interpreted["n_features"], "n_live": interpreted["n_live"],
+        "n_labeled": features["n_labeled"], "labeled_fraction_of_live": features["labeled_fraction"],
+        "mean_best_auroc": features["mean_best_auroc"],
+        "neuron_n_labeled": neurons["n_labeled"], "neuron_labeled_fraction": neurons["labeled_fraction"],
+        "neuron_mean_best_auroc": neurons["mean_best_auroc"],
+        "best_dying_feature": interpreted.get("best_dying"), "best_power_pill_feature": interpreted.get("best_power_pill"),
+        "browser": str(index.resolve()), "stage_seconds": seconds, "wall_time_s": round(total, 1),
+        "provenance": provenance(),
+    }
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.1%}"
+
+    def num(v: float | None, fmt: str = "{:.4f}") -> str:
+        return "n/a" if v is None else fmt.format(v)
+
+    rows = [
+        ("SAE", f"{s['n_features']} features, {s['n_live']} alive ({pct(s['dead_fraction'])} dead on held-out)"),
+        ("reconstruction", f"FVU {num(s['fvu'])}, L0 {num(s['l0'], '{:.1f}')}"),
+        ("agent's choices", f"greedy action kept {pct(s['action_agreement'])} "
+                            f"({pct(s['action_agreement_large_gap'])} on large-gap states), "
+                            f"advantage error {num(s['advantage_rel_error'])}, regret {num(s['regret'], '{:.3f}')}% "
+                            "of Q range"),
+        ("game score", f"clean {num(s['score_clean'], '{:.0f}')}, SAE spliced {num(s['score_spliced'], '{:.0f}')}, "
+                       f"layer at its mean {num(s['score_mean_ablation'], '{:.0f}')} ({s['episodes']} games each)"),
+        ("labels", f"{s['n_labeled']} features labeled ({pct(s['labeled_fraction_of_live'])} of live, mean best "
+                   f"AUROC {num(s['mean_best_auroc'], '{:.3f}')}) vs {s['neuron_n_labeled']} of 512 neurons "
+                   f"(mean best AUROC {num(s['neuron_mean_best_auroc'], '{:.3f}')})"),
+    ]
+    dying = s.get("best_dying_feature")
+    if dying:
+        rows.append(("'dying' feature", f"#{dying['unit']}: {dying.get('description', dying['fact'])}, "
+                                        f"AUROC {dying['auroc']:.3f}"))
+    rows.append(("time", f"{s['wall_time_s']:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in
+                                                                   s["stage_seconds"].items()) + ")"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join([*(f"  {name:<{width}}  {text}" for name, text in rows), "",
+                      f"open the feature browser: {s['browser']}"])
+
+
+def main(cfg: DemoConfig) -> None:
+    print(format_summary(run_demo(cfg)))

@@ -1,0 +1,98 @@
+"""`rlsae interpret` on a small real recording: every stored number can be recomputed from its inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rlsae.analysis.interpret import InterpretConfig, best_unit, interpret
+from rlsae.analysis.results import load_result
+from rlsae.analysis.states import select_states, state_facts
+from rlsae.cli import main
+from rlsae.config import UserError
+from rlsae.envs.facts import decode_facts
+from rlsae.record import Recording
+from rlsae.sae import SparseAutoencoder, load_sae, save_sae
+
+
+def test_stored_statistics_match_the_sae_on_the_recorded_states(small_pipeline: dict[str, Path]) -> None:
+    result = load_result(small_pipeline["interpret"])
+    rec = Recording.open(small_pipeline["recording"])
+    sae = load_sae(small_pipeline["sae"])
+    with torch.no_grad():
+        f = sae.encode(torch.from_numpy(np.asarray(rec.activations[result.states], np.float32))).numpy()
+    np.testing.assert_allclose(result.density, (f > 0).mean(0))
+    np.testing.assert_allclose(result.max_activation, f.max(0), rtol=1e-6)
+    np.testing.assert_allclose(result.action_effect, sae.W_dec.detach().numpy() @ rec.head_weight.T, atol=1e-5)
+    assert result.alive.sum() == result.summary["n_live"] > 0
+    position = {int(s): i for i, s in enumerate(result.states)}
+    for feature in np.flatnonzero(result.alive)[:10]:
+        groups = result.examples(int(feature))
+        title, _, top_acts = groups[0]
+        assert title == "top activations" and top_acts[0] == pytest.approx(result.max_activation[feature])
+        assert np.all(np.diff(top_acts) <= 0)
+        for _, states, acts in groups:  # the stored recording index really gives the stored activation
+            np.testing.assert_allclose(f[[position[int(s)] for s in states], feature], acts, rtol=1e-6)
+        assert result.hist_counts[feature].sum() == (f[:, feature] > 0).sum()
+    labeled = [i for i, lab in enumerate(result.label) if lab is not None]
+    assert all(result.label_auroc[i] >= result.summary["min_auroc"] for i in labeled)
+    assert result.summary["features"]["n_labeled"] == len(labeled)
+    assert 0 < result.summary["neurons"]["n_units"] <= 512
+    assert set(np.unique(result.cluster[~result.alive])) <= {-1}
+    assert len(result.cluster_names) == result.cluster.max() + 1 == result.summary["n_clusters"]
+
+
+def test_states_are_whole_episodes_and_facts_look_ahead_within_them(small_pipeline: dict[str, Path]) -> None:
+    rec = Recording.open(small_pipeline["recording"])
+    ep = rec.episodes
+    assert ep["complete"].sum() >= 2  # the fixture must hold finished games for this test to mean anything
+    states = select_states(rec, int(ep["length"][ep["complete"]][0]) + 5)
+    first = ep["episode_id"][ep["complete"]][0]
+    assert np.array_equal(states[rec.episode_ids[states] == first], np.flatnonzero(rec.episode_ids[:] == first))
+    assert len(states) == ep["length"][ep["complete"]][0] + 5  # the next episode is cut to fit
+
+    everything = np.arange(len(rec))
+    facts = state_facts(rec, everything)
+    one = np.flatnonzero(rec.episode_ids[:] == first)
+    want = decode_facts(rec.ram[one], rec.episode_ids[one], rec.lives[one])
+    for name in ("pacman_x", "pills_left"):
+        np.testing.assert_array_equal(facts[name][one], want[name])
+    # decode_facts alone cannot know this episode is complete; state_facts does: its game over is a death
+    np.testing.assert_array_equal(facts["dying"][one][:-10], want["dying"][:-10])
+    assert facts["dying"][one][-10:].all() and not want["dying"][-1]
+    cut = np.flatnonzero(~ep["complete"])
+    for episode in ep["episode_id"][cut]:
+        rows = np.flatnonzero(rec.episode_ids[:] == episode)
+        lives = rec.lives[rows].astype(int)
+        if (np.diff(lives) >= 0)[-10:].all():  # no life lost at the cut: its end is not "dying"
+            assert not facts["dying"][rows][-1]
+    shuffled = np.random.default_rng(0).permutation(everything)  # the order of the states does not matter
+    np.testing.assert_array_equal(state_facts(rec, shuffled)["dying"], facts["dying"][shuffled])
+
+
+def test_cli_prints_the_summary_and_rejects_a_mismatched_sae(small_pipeline: dict[str, Path], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "interp"
+    assert main(["interpret", "--sae", str(small_pipeline["sae"]), "--out", str(out), "--max-states", "300",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "live features:" in printed and "neuron baseline" in printed and "best 'dying' feature" in printed
+    assert load_result(out).summary["n_states"] == 300
+
+    save_sae(tmp_path / "wide", SparseAutoencoder(256, 8, "topk", 2), metadata={})
+    with pytest.raises(UserError, match="does not name its recording"):
+        interpret(InterpretConfig(sae=tmp_path / "wide", out=out, progress=False))
+    with pytest.raises(UserError, match="256-dim"):
+        interpret(InterpretConfig(sae=tmp_path / "wide", recording=small_pipeline["recording"], out=out,
+                                  progress=False))
+    assert main(["interpret", "--sae", str(tmp_path / "missing")]) == 2
+
+
+def test_best_unit_ignores_dead_units_and_other_facts() -> None:
+    auroc = np.array([[0.99, 0.6], [0.7, 0.9], [0.5, 0.95]])
+    best = best_unit(auroc, ["pill_top_left", "dying"], ("dying",), np.array([True, True, False]))
+    assert best == {"unit": 1, "fact": "dying", "auroc": 0.9}
+    assert best_unit(auroc, ["a", "b"], ("dying",), np.ones(3, bool)) is None

@@ -1,0 +1,70 @@
+"""`rlsae steer` plays real (short) games: a null edit changes nothing, a strong one changes the policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rlsae.analysis.results import load_result
+from rlsae.analysis.steer import SteerConfig, load_steering, steer_features, top_features
+from rlsae.cli import main
+from rlsae.config import UserError
+
+
+def _cfg(pipeline: dict[str, Path], out: Path, **overrides: object) -> SteerConfig:
+    base: dict[str, object] = {"sae": pipeline["sae"], "feature": 0, "episodes": 2, "num_envs": 2,
+                               "max_steps": 120, "gif_steps": 12, "out": out, "progress": False}
+    return SteerConfig(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+def test_adding_nothing_replays_the_clean_games_exactly(small_pipeline: dict[str, Path], tmp_path: Path) -> None:
+    (result,) = steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path, mode="add", strength=0.0))
+    assert result["value"] == 0.0 and result["tv_distance"] == 0.0
+    assert result["scores_steered"] == result["scores_clean"]  # same seeds, same games
+    assert result["action_steered"] == result["action_clean"] == result["action_clean_own_games"]
+    assert result["truncated_steered"] == 2 and result["steps_steered"] == 2 * 120
+
+
+def test_clamping_hard_moves_the_policy_and_writes_pictures(small_pipeline: dict[str, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    interpret = load_result(small_pipeline["interpret"])
+    feature = int(np.argmax(interpret.max_activation))
+    assert main(["steer", "--sae", str(small_pipeline["sae"]), "--feature", str(feature), "--strength", "200",
+                 "--interpret", str(small_pipeline["interpret"]), "--episodes", "2", "--num-envs", "2",
+                 "--max-steps", "120", "--gif-steps", "12", "--out", str(tmp_path / "s"),
+                 "--json", str(tmp_path / "s.json"), "--no-progress"]) == 0
+    assert f"feature {feature} clamp x200" in capsys.readouterr().out
+    document = json.loads((tmp_path / "s.json").read_text())
+    (r,) = document["results"]
+    assert r["value"] == pytest.approx(200 * interpret.max_activation[feature], rel=1e-5)
+    assert r["tv_distance"] > 0.2
+    assert sum(r["action_clean"]) == pytest.approx(1) and sum(r["action_steered"]) == pytest.approx(1)
+    # the clamped agent's greedy action barely depends on the state any more
+    assert max(r["action_steered"]) > 0.9
+    (loaded,) = load_steering(tmp_path / "s")
+    heatmap = Image.open(loaded["heatmap"])
+    assert heatmap.size[0] > heatmap.size[1]  # two panels side by side
+    gif = Image.open(loaded["gif"])
+    assert gif.n_frames == 6  # every 2nd of the 12 steps shown
+
+
+def test_top_features_are_live_and_ranked_by_label_auroc(small_pipeline: dict[str, Path]) -> None:
+    result = load_result(small_pipeline["interpret"])
+    top = top_features(small_pipeline["interpret"], 5)
+    assert len(top) == 5 and all(result.alive[f] for f in top)
+    scores = np.nan_to_num(result.label_auroc[top], nan=0.0)
+    assert np.all(np.diff(scores) <= 0)
+    assert scores[0] == np.nan_to_num(result.label_auroc[result.alive], nan=0.0).max()
+
+
+def test_bad_requests_are_user_errors(small_pipeline: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="either --feature"):
+        _cfg(small_pipeline, tmp_path, top=3)
+    with pytest.raises(UserError, match="--top needs --interpret"):
+        _cfg(small_pipeline, tmp_path, feature=None, top=3)
+    with pytest.raises(UserError, match="out of range"):
+        steer_features(small_pipeline["sae"], [64], _cfg(small_pipeline, tmp_path))

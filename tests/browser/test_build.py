@@ -1,0 +1,112 @@
+"""`rlsae browse` on a real interpret output: every frame is the recorded state it claims to be."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rlsae.analysis.results import load_result
+from rlsae.analysis.steer import SteerConfig, steer_features
+from rlsae.browser.build import MAX_CURVE_POINTS, BrowseConfig, browse, training_curves
+from rlsae.browser.frames import render_pngs
+from rlsae.cli import main
+from rlsae.config import UserError
+from rlsae.record import Recording
+
+CALL = re.compile(r"^RLSAE\.(\w+)\((.*)\);\s*$", re.DOTALL)
+
+
+def read_js(path: Path) -> object:
+    match = CALL.match(path.read_text())
+    assert match, f"{path} is not a data call"
+    return json.loads(match.group(2))
+
+
+@pytest.fixture(scope="module")
+def site(small_pipeline: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """An export with a partial evaluation, a training log and one steered feature."""
+    root = tmp_path_factory.mktemp("site")
+    result = load_result(small_pipeline["interpret"])
+    steered = int(np.argmax(result.max_activation))
+    steer_features(small_pipeline["sae"], [steered],
+                   SteerConfig(sae=small_pipeline["sae"], feature=steered, episodes=1, num_envs=1, max_steps=40,
+                               gif_steps=6, out=root / "steer", progress=False))
+    evaluation = root / "eval.json"
+    density = root / "density.png"
+    Image.new("RGB", (30, 20), "white").save(density)
+    evaluation.write_text(json.dumps({"fvu": 0.12, "l0": 4.0, "density_png": str(density),
+                                      "scores": {"score_clean": 300.0, "score_spliced": 250.0}}))
+    log = root / "log.jsonl"
+    log.write_text("\n".join(json.dumps({"step": s, "fvu": 1 / (s + 1), "l0": 4, "note": "x"}) for s in range(10)))
+    assert main(["browse", "--interpret", str(small_pipeline["interpret"]), "--out", str(root / "web"),
+                 "--evaluation", str(evaluation), "--training-log", str(log), "--steering", str(root / "steer"),
+                 "--top-frames", "3", "--quantile-frames", "1", "--no-progress"]) == 0
+    return {"out": root / "web", "result": result, "steered": steered}
+
+
+def test_summary_holds_metrics_fidelity_curves_and_the_neuron_baseline(site: dict[str, object]) -> None:
+    summary = read_js(site["out"] / "data" / "summary.js")  # type: ignore[operator]
+    assert summary["metrics"]["fvu"] == 0.12 and summary["metrics"]["score_spliced"] == 250.0
+    assert "regret" not in summary["metrics"]  # absent from the evaluation: left out, not invented
+    assert summary["fidelity"]["clean agent"]["score"] == 300.0
+    assert "zero ablation" not in summary["fidelity"]
+    assert [p["step"] for p in summary["training_curves"]] == list(range(10))
+    assert "note" not in summary["training_curves"][0]
+    assert set(summary["label_comparison"]) == {"neurons", "features"}
+    assert summary["n_features"] == 64 and summary["agent"]["score"] == 300.0
+    assert Image.open(site["out"] / summary["density_png"]).size == (30, 20)  # type: ignore[operator]
+
+
+def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str, object],
+                                                                small_pipeline: dict[str, Path]) -> None:
+    out, result = site["out"], site["result"]
+    rec = Recording.open(small_pipeline["recording"])
+    table = read_js(out / "data" / "features.js")  # type: ignore[operator]
+    assert len(table["rows"]) == 64
+    checked = 0
+    for feature in np.flatnonzero(result.alive)[:3]:  # type: ignore[attr-defined]
+        detail = read_js(out / "data" / "f" / f"{feature}.js")  # type: ignore[operator]
+        groups = detail["frames"]
+        assert groups[0]["title"] == "top activations" and len(groups[0]["items"]) <= 3
+        assert all(len(g["items"]) <= 1 for g in groups[1:])
+        item = groups[0]["items"][0]
+        assert item["activation"] == pytest.approx(result.max_activation[feature], rel=1e-5)
+        shown = np.asarray(Image.open(io.BytesIO((out / item["src"]).read_bytes())).convert("RGB"))
+        np.testing.assert_array_equal(shown, rec.render_frames([item["step"]])[0])
+        checked += 1
+    assert checked == 3
+    steering = read_js(out / "data" / "f" / f"{site['steered']}.js")["steering"]  # type: ignore[operator]
+    assert steering["mode"] == "clamp" and 0 <= steering["tv_distance"] <= 1
+    assert (out / steering["heatmap"]).is_file() and (out / steering["gif"]).read_bytes()[:4] == b"GIF8"
+
+
+def test_parallel_rendering_matches_serial(small_pipeline: dict[str, Path]) -> None:
+    rec = Recording.open(small_pipeline["recording"])
+    indices = np.random.default_rng(0).choice(len(rec), 40, replace=False)
+    serial = render_pngs(rec, np.r_[indices, indices[:5]], workers=1, progress=False)
+    assert sorted(serial) == sorted(indices.tolist())
+    assert render_pngs(rec, indices, workers=2, progress=False) == serial
+
+
+def test_training_curves_are_thinned_keeping_the_last_point(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(json.dumps({"step": s, "fvu": 0.5}) for s in range(1001)) + "\n\n")
+    points = training_curves(log)
+    assert len(points) <= MAX_CURVE_POINTS + 1 and points[0]["step"] == 0 and points[-1]["step"] == 1000
+
+
+def test_missing_inputs_are_one_line_errors(small_pipeline: dict[str, Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["browse", "--interpret", str(tmp_path), "--out", str(tmp_path / "w")]) == 2
+    assert "no interpret output" in capsys.readouterr().err
+    with pytest.raises(UserError, match="not valid JSON"):
+        bad = tmp_path / "bad.json"
+        bad.write_text("{")
+        browse(BrowseConfig(interpret=small_pipeline["interpret"], out=tmp_path / "w", evaluation=bad,
+                            progress=False))
