@@ -55,6 +55,7 @@ class Stages:
         self.seconds: dict[str, float] = {}
 
     def run(self, name: str, done: bool, fn: Callable[[], T]) -> T | None:
+        """``fn()``, timed; None without running it when ``done``."""
         if done:
             print(f"[{name}] already done: reusing its output")
             return None
@@ -101,8 +102,9 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         stages.run("steer", (steered / STEERING).exists(), lambda: steer(SteerConfig(
             sae=sae, top=cfg.steer_top, interpret=interpreted, episodes=cfg.steer_episodes, out=steered,
             seed=cfg.seed, progress=cfg.progress)))
-    index, _ = browse(BrowseConfig(interpret=interpreted, out=out / "browser", evaluation=sae / EVALUATION,
-                                   steering=(steered,) if cfg.steer_top else (), progress=cfg.progress))
+    index, _ = stages.run("browse", False, lambda: browse(BrowseConfig(
+        interpret=interpreted, out=out / "browser", evaluation=sae / EVALUATION,
+        steering=(steered,) if cfg.steer_top else (), progress=cfg.progress)))
     summary = _summary(out, index, stages.seconds, time.perf_counter() - started)
     write_json(out / SUMMARY, summary)
     return summary
@@ -136,7 +138,8 @@ def format_summary(s: dict[str, Any]) -> str:
         return "n/a" if v is None else fmt.format(v)
 
     rows = [
-        ("SAE", f"{s['n_features']} features, {s['n_live']} alive ({pct(s['dead_fraction'])} dead on held-out)"),
+        ("SAE", f"{s['n_features']} features: {pct(s['dead_fraction'])} never fire on held-out states, "
+                f"{s['n_features'] - s['n_live']} never fire on any analysed state"),
         ("reconstruction", f"FVU {num(s['fvu'])}, L0 {num(s['l0'], '{:.1f}')}"),
         ("agent's choices", f"greedy action kept {pct(s['action_agreement'])} "
                             f"({pct(s['action_agreement_large_gap'])} on large-gap states), "

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from rlsae.analysis.labels import auroc_matrix, label_units, split_by_episode
+from rlsae.envs.conjunctions import with_conjunctions
 
 
 def _brute_auroc(score: np.ndarray, positive: np.ndarray) -> float:
@@ -54,3 +55,34 @@ def test_sparse_columns_rank_like_dense_ones_in_either_memory_order() -> None:
     want = np.array([[_brute_auroc(acts[:, u], facts[:, f]) for f in range(2)] for u in range(6)])
     np.testing.assert_allclose(auroc_matrix(acts, facts), want, atol=1e-12)
     np.testing.assert_allclose(auroc_matrix(np.asfortranarray(acts), facts, chunk=4), want, atol=1e-12)
+
+
+def test_feature_firing_on_a_conjunction_gets_it_as_label_with_its_precision() -> None:
+    rng = np.random.default_rng(3)
+    n = 6000
+    region, facing = rng.integers(0, 9, n), rng.integers(0, 4, n)
+    base = {**{f"pacman_region={r}": region == r for r in range(9)},
+            **{f"pacman_facing={d}": facing == d for d in range(4)}}
+    facts, text = with_conjunctions(base, {"pacman_region=6": "Pac-Man is in the bottom-left region",
+                                           "pacman_facing=3": "Pac-Man faces left"})
+    situation = facts["pacman_region=6 & pacman_facing=3"]  # ~2.8% of states
+    exact = situation * rng.uniform(1, 2, n)
+    # Fires on the situation and on as many other states again: precise half the time, AUROC still ~1.
+    loose = exact + (~situation & (rng.random(n) < situation.mean())) * rng.uniform(0, 1, n)
+    acts = np.stack([exact, loose], 1)
+    labels = label_units(acts, facts, np.repeat(np.arange(60), n // 60), text)
+    assert labels.label == ["Pac-Man is in the bottom-left region and faces left"] * 2
+    assert labels.heldout_auroc[0] == pytest.approx(1.0) and labels.heldout_auroc[1] > 0.97
+    assert labels.precision[0] == 1.0 and labels.precision[1] == pytest.approx(0.5, abs=0.1)
+    # Against the broad facts alone the same precise feature misses most positives: AUROC ~0.6.
+    broad = label_units(acts, base, np.repeat(np.arange(60), n // 60))
+    assert broad.heldout_auroc[0] < 0.7 and broad.label == [None, None]
+
+
+def test_sparse_auroc_against_rare_facts_matches_the_definition() -> None:
+    rng = np.random.default_rng(4)
+    acts = np.where(rng.random((2000, 3)) < 0.01, rng.uniform(0, 1, (2000, 3)), 0)  # ~20 active states each
+    facts = rng.random((2000, 4)) < [0.003, 0.01, 0.05, 0.5]
+    facts[acts[:, 0] > 0, 0] = True  # a rare fact that contains unit 0's firing
+    want = np.array([[_brute_auroc(acts[:, u], facts[:, f]) for f in range(4)] for u in range(3)])
+    np.testing.assert_allclose(auroc_matrix(acts, facts), want, atol=1e-12)

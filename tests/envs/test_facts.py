@@ -229,6 +229,10 @@ def test_binary_facts_are_one_hot_and_described(trace: Trace, facts: dict[str, n
     np.testing.assert_array_equal(binary["pacman_region=bottom_left"],
                                   (facts["pacman_x"] < 160 / 3) & (facts["pacman_y"] >= 2 * 172 / 3))
     assert binary["pacman_facing=left"].any() and binary["pacman_facing=up"].any()
+    # Grid cells are 20 x 21.5 px, row-major from the top left, and nest in the 3x3 regions' bounds.
+    x, y = facts["pacman_x"], facts["pacman_y"]
+    np.testing.assert_array_equal(binary["pacman_cell=5_2"], (x >= 40) & (x < 60) & (y >= 107.5) & (y < 129))
+    assert descriptions["pacman_cell=5_2"] == "Pac-Man is at x 40-60, y 108-129 px"
 
 
 def test_decode_facts_rejects_bad_input() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,18 @@ class EvaluateAgentConfig:
         require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread while playing: a batch of a few frames gains nothing from two, and when the
+    other core is busy every op waits for it (measured on 2 cores: 30 ms instead of 1 ms per conv)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def greedy_policy(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:
     @torch.no_grad()
     def act(obs: np.ndarray) -> np.ndarray:
@@ -45,6 +58,12 @@ def play_games(act: Callable[[np.ndarray], np.ndarray], episodes: int, *, game: 
     Each env plays a fixed quota of games decided up front: keeping "the first N games to finish"
     would favour short (bad) games and bias the mean downwards.
     """
+    with one_thread():
+        return _play(act, episodes, game, num_envs, epsilon, seed, progress)
+
+
+def _play(act: Callable[[np.ndarray], np.ndarray], episodes: int, game: str, num_envs: int, epsilon: float,
+          seed: int, progress: bool) -> list[float]:
     num_envs = min(num_envs, episodes)
     quota = np.full(num_envs, episodes // num_envs)
     quota[: episodes % num_envs] += 1

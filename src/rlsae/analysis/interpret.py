@@ -32,6 +32,7 @@ from rlsae.analysis.labels import Labels, label_units
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import select_states, state_facts
 from rlsae.config import UserError, option, require, to_dict
+from rlsae.envs.conjunctions import SEPARATOR, with_conjunctions
 from rlsae.envs.facts import binary_descriptions, binary_facts
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
@@ -86,8 +87,12 @@ def check_match(sae: SparseAutoencoder, rec: Recording, sae_folder: Path) -> Non
 
 def best_unit(auroc: np.ndarray, fact_names: list[str], prefixes: tuple[str, ...],
               alive: np.ndarray) -> dict[str, Any] | None:
-    """The live unit with the highest held-out AUROC for any fact whose name starts with ``prefixes``."""
-    columns = [j for j, name in enumerate(fact_names) if name.startswith(prefixes)]
+    """The live unit with the highest held-out AUROC for any fact whose name starts with ``prefixes``.
+
+    For a conjunction every part must: "pill present & dying" detects dying, not the pill.
+    """
+    columns = [j for j, name in enumerate(fact_names)
+               if all(part.startswith(prefixes) for part in name.split(SEPARATOR))]
     if not columns or not alive.any():
         return None
     scores = np.where(alive[:, None], np.nan_to_num(auroc[:, columns], nan=0.0), -np.inf)
@@ -96,19 +101,19 @@ def best_unit(auroc: np.ndarray, fact_names: list[str], prefixes: tuple[str, ...
 
 
 def _label_live(activations: np.ndarray, alive: np.ndarray, facts: dict[str, np.ndarray],
-                episode_ids: np.ndarray, cfg: InterpretConfig) -> Labels:
+                descriptions: dict[str, str], episode_ids: np.ndarray, cfg: InterpretConfig) -> Labels:
     """label_units on the live columns only (dead ones are constant), scattered back to all columns."""
     live = np.flatnonzero(alive)
     columns = np.asfortranarray(activations.T[live].T)  # column-major: labels scan unit by unit
-    labels = label_units(columns, facts, episode_ids, binary_descriptions(cfg.dying_horizon), cfg.min_auroc,
+    labels = label_units(columns, facts, episode_ids, descriptions, cfg.min_auroc,
                          seed=cfg.seed)
     n = len(alive)
     full = Labels(fact=[""] * n, heldout_auroc=np.full(n, np.nan), fit_auroc=np.full(n, np.nan),
-                  label=[None] * n, auroc=np.full((n, len(facts)), np.nan))
+                  label=[None] * n, auroc=np.full((n, len(facts)), np.nan), precision=np.full(n, np.nan))
     for i, unit in enumerate(live):
         full.fact[unit], full.label[unit] = labels.fact[i], labels.label[i]
-    full.heldout_auroc[live], full.fit_auroc[live], full.auroc[live] = (labels.heldout_auroc, labels.fit_auroc,
-                                                                       labels.auroc)
+    for name in ("heldout_auroc", "fit_auroc", "auroc", "precision"):
+        getattr(full, name)[live] = getattr(labels, name)
     return full
 
 
@@ -154,13 +159,13 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     hist = activation_histograms(features, HIST_BINS)
     examples = example_states(features, cfg.n_top, cfg.n_per_quantile, cfg.seed)
     steps.update()
-    facts = binary_facts(state_facts(rec, states, cfg.dying_horizon))
-    descriptions = binary_descriptions(cfg.dying_horizon)
+    facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, cfg.dying_horizon)),
+                                            binary_descriptions(cfg.dying_horizon))
     episode_ids = rec.episode_ids[states]
-    labels = _label_live(features, alive, facts, episode_ids, cfg)
+    labels = _label_live(features, alive, facts, descriptions, episode_ids, cfg)
     steps.update()
     neuron_alive = (activations != 0).any(0)
-    neurons = _label_live(activations, neuron_alive, facts, episode_ids, cfg)
+    neurons = _label_live(activations, neuron_alive, facts, descriptions, episode_ids, cfg)
     steps.update()
     effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
     clusters = cluster_features(sae.W_dec.detach(), alive, labels.label, cfg.features_per_cluster, cfg.seed)

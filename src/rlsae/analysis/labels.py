@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.stats import rankdata
 
 
@@ -22,39 +23,46 @@ def auroc_matrix(activations: np.ndarray, facts: np.ndarray, chunk: int = 256) -
     no negatives get NaN.
     """
     n = activations.shape[0]
-    facts = facts.astype(np.float64)
-    n_pos = facts.sum(0)
+    # Sparse [n_facts, n_states]: a state holds a few dozen of the hundreds of facts (most are conjunctions).
+    facts_t = sparse.csr_matrix(np.asarray(facts, bool).T, dtype=np.float64)
+    n_pos = np.asarray(facts_t.sum(1)).ravel()
     n_neg = n - n_pos
-    out = np.empty((activations.shape[1], facts.shape[1]))
+    out = np.empty((activations.shape[1], facts_t.shape[0]))
     for start in range(0, activations.shape[1], chunk):
-        rank_sums = _rank_sums(np.asarray(activations[:, start:start + chunk]), facts)
+        rank_sums = _rank_sums(np.asarray(activations[:, start:start + chunk]), facts_t, n_pos)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[start:start + chunk] = (rank_sums - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     out[:, (n_pos == 0) | (n_neg == 0)] = np.nan
     return out
 
 
-def _rank_sums(block: np.ndarray, facts: np.ndarray) -> np.ndarray:
-    """``rankdata(block, axis=0).T @ facts``, the tie-averaged rank sums [n_units, n_facts].
+def _rank_sums(block: np.ndarray, facts_t: sparse.csr_matrix, n_pos: np.ndarray) -> np.ndarray:
+    """``rankdata(block, axis=0).T @ facts_t.T``, the tie-averaged rank sums [n_units, n_facts].
 
-    A sparse feature is zero on most states and all its zeros share one average rank, so columns that
-    are non-negative and mostly zero rank only their non-zeros: ~50x faster for Top-K features.
+    A sparse feature is zero on most states and all its zeros share one rank, (n_zero + 1) / 2, so for
+    columns that are non-negative and mostly zero the rank sum is that shared rank times the fact's count
+    plus, over the active states only, the excess of their ranks over it: one sort of the non-zeros and
+    a product with the facts of the active rows. ~50x faster for Top-K features.
     """
     block = np.asfortranarray(block)  # column-contiguous: 2x faster to scan column by column
     n = len(block)
-    out = np.empty((block.shape[1], facts.shape[1]))
-    sparse = (block.min(0) >= 0) & (np.count_nonzero(block, axis=0) < n // 2)
-    dense = np.flatnonzero(~sparse)
+    out = np.empty((block.shape[1], facts_t.shape[0]))
+    is_sparse = (block.min(0) >= 0) & (np.count_nonzero(block, axis=0) < n // 2)
+    dense = np.flatnonzero(~is_sparse)
     if dense.size:
-        out[dense] = rankdata(block[:, dense], axis=0).T @ facts
-    columns, rows = np.nonzero(block[:, sparse].T)  # grouped by column
-    bounds = np.searchsorted(columns, np.arange(sparse.sum() + 1))
-    n_pos = facts.sum(0)
-    for j, lo, hi in zip(np.flatnonzero(sparse), bounds[:-1], bounds[1:]):
-        nz = rows[lo:hi]
-        n_zero = n - len(nz)
-        on = facts[nz]
-        out[j] = (n_zero + 1) / 2 * (n_pos - on.sum(0)) + (n_zero + rankdata(block[nz, j])) @ on
+        out[dense] = (facts_t @ rankdata(block[:, dense], axis=0)).T
+    columns = np.flatnonzero(is_sparse)
+    if columns.size:
+        rows, values, tied = [], [], np.empty(columns.size)
+        for i, j in enumerate(columns):
+            nz = np.flatnonzero(block[:, j])
+            tied[i] = (n - len(nz) + 1) / 2
+            rows.append(nz)
+            values.append(n - len(nz) + rankdata(block[nz, j]) - tied[i])
+        counts = [len(r) for r in rows]
+        excess = sparse.csc_matrix((np.concatenate(values), np.concatenate(rows), np.r_[0, np.cumsum(counts)]),
+                                   shape=(n, columns.size))
+        out[columns] = tied[:, None] * n_pos + (facts_t @ excess).T.toarray()
     return out
 
 
@@ -67,6 +75,7 @@ class Labels:
     fit_auroc: np.ndarray
     label: list[str | None]
     auroc: np.ndarray  # [n_units, n_facts] on the held-out split, for per-fact tables
+    precision: np.ndarray  # [n_units] held-out P(best fact | unit > 0): "when it fires, the fact holds"
 
     @property
     def labeled_fraction(self) -> float:
@@ -77,9 +86,11 @@ class Labels:
         keep = np.ones(len(self.label), bool) if alive is None else alive
         labeled = np.array([lab is not None for lab in self.label])[keep]
         best = np.nan_to_num(self.heldout_auroc[keep], nan=0.5)
+        precision = self.precision[keep][labeled]
         return {"n_units": int(keep.sum()), "n_labeled": int(labeled.sum()),
                 "labeled_fraction": float(labeled.mean()) if keep.any() else 0.0,
-                "mean_best_auroc": float(best.mean()) if keep.any() else float("nan")}
+                "mean_best_auroc": float(best.mean()) if keep.any() else float("nan"),
+                "mean_label_precision": float(np.nanmean(precision)) if precision.size else float("nan")}
 
 
 def split_by_episode(episode_ids: np.ndarray, heldout_fraction: float = 0.3,
@@ -117,4 +128,14 @@ def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_i
     label = [descriptions.get(names[b], names[b]) if score >= min_auroc else None
              for b, score in zip(best, np.nan_to_num(held_best, nan=0.0))]
     return Labels(fact=[names[b] for b in best], heldout_auroc=held_best, fit_auroc=fit_scores[units, best],
-                  label=label, auroc=held_scores)
+                  label=label, auroc=held_scores, precision=_precision(_rows(activations, held), matrix[held], best))
+
+
+def _precision(activations: np.ndarray, facts: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Per unit, the fraction of the states where it is positive on which its ``best`` fact holds."""
+    out = np.full(activations.shape[1], np.nan)
+    for unit, fact in enumerate(best):
+        active = np.asarray(activations[:, unit]) > 0
+        if active.any():
+            out[unit] = facts[active, fact].mean()
+    return out

@@ -14,8 +14,6 @@ the steered agent visits, both the clean and the steered policy choose an action
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rlsae.agents.checkpoint import provenance, write_json
+from rlsae.agents.evaluate import one_thread
 from rlsae.agents.hooks import HookFn, capture, hooked
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
@@ -89,19 +88,7 @@ class Play:
     background: np.ndarray | None = None  # first screen, to draw heatmaps on
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Torch on one thread: a batch of a few frames gains nothing from two, and when the other core is
-    busy every op would wait for it (measured here: 30 ms instead of 1 ms per conv)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@_one_thread()
+@one_thread()
 @torch.no_grad()
 def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn | None = None,
          sae: SparseAutoencoder | None = None, desc: str = "clean") -> Play:

@@ -40,6 +40,8 @@ GHOSTS = ("sue", "inky", "pinky", "blinky")  # orange, cyan, pink, red: RAM orde
 GHOST_COLOURS = ("orange", "cyan", "pink", "red")
 DIRECTIONS = ("up", "right", "down", "left")  # ram[56] & 3
 REGIONS = ("top_left", "top", "top_right", "left", "centre", "right", "bottom_left", "bottom", "bottom_right")
+GRID = 8  # pacman_cell: an 8x8 grid of 20 x 21.5 px cells, about one corridor crossing each
+CELLS = tuple(f"{row}_{col}" for row in range(GRID) for col in range(GRID))
 PILLS = {"top_left": 5, "top_right": 3, "bottom_left": 4, "bottom_right": 2}  # bit of ram[117]
 
 
@@ -62,6 +64,10 @@ def _category_label(fact: Fact, category: str) -> str:
     word = category.replace("_", "-")
     if fact.name == "pacman_region":
         return f"Pac-Man is in the {word} region"
+    if fact.name == "pacman_cell":
+        row, col = (int(i) for i in category.split("_"))
+        w, h = MAZE_WIDTH / GRID, MAZE_HEIGHT / GRID
+        return f"Pac-Man is at x {col * w:.0f}-{(col + 1) * w:.0f}, y {row * h:.0f}-{(row + 1) * h:.0f} px"
     if fact.name == "pacman_facing":
         return f"Pac-Man faces {word}"
     if fact.name == "nearest_ghost_direction":
@@ -82,6 +88,8 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
          bin_labels=("Pac-Man is in the top third", "Pac-Man is in the middle third (y)",
                      "Pac-Man is in the bottom third")),
     Fact("pacman_region", "categorical", "Pac-Man's region of the maze (3x3 grid)", categories=REGIONS),
+    Fact("pacman_cell", "categorical", f"Pac-Man's cell of a {GRID}x{GRID} grid over the maze",
+         categories=CELLS),
     Fact("pacman_facing", "categorical", "Pac-Man's facing direction", categories=DIRECTIONS),
     *[Fact(f"{g}_{axis}", "continuous", f"{g.capitalize()} ({c} ghost) {axis} (screen pixels)")
       for g, c in zip(GHOSTS, GHOST_COLOURS) for axis in "xy"],
@@ -164,6 +172,8 @@ def decode_facts(ram: np.ndarray, episode_ids: np.ndarray | None = None, lives: 
     col = np.digitize(px, FACTS["pacman_x"].bins)
     row = np.digitize(py, FACTS["pacman_y"].bins)
     out["pacman_region"] = row * 3 + col
+    out["pacman_cell"] = (np.clip(py * GRID // MAZE_HEIGHT, 0, GRID - 1) * GRID
+                          + np.clip(px * GRID // MAZE_WIDTH, 0, GRID - 1)).astype(np.int64)
     out["pacman_facing"] = r[:, FACING] & 3
 
     gx = r[:, GHOST_X:GHOST_X + 4] + SPRITE_OFFSET[0]

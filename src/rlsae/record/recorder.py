@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
 from rlsae.agents.checkpoint import WEIGHTS, default_agent_path, load_agent, provenance
+from rlsae.agents.evaluate import one_thread
 from rlsae.agents.hooks import capture, hooked
 from rlsae.config import UserError, option, require, to_dict
 from rlsae.envs.atari import FRAME_SKIP, NOOP_MAX, check_game, rng_actions
@@ -149,7 +150,8 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
                "config": to_dict(cfg), "provenance": provenance()}
         runs.append(run)
     run_index = len(runs) - 1
-    _record_run(model, layer, manifest, run, run_index, out, chunks, done, cfg)
+    with one_thread():  # the network runs beside the emulators: one core each
+        _record_run(model, layer, manifest, run, run_index, out, chunks, done, cfg)
     return out
 
 

@@ -1,0 +1,31 @@
+"""`rlsae demo` end to end at a tiny size: every stage runs, the summary has the promised keys, and a
+second run reuses the finished stages."""
+
+import json
+from pathlib import Path
+
+import torch
+
+from rlsae.demo import DemoConfig, format_summary, run_demo
+
+SUMMARY_KEYS = ("fvu", "l0", "dead_fraction", "action_agreement", "action_agreement_large_gap",
+                "advantage_rel_error", "regret", "score_clean", "score_spliced", "n_features", "n_labeled",
+                "neuron_n_labeled")
+
+
+def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys) -> None:
+    torch.set_num_threads(1)
+    cfg = DemoConfig(out=tmp_path / "demo", steps=3000, samples=20_000, episodes=1, steer_top=1,
+                     steer_episodes=1, progress=False)
+    summary = run_demo(cfg)
+    saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    for key in SUMMARY_KEYS:
+        assert saved[key] is not None, key
+    assert saved["n_features"] == 2048 and 0 <= saved["fvu"] < 1
+    assert set(saved["stage_seconds"]) == {"record", "train-sae", "evaluate", "interpret", "steer", "browse"}
+    assert Path(saved["browser"]).name == "index.html" and Path(saved["browser"]).exists()
+    assert "open the feature browser" in format_summary(summary)
+
+    again = run_demo(cfg)
+    assert set(again["stage_seconds"]) == {"browse"}  # everything else was reused
+    assert "already done" in capsys.readouterr().out
