@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import torch
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -34,3 +36,19 @@ def append_section(title: str, header: list[str], rows: list[list[str]], notes: 
     print(text)
     with open(BENCHMARKS_MD, "a") as f:
         f.write(text)
+
+
+def raw_steps_per_second(num_envs: int, steps: int, training: bool) -> float:
+    """Random-action stepping of the agents' vector env: the ceiling a trainer or recorder can reach."""
+    from rlsae.envs.atari import make_vector_env
+
+    env = make_vector_env("ms_pacman", num_envs, training=training)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    iterations = max(1, steps // num_envs)
+    start = time.perf_counter()
+    for _ in range(iterations):
+        env.step(rng.integers(0, 9, num_envs))
+    elapsed = time.perf_counter() - start
+    env.close()
+    return iterations * num_envs / elapsed

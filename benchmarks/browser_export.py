@@ -68,7 +68,8 @@ def main() -> None:
     from _report import append_section
 
     append_section("Feature browser export", header, rows,
-                   notes="Synthetic Pac-Man-like frames, every frame a distinct state. Goal: <= 60 s for 2048 features.")
+                   notes="Synthetic Pac-Man-like frames, every frame a distinct state. "
+                         "Goal: <= 60 s for 2048 features.")
 
 
 if __name__ == "__main__":

@@ -16,23 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from _report import append_section
-from rlsae.envs.atari import make_vector_env
+from _report import append_section, raw_steps_per_second
 from rlsae.record.recorder import RecordConfig, record
 from rlsae.record.recording import Recording
-
-
-def raw_steps_per_second(num_envs: int, steps: int) -> float:
-    env = make_vector_env("ms_pacman", num_envs, training=False)
-    rng = np.random.default_rng(0)
-    env.reset(seed=0)
-    iterations = max(1, steps // num_envs)
-    start = time.perf_counter()
-    for _ in range(iterations):
-        env.step(rng.integers(0, 9, num_envs))
-    elapsed = time.perf_counter() - start
-    env.close()
-    return iterations * num_envs / elapsed
 
 
 def record_seconds(out: Path, steps: int, num_envs: int, dtype: str) -> float:
@@ -62,13 +48,13 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for n in args.num_envs:
-        raw_before = raw_steps_per_second(n, args.steps)
+        raw_before = raw_steps_per_second(n, args.steps, training=False)
         with tempfile.TemporaryDirectory() as tmp:
             # steady state: the extra steps of a 3x longer recording over the extra time (start-up cancels)
             short = record_seconds(Path(tmp) / "short", args.steps, n, "float32")
             long = record_seconds(Path(tmp) / "float32", 3 * args.steps, n, "float32")
             rec_rate = 2 * args.steps / (long - short)
-            raw = (raw_before + raw_steps_per_second(n, args.steps)) / 2  # around the timed recordings
+            raw = (raw_before + raw_steps_per_second(n, args.steps, training=False)) / 2  # around the timed recordings
             record_seconds(Path(tmp) / "float16", 3 * args.steps, n, "float16")
             sizes = {}
             for dtype in ("float32", "float16"):

@@ -12,24 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from _report import append_section
+from _report import append_section, raw_steps_per_second
 from rlsae.agents.train import TrainAgentConfig, train_agent
-from rlsae.envs.atari import make_vector_env
-
-
-def raw_steps_per_second(num_envs: int, steps: int) -> float:
-    env = make_vector_env("ms_pacman", num_envs, training=True)
-    rng = np.random.default_rng(0)
-    env.reset(seed=0)
-    iterations = max(1, steps // num_envs)
-    start = time.perf_counter()
-    for _ in range(iterations):
-        env.step(rng.integers(0, 9, num_envs))
-    elapsed = time.perf_counter() - start
-    env.close()
-    return iterations * num_envs / elapsed
 
 
 def train_steps_per_second(algorithm: str, num_envs: int, steps: int, device: str) -> float:
@@ -51,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for n in args.num_envs:
-        raw = raw_steps_per_second(n, args.steps)
+        raw = raw_steps_per_second(n, args.steps, training=True)
         train = train_steps_per_second(args.algorithm, n, args.steps, args.device)
         rows.append([str(n), f"{raw:,.0f}", f"{train:,.0f}", f"{train / raw:.2f}"])
     append_section(f"train-agent ({args.algorithm}) vs raw env stepping",

@@ -124,7 +124,8 @@ def _summary(out: Path, index: Path, seconds: dict[str, float], total: float) ->
         "mean_best_auroc": features["mean_best_auroc"],
         "neuron_n_labeled": neurons["n_labeled"], "neuron_labeled_fraction": neurons["labeled_fraction"],
         "neuron_mean_best_auroc": neurons["mean_best_auroc"],
-        "best_dying_feature": interpreted.get("best_dying"), "best_power_pill_feature": interpreted.get("best_power_pill"),
+        "best_dying_feature": interpreted.get("best_dying"),
+        "best_power_pill_feature": interpreted.get("best_power_pill"),
         "browser": str(index.resolve()), "stage_seconds": seconds, "wall_time_s": round(total, 1),
         "provenance": provenance(),
     }

@@ -43,6 +43,5 @@ def test_unknown_layer_is_a_user_error_listing_layers() -> None:
 
     from rlsae.config import UserError
 
-    with pytest.raises(UserError, match="hidden"):
-        with hooked(QNetwork(9), {"nope": lambda a: None}):
-            pass
+    with pytest.raises(UserError, match="hidden"), hooked(QNetwork(9), {"nope": lambda a: None}):
+        pass

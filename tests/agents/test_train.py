@@ -73,7 +73,7 @@ def test_training_lowers_td_loss_and_writes_a_loadable_checkpoint(tmp_path: Path
     before, after = _td_loss(untrained, transitions), _td_loss(model, transitions)
     assert after < 0.6 * before, f"TD loss did not fall: before {before:.4f}, after {after:.4f}"
     assert manifest["step"] >= extra["total_steps"] and manifest["algorithm"] == algorithm
-    
+
 
 def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path) -> None:
     torch.set_num_threads(1)

@@ -96,3 +96,7 @@ def test_best_unit_ignores_dead_units_and_other_facts() -> None:
     best = best_unit(auroc, ["pill_top_left", "dying"], ("dying",), np.array([True, True, False]))
     assert best == {"unit": 1, "fact": "dying", "auroc": 0.9}
     assert best_unit(auroc, ["a", "b"], ("dying",), np.ones(3, bool)) is None
+    # A conjunction counts only when every part matches: "pill & dying" is a dying detector, not a pill one.
+    names = ["pill_top_left & dying", "pill_top_left & ghosts_frightened"]
+    assert best_unit(auroc, names, ("pill_",), np.ones(3, bool)) is None
+    assert best_unit(auroc, names, ("pill_", "ghosts_"), np.ones(3, bool))["unit"] == 2

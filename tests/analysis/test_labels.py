@@ -86,3 +86,16 @@ def test_sparse_auroc_against_rare_facts_matches_the_definition() -> None:
     facts[acts[:, 0] > 0, 0] = True  # a rare fact that contains unit 0's firing
     want = np.array([[_brute_auroc(acts[:, u], facts[:, f]) for f in range(4)] for u in range(3)])
     np.testing.assert_allclose(auroc_matrix(acts, facts), want, atol=1e-12)
+
+
+def test_a_fact_seen_in_one_episode_of_the_fit_split_is_never_chosen() -> None:
+    rng = np.random.default_rng(5)
+    episodes = np.repeat(np.arange(50), 100)
+    fit, held = split_by_episode(episodes, 0.3)
+    fluke = episodes == episodes[fit][0]  # where the unit happens to fire hardest: one fit episode
+    lucky = fluke | (episodes == episodes[held][0])  # a fact true there and in one held-out episode
+    broad = rng.random(len(episodes)) < 0.05
+    acts = fluke * rng.uniform(2, 3, len(episodes)) + broad * rng.uniform(1, 2, len(episodes))
+    # On the whole fit split "lucky" is detected perfectly (AUROC 1); it cannot be checked on both halves.
+    labels = label_units(acts[:, None], {"lucky": lucky, "broad": broad}, episodes)
+    assert labels.fact == ["broad"] and labels.heldout_auroc[0] > 0.9

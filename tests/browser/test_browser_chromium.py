@@ -151,7 +151,8 @@ def test_feature_page_shows_frames_arrows_and_goes_back(driver, site) -> None:
     assert len(images) == n_items
     wait(driver, lambda d: d.execute_script(
         "return Array.from(document.querySelectorAll('#frames img')).every(i => i.complete)"))
-    widths = driver.execute_script("return Array.from(document.querySelectorAll('#frames img')).map(i => i.naturalWidth)")
+    widths = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#frames img')).map(i => i.naturalWidth)")
     assert min(widths) > 0
     print(f"\nfeature page with {n_items} frames rendered in {time.perf_counter() - start:.2f} s")
     assert [h.text.split(" (")[0].lower() for h in driver.find_elements(By.CSS_SELECTOR, "#frames h3")] == \

@@ -14,7 +14,7 @@ import json
 import os
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ def provenance() -> dict[str, Any]:
     """Who/what/when produced an artefact: stored in every manifest."""
     return {"rlsae_version": __version__, "commit": git_commit(), "torch": torch.__version__,
             "python": platform.python_version(), "host": platform.node(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "created": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def save_checkpoint(folder: Path, model: QNetwork, manifest: dict[str, Any],

@@ -2,9 +2,9 @@
 
 For each feature: density, histogram of its non-zero activations, top-activating and quantile-sampled
 example states, its exact push on each action (W_head @ decoder direction), its held-out AUROC as a
-detector of every game fact decoded from RAM, an automatic label (the best fact, if good enough), and
-a cluster of related features. The same labelling run on the layer's raw neurons is the baseline:
-do SAE features read better than neurons?
+detector of every game fact decoded from RAM and of pairs of them (envs/conjunctions.py), an automatic
+label (the best fact, if good enough), and a cluster of related features. The same labelling run on
+the layer's raw neurons, with the same facts, is the baseline: do SAE features read better than neurons?
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from rlsae.analysis.labels import Labels, label_units
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import select_states, state_facts
 from rlsae.config import UserError, option, require, to_dict
-from rlsae.envs.conjunctions import SEPARATOR, with_conjunctions
+from rlsae.envs.conjunctions import MIN_RATE, SEPARATOR, with_conjunctions
 from rlsae.envs.facts import binary_descriptions, binary_facts
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
@@ -185,6 +185,8 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         "n_states": len(states), "n_episodes": len(np.unique(episode_ids)), "n_features": sae.d_sae,
         "n_live": int(alive.sum()), "dead_fraction": float(1 - alive.mean()), "min_auroc": cfg.min_auroc,
         "features": labels.summary(alive), "neurons": neurons.summary(neuron_alive),
+        # A unit firing on fewer states than the rarest fact cannot reach AUROC 0.8 on any fact.
+        "features_scorable": labels.summary(density >= MIN_RATE),
         "best_dying": _with_description(best_unit(labels.auroc, fact_names, ("dying",), alive),
                                         descriptions, density),
         "best_power_pill": _with_description(best_unit(labels.auroc, fact_names, POWER_PILL_FACTS, alive),
@@ -216,14 +218,17 @@ def _unit(best: dict[str, Any] | None, kind: str) -> str:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the terminal."""
-    f, n = summary["features"], summary["neurons"]
+    f, n, s = summary["features"], summary["neurons"], summary["features_scorable"]
     return "\n".join([
         f"{summary['n_states']} states from {summary['n_episodes']} episodes, {summary['seconds']:.1f} s",
         f"live features: {summary['n_live']}/{summary['n_features']} ({summary['dead_fraction']:.1%} dead)",
         (f"labeled (held-out AUROC >= {summary['min_auroc']}): {f['n_labeled']} features = "
         f"{f['labeled_fraction']:.1%} of live, mean best AUROC {f['mean_best_auroc']:.3f}"),
+        (f"  of the {s['n_units']} features firing on >= {MIN_RATE:.1%} of states: {s['n_labeled']} labeled = "
+         f"{s['labeled_fraction']:.1%}; labels hold on {f['mean_label_precision']:.0%} of the states where "
+         "their feature fires (mean)"),
         (f"neuron baseline: {n['n_labeled']}/{n['n_units']} live neurons labeled = {n['labeled_fraction']:.1%}, "
-        f"mean best AUROC {n['mean_best_auroc']:.3f}"),
+        f"mean best AUROC {n['mean_best_auroc']:.3f}, label holds on {n['mean_label_precision']:.0%} where > 0"),
         (f"best 'dying' feature: {_unit(summary['best_dying'], 'feature')}; "
         f"best neuron: {_unit(summary['neuron_best_dying'], 'neuron')}"),
         f"best power-pill feature: {_unit(summary['best_power_pill'], 'feature')}",

@@ -107,6 +107,10 @@ def fidelity_table(evaluation: dict[str, float]) -> dict[str, dict[str, float | 
     return rows
 
 
+# Log fields that are bookkeeping, not training curves worth a chart.
+NOT_CURVES = {"samples", "wall"}
+
+
 def training_curves(path: Path) -> list[TrainingPoint]:
     """Numeric fields of each log line with a ``step``, thinned to at most MAX_CURVE_POINTS."""
     points: list[TrainingPoint] = []
@@ -119,7 +123,8 @@ def training_curves(path: Path) -> list[TrainingPoint]:
             raise UserError(f"'{path}' line {n} is not JSON: {line[:60]!r}") from None
         if isinstance(entry, dict) and isinstance(entry.get("step"), (int, float)):
             points.append({k: v for k, v in entry.items()  # type: ignore[misc]
-                           if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
+                           if k not in NOT_CURVES and isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v)})
     stride = max(1, math.ceil(len(points) / MAX_CURVE_POINTS))
     return points[::stride] if not points or (len(points) - 1) % stride == 0 else [*points[::stride], points[-1]]
 

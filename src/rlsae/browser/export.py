@@ -265,7 +265,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
         _write_atomic(out_dir / "assets" / name, (static / name).read_bytes())
     write_json(out_dir / "manifest.json", {
         "kind": "rlsae-browser", "n_features": len(features), "n_clusters": len(data.clusters),
-        "images_written": media.written, "distinct_images": len({v for v in media.seen.values()}),
+        "images_written": media.written, "distinct_images": len(set(media.seen.values())),
         "export_seconds": round(time.perf_counter() - start, 3), "provenance": provenance()})
     page = (static / "index.html").read_text().replace("__TITLE__", html.escape(s.title))
     index = out_dir / "index.html"

@@ -151,7 +151,8 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
                   "zero-ablation": {"action_agreement": 0.12, "score": 210.0},
                   "mean-ablation": {"action_agreement": 0.31, "score": 420.0}},
         training_curves=[{"step": s, "fvu": float(0.9 * np.exp(-s / 3e6) + 0.08), "l0": 32.0,
-                          "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)} for s in range(0, 10_000_001, 250_000)],
+                          "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)}
+                         for s in range(0, 10_000_001, 250_000)],
         label_comparison={"neurons": {"labeled_fraction": 0.21, "mean_best_auroc": 0.71, "count": 512},
                           "features": {"labeled_fraction": 0.48, "mean_best_auroc": 0.83, "count": n_features}},
         notes="Synthetic data: numbers and frames are made up.",

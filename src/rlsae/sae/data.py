@@ -7,6 +7,7 @@ and `train-sae`, `evaluate` and `interpret` agree on which states are held out w
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 

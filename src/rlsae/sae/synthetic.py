@@ -9,7 +9,6 @@ sums the directions. A good SAE's decoder rows recover the planted directions:
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 
