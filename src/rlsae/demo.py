@@ -30,12 +30,13 @@ SUMMARY = "summary.json"
 class DemoConfig:
     out: Path = option(Path("runs/demo"), "output folder (a finished stage found there is reused)")
     checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
-    steps: int = option(60_000, "agent steps to record")
+    steps: int = option(80_000, "agent steps to record")
     num_envs: int = option(8, "games played in parallel while recording")
-    samples: int = option(3_000_000, "SAE training samples")
+    samples: int = option(2_000_000, "SAE training samples")
     expansion_factor: int = option(4, "SAE latents per neuron (512 -> 2048)")
     k: int = option(32, "active SAE latents per state")
-    episodes: int = option(30, "full games per condition when measuring the spliced agent's score")
+    episodes: int = option(16, "full games per condition (clean, spliced, two ablations); `rlsae evaluate` "
+                          "defaults to 30")
     steer_top: int = option(3, "steer this many of the best-labeled features (0: skip steering)")
     steer_episodes: int = option(2, "games per steered feature")
     seed: int = option(1, "seed for recording, training and games")

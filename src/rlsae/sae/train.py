@@ -56,9 +56,9 @@ class TrainSAEConfig:
                                      "the recorded layer to feed the Q-head")
     aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK)")
     k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)")
-    dead_window: int = option(16_384, "samples without firing after which a latent counts as dead for AuxK "
-                              "(measured on 100k states: 16k left 11% of latents silent on held-out states, "
-                              "4k 45%, 100k 17%)")
+    dead_window: int | None = option(None, "samples without firing after which a latent counts as dead for AuxK "
+                                     "(default: 256 x d_sae / k, 16,384 at 2048/k=32: measured on 100k states, "
+                                     "16k left 11%% of latents silent on held-out states, 4k 45%%, 100k 17%%)")
     l1_coef: float = option(3.0, "L1 coefficient (relu only)")
     heldout_fraction: float = option(0.1, "fraction of episodes held out for evaluation")
     max_states: int | None = option(None, "use at most this many training states (default: all)")
@@ -74,7 +74,8 @@ class TrainSAEConfig:
                 f"--architecture must be one of {', '.join(ARCHITECTURES)}, got '{self.architecture}'")
         require(self.expansion_factor >= 1, f"--expansion-factor must be >= 1, got {self.expansion_factor}")
         require(self.k >= 1, f"--k must be >= 1, got {self.k}")
-        require(self.dead_window >= 1, f"--dead-window must be >= 1, got {self.dead_window}")
+        require(self.dead_window is None or self.dead_window >= 1,
+                f"--dead-window must be >= 1, got {self.dead_window}")
         require(self.samples >= self.batch_size >= 1,
                 f"--samples ({self.samples}) must be >= --batch-size ({self.batch_size}) >= 1")
         require(0 < self.heldout_fraction < 1, f"--heldout-fraction must be in (0, 1), got {self.heldout_fraction}")
@@ -118,7 +119,8 @@ class Trainer:
                 "--advantage-weight needs the recorded layer to feed the Q-head (layer 'hidden' of an rlsae "
                 "agent): use --advantage-weight 0 for other layers")
         self.k_aux = cfg.k_aux or d_in // 2
-        self.dead_window = cfg.dead_window
+        # A latent's mean firing period is d_sae / k samples; "dead" means silent for 256 such periods.
+        self.dead_window = cfg.dead_window or 256 * d_sae // (cfg.k if cfg.architecture != "relu" else 32)
         # Unit variance per dimension about the mean, so one learning rate suits any layer's scale.
         mean = x.mean(0)
         self.scale = float(((x - mean).pow(2).sum(1).mean() / d_in).sqrt().clamp_min(1e-8))
