@@ -6,8 +6,8 @@ Sweep: every width in --widths x every k in --ks (advantage weight 1, our defaul
 at each of --advantage-weights (the plain-MSE vs advantage-aware trade-off). Each row: held-out FVU,
 dead fraction (never fires on held-out states), L0, greedy-action agreement (all / large-gap states),
 advantage error, regret, training time. The SAE at --game-width/--game-k also plays --episodes full games
-spliced into the agent. Writes a table into BENCHMARKS.md and the frontier to
-benchmarks/results/sae_frontier.png.
+spliced into the agent. Writes a table into BENCHMARKS.md and the frontier to --png
+(default benchmarks/results/sae_frontier.png).
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=30, help="spliced full games (0 skips)")
     parser.add_argument("--game-width", type=int, default=2048)
     parser.add_argument("--game-k", type=int, default=32)
+    parser.add_argument("--png", type=Path, default=RESULTS / "sae_frontier.png", help="where to draw the frontier")
     args = parser.parse_args()
 
     recording = Recording.open(args.recording)
@@ -93,7 +94,7 @@ def main() -> None:
                 row.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.mean(0),
                                          episodes=args.episodes))
             rows.append(row)
-    frontier_png(rows, RESULTS / "sae_frontier.png")
+    frontier_png(rows, args.png)
 
     def score(r: dict[str, Any]) -> str:
         if "score_spliced" not in r:
@@ -111,7 +112,7 @@ def main() -> None:
          "advantage error", "regret (% Q range)", "spliced / clean score", "train s", "samples/s"], table,
         f"{len(train)} training states, {len(heldout)} held-out states (whole held-out episodes) from "
         f"`{args.recording}`; {args.samples:,} samples per SAE (batch 4096). Metrics are defined in "
-        "src/rlsae/sae/metrics.py. Frontier plot: benchmarks/results/sae_frontier.png.")
+        f"src/rlsae/sae/metrics.py. Frontier plot: {args.png.relative_to(RESULTS.parent.parent)}.")
 
 
 if __name__ == "__main__":
