@@ -81,6 +81,12 @@ def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str,
         np.testing.assert_array_equal(shown, rec.render_frames([item["step"]])[0])
         checked += 1
     assert checked == 3
+    for feature in range(64):  # each label carries its held-out precision, unlabeled features none
+        detail = read_js(out / "data" / "f" / f"{feature}.js")  # type: ignore[operator]
+        precision = detail["label_precision"]
+        assert (precision is None) if detail["label"] is None else (precision is None or 0 <= precision <= 1)
+        if precision is not None:
+            assert precision == pytest.approx(result.label_precision[feature], rel=1e-5)  # type: ignore[attr-defined]
     steering = read_js(out / "data" / "f" / f"{site['steered']}.js")["steering"]  # type: ignore[operator]
     assert steering["mode"] == "clamp" and 0 <= steering["tv_distance"] <= 1
     assert (out / steering["heatmap"]).is_file() and (out / steering["gif"]).read_bytes()[:4] == b"GIF8"

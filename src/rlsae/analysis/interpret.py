@@ -199,7 +199,8 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         states=states, density=density, max_activation=features.max(0), action_effect=effect,
         hist_edges=edges, hist_counts=counts, example_states=ex_states, example_activations=ex_acts,
         example_groups=ex_groups, fact_auroc=labels.auroc.astype(np.float32),
-        label_auroc=labels.heldout_auroc.astype(np.float32), cluster=clusters.assignment,
+        label_auroc=labels.heldout_auroc.astype(np.float32),
+        label_precision=labels.precision.astype(np.float32), cluster=clusters.assignment,
         group_titles=titles, fact_names=fact_names, fact_descriptions=[descriptions[n] for n in fact_names],
         label_fact=labels.fact, label=labels.label, cluster_names=clusters.names, summary=summary)
     summary["seconds"] = round(time.perf_counter() - start, 2)

@@ -45,6 +45,7 @@ class InterpretResult:
     example_groups: np.ndarray      # [d, n_examples] index into group_titles, -1 = none
     fact_auroc: np.ndarray          # [d, n_facts] held-out AUROC of each feature for each binary fact
     label_auroc: np.ndarray         # [d] held-out AUROC of the best (fit-split) fact
+    label_precision: np.ndarray     # [d] held-out P(that fact | feature fires), NaN if it never fires there
     cluster: np.ndarray             # [d] cluster id, -1 for dead features
     group_titles: list[str]
     fact_names: list[str]

@@ -189,6 +189,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
             action_effect=result.action_effect[f].tolist(), label=result.label[f],
             label_score=float(result.label_auroc[f]) if result.label[f] else None,
+            label_precision=float(result.label_precision[f])
+            if result.label[f] and np.isfinite(result.label_precision[f]) else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
             if alive else None,

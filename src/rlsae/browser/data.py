@@ -178,6 +178,8 @@ class Feature:
     label: str | None = None
     label_score: float | None = None
     """AUROC of the label's fact."""
+    label_precision: float | None = None
+    """Share of the states where the feature fires on which the label's fact holds."""
     cluster_id: int = -1
     """-1 when the feature is in no cluster (e.g. dead)."""
     cluster_name: str | None = None

@@ -204,7 +204,8 @@ def _feature_detail(f: Feature, media: _MediaStore) -> dict[str, Any]:
                     "heatmap": None if s.heatmap is None else media.image(s.heatmap, f"{origin} heatmap"),
                     "gif": None if s.gif is None else media.file(s.gif, f"{origin} steering gif")}
     return {"id": f.id, "alive": f.alive, "density": f.density, "max_activation": f.max_activation,
-            "label": f.label, "label_score": f.label_score, "cluster_id": f.cluster_id,
+            "label": f.label, "label_score": f.label_score, "label_precision": f.label_precision,
+            "cluster_id": f.cluster_id,
             "cluster_name": f.cluster_name, "action_effect": f.action_effect, "histogram": f.histogram,
             "facts": [asdict(fact) for fact in f.facts], "frames": frames, "steering": steering}
 
