@@ -2,9 +2,8 @@
 
 ``n_features`` random unit directions in ``d_in`` < ``n_features`` dimensions; each sample switches
 each feature on with probability ``active / n_features`` at a magnitude drawn from U(0.5, 1.5) and
-sums the directions. A good SAE's decoder rows recover the planted directions:
-
-    python -m rlsae.sae.synthetic            # the full benchmark: 512-d, 2048 planted features
+sums the directions. A good SAE's decoder rows recover the planted directions
+(tests/sae/test_synthetic.py at a small size; benchmarks/synthetic_recovery.py larger).
 """
 
 from __future__ import annotations
