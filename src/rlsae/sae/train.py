@@ -213,12 +213,11 @@ class Trainer:
         sae.normalize_decoder()
         with torch.no_grad():
             active = code.values > 0
+            l0 = active.sum(1).float().mean()
             if code.indices is None:
                 fired = active.any(0)
-                l0 = active.sum(1).float().mean()
             else:
                 fired = torch.zeros_like(dead).index_fill_(0, code.indices[active], True)
-                l0 = active.sum(1).float().mean()
             self.since_fired += x.shape[0]
             self.since_fired[fired] = 0
         metrics.update(loss=loss.item(), l0=l0.item(), dead_fraction=dead.float().mean().item())
