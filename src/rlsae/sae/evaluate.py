@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from rlsae.agents.checkpoint import atomic_write_text, provenance
 from rlsae.config import UserError, option, require
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head
 from rlsae.sae.io import load_sae, sae_metadata
-from rlsae.sae.metrics import evaluate_reconstruction
+from rlsae.sae.metrics import evaluate_reconstruction, log10_density
 
 EVALUATION = "evaluation.json"
 DENSITY_PNG = "density.png"
@@ -84,7 +83,7 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
     head = q_head(recording)
     result = evaluate_reconstruction(sae, heldout.activations, head)
     density = result.pop("density")
-    log10 = torch.where(density > 0, density.clamp_min(1e-12).log10(), torch.tensor(-math.inf)).numpy()
+    log10 = log10_density(density, dead=-math.inf).numpy()
     png = cfg.png or cfg.sae / DENSITY_PNG
     density_histogram(log10, png, f"{sae.architecture} SAE, {sae.d_sae} features"
                       + (f", k={sae.k}" if sae.k else "") + f": {len(heldout)} held-out states")

@@ -30,6 +30,11 @@ def fraction_unexplained(target: torch.Tensor, estimate: torch.Tensor) -> float:
     return float(error / variance.clamp_min(1e-12))
 
 
+def log10_density(density: torch.Tensor, dead: float) -> torch.Tensor:
+    """log10 of each feature's firing density, ``dead`` where it never fires."""
+    return torch.where(density > 0, density.clamp_min(1e-12).log10(), torch.full_like(density, dead))
+
+
 @torch.no_grad()
 def reconstruct_all(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 16384
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

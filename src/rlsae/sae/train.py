@@ -32,7 +32,7 @@ from rlsae.record.recording import Recording
 from rlsae.sae.data import geometric_median, load_split, q_head
 from rlsae.sae.io import CFG, save_sae
 from rlsae.sae.losses import advantage_matrix, aux_k_loss, squared_error
-from rlsae.sae.metrics import evaluate_reconstruction
+from rlsae.sae.metrics import evaluate_reconstruction, log10_density
 from rlsae.sae.model import ARCHITECTURES, SparseAutoencoder
 
 CHECKPOINT = "checkpoint"
@@ -122,12 +122,14 @@ class Trainer:
         # A latent's mean firing period is d_sae / k samples; "dead" means silent for 256 such periods.
         self.dead_window = cfg.dead_window or 256 * d_sae // (cfg.k if cfg.architecture != "relu" else 32)
         # Unit variance per dimension about the mean, so one learning rate suits any layer's scale.
-        mean = x.mean(0)
-        self.scale = float(((x - mean).pow(2).sum(1).mean() / d_in).sqrt().clamp_min(1e-8))
-        self.total_variance = float((x - mean).pow(2).sum(1).mean()) / self.scale**2
+        centred = x - x.mean(0)  # one [n, d_in] temporary for all three statistics
+        variance = float(centred.pow(2).sum(1).mean())
+        self.scale = max(math.sqrt(variance / d_in), 1e-8)
+        self.total_variance = variance / self.scale**2
         self.adv = advantage_matrix(head[0]).to(self.device) if cfg.advantage_weight > 0 and head else None
         if self.adv is not None:
-            self.adv_variance = float(((x - mean) @ self.adv.cpu().T).pow(2).sum(1).mean()) / self.scale**2
+            self.adv_variance = float((centred @ self.adv.cpu().T).pow(2).sum(1).mean()) / self.scale**2
+        del centred
         torch.manual_seed(cfg.seed)
         self.sae = SparseAutoencoder(d_in, d_sae, cfg.architecture, cfg.k).to(self.device)
         sample = x[torch.randperm(len(x))[:20_000]] / self.scale
@@ -263,7 +265,7 @@ class Trainer:
         sae.fold_scale(self.scale)
         metrics = evaluate_reconstruction(sae, self.heldout, self.head)
         density = metrics.pop("density")
-        log10 = torch.where(density > 0, density.clamp_min(1e-12).log10(), torch.full_like(density, -10.0))
+        log10 = log10_density(density, dead=-10.0)  # SAELens' sparsity files use log10(1e-10) for dead
         metadata = {**self.metadata, "heldout_fraction": cfg.heldout_fraction,
                     "rlsae": {"config": to_dict(cfg), "input_scale": self.scale, "dead_window": self.dead_window,
                               "k_aux": self.k_aux, "train_states": len(self.train), "steps": self.step,
