@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rlsae.agents.checkpoint import provenance, write_json
 from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
+from rlsae.common.files import write_json
+from rlsae.common.runtime import provenance
 from rlsae.config import option, require
 
 T = TypeVar("T")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from rlsae.common.runtime import one_thread
 from rlsae.config import option, require
 from rlsae.envs.atari import DEFAULT_GAME, make_vector_env, rng_actions
 
@@ -30,18 +30,6 @@ class EvaluateAgentConfig:
         require(self.episodes >= 1, f"--episodes must be >= 1, got {self.episodes}")
         require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
         require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Torch on one thread while playing: a batch of a few frames gains nothing from two, and when the
-    other core is busy every op waits for it (measured on 2 cores: 30 ms instead of 1 ms per conv)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def greedy_policy(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from rlsae.agents.qnet import QNetwork
 from rlsae.agents.train import TrainAgentConfig, TrainingRun
+from rlsae.common.runtime import autocast, autocast_dtype
 from rlsae.envs.atari import make_vector_env, rng_actions
 
 
@@ -41,6 +42,7 @@ def train_pqn(cfg: TrainAgentConfig) -> None:
     optimizer = torch.optim.RAdam(model.parameters(), lr=cfg.learning_rate)
     run = TrainingRun(cfg, model, optimizer)
     rng = np.random.default_rng(cfg.seed + run.step)
+    dtype = autocast_dtype(cfg.precision, cfg.device)
     T, N = cfg.rollout_steps, cfg.num_envs
     obs_buf = torch.zeros((T, N, 4, 84, 84), dtype=torch.uint8, device=device)
     act_buf = torch.zeros((T, N), dtype=torch.long, device=device)
@@ -55,7 +57,7 @@ def train_pqn(cfg: TrainAgentConfig) -> None:
             for group in optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * (1.0 - frac)
             epsilon = cfg.epsilon(run.step)
-            with torch.no_grad():
+            with torch.no_grad(), autocast(cfg.device, dtype):
                 q = model(obs)
                 for t in range(T):
                     obs_buf[t] = obs
@@ -67,13 +69,14 @@ def train_pqn(cfg: TrainAgentConfig) -> None:
                     rew_buf[t] = torch.from_numpy(reward.astype(np.float32))
                     done_buf[t] = torch.from_numpy((terminated | truncated).astype(np.float32))
                     maxq_buf[t] = q.max(1).values
-                targets = q_lambda_targets(rew_buf, done_buf, maxq_buf, cfg.gamma, cfg.q_lambda)
+            targets = q_lambda_targets(rew_buf, done_buf, maxq_buf, cfg.gamma, cfg.q_lambda)
             flat_obs, flat_act, flat_tgt = obs_buf.flatten(0, 1), act_buf.flatten(), targets.flatten()
             losses = []
             for _ in range(cfg.update_epochs):
                 for idx in torch.randperm(T * N, device=device).split(cfg.minibatch_size):
-                    q_taken = model(flat_obs[idx]).gather(1, flat_act[idx, None]).squeeze(1)
-                    loss = F.mse_loss(q_taken, flat_tgt[idx])
+                    with autocast(cfg.device, dtype):
+                        q_taken = model(flat_obs[idx]).gather(1, flat_act[idx, None]).squeeze(1)
+                    loss = F.mse_loss(q_taken.float(), flat_tgt[idx])
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)

@@ -5,12 +5,15 @@ Output folder layout::
     out/
       latest/   checkpoint written every --save-every steps and on exit/interrupt (resume reads it)
       best/     checkpoint with the best periodic evaluation score so far
+      series/   the network as it was at each of --keep-steps (series/0, series/50k, ..., series/final):
+                how its features form as it learns
       log.jsonl one line per evaluation and per logging interval
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +23,24 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rlsae.agents.checkpoint import load_agent, load_train_state, provenance, save_checkpoint
+from rlsae.agents.checkpoint import load_agent, load_train_state, save_checkpoint
 from rlsae.agents.evaluate import greedy_policy, play_games, summarize
 from rlsae.agents.qnet import QNetwork
+from rlsae.common.runtime import provenance, resolve_device
 from rlsae.config import option, require, to_dict
 from rlsae.envs.atari import DEFAULT_GAME, check_game
+
+# Where the checkpoint series is kept: log-spaced, so early learning (fast) and late (slow) both show.
+SERIES_STEPS = (0, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000)
+
+
+def series_label(step: int) -> str:
+    """0, 50k, 1M, 2.5M: the name a kept checkpoint goes by (``--checkpoint series:1M``)."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if step >= size and step % (size // 10) == 0:
+            return f"{step / size:g}{unit}"
+    return str(step)
+
 
 # Per-algorithm defaults for options left unset. PQN follows Gallici et al. 2024 / CleanRL's
 # pqn_atari_envpool; DQN follows CleanRL's dqn_atari (Mnih et al. 2015 with Adam).
@@ -43,6 +59,9 @@ class TrainAgentConfig:
     out: Path = option(Path("runs/agent"), "output folder for checkpoints and logs")
     seed: int = option(1, "random seed")
     device: str = option("auto", "torch device: auto, cpu or cuda")
+    precision: str = option("auto", "forward/backward precision: bf16 autocast (targets, loss and optimizer "
+                            "stay fp32), fp32, or auto = bf16 where the hardware computes it natively",
+                            choices=["auto", "bf16", "fp32"])
     num_envs: int | None = option(None, "parallel envs (default: 32 for pqn, 1 for dqn)")
     learning_rate: float | None = option(None, "Adam learning rate (default: 2.5e-4 pqn, 1e-4 dqn)")
     gamma: float = option(0.99, "discount")
@@ -67,6 +86,7 @@ class TrainAgentConfig:
     eval_every: int = option(250_000, "steps between evaluations (full games, unclipped score)")
     eval_episodes: int = option(8, "games per periodic evaluation")
     save_every: int = option(100_000, "steps between 'latest' checkpoints")
+    keep_steps: tuple[int, ...] = option(SERIES_STEPS, "steps at which to keep a copy of the network in OUT/series")
     resume: bool = option(True, "continue from OUT/latest if it exists")
     progress: bool = option(True, "show a progress bar")
 
@@ -82,8 +102,17 @@ class TrainAgentConfig:
         rollout = self.num_envs * self.rollout_steps
         require(self.algorithm != "pqn" or rollout % self.minibatch_size == 0,
                 f"--minibatch-size ({self.minibatch_size}) must divide num_envs*rollout_steps ({rollout})")
-        if self.device == "auto":
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        for name in ("log_every", "eval_every", "eval_episodes", "save_every", "rollout_steps", "update_epochs",
+                     "minibatch_size", "batch_size", "buffer_size", "train_frequency", "target_update"):
+            require(getattr(self, name) >= 1, f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        require(self.learning_rate > 0 and math.isfinite(self.learning_rate),
+                f"--learning-rate must be a positive number, got {self.learning_rate}")
+        for name in ("start_epsilon", "end_epsilon", "exploration_fraction"):
+            require(0 <= getattr(self, name) <= 1, f"--{name.replace('_', '-')} must be in [0, 1], "
+                    f"got {getattr(self, name)}")
+        self.keep_steps = tuple(self.keep_steps)
+        require(all(s >= 0 for s in self.keep_steps), "--keep-steps must be >= 0")
+        self.device = resolve_device(self.device)
 
     def epsilon(self, step: int) -> float:
         span = max(1.0, self.exploration_fraction * self.total_steps)
@@ -100,19 +129,19 @@ class TrainingRun:
         self.step = 0
         self.best_score = -np.inf
         self.wall = 0.0
-        self.extra_state: dict[str, Any] = {}
         state = load_train_state(self.out / "latest") if cfg.resume else None
         if state is not None:
             resumed, _ = load_agent(self.out / "latest", cfg.device)
             model.load_state_dict(resumed.state_dict())
             optimizer.load_state_dict(state["optimizer"])
             self.step, self.best_score, self.wall = state["step"], state["best_score"], state["wall"]
-            self.extra_state = state.get("extra", {})
         self.next_eval = (self.step // cfg.eval_every + 1) * cfg.eval_every
         self.next_save = (self.step // cfg.save_every + 1) * cfg.save_every
         self.next_log = (self.step // cfg.log_every + 1) * cfg.log_every
         self.last_score: float | None = None
         self.started = time.time()
+        if self.step == 0 and 0 in cfg.keep_steps:
+            self.save(f"series/{series_label(0)}")
         self.bar = tqdm(total=cfg.total_steps, initial=self.step, unit="step", desc=f"train {cfg.algorithm}",
                         disable=not cfg.progress, smoothing=0.05)
 
@@ -125,7 +154,9 @@ class TrainingRun:
 
     def advance(self, steps: int, **metrics: float) -> None:
         """Count ``steps`` new env steps; evaluate and checkpoint when their time has come."""
-        self.step += steps
+        before, self.step = self.step, self.step + steps
+        for kept in sorted(s for s in self.cfg.keep_steps if before < s <= self.step):
+            self.save(f"series/{series_label(kept)}")
         self.bar.update(steps)
         postfix = {k: f"{v:.3g}" for k, v in metrics.items()}
         if self.last_score is not None:
@@ -142,6 +173,8 @@ class TrainingRun:
         if self.step >= self.next_save or self.done:
             self.save("latest")
             self.next_save += self.cfg.save_every
+        if self.done:
+            self.save("series/final")
 
     def evaluate(self, metrics: dict[str, float]) -> None:
         self.model.eval()
@@ -169,7 +202,7 @@ class TrainingRun:
         if eval_summary is not None:
             manifest["training_eval"] = {k: v for k, v in eval_summary.items() if k != "scores"}
         state = {"optimizer": self.optimizer.state_dict(), "step": self.step, "best_score": self.best_score,
-                 "wall": self.elapsed(), "extra": self.extra_state}
+                 "wall": self.elapsed()}
         save_checkpoint(self.out / name, self.model, manifest, state if name == "latest" else None)
 
     def close(self) -> None:

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rlsae.agents.checkpoint import provenance
 from rlsae.analysis.clusters import cluster_features
 from rlsae.analysis.features import (
     QUANTILE_GROUPS,
@@ -31,6 +30,7 @@ from rlsae.analysis.features import (
 from rlsae.analysis.labels import Labels, label_units
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import select_states, state_facts
+from rlsae.common.runtime import provenance
 from rlsae.config import UserError, option, require, to_dict
 from rlsae.envs.conjunctions import MIN_RATE, SEPARATOR, with_conjunctions
 from rlsae.envs.facts import binary_descriptions, binary_facts

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rlsae.agents.checkpoint import write_json
+from rlsae.common.files import write_json
 from rlsae.config import UserError
 
 ARRAYS = "features.npz"

@@ -23,13 +23,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rlsae.agents.checkpoint import provenance, write_json
-from rlsae.agents.evaluate import one_thread
 from rlsae.agents.hooks import HookFn, capture, hooked
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer_media import heatmap_png, save_gif
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
+from rlsae.common.files import write_json
+from rlsae.common.runtime import one_thread, provenance
 from rlsae.config import UserError, option, require, to_dict
 from rlsae.envs.atari import rng_actions
 from rlsae.envs.facts import decode_facts

@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from rlsae.agents.checkpoint import provenance, write_json
 from rlsae.browser.data import BrowserData, Feature, ImageSource, log10_density
+from rlsae.common.files import write_json
+from rlsae.common.runtime import provenance
 from rlsae.config import UserError, require
 
 STATIC_FILES = ("charts.js", "browser.js", "browser.css")

@@ -22,9 +22,9 @@ from torch import nn
 from tqdm import tqdm
 
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
-from rlsae.agents.checkpoint import WEIGHTS, default_agent_path, load_agent, provenance
-from rlsae.agents.evaluate import one_thread
+from rlsae.agents.checkpoint import WEIGHTS, default_agent_path, load_agent
 from rlsae.agents.hooks import capture, hooked
+from rlsae.common.runtime import one_thread, provenance
 from rlsae.config import UserError, option, require, to_dict
 from rlsae.envs.atari import FRAME_SKIP, NOOP_MAX, check_game, rng_actions
 from rlsae.record.emulator import MAX_EPISODE_FRAMES, EnvBatch, _rng_from_str, _rng_to_str

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rlsae.agents.checkpoint import write_json
+from rlsae.common.files import write_json
 from rlsae.config import UserError
 
 MANIFEST = "manifest.json"

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from rlsae.agents.checkpoint import atomic_write_text, provenance
+from rlsae.common.files import write_text
+from rlsae.common.runtime import provenance
 from rlsae.config import UserError, option, require
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head
@@ -100,7 +101,7 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
     result["provenance"] = provenance()
     out = cfg.json or cfg.sae / EVALUATION
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    write_text(out, json.dumps(result, indent=2) + "\n")
     result["json"] = str(out)
     return result
 

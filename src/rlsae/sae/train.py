@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from rlsae.agents.checkpoint import provenance
+from rlsae.common.runtime import provenance
 from rlsae.config import UserError, option, require, stop_requested, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.data import geometric_median, load_split, q_head

@@ -1,0 +1,1 @@
+"""Helpers every stage shares: files written whole, resume state without pickle, run provenance."""
