@@ -11,24 +11,48 @@ Every file is written to a temporary name and renamed, so a kill mid-write never
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ale_py import ALEInterface, LoggerMode, roms
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rlsae.agents.qnet import QNetwork
 from rlsae.common.files import atomic_path, load_state, read_json, save_state, write_json
 from rlsae.config import UserError
+from rlsae.envs.atari import DEFAULT_GAME, check_game
 
 WEIGHTS = "model.safetensors"
 MANIFEST = "manifest.json"
 TRAIN_STATE = "train_state"
 
 
+SERIES_PREFIX = "series:"
+
+
 def default_agent_path() -> Path:
     """The Ms. Pac-Man agent shipped inside the package."""
     return Path(str(resources.files("rlsae") / "agents" / "default"))
+
+
+def resolve_checkpoint(path: Path | str | None) -> Path:
+    """A checkpoint folder from a path, ``series:NAME`` (the shipped checkpoint series) or None (the
+    shipped agent)."""
+    if path is None:
+        return default_agent_path()
+    text = str(path)
+    if text.startswith(SERIES_PREFIX):
+        series = Path(str(resources.files("rlsae") / "agents" / "series"))
+        name = text[len(SERIES_PREFIX):]
+        if not (series / name / MANIFEST).is_file():
+            names = sorted(p.name for p in series.iterdir() if (p / MANIFEST).is_file()) if series.is_dir() else []
+            raise UserError(f"no checkpoint '{name}' in the shipped series (it has: {', '.join(names) or 'none'})")
+        return series / name
+    folder = Path(path)
+    return folder.parent if folder.is_file() else folder
 
 
 def save_checkpoint(folder: Path, model: QNetwork, manifest: dict[str, Any],
@@ -53,17 +77,47 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return read_json(path, "agent manifest")
 
 
-def load_agent(path: Path | None = None, device: str = "cpu") -> tuple[QNetwork, dict[str, Any]]:
-    """Load a Q-network checkpoint folder (None: the shipped default agent)."""
-    folder = Path(path) if path is not None else default_agent_path()
-    if folder.is_file():
-        folder = folder.parent
+@cache
+def game_actions(game: str) -> int:
+    """How many actions ``game`` has: its minimal action set, as every env here uses."""
+    ALEInterface.setLoggerMode(LoggerMode.Error)
+    ale = ALEInterface()
+    ale.loadROM(str(roms.get_rom_path(check_game(game))))
+    return len(ale.getMinimalActionSet())
+
+
+def check_agent_manifest(manifest: Any, folder: Path) -> None:
+    """The manifest's types, and a network whose outputs match its game's actions.
+
+    An agent with more outputs than its game has actions would send the env actions it does not have
+    (ALE's vector env then hangs for good); one with fewer would never press some buttons.
+    """
+    path = Path(folder) / MANIFEST
+    if not isinstance(manifest, dict):
+        raise UserError(f"'{path}' is not an agent manifest (a JSON object expected)")
+    n, game = manifest.get("n_actions"), manifest.get("game", DEFAULT_GAME)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not isinstance(game, str):
+        raise UserError(f"'{path}' needs \"n_actions\" (a positive integer) and \"game\" (an ALE game id); "
+                        f"it has n_actions={n!r}, game={game!r}")
+    if n != game_actions(game):
+        raise UserError(f"the agent at '{folder}' has {n} actions but its game '{game}' has {game_actions(game)}: "
+                        f"the manifest names the wrong game, or the network was made for another game")
+
+
+def load_agent(path: Path | str | None = None, device: str = "cpu") -> tuple[QNetwork, dict[str, Any]]:
+    """Load a Q-network checkpoint folder, ``series:NAME`` or None (the shipped default agent).
+
+    Weights stored in float16 (the series) load into a float32 network."""
+    folder = resolve_checkpoint(path)
     manifest = read_manifest(folder)
-    model = QNetwork(int(manifest["n_actions"]), bool(manifest.get("layer_norm", True)))
+    check_agent_manifest(manifest, folder)
+    model = QNetwork(manifest["n_actions"], bool(manifest.get("layer_norm", True)))
     try:
         model.load_state_dict(load_file(str(folder / WEIGHTS)))
     except FileNotFoundError:
         raise UserError(f"'{folder / WEIGHTS}' is missing") from None
+    except SafetensorError as err:
+        raise UserError(f"'{folder / WEIGHTS}' is not a readable safetensors file ({err})") from None
     except (RuntimeError, OSError) as err:
         raise UserError(f"'{folder / WEIGHTS}' does not hold a matching Q-network: {err}") from None
     return model.to(device).eval(), manifest

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
-from rlsae.agents.checkpoint import WEIGHTS, default_agent_path, load_agent
+from rlsae.agents.checkpoint import WEIGHTS, load_agent, resolve_checkpoint
 from rlsae.agents.hooks import capture, hooked
 from rlsae.common.runtime import one_thread, provenance
 from rlsae.config import UserError, option, require, to_dict
@@ -72,7 +72,7 @@ class RecordConfig:
 
 def record(cfg: RecordConfig) -> Path:
     """Record the checkpoint agent (default: the shipped one) into ``cfg.out``; returns the store path."""
-    folder = Path(cfg.checkpoint) if cfg.checkpoint is not None else default_agent_path()
+    folder = resolve_checkpoint(cfg.checkpoint)
     model, agent_manifest = load_agent(folder, cfg.device)
     agent = {"checkpoint": str(folder.resolve()), "kind": "rlsae-checkpoint", "manifest": agent_manifest}
     return record_model(model, cfg.layer, cfg, game=agent_manifest.get("game", "ms_pacman"), agent=agent,
