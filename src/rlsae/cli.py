@@ -6,15 +6,14 @@
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from rlsae.config import UserError, add_options, from_args
+from rlsae.config import UserError, add_options, flag_name, from_args
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,8 @@ class Command:
     help: str
     config: Callable[[], type]
     run: Callable[[Any], None]
+    out: tuple[str, str] | None = None  # (config field naming the output folder, kind of output written there)
+    files: tuple[str, ...] = ()         # config fields naming output files (--json, --png)
 
 
 def _train_agent(cfg: Any) -> None:
@@ -44,9 +45,9 @@ def _evaluate_agent(cfg: Any) -> None:
           f"median {summary['median_score']:.1f}, std {summary['std_score']:.1f}, "
           f"min {summary['min_score']:.0f}, max {summary['max_score']:.0f}")
     if cfg.json:
-        Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(cfg.json).write_text(json.dumps({"checkpoint": str(cfg.checkpoint or "default"),
-                                              "epsilon": cfg.epsilon, **summary}, indent=2) + "\n")
+        from rlsae.common.files import write_json
+
+        write_json(cfg.json, {"checkpoint": str(cfg.checkpoint or "default"), "epsilon": cfg.epsilon, **summary})
 
 
 def _record(cfg: Any) -> None:
@@ -81,25 +82,42 @@ def _lazy(module: str, name: str) -> Callable[[], type]:
 COMMANDS = [
     Command("demo", "the whole pipeline on the shipped agent in ~10 minutes on 2 cores: record, train an SAE, "
             "evaluate, interpret, steer, browse", _lazy("rlsae.demo", "DemoConfig"),
-            lambda cfg: _lazy("rlsae.demo", "main")()(cfg)),
+            lambda cfg: _lazy("rlsae.demo", "main")()(cfg), out=("out", "demo")),
     Command("train-agent", "train a DQN/PQN agent on an Atari game",
-            _lazy("rlsae.agents.train", "TrainAgentConfig"), _train_agent),
+            _lazy("rlsae.agents.train", "TrainAgentConfig"), _train_agent, out=("out", "agent")),
     Command("evaluate-agent", "play full games with an agent and print its score",
-            _lazy("rlsae.agents.evaluate", "EvaluateAgentConfig"), _evaluate_agent),
+            _lazy("rlsae.agents.evaluate", "EvaluateAgentConfig"), _evaluate_agent, files=("json",)),
     Command("record", "play an agent and store a layer's activations, Q-values and game state",
-            _lazy("rlsae.record", "RecordConfig"), _record),
+            _lazy("rlsae.record", "RecordConfig"), _record, out=("out", "recording")),
     Command("train-sae", "train a sparse autoencoder on a recording's activations",
-            _lazy("rlsae.sae.train", "TrainSAEConfig"), _train_sae),
+            _lazy("rlsae.sae.train", "TrainSAEConfig"), _train_sae, out=("out", "sae")),
     Command("evaluate", "measure an SAE: reconstruction, sparsity, action fidelity, spliced game score",
-            _lazy("rlsae.sae.evaluate", "EvaluateSAEConfig"), _evaluate),
+            _lazy("rlsae.sae.evaluate", "EvaluateSAEConfig"), _evaluate, out=("sae", "sae"), files=("json", "png")),
     Command("interpret", "read every SAE feature: density, examples, action effect, labels from game facts",
             _lazy("rlsae.analysis.interpret", "InterpretConfig"),
-            lambda cfg: _lazy("rlsae.analysis.interpret", "main")()(cfg)),
+            lambda cfg: _lazy("rlsae.analysis.interpret", "main")()(cfg), out=("out", "interpret")),
     Command("steer", "play with a feature clamped, ablated or added; report action shift, score, heatmap, GIF",
-            _lazy("rlsae.analysis.steer", "SteerConfig"), lambda cfg: _lazy("rlsae.analysis.steer", "main")()(cfg)),
+            _lazy("rlsae.analysis.steer", "SteerConfig"), lambda cfg: _lazy("rlsae.analysis.steer", "main")()(cfg),
+            out=("out", "steer"), files=("json",)),
     Command("browse", "write the static, offline feature browser from interpret (+ evaluate, steer) outputs",
-            _lazy("rlsae.browser.build", "BrowseConfig"), lambda cfg: _lazy("rlsae.browser.build", "main")()(cfg)),
+            _lazy("rlsae.browser.build", "BrowseConfig"), lambda cfg: _lazy("rlsae.browser.build", "main")()(cfg),
+            out=("out", "browser")),
 ]
+
+
+def _run(command: Command, cfg: Any) -> None:
+    """Check the command's output files and claim its output folder, then run it (see common/outputs.py)."""
+    from rlsae.common.outputs import check_output_file, claim_output
+
+    for name in command.files:
+        if getattr(cfg, name) is not None:
+            check_output_file(getattr(cfg, name), flag_name(name))
+    if command.out is None:
+        command.run(cfg)
+        return
+    field, kind = command.out
+    with claim_output(getattr(cfg, field), kind, flag_name(field)):
+        command.run(cfg)
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
@@ -137,10 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     _interrupt_on_sigterm()
     command: Command = args._command
     try:
-        command.run(from_args(command.config(), args))
+        _run(command, from_args(command.config(), args))
     except UserError as err:
         print(f"rlsae {command.name}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        print(f"rlsae {command.name}: error: disk full{f' writing {err.filename!r}' if err.filename else ''}; "
+              "free some space and run the command again (finished parts are kept)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"rlsae {command.name}: interrupted", file=sys.stderr)
         return 130

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import math
 import signal
 import threading
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,9 +25,58 @@ class UserError(Exception):
     """A mistake the user can fix (bad path, bad value); the CLI prints it as one line, no traceback."""
 
 
-def option(default: Any, help: str, **kwargs: Any) -> Any:
-    """A dataclass field with its help text."""
-    return dataclasses.field(default=default, metadata={"help": help, **kwargs})
+def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+           gt: float | None = None, lt: float | None = None, **kwargs: Any) -> Any:
+    """A dataclass field with its help text and allowed range, checked by :func:`check_options`.
+
+    ``low``/``high`` are inclusive bounds, ``gt``/``lt`` exclusive ones; ``choices=[...]`` lists the
+    allowed values. Float fields must also be finite (NaN and inf are never a meaningful setting).
+    """
+    bounds = {k: v for k, v in (("low", low), ("high", high), ("gt", gt), ("lt", lt)) if v is not None}
+    return dataclasses.field(default=default, metadata={"help": help, **bounds, **kwargs})
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _range_text(meta: Mapping[str, Any]) -> str:
+    """'>= 1', 'in [0, 1]', '> 0', ... for a field's bounds ('' when it has none)."""
+    low = f"[{meta['low']:g}" if "low" in meta else f"({meta['gt']:g}" if "gt" in meta else None
+    high = f"{meta['high']:g}]" if "high" in meta else f"{meta['lt']:g})" if "lt" in meta else None
+    if low and high:
+        return f"in {low}, {high}"
+    if low:
+        return (">= " if "low" in meta else "> ") + low[1:]
+    if high:
+        return ("<= " if "high" in meta else "< ") + high[:-1]
+    return ""
+
+
+def _in_range(value: float, meta: Mapping[str, Any]) -> bool:
+    return (("low" not in meta or value >= meta["low"]) and ("high" not in meta or value <= meta["high"])
+            and ("gt" not in meta or value > meta["gt"]) and ("lt" not in meta or value < meta["lt"]))
+
+
+def check_options(cfg: Any) -> None:
+    """Check every field of the dataclass ``cfg`` against its ``option(...)`` range and choices.
+
+    One rule for every command: a value out of range, a NaN or an infinite float is a UserError naming
+    the flag and the allowed range. Configs call it first thing in ``__post_init__``.
+    """
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        meta, flag = field.metadata, flag_name(field.name)
+        for v in values:
+            if v is None or isinstance(v, bool):
+                continue
+            if isinstance(v, float) and not math.isfinite(v):
+                raise UserError(f"{flag} must be a finite number, got {v}")
+            if meta.get("choices") is not None and v not in meta["choices"]:
+                raise UserError(f"{flag} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
+            if isinstance(v, (int, float)) and not _in_range(v, meta):
+                raise UserError(f"{flag} must be {_range_text(meta)}, got {v}")
 
 
 def _base_type(annotation: Any) -> tuple[type, bool]:
@@ -43,8 +93,10 @@ def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
         kind, optional = _base_type(hints[field.name])
-        flag = "--" + field.name.replace("_", "-")
+        flag = flag_name(field.name)
         help_text = field.metadata.get("help", "")
+        if _range_text(field.metadata):
+            help_text = f"{help_text}; {_range_text(field.metadata)}"
         default = field.default
         if kind is bool:
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
@@ -64,7 +116,9 @@ def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
 def from_args(cls: type[T], args: argparse.Namespace) -> T:
     """Build the dataclass from parsed arguments (extra namespace entries are ignored)."""
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in vars(args).items() if k in names})
+    cfg = cls(**{k: v for k, v in vars(args).items() if k in names})
+    check_options(cfg)  # for configs whose __post_init__ does not already
+    return cfg
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

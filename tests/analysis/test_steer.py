@@ -68,3 +68,55 @@ def test_bad_requests_are_user_errors(small_pipeline: dict[str, Path], tmp_path:
         _cfg(small_pipeline, tmp_path, feature=None, top=3)
     with pytest.raises(UserError, match="out of range"):
         steer_features(small_pipeline["sae"], [64], _cfg(small_pipeline, tmp_path))
+
+
+def test_interrupted_steer_keeps_finished_features_and_skips_them_when_rerun(
+        small_pipeline: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rlsae.analysis.steer as steer_module
+
+    original, played = steer_module.play, []
+
+    def play(*args: object, desc: str = "clean", **kwargs: object) -> object:
+        played.append(desc)
+        if desc == "feature 5":
+            raise KeyboardInterrupt
+        return original(*args, desc=desc, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(steer_module, "play", play)
+    cfg = _cfg(small_pipeline, tmp_path / "stop", feature=None, top=2, interpret=small_pipeline["interpret"])
+    with pytest.raises(KeyboardInterrupt):
+        steer_features(small_pipeline["sae"], [3, 5], cfg)
+    assert played == ["clean", "feature 3", "feature 5"]
+    (kept,) = load_steering(tmp_path / "stop")  # feature 3 survived the interrupt
+    assert kept["feature"] == 3 and kept["heatmap"].is_file()
+
+    played.clear()
+    monkeypatch.setattr(steer_module, "play", lambda *a, desc="clean", **k: played.append(desc) or original(
+        *a, desc=desc, **k))
+    first, second = steer_features(small_pipeline["sae"], [3, 5], cfg)
+    assert played == ["clean", "feature 5"]  # feature 3 was not steered again
+    assert first == json.loads((tmp_path / "stop" / "steering.json").read_text())["results"][0]
+    assert second["feature"] == 5
+    played.clear()
+    assert [r["feature"] for r in steer_features(small_pipeline["sae"], [5, 3], cfg)] == [5, 3]
+    assert played == []  # all done: nothing is played
+    with pytest.raises(UserError, match=r"other settings \(strength\)"):
+        steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path / "stop", feature=None, top=2,
+                                                       interpret=small_pipeline["interpret"], strength=5.0))
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--top", "-3", "--top must be >= 0, got -3"),
+    ("--strength", "nan", "--strength must be a finite number, got nan"),
+    ("--episodes", "0", "--episodes must be >= 1, got 0"),
+    ("--epsilon", "2", "--epsilon must be in [0, 1], got 2.0"),
+])
+def test_bad_values_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str,
+                                        message: str) -> None:
+    args = ["steer", "--sae", str(tmp_path / "sae"), "--out", str(tmp_path / "s"), flag, value]
+    if flag != "--top":
+        args += ["--feature", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"rlsae steer: error: {message}\n"
+    assert not (tmp_path / "s").exists()

@@ -89,9 +89,11 @@ def test_float16_and_user_module(tmp_path: Path) -> None:
         rec.load_agent()
 
 
-def test_append_continues_games(tmp_path: Path, agent: Path, cfg_for: Any) -> None:
+def test_append_continues_games(tmp_path: Path, agent: Path, cfg_for: Any, capsys: pytest.CaptureFixture[str]) -> None:
     record(cfg_for(tmp_path / "rec", agent, steps=40))
-    record(cfg_for(tmp_path / "rec", agent, steps=40))
+    record(cfg_for(tmp_path / "rec", agent, steps=40))  # finished: says so and adds nothing
+    assert "is complete: 40 steps" in capsys.readouterr().out and len(Recording.open(tmp_path / "rec")) == 40
+    record(cfg_for(tmp_path / "rec", agent, steps=40, append=True))
     rec = Recording.open(tmp_path / "rec")
     assert len(rec) == 80 and len(rec.manifest["runs"]) == 2 and rec.manifest["runs"][1]["start_step"] == 40
     # same env count: the two games in progress go on (steps 0..39 per env, no new episode)
@@ -100,7 +102,7 @@ def test_append_continues_games(tmp_path: Path, agent: Path, cfg_for: Any) -> No
     # epsilon 0: every action is the greedy one
     assert np.array_equal(np.asarray(rec.actions), np.asarray(rec.q_values).argmax(1))
     # another env count starts new games; old ones stay incomplete
-    record(cfg_for(tmp_path / "rec", agent, steps=9, num_envs=3))
+    record(cfg_for(tmp_path / "rec", agent, steps=9, num_envs=3, append=True))
     rec = Recording.open(tmp_path / "rec")
     assert len(rec) == 89 and set(np.asarray(rec.episode_ids)[80:]) == {2, 3, 4}
     assert rec.render_frames([1, 79, 88]).shape == (3, 210, 160, 3)
@@ -125,7 +127,9 @@ def test_crash_then_resume_equals_uninterrupted(tmp_path: Path, agent: Path, cfg
     assert (tmp_path / "cut" / "chunks" / "000002.partial").exists()
     assert len(Recording.open(tmp_path / "cut")) == 64  # only complete chunks count
 
-    record(cfg_for(tmp_path / "cut", agent, steps=5, epsilon=0.9))  # finishes the interrupted run as it was
+    with pytest.raises(UserError, match=r"other settings \(--steps 100 here, 5 now, --epsilon 0.3 here, 0.9 now\)"):
+        record(cfg_for(tmp_path / "cut", agent, steps=5, epsilon=0.9))
+    record(cfg_for(tmp_path / "cut", agent, steps=100, epsilon=0.3))  # finishes the interrupted run
     whole, cut = Recording.open(tmp_path / "whole"), Recording.open(tmp_path / "cut")
     assert len(cut) == 100 and len(cut.manifest["runs"]) == 1
     assert not (tmp_path / "cut" / "chunks" / "000002.partial").exists()
@@ -160,7 +164,7 @@ def test_sigkill_leaves_no_torn_chunk(tmp_path: Path, agent: Path, cfg_for: Any)
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["runs"][-1]["steps"] = target
     (out / "manifest.json").write_text(json.dumps(manifest))
-    record(cfg_for(out, agent, steps=1, epsilon=0.2))
+    record(cfg_for(out, agent, steps=4000, epsilon=0.2))
     rec = Recording.open(out)
     assert len(rec) == target
     ids, steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)

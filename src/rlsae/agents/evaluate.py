@@ -11,25 +11,24 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rlsae.common.runtime import one_thread
-from rlsae.config import option, require
+from rlsae.common.runtime import one_thread, resolve_device
+from rlsae.config import UserError, check_options, option
 from rlsae.envs.atari import DEFAULT_GAME, make_vector_env, rng_actions
 
 
 @dataclass
 class EvaluateAgentConfig:
     checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
-    episodes: int = option(30, "number of full games to play")
-    num_envs: int = option(16, "games played in parallel")
-    epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol)")
-    seed: int = option(1, "seed for the no-op starts and the random actions")
-    device: str = option("cpu", "torch device")
+    episodes: int = option(30, "number of full games to play", low=1)
+    num_envs: int = option(16, "games played in parallel", low=1)
+    epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol)", low=0, high=1)
+    seed: int = option(1, "seed for the no-op starts and the random actions", low=0)
+    device: str = option("cpu", "torch device: cpu, cuda[:N] or auto")
     json: Path | None = option(None, "write the scores to this JSON file")
 
     def __post_init__(self) -> None:
-        require(self.episodes >= 1, f"--episodes must be >= 1, got {self.episodes}")
-        require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
-        require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
+        check_options(self)
+        self.device = resolve_device(self.device)
 
 
 def greedy_policy(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -60,11 +59,16 @@ def _play(act: Callable[[np.ndarray], np.ndarray], episodes: int, game: str, num
     scores: list[float] = []
     running = np.zeros(num_envs)
     done_count = np.zeros(num_envs, dtype=int)
+    n_actions = int(env.single_action_space.n)
     try:
         obs, _ = env.reset(seed=seed)
         bar = tqdm(total=episodes, desc="evaluating", unit="game", disable=not progress, leave=False)
         while (done_count < quota).any():
-            action = rng_actions(rng, act(obs), epsilon, int(env.single_action_space.n))
+            greedy = act(obs)
+            # an action the game lacks would hang ALE's vector env for good (no signal stops it)
+            if greedy.min() < 0 or greedy.max() >= n_actions:
+                raise UserError(f"the policy chose action {greedy.max()}, but '{game}' has {n_actions} actions")
+            action = rng_actions(rng, greedy, epsilon, n_actions)
             obs, reward, terminated, truncated, _ = env.step(action)
             running += reward
             for i in np.flatnonzero(terminated | truncated):

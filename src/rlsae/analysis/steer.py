@@ -28,9 +28,9 @@ from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer_media import heatmap_png, save_gif
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
-from rlsae.common.files import write_json
-from rlsae.common.runtime import one_thread, provenance
-from rlsae.config import UserError, option, require, to_dict
+from rlsae.common.files import read_json, write_json
+from rlsae.common.runtime import one_thread, provenance, resolve_device
+from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
 from rlsae.envs.facts import decode_facts
 from rlsae.record.emulator import EnvBatch
@@ -42,35 +42,36 @@ RESULTS = "steering.json"
 @dataclass
 class SteerConfig:
     sae: Path | None = option(None, "SAE folder (written by `rlsae train-sae`)")
-    feature: int | None = option(None, "feature to steer")
-    top: int = option(0, "instead of --feature: steer the N live features with the best labels (needs --interpret)")
+    feature: int | None = option(None, "feature to steer", low=0)
+    top: int = option(0, "instead of --feature: steer the N live features with the best labels (needs --interpret)",
+                      low=0)
     mode: str = option("clamp", "clamp: hold the feature at strength x its max activation; ablate: remove it; "
                        "add: add strength x its max activation along its decoder direction", choices=list(MODES))
     strength: float = option(10.0, "multiple of the feature's max activation (clamp target or amount added)")
     interpret: Path | None = option(None, "interpret output: the features' max activations (default: "
                                     "measured on the clean agent's own games)")
     recording: Path | None = option(None, "recording whose agent is steered (default: the SAE's, from cfg.json)")
-    episodes: int = option(4, "games per condition (clean, and each steered feature)")
-    num_envs: int = option(4, "games played in parallel")
-    epsilon: float = option(0.01, "probability of a random action (the same random draws in every condition)")
-    seed: int = option(1, "seed for no-op starts and random actions")
-    max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)")
-    gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)")
-    out: Path = option(Path("runs/steer"), "output folder")
+    episodes: int = option(4, "games per condition (clean, and each steered feature)", low=1)
+    num_envs: int = option(4, "games played in parallel", low=1, high=4096)
+    epsilon: float = option(0.01, "probability of a random action (the same random draws in every condition)",
+                            low=0, high=1)
+    seed: int = option(1, "seed for no-op starts and random actions", low=0)
+    max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
+    gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
+    out: Path = option(Path("runs/steer"), "output folder; features already steered there with the same "
+                       "settings are kept and skipped")
     json: Path | None = option(None, "also write the results to this JSON file")
-    device: str = option("cpu", "torch device")
+    device: str = option("cpu", "torch device: cpu, cuda[:N] or auto")
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
+        check_options(self)
         require(self.sae is not None, "--sae is required: the folder written by `rlsae train-sae`")
         require((self.feature is None) != (self.top == 0),
                 "give either --feature I or --top N (with --interpret), not both and not neither")
         require(self.top == 0 or self.interpret is not None, "--top needs --interpret DIR to rank features")
-        require(self.mode in MODES, f"--mode must be one of {', '.join(MODES)}, got '{self.mode}'")
-        require(self.episodes >= 1 and self.num_envs >= 1, "--episodes and --num-envs must be >= 1")
-        require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
-        require(self.max_steps >= 1 and self.gif_steps >= 0, "--max-steps must be >= 1, --gif-steps >= 0")
         self.sae, self.out = Path(self.sae), Path(self.out)
+        self.device = resolve_device(self.device)
 
 
 @dataclass
@@ -154,14 +155,63 @@ def top_features(interpret_dir: Path, n: int) -> list[int]:
     return [int(f) for f in np.argsort(-score, kind="stable")[:n] if result.alive[f]]
 
 
+# Settings that decide a feature's result: a rerun on the same --out must match them to reuse results.
+SETTINGS = ("mode", "strength", "interpret", "recording", "episodes", "num_envs", "epsilon", "seed", "max_steps",
+            "gif_steps")
+
+
+def _settings(config: dict[str, Any], sae_folder: Path) -> dict[str, Any]:
+    """The SETTINGS of a config dict, with paths resolved (one folder spelled two ways is one folder)."""
+    out = {k: config[k] for k in SETTINGS}
+    for k in ("interpret", "recording"):
+        out[k] = None if out[k] is None else str(Path(out[k]).resolve())
+    return {"sae": str(Path(sae_folder).resolve()), **out}
+
+
+def _finished(cfg: SteerConfig, sae_folder: Path) -> dict[int, dict[str, Any]]:
+    """Results already in ``cfg.out`` (feature -> result), if they were made with the same settings."""
+    path = cfg.out / RESULTS
+    if not path.exists():
+        return {}
+    document = read_json(path, "steering results")
+    try:
+        before, now = _settings(document["config"], document["sae"]), _settings(to_dict(cfg), sae_folder)
+        results = {int(r["feature"]): r for r in document["results"]}
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"'{path}' is not a steering result of this rlsae: choose another --out") from None
+    changed = [k for k in now if before[k] != now[k]]
+    require(not changed, f"'{cfg.out}' holds steering results made with other settings ({', '.join(changed)}): "
+            "use the same settings to add features to it, or another --out")
+    return results
+
+
 def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> list[dict[str, Any]]:
-    """Steer each of ``features`` in turn (one set of clean games serves them all); write and return results."""
+    """Steer each of ``features`` in turn (one set of clean games serves them all); write and return results.
+
+    ``steering.json`` is rewritten after every feature, so an interrupted run keeps the finished ones;
+    features already in it (with the same settings) are not steered again.
+    """
     sae = load_sae(sae_folder, cfg.device)
+    for f in features:
+        require(0 <= f < sae.d_sae, f"feature {f} out of range [0, {sae.d_sae}) for the SAE at '{sae_folder}'")
+    done = _finished(cfg, sae_folder)
+    todo = [f for f in dict.fromkeys(features) if f not in done]
+    if len(todo) < len(set(features)):
+        print(f"{len(set(features)) - len(todo)} of {len(set(features))} features already steered in '{cfg.out}'")
+    if todo:
+        _steer(sae, sae_folder, todo, cfg, done)
+    document = read_json(cfg.out / RESULTS, "steering results")
+    if cfg.json is not None:
+        write_json(Path(cfg.json), document)
+    return [done[f] for f in features]
+
+
+def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: SteerConfig,
+           done: dict[int, dict[str, Any]]) -> None:
+    """Steer ``features``, adding each result to ``done`` and saving them all after each one."""
     rec = sae_recording(sae_folder, cfg.recording)
     model, _ = rec.load_agent(cfg.device)
     layer, game = rec.manifest["layer"], rec.manifest["game"]
-    for f in features:
-        require(0 <= f < sae.d_sae, f"feature {f} out of range [0, {sae.d_sae}) for the SAE at '{sae_folder}'")
     clean = play(model, layer, game, cfg, sae=sae if cfg.interpret is None else None)
     if cfg.interpret is not None:
         max_act = load_result(cfg.interpret).max_activation
@@ -172,7 +222,6 @@ def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> l
         max_act, source = clean.max_activation, "the clean agent's own games"
     cfg.out.mkdir(parents=True, exist_ok=True)
     n_actions = int(rec.manifest["n_actions"])
-    results = []
     for f in tqdm(features, desc="steering", disable=not cfg.progress or len(features) < 2):
         value = 0.0 if cfg.mode == "ablate" else cfg.strength * float(max_act[f])
         steered = play(model, layer, game, cfg, steering_hook(sae, f, cfg.mode, value), desc=f"feature {f}")
@@ -184,7 +233,7 @@ def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> l
         gif = save_gif(folder / "game.gif", steered.gif_frames) if steered.gif_frames else None
         p_clean = action_distribution(steered.clean_actions, n_actions)
         p_steered = action_distribution(steered.actions, n_actions)
-        results.append({
+        done[f] = {
             "feature": f, "mode": cfg.mode, "strength": cfg.strength, "value": value,
             "max_activation": float(max_act[f]), "max_activation_source": source,
             "tv_distance": total_variation(p_clean, p_steered),
@@ -195,15 +244,10 @@ def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> l
             "truncated_clean": clean.truncated, "truncated_steered": steered.truncated,
             "steps_steered": len(steered.actions),
             "heatmap": str(heatmap.relative_to(cfg.out)),
-            "gif": None if gif is None else str(gif.relative_to(cfg.out))})
-    document = {"kind": "rlsae-steering", "sae": str(Path(sae_folder).resolve()),
-                "recording": str(rec.path.resolve()), "config": to_dict(cfg), "provenance": provenance(),
-                "results": results}
-    write_json(cfg.out / RESULTS, document)
-    if cfg.json is not None:
-        Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
-        write_json(Path(cfg.json), document)
-    return results
+            "gif": None if gif is None else str(gif.relative_to(cfg.out))}
+        write_json(cfg.out / RESULTS, {
+            "kind": "rlsae-steering", "sae": str(Path(sae_folder).resolve()), "recording": str(rec.path.resolve()),
+            "config": to_dict(cfg), "provenance": provenance(), "results": list(done.values())})
 
 
 def steer(cfg: SteerConfig) -> list[dict[str, Any]]:

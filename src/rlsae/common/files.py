@@ -21,6 +21,11 @@ from safetensors.torch import load_file, save_file
 
 from rlsae.config import UserError
 
+# The process umask, read once (reading it means setting it): files are given the mode a plain open()
+# would give them, since some writers (safetensors) create theirs 0600.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -29,6 +34,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = path.with_name(path.name + ".tmp")
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

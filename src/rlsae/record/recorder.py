@@ -1,10 +1,10 @@
 """`rlsae record`: play an agent and store, for every step, a layer's activations and the game state.
 
-Resuming and appending are one rule: running on an existing store first finishes its last run if that
-was interrupted (with the run's own settings, continuing the very same games, so the result equals an
-uninterrupted run), otherwise it adds ``--steps`` more steps as a new run. With the same ``--num-envs``
-the new run continues the games in progress; with another count it starts new ones (the old ones stay
-in the store as incomplete episodes).
+Running on an existing store finishes its last run if that was interrupted (the same settings are
+required; it continues the very same games, so the result equals an uninterrupted run). A finished
+store is left alone unless ``--append`` asks for ``--steps`` more steps as a new run: with the same
+``--num-envs`` the new run continues the games in progress; with another count it starts new ones
+(the old ones stay in the store as incomplete episodes).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from tqdm import tqdm
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
 from rlsae.agents.checkpoint import WEIGHTS, load_agent, resolve_checkpoint
 from rlsae.agents.hooks import capture, hooked
-from rlsae.common.runtime import one_thread, provenance
-from rlsae.config import UserError, option, require, to_dict
+from rlsae.common.outputs import holds_only_marker
+from rlsae.common.runtime import one_thread, provenance, resolve_device
+from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import FRAME_SKIP, NOOP_MAX, check_game, rng_actions
 from rlsae.record.emulator import MAX_EPISODE_FRAMES, EnvBatch, _rng_from_str, _rng_to_str
 from rlsae.record.store import (
@@ -36,38 +37,39 @@ from rlsae.record.store import (
     RESUME,
     ChunkWriter,
     committed_chunks,
+    read_chunk_file,
     read_store_manifest,
     remove_partial_chunks,
     step_array_specs,
     write_store_manifest,
 )
 
+# The settings of a run that a resumed run must share (the store's identity checks the rest).
+RUN_SETTINGS = ("steps", "num_envs", "epsilon", "seed", "chunk_size")
+
 
 @dataclass
 class RecordConfig:
-    out: Path = option(Path("runs/recording"), "store folder; an existing store is resumed or appended to")
+    out: Path = option(Path("runs/recording"), "store folder; an interrupted recording there is finished")
     checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
     layer: str = option("hidden", "layer whose output is recorded (a name from model.named_modules())")
-    steps: int = option(100_000, "agent steps to add (rounded up to a multiple of --num-envs)")
-    num_envs: int = option(8, "games played in parallel")
-    epsilon: float = option(0.01, "probability of a random action")
-    seed: int = option(1, "seed for no-op starts and random actions")
+    steps: int = option(100_000, "agent steps to record (rounded up to a multiple of --num-envs)", low=1)
+    num_envs: int = option(8, "games played in parallel", low=1, high=4096)
+    epsilon: float = option(0.01, "probability of a random action", low=0, high=1)
+    seed: int = option(1, "seed for no-op starts and random actions", low=0)
     dtype: str = option("float32", "activation storage type (float16 halves the size)",
                         choices=["float32", "float16"])
-    chunk_size: int = option(65_536, "steps per chunk file (rounded down to a multiple of --num-envs)")
+    chunk_size: int = option(65_536, "steps per chunk file (rounded down to a multiple of --num-envs)", low=1)
     snapshot_every: int = option(16, "emulator snapshot every N steps of an episode (frames re-render from the "
-                                 "nearest one)")
-    device: str = option("cpu", "torch device for the agent")
+                                 "nearest one)", low=1)
+    append: bool = option(False, "add --steps more steps to a finished store, as a new run")
+    device: str = option("cpu", "torch device for the agent: cpu, cuda[:N] or auto")
     progress: bool = option(True, "show a progress bar")
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
-        require(self.steps >= 1, f"--steps must be >= 1, got {self.steps}")
-        require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
-        require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
-        require(self.chunk_size >= 1, f"--chunk-size must be >= 1, got {self.chunk_size}")
-        require(self.snapshot_every >= 1, f"--snapshot-every must be >= 1, got {self.snapshot_every}")
-        require(self.dtype in ("float32", "float16"), f"--dtype must be float32 or float16, got {self.dtype}")
+        check_options(self)
+        self.device = resolve_device(self.device)
 
 
 def record(cfg: RecordConfig) -> Path:
@@ -120,7 +122,7 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
             raise UserError(f"store '{out}' was recorded by another agent (weights differ): "
                             "record into a new --out folder")
     else:
-        require(not out.exists() or not any(out.iterdir()),
+        require(not out.exists() or holds_only_marker(out),
                 f"'{out}' exists, is not empty and is not a recording: choose another --out")
         out.mkdir(parents=True, exist_ok=True)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **identity,
@@ -140,10 +142,16 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
     done = sum(int(np.load(c / "actions.npy", mmap_mode="r").shape[0]) for c in chunks)
     runs = manifest["runs"]
     if runs and done < runs[-1]["start_step"] + runs[-1]["steps"]:
-        run = runs[-1]  # interrupted: finish it with its own settings
-        if run["num_envs"] != n or run["epsilon"] != cfg.epsilon:
-            print(f"resuming the interrupted run in '{out}' with its settings: num_envs={run['num_envs']}, "
-                  f"epsilon={run['epsilon']}")
+        run = runs[-1]  # interrupted: finish it, with the settings it was started with
+        changed = {k: (run["config"].get(k), getattr(cfg, k)) for k in RUN_SETTINGS
+                   if run["config"].get(k) != getattr(cfg, k)}
+        require(not changed, f"'{out}' holds an interrupted recording made with other settings ("
+                + ", ".join(f"--{k.replace('_', '-')} {a} here, {b} now" for k, (a, b) in changed.items())
+                + "): run again with its settings to finish it, or record into a new --out")
+    elif runs and not cfg.append:
+        print(f"'{out}' is complete: {done} steps in {len(runs)} run(s); nothing to do (--append adds "
+              f"--steps more as a new run)")
+        return out
     else:
         steps = -(-cfg.steps // n) * n
         run = {"start_step": done, "steps": steps, "num_envs": n, "epsilon": cfg.epsilon, "seed": cfg.seed,
@@ -176,7 +184,7 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
     # each run has its own random streams, so an appended run does not replay the first one's games
     envs.noop_rng = np.random.default_rng([seed, run_index, 1])
     rng = np.random.default_rng([seed, run_index, 0])
-    resume = np.load(chunks[-1] / RESUME) if chunks else None
+    resume = read_chunk_file(chunks[-1] / RESUME, np.load) if chunks else None
     if resume is not None and len(resume["episode_ids"]) == n:
         envs.set_state(dict(resume))
         rng = _rng_from_str(str(resume["action_rng"]))

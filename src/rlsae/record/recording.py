@@ -13,11 +13,13 @@ from rlsae.config import UserError
 from rlsae.record.render import EpisodeIndex, Replayer, replay_frames
 from rlsae.record.store import (
     AGENT,
+    CHUNK_FILES,
     EPISODES,
     SNAPSHOTS,
     STEP_ARRAYS,
     ChunkedArray,
     committed_chunks,
+    read_chunk_file,
     read_store_manifest,
     step_array_specs,
 )
@@ -43,6 +45,11 @@ class Recording:
 
     def __init__(self, path: Path, manifest: dict[str, Any], chunks: list[Path]):
         self.path, self.manifest, self.chunks = path, manifest, chunks
+        for chunk in chunks:
+            missing = [name for name in CHUNK_FILES if not (chunk / name).is_file()]
+            if missing:
+                raise UserError(f"chunk '{chunk}' is incomplete ({', '.join(missing)} missing): delete it and every "
+                                "later chunk folder, then run `rlsae record` on the store again to re-record them")
         specs = step_array_specs(manifest["d_act"], manifest["n_actions"], manifest["activation_dtype"])
         for name in STEP_ARRAYS:
             dtype, tail = specs[name]
@@ -60,11 +67,7 @@ class Recording:
 
     @staticmethod
     def _load(file: Path, dtype: str, tail: tuple[int, ...]) -> np.ndarray:
-        try:
-            arr = np.load(file, mmap_mode="r")
-        except (OSError, ValueError) as err:
-            raise UserError(f"cannot read '{file}' ({err}); the chunk is damaged: delete its folder "
-                            "and run `rlsae record` on the store again to re-record it") from None
+        arr = read_chunk_file(file, lambda f: np.load(f, mmap_mode="r"))
         if arr.dtype != np.dtype(dtype) or arr.shape[1:] != tail:
             raise UserError(f"'{file}' holds {arr.dtype} {arr.shape}, expected {dtype} [n, {tail}]")
         return arr
@@ -83,7 +86,7 @@ class Recording:
     def episodes(self) -> dict[str, np.ndarray]:
         """Per episode (sorted by id): episode_id, env, noops, start_step, run, length (steps recorded),
         score (sum of unclipped rewards recorded), complete (the game over was recorded)."""
-        tables = [pq.read_table(chunk / EPISODES).to_pydict() for chunk in self.chunks]
+        tables = [read_chunk_file(chunk / EPISODES, lambda f: pq.read_table(f).to_pydict()) for chunk in self.chunks]
         cols = {c: np.array([v for t in tables for v in t[c]], np.int64)
                 for c in ("episode_id", "env", "noops", "start_step", "run")}
         order = np.argsort(cols["episode_id"])
@@ -107,8 +110,8 @@ class Recording:
         noops = dict(zip(ep["episode_id"].tolist(), ep["noops"].tolist()))
         snapshots: dict[tuple[int, int], bytes] = {}
         for chunk in self.chunks:
-            keys = np.load(chunk / "snapshot_keys.npy")
-            offsets = np.load(chunk / "snapshot_offsets.npy")
+            keys = read_chunk_file(chunk / "snapshot_keys.npy", np.load)
+            offsets = read_chunk_file(chunk / "snapshot_offsets.npy", np.load)
             blob = (chunk / SNAPSHOTS).read_bytes()
             for (e, k), a, b in zip(keys.tolist(), offsets[:-1].tolist(), offsets[1:].tolist()):
                 snapshots[(e, k)] = blob[a:b]

@@ -28,11 +28,13 @@ chunk holding it; the steps of the N envs are interleaved (env order within each
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +43,7 @@ import pyarrow.parquet as pq
 from rlsae.common.files import write_json
 from rlsae.config import UserError
 
+T = TypeVar("T")
 MANIFEST = "manifest.json"
 CHUNKS = "chunks"
 AGENT = "agent"
@@ -52,7 +55,11 @@ RESUME = "resume.npz"
 SNAPSHOTS = "snapshots.bin"
 STEP_ARRAYS = ("activations", "q_values", "actions", "rewards", "dones", "episode_ids", "episode_steps",
                "lives", "ram")
+CHUNK_FILES = (*(f"{name}.npy" for name in STEP_ARRAYS), "snapshot_keys.npy", "snapshot_offsets.npy", SNAPSHOTS,
+               EPISODES, RESUME)
 _CHUNK_NAME = re.compile(r"^\d{6}$")
+_MANIFEST_TYPES = {"game": str, "layer": str, "d_act": int, "n_actions": int, "activation_dtype": str,
+                   "snapshot_every": int, "runs": list, "n_steps": int, "agent": dict}
 
 
 def step_array_specs(d_act: int, n_actions: int, act_dtype: str) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -75,7 +82,27 @@ def read_store_manifest(path: Path) -> dict[str, Any]:
         raise UserError(f"'{file}' is not valid JSON ({err}); re-record into a new --out folder") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UserError(f"'{file}' is not an rlsae recording manifest (no \"format\": \"{FORMAT}\")")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise UserError(f"'{file}' has format_version {version!r}; this rlsae reads version {FORMAT_VERSION}"
+                        + (": upgrade rlsae" if isinstance(version, int) and version > FORMAT_VERSION else ""))
+    for key, kind in _MANIFEST_TYPES.items():
+        value = manifest.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            raise UserError(f"'{file}' is damaged: \"{key}\" should be a {kind.__name__} (>= 0 for numbers), "
+                            f"it is {value!r}")
+    if manifest["activation_dtype"] not in ("float32", "float16"):
+        raise UserError(f"'{file}' is damaged: unknown activation_dtype {manifest['activation_dtype']!r}")
     return manifest
+
+
+def read_chunk_file(file: Path, read: Callable[[Path], T]) -> T:
+    """``read(file)``, or a UserError saying how to repair the damaged chunk holding ``file``."""
+    try:
+        return read(file)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise UserError(f"cannot read '{file}' ({err}); the chunk is damaged: delete it and every later chunk "
+                        "folder, then run `rlsae record` on the store again to re-record them") from None
 
 
 def committed_chunks(path: Path) -> list[Path]:
@@ -161,6 +188,16 @@ class ChunkedArray:
         return out[(..., *rest)] if rest else out
 
 
+def _reserved_memmap(path: Path, dtype: str, shape: tuple[int, ...]) -> np.memmap:
+    """A new .npy memmap whose disk blocks are allocated now: on a full disk this raises ENOSPC here,
+    where writing into a sparse memmap would kill the process with SIGBUS mid-chunk."""
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    if hasattr(os, "posix_fallocate"):  # Linux; elsewhere a full disk is found only when writing
+        with open(path, "r+b") as f:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+    return array
+
+
 @dataclass
 class ChunkWriter:
     """Writes one chunk under ``NNNNNN.partial`` and renames it on ``commit``."""
@@ -174,8 +211,7 @@ class ChunkWriter:
         if self.partial.exists():
             shutil.rmtree(self.partial)
         self.partial.mkdir(parents=True)
-        self.arrays = {name: np.lib.format.open_memmap(self.partial / f"{name}.npy", mode="w+",
-                                                       dtype=dtype, shape=(self.length, *tail))
+        self.arrays = {name: _reserved_memmap(self.partial / f"{name}.npy", dtype, (self.length, *tail))
                        for name, (dtype, tail) in self.specs.items()}
         self.filled = 0
         self.snapshot_keys: list[tuple[int, int]] = []

@@ -1,0 +1,96 @@
+"""Damaged recordings and agent checkpoints give one-line errors that say what is wrong and what to do."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rlsae.agents.checkpoint import load_agent
+from rlsae.cli import main
+from rlsae.config import UserError
+from rlsae.record import Recording
+
+
+@pytest.fixture
+def store(tiny_recording: Path) -> Path:
+    return tiny_recording
+
+
+def _manifest(edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        edit(manifest)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    return damage
+
+
+DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
+    "format_version 99": (_manifest(lambda m: m.update(format_version=99)),
+                          "format_version 99; this rlsae reads version 1: upgrade rlsae"),
+    "d_act a string": (_manifest(lambda m: m.update(d_act="512")), 'damaged: "d_act" should be a int'),
+    "runs not a list": (_manifest(lambda m: m.update(runs={})), 'damaged: "runs" should be a list'),
+    "manifest a list": (lambda f: (f / "manifest.json").write_text("[1, 2]"), "not an rlsae recording manifest"),
+    "snapshots.bin missing": (lambda f: (f / "chunks" / "000001" / "snapshots.bin").unlink(),
+                              r"chunk '.*000001' is incomplete \(snapshots.bin missing\)"),
+    "episodes.parquet missing": (lambda f: (f / "chunks" / "000000" / "episodes.parquet").unlink(),
+                                 r"incomplete \(episodes.parquet missing\)"),
+    "episodes.parquet garbage": (lambda f: (f / "chunks" / "000000" / "episodes.parquet").write_bytes(b"x" * 99),
+                                 "episodes.parquet.*the chunk is damaged"),
+    "activations truncated": (lambda f: (f / "chunks" / "000000" / "activations.npy").write_bytes(b"\x93NUMPY"),
+                              "activations.npy.*the chunk is damaged"),
+}
+
+
+@pytest.mark.parametrize("name", list(DAMAGE))
+def test_damaged_recording_is_a_one_line_error(store: Path, tmp_path: Path, name: str) -> None:
+    damage, message = DAMAGE[name]
+    folder = Path(shutil.copytree(store, tmp_path / "rec"))
+    damage(folder)
+    with pytest.raises(UserError, match=message):
+        rec = Recording.open(folder)
+        rec.episodes  # noqa: B018 - read lazily
+        rec.render_frames([40])
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    (b"", "not a readable safetensors file"),
+    (b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1", "not a readable safetensors file"),
+    (np.random.default_rng(0).bytes(4096), "not a readable safetensors file"),
+])
+def test_damaged_agent_weights_are_one_line_errors(store: Path, tmp_path: Path, weights: bytes, message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    agent = Path(shutil.copytree(store / "agent", tmp_path / "agent"))
+    (agent / "model.safetensors").write_bytes(weights)
+    with pytest.raises(UserError, match=message):
+        load_agent(agent)
+    assert main(["evaluate-agent", "--checkpoint", str(agent), "--episodes", "1"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("manifest", "message"), [
+    ([], "not an agent manifest"),
+    ({"n_actions": "9", "game": "ms_pacman"}, "needs \"n_actions\" .* it has n_actions='9'"),
+    ({"n_actions": 9, "game": 3}, "game=3"),
+])
+def test_wrong_type_agent_manifest_is_a_user_error(store: Path, tmp_path: Path, manifest: object,
+                                                   message: str) -> None:
+    agent = Path(shutil.copytree(store / "agent", tmp_path / "agent"))
+    (agent / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=message):
+        load_agent(agent)
+
+
+def test_bad_values_are_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for flag, value, message in [("--num-envs", "0", "--num-envs must be in [1, 4096], got 0"),
+                                 ("--epsilon", "nan", "--epsilon must be a finite number, got nan"),
+                                 ("--chunk-size", "-1", "--chunk-size must be >= 1, got -1"),
+                                 ("--device", "cuda:7", "--device cuda:7")]:
+        code = main(["record", "--out", str(tmp_path / "rec"), flag, value])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "rec").exists()
