@@ -45,9 +45,10 @@ def _evaluate_agent(cfg: Any) -> None:
           f"median {summary['median_score']:.1f}, std {summary['std_score']:.1f}, "
           f"min {summary['min_score']:.0f}, max {summary['max_score']:.0f}")
     if cfg.json:
-        from rlsae.common.files import write_json
+        from rlsae.common.outputs import write_results
 
-        write_json(cfg.json, {"checkpoint": str(cfg.checkpoint or "default"), "epsilon": cfg.epsilon, **summary})
+        write_results(cfg.json, {"checkpoint": str(cfg.checkpoint or "default"), "epsilon": cfg.epsilon, **summary},
+                      "--json")
 
 
 def _record(cfg: Any) -> None:

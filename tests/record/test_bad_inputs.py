@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +45,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
                                  "episodes.parquet.*the chunk is damaged"),
     "activations truncated": (lambda f: (f / "chunks" / "000000" / "activations.npy").write_bytes(b"\x93NUMPY"),
                               "activations.npy.*the chunk is damaged"),
+    "actions pickled": (lambda f: np.save(f / "chunks" / "000000" / "actions.npy", np.array([{}] * 256, object),
+                                          allow_pickle=True), "actions.npy.*the chunk is damaged"),
 }
 
 
@@ -94,3 +98,17 @@ def test_bad_values_are_refused_before_any_work(tmp_path: Path, capsys: pytest.C
         err = capsys.readouterr().err
         assert code == 2 and message in err and err.count("\n") == 1, err
         assert not (tmp_path / "rec").exists()
+
+
+def test_a_full_disk_is_said_in_one_line(tmp_path: Path, random_agent: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    out = tmp_path / "rec"
+    assert main(["record", "--checkpoint", str(random_agent), "--out", str(out), "--steps", "8", "--num-envs", "2",
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rlsae record: error: disk full") and err.count("\n") == 1
+    assert not list((out / "chunks").glob("*.partial"))  # the chunk it could not hold is not left behind

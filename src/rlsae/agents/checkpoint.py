@@ -87,7 +87,7 @@ def game_actions(game: str) -> int:
 
 
 def check_agent_manifest(manifest: Any, folder: Path) -> None:
-    """The manifest's types, and a network whose outputs match its game's actions.
+    """The manifest's types, and a network whose outputs match its game's actions (no game: Ms. Pac-Man).
 
     An agent with more outputs than its game has actions would send the env actions it does not have
     (ALE's vector env then hangs for good); one with fewer would never press some buttons.
@@ -95,7 +95,7 @@ def check_agent_manifest(manifest: Any, folder: Path) -> None:
     path = Path(folder) / MANIFEST
     if not isinstance(manifest, dict):
         raise UserError(f"'{path}' is not an agent manifest (a JSON object expected)")
-    n, game = manifest.get("n_actions"), manifest.get("game", DEFAULT_GAME)
+    n, game = manifest.get("n_actions"), manifest.setdefault("game", DEFAULT_GAME)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not isinstance(game, str):
         raise UserError(f"'{path}' needs \"n_actions\" (a positive integer) and \"game\" (an ALE game id); "
                         f"it has n_actions={n!r}, game={game!r}")

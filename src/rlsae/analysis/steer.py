@@ -29,6 +29,7 @@ from rlsae.analysis.results import load_result
 from rlsae.analysis.steer_media import heatmap_png, save_gif
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
 from rlsae.common.files import read_json, write_json
+from rlsae.common.outputs import write_results
 from rlsae.common.runtime import one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
@@ -202,7 +203,7 @@ def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> l
         _steer(sae, sae_folder, todo, cfg, done)
     document = read_json(cfg.out / RESULTS, "steering results")
     if cfg.json is not None:
-        write_json(Path(cfg.json), document)
+        write_results(Path(cfg.json), document, "--json")
     return [done[f] for f in features]
 
 

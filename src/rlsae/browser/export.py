@@ -22,7 +22,6 @@ import io
 import json
 import math
 import os
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields, is_dataclass
@@ -34,6 +33,7 @@ import numpy as np
 
 from rlsae.browser.data import BrowserData, Feature, ImageSource, log10_density
 from rlsae.common.files import write_json
+from rlsae.common.outputs import check_output_folder
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, require
 
@@ -235,6 +235,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
     """
     data.validate()
     out_dir = Path(out_dir)
+    check_output_folder(out_dir, "browser")  # never write over another command's output
     start = time.perf_counter()
     for sub in ("assets", "data/f", "frames", "media"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -274,11 +275,3 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
     _write_atomic(index, page.encode())  # last: a folder with index.html is a complete export
     return index
 
-
-def clear_export(out_dir: Path) -> None:
-    """Remove a previous export's files (index, assets, data, frames, media, manifest) from ``out_dir``."""
-    out_dir = Path(out_dir)
-    for name in ("index.html", "manifest.json"):
-        (out_dir / name).unlink(missing_ok=True)
-    for sub in ("assets", "data", "frames", "media"):
-        shutil.rmtree(out_dir / sub, ignore_errors=True)

@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rlsae.common.files import write_json
 from rlsae.config import UserError
@@ -99,6 +100,16 @@ def check_output_file(path: Path, flag: str) -> None:
         probe.unlink()
     except OSError as err:
         raise UserError(f"{flag} '{path}': cannot write in '{parent}' ({_oserror(err)})") from None
+
+
+def write_results(path: Path, data: Any, flag: str) -> None:
+    """Write a JSON result file; if that fails at the end of a long run, print the results instead of
+    losing them, then report the failure."""
+    try:
+        write_json(path, data)
+    except OSError as err:
+        print(json.dumps(data, indent=2))
+        raise UserError(f"could not write {flag} '{path}' ({_oserror(err)}); the results are printed above") from None
 
 
 @contextlib.contextmanager

@@ -27,7 +27,6 @@ chunk holding it; the steps of the N envs are interleaved (env order within each
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -40,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rlsae.common.files import write_json
+from rlsae.common.files import read_json, write_json
 from rlsae.config import UserError
 
 T = TypeVar("T")
@@ -76,10 +75,7 @@ def read_store_manifest(path: Path) -> dict[str, Any]:
     if not path.is_dir() or not file.exists():
         raise UserError(f"no recording at '{path}': expected a folder with {MANIFEST} made by "
                         f"`rlsae record --out {path}`")
-    try:
-        manifest = json.loads(file.read_text())
-    except json.JSONDecodeError as err:
-        raise UserError(f"'{file}' is not valid JSON ({err}); re-record into a new --out folder") from None
+    manifest = read_json(file, "recording manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UserError(f"'{file}' is not an rlsae recording manifest (no \"format\": \"{FORMAT}\")")
     version = manifest.get("format_version")
@@ -211,8 +207,12 @@ class ChunkWriter:
         if self.partial.exists():
             shutil.rmtree(self.partial)
         self.partial.mkdir(parents=True)
-        self.arrays = {name: _reserved_memmap(self.partial / f"{name}.npy", dtype, (self.length, *tail))
-                       for name, (dtype, tail) in self.specs.items()}
+        try:
+            self.arrays = {name: _reserved_memmap(self.partial / f"{name}.npy", dtype, (self.length, *tail))
+                           for name, (dtype, tail) in self.specs.items()}
+        except OSError:  # e.g. a full disk: free what this chunk took
+            shutil.rmtree(self.partial)
+            raise
         self.filled = 0
         self.snapshot_keys: list[tuple[int, int]] = []
         self.snapshot_blobs: list[bytes] = []
