@@ -32,7 +32,8 @@ def train_and_measure(recording: Recording, train: torch.Tensor, heldout: torch.
     cfg = TrainSAEConfig(recording=recording.path, out=out, progress=True, **overrides)
     trainer = Trainer(cfg, train, heldout, q_head(recording))
     result = trainer.run()  # held-out metrics of the saved SAE (trainer.sae, now in raw units)
-    return {**result, "samples_per_s": cfg.steps * cfg.batch_size / max(result["wall_time_s"], 1e-9)}, trainer.sae
+    samples = trainer.schedule.steps * trainer.schedule.batch_size
+    return {**result, "samples_per_s": samples / max(result["wall_time_s"], 1e-9)}, trainer.sae
 
 
 def frontier_png(rows: list[dict[str, Any]], path: Path) -> None:
@@ -88,7 +89,7 @@ def main() -> None:
                                              d_sae=width, k=k, samples=args.samples, advantage_weight=weight)
             row = {"d_sae": width, "k": k, "advantage_weight": weight, **metrics}
             if args.episodes and (width, k, weight) == (args.game_width, args.game_k, 1.0):
-                from rlsae.analysis.fidelity import game_fidelity
+                from rlsae.sae.fidelity import game_fidelity
 
                 model, _ = recording.load_agent()
                 row.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.mean(0),

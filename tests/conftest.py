@@ -45,7 +45,7 @@ def small_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     from rlsae.analysis.interpret import InterpretConfig, interpret
     from rlsae.record.recorder import RecordConfig, record
-    from rlsae.sae import SparseAutoencoder, save_sae
+    from rlsae.sae import build_sae, save_sae
 
     root = tmp_path_factory.mktemp("pipeline")
     torch.manual_seed(0)
@@ -56,7 +56,7 @@ def small_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from rlsae.record import Recording
 
     x = torch.from_numpy(np.asarray(Recording.open(recording).activations, np.float32))
-    sae = SparseAutoencoder(512, 64, "topk", 4)
+    sae = build_sae("topk", 512, 64, k=4)
     with torch.no_grad():
         sae.b_dec.copy_(x.mean(0))
     save_sae(root / "sae", sae, metadata={"recording": str(recording)})

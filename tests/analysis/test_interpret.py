@@ -15,7 +15,7 @@ from rlsae.cli import main
 from rlsae.config import UserError
 from rlsae.envs.facts import decode_facts
 from rlsae.record import Recording
-from rlsae.sae import SparseAutoencoder, load_sae, save_sae
+from rlsae.sae import build_sae, load_sae, save_sae
 
 
 def test_stored_statistics_match_the_sae_on_the_recorded_states(small_pipeline: dict[str, Path]) -> None:
@@ -82,7 +82,7 @@ def test_cli_prints_the_summary_and_rejects_a_mismatched_sae(small_pipeline: dic
     assert "live features:" in printed and "neuron baseline" in printed and "best 'dying' feature" in printed
     assert load_result(out).summary["n_states"] == 300
 
-    save_sae(tmp_path / "wide", SparseAutoencoder(256, 8, "topk", 2), metadata={})
+    save_sae(tmp_path / "wide", build_sae("topk", 256, 8, k=2), metadata={})
     with pytest.raises(UserError, match="does not name its recording"):
         interpret(InterpretConfig(sae=tmp_path / "wide", out=out, progress=False))
     with pytest.raises(UserError, match="256-dim"):

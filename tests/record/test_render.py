@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsae.agents.hooks import capture, hooked
+from rlsae.common.hooks import capture, hooked
 from rlsae.envs.atari import make_vector_env
 from rlsae.record.emulator import EnvBatch, resize_area
 from rlsae.record.recording import Recording

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from rlsae.sae import build_sae
 from rlsae.sae.metrics import action_metrics, evaluate_reconstruction, fraction_unexplained
-from rlsae.sae.model import SparseAutoencoder
 
 
 def test_fvu_is_centred_on_the_mean() -> None:
@@ -30,7 +30,7 @@ def test_action_metrics_on_a_known_head() -> None:
 
 
 def test_dead_and_l0_counts() -> None:
-    sae = SparseAutoencoder(4, 16, "topk", k=2)
+    sae = build_sae("topk", 4, 16, k=2)
     with torch.no_grad():
         sae.b_enc[8:] = -1e6  # half the latents can never fire
     m = evaluate_reconstruction(sae, torch.randn(300, 4))

@@ -2,11 +2,13 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +17,7 @@ from rlsae.record.recording import Recording
 from rlsae.sae.data import heldout_mask, load_split, q_head
 from rlsae.sae.io import load_sae
 from rlsae.sae.metrics import evaluate_reconstruction
-from rlsae.sae.train import CHECKPOINT, LOG, Trainer, TrainSAEConfig, train_sae
+from rlsae.sae.train import CHECKPOINT, LOG, Schedule, Trainer, TrainSAEConfig, train_sae
 
 
 def _cfg(recording: Path, out: Path, **overrides: object) -> TrainSAEConfig:
@@ -36,7 +38,7 @@ def test_training_saves_a_loadable_sae_that_reconstructs(tiny_recording: Path, t
     # Saved weights act on raw activations: the same numbers as the trainer measured before saving.
     assert metrics["fvu"] == pytest.approx(result["fvu"], rel=1e-4)
     assert metrics["fvu"] < 0.5 and metrics["l0"] <= 8
-    assert 0 <= metrics["action_agreement"] <= 1 and metrics["regret"] >= 0
+    assert metrics["action_agreement"] > 0.2 and metrics["regret"] >= 0
     lines = [json.loads(line) for line in (tmp_path / "sae" / LOG).read_text().splitlines()]
     assert [line["step"] for line in lines] == [10, 20, 30, 40, 50, 60]
     assert lines[-1]["fvu"] < lines[0]["fvu"]
@@ -61,7 +63,8 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, t
 
     with pytest.raises(KeyboardInterrupt):
         Interrupting(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
-    assert (tmp_path / "b" / CHECKPOINT / "state.pt").exists()
+    # Resume state is safetensors + JSON: nothing in an output folder is unpickled.
+    assert sorted(p.name for p in (tmp_path / "b" / CHECKPOINT).iterdir()) == ["state.json", "state.safetensors"]
     resumed = Trainer(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
     assert resumed["fvu"] == pytest.approx(straight["fvu"], rel=1e-5)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / LOG).read_text().splitlines()]
@@ -110,3 +113,76 @@ def test_cli_trains_and_rejects_bad_input(tiny_recording: Path, tmp_path: Path) 
     again = run("--recording", str(tiny_recording), "--out", str(tmp_path / "sae"), "--d-sae", "64", "--k", "4",
                 "--samples", "2048", "--batch-size", "256", "--heldout-fraction", "0.25", "--no-progress")
     assert again.returncode == 2 and "already holds a trained SAE" in again.stderr
+
+
+@pytest.mark.parametrize("architecture", ["batchtopk", "jumprelu", "matryoshka", "relu"])
+def test_every_architecture_trains_and_reloads(tiny_recording: Path, tmp_path: Path, architecture: str) -> None:
+    torch.set_num_threads(1)
+    result = train_sae(_cfg(tiny_recording, tmp_path / "sae", architecture=architecture, d_sae=64,
+                            samples=30 * 256, advantage_weight=0, l1_coef=0.3))
+    sae = load_sae(tmp_path / "sae")
+    assert sae.architecture == architecture
+    held = load_split(Recording.open(tiny_recording), 0.25, heldout=True).activations
+    assert evaluate_reconstruction(sae, held)["fvu"] == pytest.approx(result["fvu"], rel=1e-4)
+    assert result["fvu"] < 1
+    lines = [json.loads(line) for line in (tmp_path / "sae" / LOG).read_text().splitlines()]
+    own = {"batchtopk": "aux_loss", "jumprelu": "l0_loss", "matryoshka": "matryoshka_loss", "relu": "l1_loss"}
+    assert own[architecture] in lines[0]
+
+
+def test_defaults_follow_the_budget_and_the_width() -> None:
+    small = Schedule.derive(TrainSAEConfig(samples=1_000_000, d_sae=256, k=4), 256)
+    assert small.batch_size == 1024 and small.steps == 976 and small.lr == pytest.approx(2e-4 * 8)
+    assert small.warmup_steps == 48 and small.dead_window == 256 * 256 // 4
+    large = Schedule.derive(TrainSAEConfig(samples=20_000_000), 2048)
+    assert large.batch_size == 4096 and large.lr == pytest.approx(2e-4 * 8**0.5) and large.warmup_steps == 244
+    assert Schedule.derive(TrainSAEConfig(samples=50_000, k=4), 2048).dead_window == 5_000  # a tenth of the budget
+    lrs = [large.lr_at(step) for step in range(large.steps)]
+    assert lrs[0] < lrs[243] < lrs[244] == large.lr == max(lrs) and lrs[-1] < large.lr / 500
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("lr", float("inf"), "--lr must be a finite number > 0"), ("lr", -1e-3, "--lr must be"),
+    ("l1_coef", float("nan"), "--l1-coef must be a finite"), ("aux_coef", -1.0, "--aux-coef must be"),
+    ("d_sae", 0, "--d-sae must be >= 1"), ("k_aux", 0, "--k-aux must be >= 1"),
+    ("max_states", 0, "--max-states must be >= 1"), ("warmup_fraction", -0.1, "--warmup-fraction must be"),
+    ("log_every", 0, "--log-every must be >= 1"), ("save_every", 0, "--save-every must be >= 1"),
+])
+def test_out_of_range_settings_are_refused(flag: str, value: object, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        TrainSAEConfig(**{flag: value})
+
+
+def test_non_finite_recordings_are_refused_naming_chunk_and_row(tiny_recording: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "rec"
+    shutil.copytree(tiny_recording, copy)
+    chunk = Recording.open(copy).chunks[1]
+    acts = np.load(chunk / "activations.npy", mmap_mode="r+")
+    acts[7, 3] = np.nan
+    acts[9, 0] = np.inf
+    acts.flush()
+    del acts
+    recording = Recording.open(copy)
+    step = int(recording.activations.offsets[1]) + 7
+    heldout = bool(heldout_mask(np.asarray(recording.episode_ids[step:step + 1]), 0.25)[0])
+    with pytest.raises(UserError, match=f"row 7 of chunk '{chunk.name}' \\(step {step}\\) hold NaN or inf"):
+        train_sae(_cfg(copy, tmp_path / "sae"))
+    assert not (tmp_path / "sae" / "cfg.json").exists()
+    with pytest.raises(UserError, match="row 7 of chunk"):
+        load_split(recording, 0.25, heldout=heldout)
+
+
+def test_a_diverging_loss_stops_training_without_saving(tiny_recording: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    recording = Recording.open(tiny_recording)
+    data = load_split(recording, 0.25, heldout=False).activations
+    trainer = Trainer(_cfg(tiny_recording, tmp_path / "sae", advantage_weight=0), data, data[:64])
+    with torch.no_grad():
+        trainer.sae.W_dec[0] = float("nan")  # what an exploding step leaves behind
+    with pytest.raises(UserError, match="training diverged at step 0: the loss is nan"):
+        trainer.run()
+    assert not (tmp_path / "sae" / "cfg.json").exists()
+    nan_rows = data[:300].clone()
+    nan_rows[17] = float("nan")
+    with pytest.raises(UserError, match="training data: row 17 holds NaN"):
+        Trainer(_cfg(tiny_recording, tmp_path / "other"), nan_rows, data[:64])

@@ -23,12 +23,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rlsae.agents.hooks import HookFn, capture, hooked
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer_media import heatmap_png, save_gif
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
 from rlsae.common.files import read_json, write_json
+from rlsae.common.hooks import HookFn, capture, hooked
 from rlsae.common.outputs import write_results
 from rlsae.common.runtime import one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlsae.agents.hooks import HookFn
+from rlsae.common.hooks import HookFn
 from rlsae.config import require
 
 MODES = ("clamp", "ablate", "add")

@@ -36,7 +36,7 @@ from rlsae.browser.frames import render_pngs
 from rlsae.config import UserError, option, require
 from rlsae.record.recording import Recording
 from rlsae.sae.evaluate import EVALUATION
-from rlsae.sae.io import FROM_SAELENS, read_sae_config
+from rlsae.sae.io import architecture_name, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
 
 MAX_CURVE_POINTS = 400
@@ -227,7 +227,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
 
 
 def _architecture(sae_cfg: dict[str, Any]) -> str:
-    return FROM_SAELENS.get(sae_cfg.get("architecture", ""), sae_cfg.get("architecture", "unknown"))
+    return architecture_name(sae_cfg)
 
 
 def _notes(s: dict[str, Any]) -> str:

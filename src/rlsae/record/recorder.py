@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
 from rlsae.agents.checkpoint import WEIGHTS, load_agent, resolve_checkpoint
-from rlsae.agents.hooks import capture, hooked
+from rlsae.common.hooks import capture, hooked
 from rlsae.common.outputs import holds_only_marker
 from rlsae.common.runtime import one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict

@@ -47,7 +47,23 @@ def load_split(recording: Recording, heldout_fraction: float, heldout: bool,
     if max_states is not None and index.size > max_states:
         index = np.sort(np.random.default_rng(seed).choice(index, max_states, replace=False))
     x = np.asarray(recording.activations[index], dtype=np.float32)
+    bad = np.flatnonzero(~np.isfinite(x).all(1))
+    if bad.size:
+        step = int(index[bad[0]])
+        offsets = recording.activations.offsets
+        chunk = int(np.searchsorted(offsets, step, side="right")) - 1
+        raise UserError(f"recording '{recording.path}': the activations of row {step - offsets[chunk]} of chunk "
+                        f"'{recording.chunks[chunk].name}' (step {step}) hold NaN or inf, and {bad.size - 1} more "
+                        f"of the {index.size} {'held-out' if heldout else 'training'} rows: an SAE trained on "
+                        "them would be NaN; re-record those chunks")
     return ActivationData(torch.from_numpy(x), np.asarray(recording.episode_ids[index]))
+
+
+def check_finite_rows(x: torch.Tensor, what: str) -> None:
+    """A UserError naming the first row of ``x`` [n, d] that holds NaN or inf."""
+    bad = (~torch.isfinite(x).all(1)).nonzero()
+    if bad.numel():
+        raise UserError(f"{what}: row {int(bad[0])} holds NaN or inf values ({bad.numel()} such rows of {len(x)})")
 
 
 def q_head(recording: Recording) -> tuple[torch.Tensor, torch.Tensor] | None:

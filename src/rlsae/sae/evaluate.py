@@ -2,7 +2,7 @@
 
 Offline metrics (sae/metrics.py) on the recording's held-out episodes, the talk's density histogram
 as a PNG, and the spliced agent's full-game score next to the clean agent and two ablations
-(analysis/fidelity.py), so a "fraction of fidelity recovered" can be quoted.
+(sae/fidelity.py), so a "fraction of fidelity recovered" can be quoted.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
     result.update(sae=str(cfg.sae), recording=str(recording_path), architecture=sae.architecture,
                   d_in=sae.d_in, d_sae=sae.d_sae, k=sae.k, density_png=str(png))
     if cfg.episodes > 0:
-        from rlsae.analysis.fidelity import game_fidelity
+        from rlsae.sae.fidelity import game_fidelity
 
         model, manifest = recording.load_agent()
         result.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.activations.mean(0),

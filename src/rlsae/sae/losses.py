@@ -3,7 +3,8 @@
     loss = FVU(x, x_hat)                                   reconstruction
          + advantage_weight * FVU(C x, C x_hat)            what the agent's choice depends on
          + aux_coef * ||e - e_hat||^2 / ||e||^2            AuxK: dead latents model the residual
-         (+ l1_coef * mean L1 of the code, ReLU SAEs only)
+                                                             (Top-K family)
+         + the architecture's own terms (L1, L0, nested prefixes; sae/architectures/)
 
 FVU is the squared error over the data's total variance about its mean (a constant per dataset, so the
 term is an MSE with a scale-free weight). C = W_head - mean_rows(W_head) maps the layer to the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from rlsae.sae.model import SparseAutoencoder, SparseCode
+from rlsae.sae.model import SparseAutoencoder, TrainingBatch
 
 
 def advantage_matrix(head_weight: torch.Tensor) -> torch.Tensor:
@@ -27,8 +28,8 @@ def squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return (x - x_hat).pow(2).sum(1).mean()
 
 
-def aux_k_loss(sae: SparseAutoencoder, x: torch.Tensor, x_hat: torch.Tensor, code: SparseCode,
-               dead: torch.Tensor, k_aux: int) -> torch.Tensor:
+def aux_k_loss(sae: SparseAutoencoder, x: torch.Tensor, x_hat: torch.Tensor, dead: torch.Tensor,
+               k_aux: int) -> torch.Tensor:
     """Gao et al. 2024's AuxK: the ``k_aux`` strongest dead latents reconstruct the residual error.
 
     Dead latents get a gradient towards directions the live ones miss, instead of none at all. Only
@@ -44,3 +45,10 @@ def aux_k_loss(sae: SparseAutoencoder, x: torch.Tensor, x_hat: torch.Tensor, cod
         pre = pre.masked_fill(pre < kth, 0.0)
     residual_hat = torch.relu(pre) @ sae.W_dec[dead_ids]
     return squared_error(residual, residual_hat) / residual.pow(2).sum(1).mean().clamp_min(1e-12)
+
+
+def aux_k_terms(sae: SparseAutoencoder, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+    """AuxK as a weighted loss term (none when its coefficient is 0)."""
+    if batch.aux_coef <= 0:
+        return {}
+    return {"aux_loss": batch.aux_coef * aux_k_loss(sae, batch.x, batch.x_hat, batch.dead, batch.k_aux)}

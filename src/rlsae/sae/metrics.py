@@ -1,4 +1,4 @@
-"""How faithful and how sparse an SAE is on a set of states (no games played; see analysis/fidelity.py).
+"""How faithful and how sparse an SAE is on a set of states (no games played; see sae/fidelity.py).
 
 Definitions (every sum runs over states s; x is the layer's activation, x_hat the reconstruction):
     fvu                  sum ||x - x_hat||^2 / sum ||x - mean(x)||^2      (centred: 0 perfect, 1 = the mean)

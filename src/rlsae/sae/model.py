@@ -1,54 +1,25 @@
-"""The sparse autoencoder: Top-K (default), BatchTopK, and ReLU + L1 for comparison.
+"""What every sparse autoencoder shares; each architecture (sae/architectures/) adds its own encoding.
 
-    pre   = (x - b_dec) @ W_enc + b_enc                        W_enc [d_in, d_sae]
-    f     = topk: ReLU(top-k of pre per row)                    (Gao et al. 2024; Makhzani & Frey 2013)
-            batchtopk: the k*B largest of ReLU(pre) over the batch while training (Bussmann et al. 2024);
-                       at inference ReLU(pre) where pre > threshold (a JumpReLU)
-            relu: ReLU(pre), sparsity from an L1 penalty
-    x_hat = f @ W_dec + b_dec                                   W_dec [d_sae, d_in], unit-norm rows
+    pre   = (x - b_dec) @ W_enc + b_enc          W_enc [d_in, d_sae]
+    f     = the architecture's sparse function of pre (Top-K, BatchTopK, JumpReLU, ReLU, ...)
+    x_hat = f @ W_dec + b_dec                    W_dec [d_sae, d_in], unit-norm rows while training
 
-These are SAELens' conventions, so saved weights load there unchanged. Top-K codes are decoded
-sparsely (k rows of W_dec per input, not all d_sae), which is most of the speed on a CPU.
+These are SAELens' conventions, so saved weights load there unchanged. An architecture subclasses
+:class:`SparseAutoencoder` and owns three things: ``code`` (its encoding), ``training_losses`` (its
+sparsity or auxiliary terms) and its SAELens export/import (``saelens_cfg``, ``saelens_weights``,
+``from_saelens``). Subclasses register themselves by their ``name``; see sae/architectures/__init__.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ARCHITECTURES = ("topk", "batchtopk", "relu")
-
-
-class _GatherPreActivations(torch.autograd.Function):
-    """``pre.gather(1, indices)`` whose backward touches only the chosen latents.
-
-    ``pre`` = xc @ W_enc + b_enc is computed without autograd; only k of its d_sae columns per row get
-    a gradient, so the encoder's backward is a sparse product (B*k*d_in multiply-adds) instead of two
-    dense [B, d_in] x [d_in, d_sae] ones: the difference between ~15k and ~40k samples/s on 2 cores.
-    """
-
-    @staticmethod
-    def forward(ctx, xc: torch.Tensor, w_enc: torch.Tensor, b_enc: torch.Tensor, pre: torch.Tensor,
-                indices: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(xc, w_enc, indices)
-        return pre.gather(1, indices)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        xc, w_enc, indices = ctx.saved_tensors
-        batch, k = indices.shape
-        flat_idx, flat_grad = indices.reshape(-1), grad.reshape(-1)
-        grad_xc = F.embedding_bag(indices, w_enc.T.contiguous(), per_sample_weights=grad, mode="sum")
-        rows = torch.arange(batch, device=xc.device).repeat_interleave(k)
-        sparse = torch.sparse_coo_tensor(torch.stack([flat_idx, rows]), flat_grad, (w_enc.shape[1], batch),
-                                         check_invariants=False)
-        grad_w = torch.sparse.mm(sparse, xc).T
-        grad_b = torch.zeros(w_enc.shape[1], dtype=grad.dtype, device=grad.device).index_add_(0, flat_idx,
-                                                                                              flat_grad)
-        return grad_xc, grad_w, grad_b, None, None
+from rlsae.config import UserError
 
 
 @dataclass
@@ -66,15 +37,44 @@ class SparseCode:
                            device=self.values.device).scatter_(1, self.indices, self.values)
 
 
+@dataclass
+class TrainingBatch:
+    """What an architecture's training terms may read: the batch, its reconstruction and the trainer's
+    dead-latent state. Inputs are in the trainer's scaled units; ``total_variance`` normalises errors."""
+
+    x: torch.Tensor
+    x_hat: torch.Tensor
+    code: SparseCode
+    dead: torch.Tensor     # [d_sae] bool: silent for the trainer's dead window
+    total_variance: float  # sum of per-dimension variances of the training data
+    aux_coef: float        # AuxK weight (0 disables it)
+    k_aux: int             # latents AuxK may use
+
+
+REGISTRY: dict[str, type[SparseAutoencoder]] = {}
+
+
 class SparseAutoencoder(nn.Module):
-    def __init__(self, d_in: int, d_sae: int, architecture: str = "topk", k: int | None = 32):
+    """The shared weights and maths. Build one with :func:`rlsae.sae.build_sae` (or a subclass directly)."""
+
+    name: ClassVar[str]                 # rlsae's name (``--architecture``)
+    saelens_name: ClassVar[str]         # the inference architecture SAELens loads it as
+    options: ClassVar[tuple[str, ...]] = ()  # constructor keywords beyond d_in and d_sae
+    reads_saelens: ClassVar[bool] = False  # loads files SAELens wrote as ``saelens_name``
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            REGISTRY[cls.name] = cls
+
+    def __init__(self, d_in: int, d_sae: int):
         super().__init__()
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-        if architecture != "relu" and not (k and 0 < k <= d_sae):
-            raise ValueError(f"k must be in [1, d_sae={d_sae}] for {architecture}, got {k}")
-        self.d_in, self.d_sae, self.architecture = d_in, d_sae, architecture
-        self.k = k if architecture != "relu" else None
+        if not (d_in >= 1 and d_sae >= 1):
+            raise ValueError(f"d_in and d_sae must be >= 1, got {d_in} and {d_sae}")
+        self.d_in, self.d_sae = d_in, d_sae
+        # Active latents per input: exact (topk), on average (batchtopk), at initialisation (jumprelu);
+        # None where no count is set (relu).
+        self.k: int | None = None
         # Decoder rows are random unit directions and the encoder starts as their transpose, so every
         # latent begins aligned with the direction it writes (Gao et al. 2024: fewer dead latents).
         w_dec = F.normalize(torch.randn(d_sae, d_in), dim=1)
@@ -82,37 +82,45 @@ class SparseAutoencoder(nn.Module):
         self.W_enc = nn.Parameter(w_dec.T.clone().contiguous())
         self.b_enc = nn.Parameter(torch.zeros(d_sae))
         self.b_dec = nn.Parameter(torch.zeros(d_in))
-        # BatchTopK's inference threshold: a running estimate of the smallest activation kept in training.
-        self.register_buffer("threshold", torch.zeros(()))
+
+    @property
+    def architecture(self) -> str:
+        return self.name
 
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.b_dec) @ self.W_enc + self.b_enc
 
-    def code(self, x: torch.Tensor) -> SparseCode:
-        """Encode ``x`` [B, d_in] into a :class:`SparseCode` (the training path)."""
-        if self.architecture == "topk":
-            xc = x - self.b_dec
-            with torch.no_grad():
-                pre = xc @ self.W_enc + self.b_enc
-                indices = pre.topk(self.k, dim=1, sorted=False).indices
-            return SparseCode(F.relu(self.gather_pre(xc, pre, indices)), indices, pre)
-        pre = self.pre_activations(x)
-        acts = F.relu(pre)
-        if self.architecture == "relu":
-            return SparseCode(acts, None, pre)
-        if self.training:
-            flat = acts.flatten()
-            keep = flat.topk(self.k * x.shape[0], sorted=False)
-            kept = torch.zeros_like(flat).scatter_(0, keep.indices, keep.values).view_as(acts)
-            smallest = keep.values[keep.values > 0]
-            if smallest.numel():
-                self.threshold.lerp_(smallest.min().detach(), 0.01 if self.threshold > 0 else 1.0)
-            return SparseCode(kept, None, pre)
-        return SparseCode(acts * (pre > self.threshold), None, pre)
+    # ---- what an architecture defines ----
 
-    def gather_pre(self, xc: torch.Tensor, pre: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        """Differentiable pre-activations of the chosen latents (``pre`` itself carries no gradient)."""
-        return _GatherPreActivations.apply(xc, self.W_enc, self.b_enc, pre, indices)
+    def code(self, x: torch.Tensor) -> SparseCode:
+        """Encode ``x`` [B, d_in] into a :class:`SparseCode` (the training path, with gradients)."""
+        raise NotImplementedError
+
+    def training_losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        """The architecture's weighted loss terms beside the reconstruction (sparsity, AuxK, ...)."""
+        return {}
+
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation, after b_dec is set (``x``: a sample of scaled inputs)."""
+
+    def saelens_cfg(self) -> dict[str, Any]:
+        """cfg.json keys beyond the shared ones (e.g. ``k``)."""
+        return {}
+
+    def saelens_weights(self) -> dict[str, torch.Tensor]:
+        """Tensors beyond W_enc, b_enc, W_dec, b_dec (e.g. ``threshold``)."""
+        return {}
+
+    @classmethod
+    def from_saelens(cls, d_in: int, d_sae: int, cfg: dict[str, Any]) -> SparseAutoencoder:
+        """An instance shaped by a cfg.json that SAELens wrote (weights are loaded after)."""
+        return cls(d_in, d_sae)
+
+    @torch.no_grad()
+    def load_extra(self, weights: dict[str, torch.Tensor]) -> None:
+        """Take the tensors :meth:`saelens_weights` names from a file (shapes already checked)."""
+
+    # ---- shared ----
 
     def decode_code(self, code: SparseCode) -> torch.Tensor:
         if code.indices is None:
@@ -154,9 +162,14 @@ class SparseAutoencoder(nn.Module):
     def fold_scale(self, scale: float) -> None:
         """Make an SAE trained on ``x / scale`` act on raw ``x`` with the same features (times ``scale``).
 
-        (x - s b_dec) W_enc + s b_enc = s * pre(x / s), and Top-K, ReLU and a scaled threshold commute
+        (x - s b_dec) W_enc + s b_enc = s * pre(x / s), and Top-K, ReLU and scaled thresholds commute
         with a positive factor, so the same latents fire, with activations in the raw units.
         """
         self.b_enc.mul_(scale)
         self.b_dec.mul_(scale)
-        self.threshold.mul_(scale)
+
+    def check_finite(self, where: str) -> None:
+        """A UserError naming the first parameter or buffer holding NaN or inf."""
+        for name, tensor in [*self.named_parameters(), *self.named_buffers()]:
+            if not torch.isfinite(tensor).all():
+                raise UserError(f"{where}: the SAE's {name} holds NaN or inf values")

@@ -9,57 +9,113 @@
 Dead-latent defences, all on by default: encoder initialised as the decoder's transpose, unit-norm
 decoder rows with the norm-changing part of their gradient removed, b_dec at the data's geometric
 median, inputs scaled to unit variance per dimension (folded back into the weights at save time),
-AuxK on latents that have not fired for ``dead_window`` samples, Adam with warm-up and linear decay,
-large batches.
+AuxK on latents that have not fired for ``dead_window`` samples, Adam with warm-up and linear decay.
+
+Defaults follow the sample budget and the width (:class:`Schedule`), so a 1M-sample run and a
+20M-sample run both get enough steps at a suitable learning rate.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from rlsae.common.files import load_state, save_state
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, option, require, stop_requested, to_dict
 from rlsae.record.recording import Recording
-from rlsae.sae.data import geometric_median, load_split, q_head
+from rlsae.sae.architectures import ARCHITECTURES, build_sae
+from rlsae.sae.data import check_finite_rows, geometric_median, load_split, q_head
 from rlsae.sae.io import CFG, save_sae
-from rlsae.sae.losses import advantage_matrix, aux_k_loss, squared_error
+from rlsae.sae.losses import advantage_matrix, squared_error
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
-from rlsae.sae.model import ARCHITECTURES, SparseAutoencoder
+from rlsae.sae.model import TrainingBatch
 
 CHECKPOINT = "checkpoint"
+STATE = "state"  # checkpoint/state.safetensors + state.json (rlsae.common.files.save_state)
 LOG = "log.jsonl"
+
+
+def _power_of_two_near(value: float) -> int:
+    return 2 ** round(math.log2(max(value, 1.0)))
+
+
+@dataclass
+class Schedule:
+    """The settings that follow the sample budget and the width when not given (the defaults' rules).
+
+    - batch: the power of two nearest to samples / 1,000, within [256, 4096], so that any budget gets
+      about a thousand steps or more (at batch 4096, 1M samples are only 244 Adam steps: too few to
+      find planted features; ~1,000 steps at batch 1,024 find them, see tests/sae/test_synthetic.py).
+    - lr: 2e-4 x sqrt(16,384 / d_sae), the 1 / sqrt(latents) scaling Gao et al. 2024 report for Top-K
+      SAEs (sparsify's default); 5.7e-4 at 2048 latents, 1.6e-3 at 256.
+    - warm-up: 5% of the steps, at most 1,000; then constant; a linear decay to 0 over the last
+      ``decay_fraction`` of the steps.
+    - dead window: a latent's mean firing period is d_sae / k samples, and "dead" means silent for 256
+      such periods (16,384 samples at 2048 / k = 32: measured on 100k states, 16k left 11% of latents
+      silent on held-out states, 4k 45%, 100k 17%), at most a tenth of the budget, so AuxK acts in
+      short runs too.
+    """
+
+    steps: int
+    batch_size: int
+    lr: float
+    warmup_steps: int
+    decay_steps: int
+    dead_window: int
+
+    @classmethod
+    def derive(cls, cfg: TrainSAEConfig, d_sae: int) -> Schedule:
+        batch = min(cfg.batch_size or min(4096, max(256, _power_of_two_near(cfg.samples / 1000))), cfg.samples)
+        steps = cfg.samples // batch
+        warmup = min(1000, steps // 20) if cfg.warmup_fraction is None else int(cfg.warmup_fraction * steps)
+        return cls(steps=steps, batch_size=batch, lr=cfg.lr or 2e-4 * math.sqrt(16384 / d_sae),
+                   warmup_steps=warmup, decay_steps=min(steps - warmup, int(cfg.decay_fraction * steps)),
+                   dead_window=cfg.dead_window or max(1, min(256 * d_sae // cfg.k, cfg.samples // 10)))
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / (self.warmup_steps + 1)
+        if step >= self.steps - self.decay_steps:
+            return self.lr * (self.steps - step) / (self.decay_steps + 1)
+        return self.lr
 
 
 @dataclass
 class TrainSAEConfig:
     recording: Path = option(Path("runs/recording"), "recording folder made by `rlsae record`")
     out: Path = option(Path("runs/sae"), "output folder (an unfinished run there is resumed)")
-    architecture: str = option("topk", "topk, batchtopk or relu (ReLU + L1)", choices=list(ARCHITECTURES))
+    architecture: str = option("topk", ", ".join(ARCHITECTURES) + " (see rlsae.sae.architectures)",
+                               choices=list(ARCHITECTURES))
     expansion_factor: int = option(4, "latents per input dimension (512 -> 2048 at 4)")
     d_sae: int | None = option(None, "number of latents (overrides --expansion-factor)")
-    k: int = option(32, "active latents per state (topk, batchtopk)")
+    k: int = option(32, "active latents per state: exact for topk, on average for batchtopk and matryoshka, "
+                        "at initialisation for jumprelu; sets the dead window's firing period for all")
     samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)")
-    batch_size: int = option(4096, "samples per step")
-    lr: float = option(5e-4, "peak Adam learning rate")
-    warmup_fraction: float = option(0.02, "fraction of steps with a linear learning-rate warm-up")
+    batch_size: int | None = option(None, "samples per step (default: the power of two nearest to "
+                                    "samples / 1000, in [256, 4096])")
+    lr: float | None = option(None, "peak Adam learning rate (default: 2e-4 x sqrt(16384 / d_sae), "
+                              "Gao et al. 2024)")
+    warmup_fraction: float | None = option(None, "fraction of steps with a linear learning-rate warm-up "
+                                           "(default: 5%% of the steps, at most 1000 steps)")
     decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero")
     advantage_weight: float = option(1.0, "weight of the advantage-aware term (0 = plain MSE); needs "
                                      "the recorded layer to feed the Q-head")
-    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK)")
+    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)")
     k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)")
     dead_window: int | None = option(None, "samples without firing after which a latent counts as dead for AuxK "
-                                     "(default: 256 x d_sae / k, 16,384 at 2048/k=32: measured on 100k states, "
-                                     "16k left 11%% of latents silent on held-out states, 4k 45%%, 100k 17%%)")
+                                     "(default: 256 x d_sae / k, at most a tenth of --samples)")
     l1_coef: float = option(3.0, "L1 coefficient (relu only)")
+    l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)")
+    matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
+                                                "d_sae/16, /8, /4, /2, d_sae)")
     heldout_fraction: float = option(0.1, "fraction of episodes held out for evaluation")
     max_states: int | None = option(None, "use at most this many training states (default: all)")
     log_every: int = option(50, "steps between log lines")
@@ -72,31 +128,27 @@ class TrainSAEConfig:
         self.recording, self.out = Path(self.recording), Path(self.out)
         require(self.architecture in ARCHITECTURES,
                 f"--architecture must be one of {', '.join(ARCHITECTURES)}, got '{self.architecture}'")
-        require(self.expansion_factor >= 1, f"--expansion-factor must be >= 1, got {self.expansion_factor}")
-        require(self.k >= 1, f"--k must be >= 1, got {self.k}")
-        require(self.dead_window is None or self.dead_window >= 1,
-                f"--dead-window must be >= 1, got {self.dead_window}")
-        require(self.samples >= self.batch_size >= 1,
-                f"--samples ({self.samples}) must be >= --batch-size ({self.batch_size}) >= 1")
+        for name, value, low in (("--expansion-factor", self.expansion_factor, 1), ("--k", self.k, 1),
+                                 ("--d-sae", self.d_sae, 1), ("--k-aux", self.k_aux, 1),
+                                 ("--dead-window", self.dead_window, 1),
+                                 ("--batch-size", self.batch_size, 1), ("--max-states", self.max_states, 1),
+                                 ("--log-every", self.log_every, 1), ("--save-every", self.save_every, 1)):
+            require(value is None or value >= low, f"{name} must be >= {low}, got {value}")
+        for name, value, positive in (("--lr", self.lr, True), ("--advantage-weight", self.advantage_weight, False),
+                                      ("--aux-coef", self.aux_coef, False), ("--l1-coef", self.l1_coef, False),
+                                      ("--l0-coef", self.l0_coef, False)):
+            require(value is None or (math.isfinite(value) and (value > 0 if positive else value >= 0)),
+                    f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
+        require(self.samples >= (self.batch_size or 1),
+                f"--samples ({self.samples}) must be >= --batch-size ({self.batch_size})")
         require(0 < self.heldout_fraction < 1, f"--heldout-fraction must be in (0, 1), got {self.heldout_fraction}")
-        require(self.advantage_weight >= 0, f"--advantage-weight must be >= 0, got {self.advantage_weight}")
-        require(self.warmup_fraction + self.decay_fraction <= 1,
+        for name, value in (("--warmup-fraction", self.warmup_fraction), ("--decay-fraction", self.decay_fraction)):
+            require(value is None or 0 <= value <= 1, f"{name} must be in [0, 1], got {value}")
+        require((self.warmup_fraction or 0) + self.decay_fraction <= 1,
                 "--warmup-fraction + --decay-fraction must be <= 1")
+        require(all(w >= 1 for w in self.matryoshka_widths), "--matryoshka-widths must all be >= 1")
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
-
-    @property
-    def steps(self) -> int:
-        return self.samples // self.batch_size
-
-    def lr_at(self, step: int) -> float:
-        warmup = max(1, int(self.warmup_fraction * self.steps))
-        decay_start = int((1 - self.decay_fraction) * self.steps)
-        if step < warmup:
-            return self.lr * (step + 1) / warmup
-        if step >= decay_start:
-            return self.lr * max(0.0, (self.steps - step) / max(1, self.steps - decay_start))
-        return self.lr
 
 
 class Trainer:
@@ -111,16 +163,17 @@ class Trainer:
         self.cfg, self.train, self.heldout, self.head = cfg, train, heldout, head
         self.metadata = metadata or {}
         self.device = torch.device(cfg.device)
+        check_finite_rows(train, "training data")
+        check_finite_rows(heldout, "held-out data")
         x = train
         d_in = x.shape[1]
         d_sae = cfg.d_sae or cfg.expansion_factor * d_in
-        require(cfg.architecture == "relu" or cfg.k <= d_sae, f"--k ({cfg.k}) must be <= d_sae ({d_sae})")
+        require(cfg.k <= d_sae, f"--k ({cfg.k}) must be <= d_sae ({d_sae})")
         require(cfg.advantage_weight == 0 or head is not None,
                 "--advantage-weight needs the recorded layer to feed the Q-head (layer 'hidden' of an rlsae "
                 "agent): use --advantage-weight 0 for other layers")
-        self.k_aux = cfg.k_aux or d_in // 2
-        # A latent's mean firing period is d_sae / k samples; "dead" means silent for 256 such periods.
-        self.dead_window = cfg.dead_window or 256 * d_sae // (cfg.k if cfg.architecture != "relu" else 32)
+        self.schedule = Schedule.derive(cfg, d_sae)
+        self.k_aux = cfg.k_aux or max(1, d_in // 2)
         # Unit variance per dimension about the mean, so one learning rate suits any layer's scale.
         centred = x - x.mean(0)  # one [n, d_in] temporary for all three statistics
         variance = float(centred.pow(2).sum(1).mean())
@@ -131,11 +184,16 @@ class Trainer:
             self.adv_variance = float((centred @ self.adv.cpu().T).pow(2).sum(1).mean()) / self.scale**2
         del centred
         torch.manual_seed(cfg.seed)
-        self.sae = SparseAutoencoder(d_in, d_sae, cfg.architecture, cfg.k).to(self.device)
-        sample = x[torch.randperm(len(x))[:20_000]] / self.scale
+        try:
+            self.sae = build_sae(cfg.architecture, d_in, d_sae, k=cfg.k, l1_coef=cfg.l1_coef, l0_coef=cfg.l0_coef,
+                                 widths=cfg.matryoshka_widths).to(self.device)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        sample = (x[torch.randperm(len(x))[:20_000]] / self.scale).to(self.device)
         with torch.no_grad():
             self.sae.b_dec.copy_(geometric_median(sample))
-        self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+        self.sae.init_from_data(sample)
+        self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=self.schedule.lr, betas=(0.9, 0.999))
         self.step = 0
         self.since_fired = torch.zeros(d_sae, dtype=torch.long, device=self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
@@ -143,7 +201,11 @@ class Trainer:
         self.cursor = 0
         self.wall = 0.0
 
-    # ---- checkpoints ----
+    @property
+    def dead_window(self) -> int:
+        return self.schedule.dead_window
+
+    # ---- checkpoints (safetensors + JSON: nothing in an output folder is ever unpickled) ----
 
     def state(self) -> dict[str, Any]:
         return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
@@ -154,25 +216,26 @@ class Trainer:
     def save_checkpoint(self) -> None:
         folder = self.cfg.out / CHECKPOINT
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "state.pt.tmp"
-        torch.save(self.state(), tmp)
-        os.replace(tmp, folder / "state.pt")
+        save_state(folder / STATE, self.state())
 
     def resume(self) -> bool:
-        path = self.cfg.out / CHECKPOINT / "state.pt"
-        if not path.exists():
+        state = load_state(self.cfg.out / CHECKPOINT / STATE)
+        if state is None:
             return False
-        state = torch.load(path, weights_only=False)
         saved = {k: v for k, v in state["config"].items() if k not in ("progress", "device", "out")}
         ours = {k: v for k, v in to_dict(self.cfg).items() if k in saved}
-        changed = {k for k in saved if saved[k] != ours[k]}
+        changed = {k for k in saved if saved[k] != ours.get(k)} | (set(ours) ^ set(saved))
         if changed:
             raise UserError(f"'{self.cfg.out}' holds an unfinished run with other settings "
                             f"({', '.join(sorted(changed))}): use another --out, or the same settings to resume")
-        self.sae.load_state_dict(state["sae"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.sae.load_state_dict(state["sae"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.generator.set_state(state["generator"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise UserError(f"the resume state in '{self.cfg.out / CHECKPOINT}' does not fit this run "
+                            f"({str(err).splitlines()[0]}); delete that folder to start over") from None
         self.since_fired = state["since_fired"].to(self.device)
-        self.generator.set_state(state["generator"])
         self.step, self.order, self.cursor = state["step"], state["order"], state["cursor"]
         self.wall, self.scale = state["wall"], state["scale"]
         return True
@@ -180,7 +243,7 @@ class Trainer:
     # ---- training ----
 
     def next_batch(self) -> torch.Tensor:
-        size = self.cfg.batch_size
+        size = self.schedule.batch_size
         if self.cursor + size > len(self.order):
             self.order = torch.randperm(len(self.order), generator=self.generator)
             self.cursor = 0
@@ -191,7 +254,7 @@ class Trainer:
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         cfg, sae = self.cfg, self.sae
         for group in self.optimizer.param_groups:
-            group["lr"] = cfg.lr_at(self.step)
+            group["lr"] = self.schedule.lr_at(self.step)
         x_hat, code = sae(x)
         fvu = squared_error(x, x_hat) / self.total_variance
         loss = fvu
@@ -200,14 +263,16 @@ class Trainer:
             adv_fvu = squared_error(x @ self.adv.T, x_hat @ self.adv.T) / self.adv_variance
             loss = loss + cfg.advantage_weight * adv_fvu
             metrics["advantage_fvu"] = adv_fvu.item()
-        if cfg.architecture == "relu":
-            l1 = code.values.sum(1).mean() / math.sqrt(self.total_variance)
-            loss = loss + cfg.l1_coef * l1
         dead = self.since_fired >= self.dead_window
-        if cfg.aux_coef > 0 and cfg.architecture != "relu":
-            aux = aux_k_loss(sae, x, x_hat, code, dead, self.k_aux)
-            loss = loss + cfg.aux_coef * aux
-            metrics["aux_loss"] = aux.item()
+        terms = sae.training_losses(TrainingBatch(x, x_hat, code, dead, self.total_variance, cfg.aux_coef,
+                                                  self.k_aux))
+        for name, term in terms.items():
+            loss = loss + term
+            metrics[name] = term.item()
+        if not math.isfinite(loss.item()):
+            raise UserError(f"training diverged at step {self.step}: the loss is {loss.item()} "
+                            f"({', '.join(f'{k} {v:.3g}' for k, v in metrics.items())}); nothing was saved. "
+                            f"Try a lower --lr (this run: {self.schedule.lr:.3g})")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         sae.remove_parallel_gradient()
@@ -226,18 +291,18 @@ class Trainer:
         return metrics
 
     def run(self) -> dict[str, Any]:
-        cfg = self.cfg
+        cfg, steps = self.cfg, self.schedule.steps
         cfg.out.mkdir(parents=True, exist_ok=True)
         if not self.resume():
             require(not (cfg.out / CFG).exists(),
                     f"'{cfg.out}' already holds a trained SAE: choose another --out or delete it")
             (cfg.out / LOG).unlink(missing_ok=True)
-        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", desc=f"train-sae {cfg.architecture}",
+        bar = tqdm(total=steps, initial=self.step, unit="step", desc=f"train-sae {cfg.architecture}",
                    disable=not cfg.progress, smoothing=0.05)
         started = time.time()
         wall_at_start = self.wall
         with stop_requested() as stop, open(cfg.out / LOG, "a") as log:
-            while self.step < cfg.steps:
+            while self.step < steps:
                 if stop.set:
                     self.save_checkpoint()
                     bar.close()
@@ -246,11 +311,11 @@ class Trainer:
                 self.step += 1
                 self.wall = wall_at_start + time.time() - started
                 bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                if self.step % cfg.log_every == 0 or self.step == steps:
                     bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("fvu", "l0", "dead_fraction")},
                                     refresh=False)
-                    log.write(json.dumps({"step": self.step, "samples": self.step * cfg.batch_size,
-                                          "lr": cfg.lr_at(self.step - 1), "wall": round(self.wall, 2),
+                    log.write(json.dumps({"step": self.step, "samples": self.step * self.schedule.batch_size,
+                                          "lr": self.schedule.lr_at(self.step - 1), "wall": round(self.wall, 2),
                                           **{k: round(v, 6) for k, v in metrics.items()}}) + "\n")
                     log.flush()
                 if self.step % cfg.save_every == 0:
@@ -267,12 +332,13 @@ class Trainer:
         density = metrics.pop("density")
         log10 = log10_density(density, dead=-10.0)  # SAELens' sparsity files use log10(1e-10) for dead
         metadata = {**self.metadata, "heldout_fraction": cfg.heldout_fraction,
-                    "rlsae": {"config": to_dict(cfg), "input_scale": self.scale, "dead_window": self.dead_window,
+                    "rlsae": {"config": to_dict(cfg), "input_scale": self.scale, "schedule": asdict(self.schedule),
                               "k_aux": self.k_aux, "train_states": len(self.train), "steps": self.step,
                               "wall_time_s": round(self.wall, 1), "device": cfg.device, "heldout": metrics,
                               **provenance()}}
         save_sae(cfg.out, sae, metadata, log10)
-        (cfg.out / CHECKPOINT / "state.pt").unlink(missing_ok=True)
+        for suffix in (".safetensors", ".json"):
+            (cfg.out / CHECKPOINT / STATE).with_suffix(suffix).unlink(missing_ok=True)
         return {"out": str(cfg.out), "train_states": len(self.train), "steps": self.step,
                 "wall_time_s": round(self.wall, 1), **metrics}
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from rlsae.agents.evaluate import play_games, summarize
-from rlsae.agents.hooks import HookFn, hooked
+from rlsae.common.hooks import HookFn, hooked
 
 Policy = Callable[[np.ndarray], np.ndarray]
 

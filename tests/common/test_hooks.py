@@ -1,7 +1,7 @@
 import torch
 
-from rlsae.agents.hooks import capture, hooked
 from rlsae.agents.qnet import QNetwork
+from rlsae.common.hooks import capture, hooked
 
 
 def _obs(batch: int = 3) -> torch.Tensor:

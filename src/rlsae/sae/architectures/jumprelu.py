@@ -1,0 +1,99 @@
+"""JumpReLU (Rajamanoharan et al. 2024, "Jumping Ahead"): a latent fires with its pre-activation when
+that exceeds its own learnt threshold theta_i:
+
+    f_i = pre_i * H(pre_i - theta_i)             loss = FVU + l0_coef * E[ sum_i H(pre_i - theta_i) ]
+
+H has no useful derivative, so theta learns through the paper's straight-through estimators: with a
+rectangle kernel K of width ``bandwidth``, d f_i / d theta_i = -(theta_i / eps) K((pre_i - theta_i) / eps)
+and d H / d theta_i = -(1 / eps) K(...). Gradients to the pre-activations are the plain masked ones.
+Thresholds start at each latent's (1 - k / d_sae) quantile on the data, so training starts at L0 ~ k
+like the Top-K SAEs it is compared with, and the L0 penalty moves it from there.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
+
+
+def _window(pre: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    """K((pre - theta) / eps) / eps: the rectangle kernel the estimators share."""
+    return ((pre - threshold).abs() < bandwidth / 2).to(pre) / bandwidth
+
+
+def _fires(pre: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    # SAELens encodes ReLU(pre) * H(pre - theta); a threshold below 0 (possible in a loaded file) then
+    # acts as 0. Training keeps theta > 0, where this is the paper's H(pre - theta).
+    return pre > threshold.clamp_min(0)
+
+
+class _Jump(torch.autograd.Function):
+    """pre * H(pre - theta); theta's gradient from the rectangle estimator."""
+
+    @staticmethod
+    def forward(ctx, pre: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
+        ctx.save_for_backward(pre, threshold)
+        ctx.bandwidth = bandwidth
+        return pre * _fires(pre, threshold)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        pre, threshold = ctx.saved_tensors
+        grad_threshold = -(threshold * _window(pre, threshold, ctx.bandwidth) * grad).sum(0)
+        return grad * _fires(pre, threshold), grad_threshold, None
+
+
+class _Step(torch.autograd.Function):
+    """H(pre - theta), counted by the L0 penalty; only theta gets a gradient."""
+
+    @staticmethod
+    def forward(ctx, pre: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
+        ctx.save_for_backward(pre, threshold)
+        ctx.bandwidth = bandwidth
+        return (pre > threshold).to(pre)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        pre, threshold = ctx.saved_tensors
+        return None, -(_window(pre, threshold, ctx.bandwidth) * grad).sum(0), None
+
+
+class JumpReLU(SparseAutoencoder):
+    name = "jumprelu"
+    saelens_name = "jumprelu"
+    reads_saelens = True
+    options = ("k", "l0_coef", "bandwidth")
+
+    def __init__(self, d_in: int, d_sae: int, k: int = 32, l0_coef: float = 1e-3, bandwidth: float = 0.05):
+        super().__init__(d_in, d_sae)
+        if not 0 < k <= d_sae:
+            raise ValueError(f"k must be in [1, d_sae={d_sae}] for {self.name}, got {k}")
+        self.k, self.l0_coef, self.bandwidth = int(k), float(l0_coef), float(bandwidth)
+        self.threshold = nn.Parameter(torch.zeros(d_sae))
+
+    def code(self, x: torch.Tensor) -> SparseCode:
+        pre = self.pre_activations(x)
+        return SparseCode(_Jump.apply(pre, self.threshold, self.bandwidth), None, pre)
+
+    def training_losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        l0 = _Step.apply(batch.code.pre, self.threshold, self.bandwidth).sum(1).mean()
+        return {"l0_loss": self.l0_coef * l0}
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        pre = self.pre_activations(x)
+        self.threshold.copy_(pre.quantile(1 - self.k / self.d_sae, dim=0).clamp_min(self.bandwidth))
+
+    @torch.no_grad()
+    def fold_scale(self, scale: float) -> None:
+        super().fold_scale(scale)
+        self.threshold.mul_(scale)
+
+    def saelens_weights(self) -> dict[str, torch.Tensor]:
+        return {"threshold": self.threshold}
+
+    @torch.no_grad()
+    def load_extra(self, weights: dict[str, torch.Tensor]) -> None:
+        self.threshold.copy_(weights["threshold"])

@@ -1,0 +1,34 @@
+"""ReLU + L1, the original dictionary-learning SAE (Bricken et al. 2023), for comparison: every latent
+with a positive pre-activation fires; an L1 penalty on the code makes it sparse. SAELens calls it
+"standard".
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
+
+
+class ReLU(SparseAutoencoder):
+    name = "relu"
+    saelens_name = "standard"
+    reads_saelens = True
+    options = ("l1_coef",)
+
+    def __init__(self, d_in: int, d_sae: int, l1_coef: float = 3.0):
+        super().__init__(d_in, d_sae)
+        self.l1_coef = float(l1_coef)
+
+    def code(self, x: torch.Tensor) -> SparseCode:
+        pre = self.pre_activations(x)
+        return SparseCode(F.relu(pre), None, pre)
+
+    def training_losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
+        # Decoder rows are unit-norm, so the plain L1 of the code is the norm-weighted one; dividing by
+        # the data's RMS norm makes the coefficient mean the same at any input scale.
+        l1 = batch.code.values.sum(1).mean() / math.sqrt(batch.total_variance)
+        return {"l1_loss": self.l1_coef * l1}
