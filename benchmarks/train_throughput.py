@@ -1,8 +1,10 @@
-"""train-agent throughput relative to raw vector-env stepping, same env count, same run.
+"""train-agent throughput: each precision against raw vector-env stepping and the network's own bound.
 
-    python benchmarks/train_throughput.py --num-envs 16 32 --steps 20000
+    python benchmarks/train_throughput.py --num-envs 32 --steps 16384 --precisions fp32 bf16 auto
 
-The ratio says how close training gets to the environment's ceiling (issue 2's goal: >= 0.8).
+All settings run in one process, one after the other, on the same machine state. The bound is what
+the Q-network alone allows: per agent step PQN trains on ``update_epochs`` samples and runs 1/N of an
+acting forward pass at batch N, so bound = 1 / (epochs / training samples/s + acting time / N).
 """
 
 from __future__ import annotations
@@ -12,34 +14,77 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+
 from _report import append_section, raw_steps_per_second
+from rlsae.agents.qnet import QNetwork
 from rlsae.agents.train import TrainAgentConfig, train_agent
+from rlsae.common.runtime import autocast, autocast_dtype
 
 
-def train_steps_per_second(algorithm: str, num_envs: int, steps: int, device: str) -> float:
+def train_steps_per_second(num_envs: int, steps: int, precision: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainAgentConfig(algorithm=algorithm, out=Path(tmp), total_steps=steps, num_envs=num_envs,
-                               device=device, eval_every=10**12, save_every=10**12, progress=False,
-                               learning_starts=1000)
+        cfg = TrainAgentConfig(out=Path(tmp), total_steps=steps, num_envs=num_envs, precision=precision,
+                               eval_every=10**12, eval_episodes=1, save_every=10**12, keep_steps=(),
+                               progress=False)
         start = time.perf_counter()
-        train_agent(cfg)
+        train_agent(cfg)  # ends with one evaluation game, a small share of the time at these step counts
         return steps / (time.perf_counter() - start)
+
+
+def network_bound(num_envs: int, precision: str, minibatch: int = 128, epochs: int = 2, reps: int = 20) -> float:
+    """Agent steps/s the Q-network's forward/backward passes alone allow (no env, no Python loop)."""
+    dtype = autocast_dtype(precision, "cpu")
+    model = QNetwork(9, layer_norm=True)
+    optimizer = torch.optim.RAdam(model.parameters(), lr=2.5e-4)
+    obs = torch.randint(0, 256, (minibatch, 4, 84, 84), dtype=torch.uint8)
+    act, target = torch.randint(0, 9, (minibatch,)), torch.randn(minibatch)
+
+    def train_step() -> None:
+        with autocast("cpu", dtype):
+            q = model(obs).gather(1, act[:, None]).squeeze(1)
+        loss = F.mse_loss(q.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def act_step() -> None:
+        with torch.no_grad(), autocast("cpu", dtype):
+            model(obs[:num_envs])
+
+    timings = []
+    for fn in (train_step, act_step):
+        for _ in range(3):
+            fn()
+        start = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        timings.append((time.perf_counter() - start) / reps)
+    train_samples_per_s = minibatch / timings[0]
+    return 1.0 / (epochs / train_samples_per_s + timings[1] / num_envs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--num-envs", type=int, nargs="+", default=[16, 32])
-    parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--algorithm", default="pqn", choices=["pqn", "dqn"])
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[32])
+    parser.add_argument("--steps", type=int, default=16_384)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "auto"])
     args = parser.parse_args()
     rows = []
     for n in args.num_envs:
         raw = raw_steps_per_second(n, args.steps, training=True)
-        train = train_steps_per_second(args.algorithm, n, args.steps, args.device)
-        rows.append([str(n), f"{raw:,.0f}", f"{train:,.0f}", f"{train / raw:.2f}"])
-    append_section(f"train-agent ({args.algorithm}) vs raw env stepping",
-                   ["envs", "raw env steps/s", "training steps/s", "ratio"], rows)
+        baseline = None
+        for precision in args.precisions:
+            chosen = autocast_dtype(precision, "cpu")
+            train = train_steps_per_second(n, args.steps, precision)
+            bound = network_bound(n, precision)
+            baseline = baseline or train
+            rows.append([str(n), f"{precision} ({'bf16' if chosen else 'fp32'})", f"{raw:,.0f}", f"{train:,.0f}",
+                         f"{train / raw:.2f}", f"{bound:,.0f}", f"{train / bound:.2f}", f"{train / baseline:.2f}x"])
+    append_section("train-agent (pqn) by precision vs raw env stepping and the network bound",
+                   ["envs", "precision (runs as)", "raw env steps/s", "training steps/s", "vs raw",
+                    "network bound steps/s", "vs bound", f"vs {args.precisions[0]}"], rows)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""`rlsae sweep` on tiny inputs, and its statistics on planted data where the answer is known."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rlsae.agents.checkpoint import save_checkpoint
+from rlsae.agents.qnet import QNetwork
+from rlsae.config import UserError
+from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepConfig, run_sweep, trend_statistics
+
+
+def test_trend_statistics_find_a_monotone_trend_and_a_peak() -> None:
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 10, 24)
+    rising = trend_statistics(x, 3 * x + rng.normal(0, 0.1, x.size))
+    assert rising["spearman"] > 0.99 and rising["spearman_p"] < 1e-6
+    peaked = trend_statistics(x, -(x - 4) ** 2 + rng.normal(0, 0.5, x.size))
+    assert peaked["quadratic_r2"] > 0.95 and peaked["quadratic_p"] < 1e-6
+    assert abs(peaked["quadratic_peak"] - 4) < 0.3
+    noise = trend_statistics(x, rng.normal(0, 1, x.size))
+    assert noise["spearman_p"] > 0.01 and noise["quadratic_r2"] < 0.5
+    assert "spearman" not in trend_statistics(x[:2], x[:2])  # too few points to say anything
+
+
+def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    agents = tmp_path / "agents"
+    for step, seed in ((0, 1), (1000, 2), (2000, 3)):
+        torch.manual_seed(seed)
+        save_checkpoint(agents / f"step{step}", QNetwork(9), {"game": "ms_pacman", "step": step})
+    cfg = SweepConfig(checkpoints=agents, out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64, episodes=1,
+                      arms=("default",), progress=False)
+    result = run_sweep(cfg)
+    rows = result["rows"]
+    assert [r["step"] for r in rows] == [0, 1000, 2000]
+    for row in rows:
+        arm = row["arms"]["default"]
+        assert 0 <= arm["dead_fraction"] <= 1 and arm["live"] == round(64 * (1 - arm["dead_fraction"]))
+        assert arm["fvu"] >= 0 and 0 <= arm["action_agreement"] <= 1 and row["score_episodes"] == 1
+    assert result["statistics"]["default"]["score_on_live"]["n"] == 3
+    assert (cfg.out / SWEEP_JSON).is_file() and (cfg.out / SWEEP_PNG).stat().st_size > 0
+    # Finished stages are reused: a second run trains nothing and gives the same rows.
+    sae_cfg = cfg.out / "step0" / "default" / "sae" / "cfg.json"
+    before = sae_cfg.stat().st_mtime_ns
+    assert run_sweep(cfg)["rows"] == rows and sae_cfg.stat().st_mtime_ns == before
+
+
+def test_bad_sweep_settings_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="--arms"):
+        SweepConfig(out=tmp_path, arms=("nonsense",))
+    with pytest.raises(UserError, match="--heldout-fraction"):
+        SweepConfig(out=tmp_path, heldout_fraction=1.0)
