@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from rlsae.analysis.interpret import InterpretConfig, best_unit, interpret
-from rlsae.analysis.results import load_result
-from rlsae.analysis.states import select_states, state_facts
+from rlsae.analysis.interpret import InterpretConfig, interpret
+from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
+from rlsae.analysis.results import InterpretResult, load_result
+from rlsae.analysis.states import labelling_facts, select_states, state_facts
 from rlsae.cli import main
 from rlsae.config import UserError
 from rlsae.envs.facts import decode_facts
@@ -38,11 +39,38 @@ def test_stored_statistics_match_the_sae_on_the_recorded_states(small_pipeline: 
             np.testing.assert_allclose(f[[position[int(s)] for s in states], feature], acts, rtol=1e-6)
         assert result.hist_counts[feature].sum() == (f[:, feature] > 0).sum()
     labeled = [i for i, lab in enumerate(result.label) if lab is not None]
-    assert all(result.label_auroc[i] >= result.summary["min_auroc"] for i in labeled)
     assert result.summary["features"]["n_labeled"] == len(labeled)
+    _check_labels(result, f, rec)
     assert 0 < result.summary["neurons"]["n_units"] <= 512
     assert set(np.unique(result.cluster[~result.alive])) <= {-1}
     assert len(result.cluster_names) == result.cluster.max() + 1 == result.summary["n_clusters"]
+
+
+def _check_labels(result: InterpretResult, f: np.ndarray, rec: Recording) -> None:
+    """Every stored label score recomputed from the activations, the facts and the held-out split; every
+    label passes the rule and every unlabeled unit fails it."""
+    facts, _, _ = labelling_facts(rec, result.states)
+    assert list(facts) == result.fact_names
+    _, held = split_by_episode(rec.episode_ids[result.states], 0.3, 0)
+    rule = LabelRule()
+    assert result.summary["label_rule"] == str(rule)
+    checked = 0
+    for unit in np.flatnonzero(result.alive):
+        fact = facts[result.label_fact[unit]][held]
+        level = result.label_threshold[unit] * f[~held, unit].max()
+        on = f[held, unit] > level
+        assert result.label_firings[unit] == on.sum()
+        if on.sum():
+            assert result.label_precision[unit] == pytest.approx(fact[on].mean())
+        if on.sum() and fact.sum():
+            assert result.label_lift[unit] == pytest.approx(fact[on].mean() / fact.mean())
+            assert result.label_recall[unit] == pytest.approx((on & fact).sum() / fact.sum())
+            assert result.label_f1[unit] == pytest.approx(2 * (on & fact).sum() / (on.sum() + fact.sum()))
+            checked += 1
+        passes = rule.passes(result.label_precision[unit], result.label_lift[unit], result.label_f1[unit],
+                             result.label_firings[unit])
+        assert passes == (result.label[unit] is not None)
+    assert checked > 10
 
 
 def test_states_are_whole_episodes_and_facts_look_ahead_within_them(small_pipeline: dict[str, Path]) -> None:
@@ -79,7 +107,8 @@ def test_cli_prints_the_summary_and_rejects_a_mismatched_sae(small_pipeline: dic
     assert main(["interpret", "--sae", str(small_pipeline["sae"]), "--out", str(out), "--max-states", "300",
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "live features:" in printed and "neuron baseline" in printed and "best 'dying' feature" in printed
+    assert "label rule:" in printed and "neuron baseline" in printed and "'Pac-Man is dead'" in printed
+    assert "mean best-unit F1" in printed and "dead (never over" in printed
     assert load_result(out).summary["n_states"] == 300
 
     save_sae(tmp_path / "wide", build_sae("topk", 256, 8, k=2), metadata={})
@@ -91,12 +120,16 @@ def test_cli_prints_the_summary_and_rejects_a_mismatched_sae(small_pipeline: dic
     assert main(["interpret", "--sae", str(tmp_path / "missing")]) == 2
 
 
-def test_best_unit_ignores_dead_units_and_other_facts() -> None:
-    auroc = np.array([[0.99, 0.6], [0.7, 0.9], [0.5, 0.95]])
-    best = best_unit(auroc, ["pill_top_left", "dying"], ("dying",), np.array([True, True, False]))
-    assert best == {"unit": 1, "fact": "dying", "auroc": 0.9}
-    assert best_unit(auroc, ["a", "b"], ("dying",), np.ones(3, bool)) is None
+def test_best_unit_ignores_excluded_units_and_other_facts() -> None:
+    rng = np.random.default_rng(0)
+    n = 6000
+    dying, pill = rng.random(n) < 0.05, rng.random(n) < 0.1
+    acts = np.stack([dying * 2.0, dying * 1.0 + (rng.random(n) < 0.02), pill * 1.0], 1)
+    labels = label_units(acts, {"dying": dying, "pill_top_left": pill, "pill_top_left & dying": pill & dying},
+                         np.repeat(np.arange(60), n // 60))
+    best = best_unit(labels, ("dying",), np.array([True, True, True]))
+    assert best is not None and best["unit"] == 0 and best["fact"] == "dying" and best["f1"] == 1.0
+    assert best_unit(labels, ("dying",), np.array([False, True, True]))["unit"] == 1
+    assert best_unit(labels, ("ghost",), np.ones(3, bool)) is None
     # A conjunction counts only when every part matches: "pill & dying" is a dying detector, not a pill one.
-    names = ["pill_top_left & dying", "pill_top_left & ghosts_frightened"]
-    assert best_unit(auroc, names, ("pill_",), np.ones(3, bool)) is None
-    assert best_unit(auroc, names, ("pill_", "ghosts_"), np.ones(3, bool))["unit"] == 2
+    assert best_unit(labels, ("pill_",), np.ones(3, bool))["fact"] == "pill_top_left"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rlsae.analysis.labels import auroc_matrix, label_units, split_by_episode
+from rlsae.analysis.labels import LabelRule, auroc_matrix, label_units, split_by_episode
 from rlsae.envs.conjunctions import with_conjunctions
 
 
@@ -36,14 +36,47 @@ def test_planted_detector_is_labeled_and_noise_is_not() -> None:
     n = 4000
     dying = rng.random(n) < 0.05
     region = rng.random(n) < 0.3
-    detector = dying * rng.uniform(1, 2, n) + (rng.random(n) < 0.01)  # fires on dying, rarely otherwise
+    detector = dying * rng.uniform(1, 2, n) + 0.3 * (rng.random(n) < 0.01)  # weakly on 1% of the rest
     noise = np.maximum(rng.normal(size=n), 0)
-    acts = np.stack([detector, noise], 1)
+    always = rng.uniform(1, 2, n)  # fires on everything: precision = base rate, never a label
+    acts = np.stack([detector, noise, always], 1)
     labels = label_units(acts, {"dying": dying, "region_bl": region}, np.repeat(np.arange(40), n // 40),
                          descriptions={"dying": "a life is lost soon"})
-    assert labels.label == ["a life is lost soon", None]
+    assert labels.label == ["a life is lost soon", None, None]
+    # The detector's weak firings (0.3) stay under a threshold of 20% of its max (~2.3): F1 ~1.
+    assert labels.f1[0] > 0.95 and labels.precision[0] > 0.95 and labels.lift[0] > 15
     assert labels.heldout_auroc[0] > 0.95 and labels.heldout_auroc[1] == pytest.approx(0.5, abs=0.1)
     assert labels.summary()["n_labeled"] == 1
+    assert labels.summary()["mean_label_f1"] == pytest.approx(labels.f1[0])
+
+
+def test_perfect_detector_of_a_rare_fact_scores_f1_one() -> None:
+    rng = np.random.default_rng(4)
+    n = 20_000
+    rare = rng.random(n) < 0.005  # ~100 states
+    acts = (rare * rng.uniform(0.5, 3, n))[:, None]
+    labels = label_units(acts, {"rare": rare, "common": rng.random(n) < 0.4}, np.repeat(np.arange(100), n // 100))
+    assert labels.fact == ["rare"] and labels.label == ["rare"]
+    assert labels.f1[0] == 1.0 and labels.precision[0] == 1.0 and labels.recall[0] == 1.0
+    assert labels.threshold[0] == 0.0  # any firing counts: the lowest threshold loses no positive
+
+
+def test_rule_needs_lift_or_f1_and_enough_firings() -> None:
+    rule = LabelRule()
+    precision, lift, f1 = np.array([0.9, 0.9, 0.3, 0.9]), np.array([5.0, 1.2, 2.0, 9.0]), np.array([0.1, 0.1, 0.6, 0.9])
+    np.testing.assert_array_equal(rule.passes(precision, lift, f1, np.array([50, 50, 50, 9])),
+                                  [True, False, True, False])
+    assert "precision >= 0.8" in str(rule) and "F1 >= 0.5" in str(rule)
+
+
+def test_precise_but_narrow_feature_is_labeled_by_precision() -> None:
+    rng = np.random.default_rng(5)
+    n = 10_000
+    fact = rng.random(n) < 0.1
+    narrow = (fact & (rng.random(n) < 0.2)) * rng.uniform(1, 2, n)  # 20% of the fact, nothing else
+    labels = label_units(narrow[:, None], {"fact": fact}, np.repeat(np.arange(50), n // 50))
+    assert labels.f1[0] < 0.5 and labels.precision[0] == 1.0 and labels.lift[0] > 5
+    assert labels.label == ["fact"]
 
 
 def test_sparse_columns_rank_like_dense_ones_in_either_memory_order() -> None:
@@ -67,35 +100,13 @@ def test_feature_firing_on_a_conjunction_gets_it_as_label_with_its_precision() -
                                            "pacman_facing=3": "Pac-Man faces left"})
     situation = facts["pacman_region=6 & pacman_facing=3"]  # ~2.8% of states
     exact = situation * rng.uniform(1, 2, n)
-    # Fires on the situation and on as many other states again: precise half the time, AUROC still ~1.
-    loose = exact + (~situation & (rng.random(n) < situation.mean())) * rng.uniform(0, 1, n)
+    # Fires on the situation and on as many other states again, but weaker: a threshold separates them.
+    loose = exact + (~situation & (rng.random(n) < situation.mean())) * rng.uniform(0, 0.4, n)
     acts = np.stack([exact, loose], 1)
     labels = label_units(acts, facts, np.repeat(np.arange(60), n // 60), text)
     assert labels.label == ["Pac-Man is in the bottom-left region and faces left"] * 2
-    assert labels.heldout_auroc[0] == pytest.approx(1.0) and labels.heldout_auroc[1] > 0.97
-    assert labels.precision[0] == 1.0 and labels.precision[1] == pytest.approx(0.5, abs=0.1)
-    # Against the broad facts alone the same precise feature misses most positives: AUROC ~0.6.
+    assert labels.f1[0] == pytest.approx(1.0) and labels.precision[0] == 1.0
+    assert labels.threshold[1] >= 0.2 and labels.f1[1] > 0.95  # above 20% of max the extra firings vanish
+    # Against the broad facts alone the precise feature is still precise, with lift ~9 over "region 6".
     broad = label_units(acts, base, np.repeat(np.arange(60), n // 60))
-    assert broad.heldout_auroc[0] < 0.7 and broad.label == [None, None]
-
-
-def test_sparse_auroc_against_rare_facts_matches_the_definition() -> None:
-    rng = np.random.default_rng(4)
-    acts = np.where(rng.random((2000, 3)) < 0.01, rng.uniform(0, 1, (2000, 3)), 0)  # ~20 active states each
-    facts = rng.random((2000, 4)) < [0.003, 0.01, 0.05, 0.5]
-    facts[acts[:, 0] > 0, 0] = True  # a rare fact that contains unit 0's firing
-    want = np.array([[_brute_auroc(acts[:, u], facts[:, f]) for f in range(4)] for u in range(3)])
-    np.testing.assert_allclose(auroc_matrix(acts, facts), want, atol=1e-12)
-
-
-def test_a_fact_seen_in_one_episode_of_the_fit_split_is_never_chosen() -> None:
-    rng = np.random.default_rng(5)
-    episodes = np.repeat(np.arange(50), 100)
-    fit, held = split_by_episode(episodes, 0.3)
-    fluke = episodes == episodes[fit][0]  # where the unit happens to fire hardest: one fit episode
-    lucky = fluke | (episodes == episodes[held][0])  # a fact true there and in one held-out episode
-    broad = rng.random(len(episodes)) < 0.05
-    acts = fluke * rng.uniform(2, 3, len(episodes)) + broad * rng.uniform(1, 2, len(episodes))
-    # On the whole fit split "lucky" is detected perfectly (AUROC 1); it cannot be checked on both halves.
-    labels = label_units(acts[:, None], {"lucky": lucky, "broad": broad}, episodes)
-    assert labels.fact == ["broad"] and labels.heldout_auroc[0] > 0.9
+    assert broad.fact[0] == "pacman_region=6" and broad.precision[0] == 1.0 and broad.label[0] is not None

@@ -13,7 +13,9 @@ from rlsae.envs.facts import (
     FACTS,
     FRUIT_X,
     FRUIT_Y,
+    GHOST_AHEAD,
     GHOSTS,
+    LOOKAHEAD,
     MAZE_HEIGHT,
     PILLS,
     SPRITE_OFFSET,
@@ -220,7 +222,7 @@ def test_binary_facts_are_one_hot_and_described(trace: Trace, facts: dict[str, n
         assert values.dtype == bool and values.shape == (n,), name
     for fact in FACTS.values():
         group = [k for k in binary if k.startswith(fact.name + "=")]
-        if fact.kind == "categorical" or fact.bins:
+        if fact.name in facts and (fact.kind == "categorical" or fact.bins):
             assert len(group) == max(len(fact.categories), len(fact.bins) + 1), fact.name
             assert (np.sum([binary[k] for k in group], 0) == 1).all(), f"{fact.name} is not one-hot"
     # Bins and regions agree with the raw values they came from.
@@ -242,3 +244,83 @@ def test_decode_facts_rejects_bad_input() -> None:
         decode_facts(np.zeros((5, 128), np.uint8), lives=np.ones(4))
     with pytest.raises(UserError, match="dying_horizon"):
         decode_facts(np.zeros((5, 128), np.uint8), dying_horizon=0)
+
+
+def test_motion_matches_the_sprite(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    visible, x, y = _centroids(_mask(trace.frames, PACMAN))
+    same = (trace.episode[1:] == trace.episode[:-1]) & visible[1:] & visible[:-1]
+    motion = facts["pacman_motion"][1:]
+    keep = same & (motion < 4) & (np.abs(np.diff(x)) < 20)
+    assert keep.sum() > 200
+    along = np.array([[0, -1], [1, 0], [0, 1], [-1, 0]])[motion[keep]]
+    moved = np.diff(x)[keep] * along[:, 0] + np.diff(y)[keep] * along[:, 1]
+    assert np.mean(moved > 0) > 0.98  # the sprite moves the way the RAM says
+
+
+def test_dead_is_the_frozen_animation_before_each_life_loss(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    same = trace.episode[1:] == trace.episode[:-1]
+    losses = np.flatnonzero(same & (np.diff(trace.lives) < 0))
+    dead = facts["dead"]
+    starts = np.flatnonzero(np.diff(np.r_[0, dead.astype(int)]) == 1)
+    ends = np.flatnonzero(np.diff(np.r_[dead.astype(int), 0]) == -1)
+    assert len(losses) >= 1 and set(losses) <= set(ends)
+    assert ((ends - starts + 1 >= 17) & (ends - starts + 1 <= 22)).all()  # ~19 steps: the animation
+    r = trace.ram.astype(int)
+    for start, end in zip(starts, ends):
+        frozen = r[start:end + 1][:, [10, 16, 6, 7, 8, 9, 12, 13, 14, 15]]
+        assert (frozen == frozen[0]).all()  # nothing moves while Pac-Man dies
+        assert start == 0 or (r[start - 1, [10, 16, 6, 7, 8, 9, 12, 13, 14, 15]] != frozen[0]).any()
+
+
+def test_eating_soon_matches_the_rewards(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    n = len(trace.reward)
+    for name, points in (("eats_dot_soon", (10,)), ("eats_pill_soon", (50,))):
+        event = np.isin(trace.reward % 100, points)
+        want = np.array([any(event[s] for s in range(t, min(t + LOOKAHEAD, n))
+                             if trace.episode[s] == trace.episode[t] and s + 1 < n
+                             and trace.episode[s + 1] == trace.episode[t]) for t in range(n)])
+        assert want.any()
+        np.testing.assert_array_equal(facts[name], want, err_msg=name)
+    ghost = np.isin(trace.reward, (200, 210, 250, 400, 410, 800, 1600))
+    assert facts["eats_ghost_soon"][np.flatnonzero(ghost)].all()
+
+
+def _ram(px: list[int], py: list[int], ghost: tuple[int, int] = (10, 10), pills: int = 0b111100) -> np.ndarray:
+    """RAM rows with Pac-Man at (px, py) (sprite-centre pixels), one ghost parked at ``ghost``."""
+    ram = np.zeros((len(px), 128), np.uint8)
+    ram[:, 10] = np.array(px) + 9  # decoded x = ram - 8.5: +0.5 px from the given value
+    ram[:, 16] = np.array(py) - 6  # decoded y = ram + 5.5
+    ram[:, 6:10], ram[:, 12:16] = ghost[0] + 9, ghost[1] - 6
+    ram[:, 117] = pills
+    ram[:, 123] = 2
+    return ram
+
+
+def test_motion_reversal_heading_and_ghost_ahead_on_synthetic_paths() -> None:
+    # Left along y = 150 towards the bottom-left pill (x 10), a turn-around after 5 steps, then left again.
+    xs = [60 - 3 * i for i in range(6)] + [48 + 3 * i for i in range(3)] + [54 - 3 * i for i in range(12)]
+    got = decode_facts(_ram(xs, [150] * len(xs), ghost=(20, 150)))
+    assert got["pacman_motion"][0] == 4 and (got["pacman_motion"][1:6] == 3).all()  # still, then left
+    assert (got["pacman_motion"][6:9] == 1).all()
+    assert got["reverses_soon"][1:6].all() and not got["reverses_soon"][12:].any()
+    heading = got["heading_to_pill_bottom_left"]
+    assert not heading[1:6].any()  # turns around soon: not heading there
+    assert not heading[9] and heading[10:13].all()  # standing still at step 9, then left for good
+    assert not got["heading_to_pill_top_left"].any()
+    assert (got["nearest_pill"] == 2).all()  # PILLS order: top_left, top_right, bottom_left, ...
+    # The ghost at x 20 on the same row is ahead when moving left, within 48 px.
+    ahead = (got["pacman_motion"] == 3) & (np.array(xs) - 20 <= GHOST_AHEAD)
+    assert ahead.sum() > 10
+    np.testing.assert_array_equal(got["ghost_ahead"], ahead)
+    assert not got["ghost_ahead"][6:9].any()  # moving right, away from it
+    np.testing.assert_array_equal(decode_facts(_ram(xs, [150] * len(xs), ghost=(20, 120)))["ghost_ahead"],
+                                  np.zeros(len(xs), bool))  # another corridor
+
+
+def test_action_fact_needs_one_action_per_step() -> None:
+    ram = _ram([50, 53, 56], [100] * 3)
+    assert list(decode_facts(ram, actions=np.array([2, 2, 3]))["action"]) == [2, 2, 3]
+    assert "action" not in decode_facts(ram)
+    with pytest.raises(UserError, match="actions"):
+        decode_facts(ram, actions=np.array([1, 2]))
+    assert binary_descriptions()["action=UP"] == "the agent chooses UP"

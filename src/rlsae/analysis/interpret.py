@@ -1,10 +1,12 @@
 """`rlsae interpret`: read every SAE feature off the recorded game states.
 
 For each feature: density, histogram of its non-zero activations, top-activating and quantile-sampled
-example states, its exact push on each action (W_head @ decoder direction), its held-out AUROC as a
-detector of every game fact decoded from RAM and of pairs of them (envs/conjunctions.py), an automatic
-label (the best fact, if good enough), and a cluster of related features. The same labelling run on
-the layer's raw neurons, with the same facts, is the baseline: do SAE features read better than neurons?
+example states, its exact push on each action (W_head @ decoder direction), its held-out precision,
+recall, F1, lift and AUROC as a detector of every game fact decoded from RAM and of pairs of them
+(envs/conjunctions.py), an automatic label under one stated rule (analysis/labels.py), and a cluster of
+related features. The same scoring and labelling run on the layer's raw neurons, with the same facts, is
+the baseline: do SAE features read better than neurons? Per fact, the summary gives the best single
+unit's F1, coverage, the OR of precise units and k-sparse probing for both (analysis/scores.py).
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ from rlsae.analysis.features import (
     encode_all,
     example_states,
 )
-from rlsae.analysis.labels import Labels, label_units
+from rlsae.analysis.labels import LabelRule, Labels, best_unit, label_units
 from rlsae.analysis.results import InterpretResult, save_result
-from rlsae.analysis.states import select_states, state_facts
+from rlsae.analysis.scores import fact_table
+from rlsae.analysis.states import labelling_facts, select_states
+from rlsae.analysis.talk import find_talk_features, format_talk_features
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, option, require, to_dict
-from rlsae.envs.conjunctions import MIN_RATE, SEPARATOR, with_conjunctions
-from rlsae.envs.facts import binary_descriptions, binary_facts
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
-from rlsae.sae.io import sae_metadata
+from rlsae.sae.io import load_log10_density, sae_metadata
 
 HIST_BINS = 24
 POWER_PILL_FACTS = ("pill_", "pills_left", "ghosts_frightened")  # name prefixes
@@ -49,7 +51,10 @@ class InterpretConfig:
                                     "from its cfg.json metadata)")
     out: Path = option(Path("runs/interpret"), "output folder")
     max_states: int = option(200_000, "analyse at most this many recorded states (whole episodes)")
-    min_auroc: float = option(0.8, "held-out AUROC a feature needs to get a fact as its label")
+    min_precision: float = option(0.8, "label rule: held-out precision a unit needs (with --min-lift) ...")
+    min_lift: float = option(3.0, "... and its lift over the fact's base rate ...")
+    min_f1: float = option(0.5, "... or else this held-out F1")
+    min_firings: int = option(10, "label rule: held-out states the unit must fire on (above its threshold)")
     dying_horizon: int = option(10, "'dying' means a life is lost within this many agent steps")
     n_top: int = option(12, "top-activating example states kept per feature")
     n_per_quantile: int = option(4, "example states kept per activation quantile interval")
@@ -62,7 +67,10 @@ class InterpretConfig:
         self.sae = Path(self.sae)
         self.out = Path(self.out)
         require(self.max_states >= 10, f"--max-states must be >= 10, got {self.max_states}")
-        require(0.5 <= self.min_auroc <= 1.0, f"--min-auroc must be in [0.5, 1], got {self.min_auroc}")
+        require(0 < self.min_precision <= 1 and 0 < self.min_f1 <= 1,
+                f"--min-precision and --min-f1 must be in (0, 1], got {self.min_precision}, {self.min_f1}")
+        require(self.min_lift >= 1, f"--min-lift must be >= 1, got {self.min_lift}")
+        require(self.min_firings >= 1, f"--min-firings must be >= 1, got {self.min_firings}")
         require(self.dying_horizon >= 1, f"--dying-horizon must be >= 1, got {self.dying_horizon}")
         require(self.n_top >= 1 and self.n_per_quantile >= 0, "--n-top must be >= 1 and --n-per-quantile >= 0")
         require(self.features_per_cluster >= 1, "--features-per-cluster must be >= 1")
@@ -83,38 +91,6 @@ def check_match(sae: SparseAutoencoder, rec: Recording, sae_folder: Path) -> Non
     d_act = int(rec.manifest["d_act"])
     require(sae.d_in == d_act, f"the SAE at '{sae_folder}' reads {sae.d_in}-dim inputs but recording "
             f"'{rec.path}' stores {d_act}-dim activations of layer '{rec.manifest['layer']}'")
-
-
-def best_unit(auroc: np.ndarray, fact_names: list[str], prefixes: tuple[str, ...],
-              alive: np.ndarray) -> dict[str, Any] | None:
-    """The live unit with the highest held-out AUROC for any fact whose name starts with ``prefixes``.
-
-    For a conjunction every part must: "pill present & dying" detects dying, not the pill.
-    """
-    columns = [j for j, name in enumerate(fact_names)
-               if all(part.startswith(prefixes) for part in name.split(SEPARATOR))]
-    if not columns or not alive.any():
-        return None
-    scores = np.where(alive[:, None], np.nan_to_num(auroc[:, columns], nan=0.0), -np.inf)
-    unit, col = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return {"unit": int(unit), "fact": fact_names[columns[col]], "auroc": float(scores[unit, col])}
-
-
-def _label_live(activations: np.ndarray, alive: np.ndarray, facts: dict[str, np.ndarray],
-                descriptions: dict[str, str], episode_ids: np.ndarray, cfg: InterpretConfig) -> Labels:
-    """label_units on the live columns only (dead ones are constant), scattered back to all columns."""
-    live = np.flatnonzero(alive)
-    columns = np.asfortranarray(activations.T[live].T)  # column-major: labels scan unit by unit
-    labels = label_units(columns, facts, episode_ids, descriptions, cfg.min_auroc,
-                         seed=cfg.seed)
-    n = len(alive)
-    full = Labels(fact=[""] * n, heldout_auroc=np.full(n, np.nan), fit_auroc=np.full(n, np.nan),
-                  label=[None] * n, auroc=np.full((n, len(facts)), np.nan), precision=np.full(n, np.nan))
-    for i, unit in enumerate(live):
-        full.fact[unit], full.label[unit] = labels.fact[i], labels.label[i]
-    for name in ("heldout_auroc", "fit_auroc", "auroc", "precision"):
-        getattr(full, name)[live] = getattr(labels, name)
-    return full
 
 
 def _pack_examples(examples: FeatureExamples, features: np.ndarray, states: np.ndarray, titles: list[str],
@@ -141,6 +117,37 @@ def _with_description(best: dict[str, Any] | None, descriptions: dict[str, str],
             "density": float(density[best["unit"]])}
 
 
+def _density_summary(features: np.ndarray, sae_folder: Path) -> dict[str, Any]:
+    """Density over the analysed states and over the SAE's own evaluation states (its sparsity file,
+    SAELens' log10 density). A feature is dead only when it fires on neither: never over both counts."""
+    fires = (features > 0).sum(0)
+    out: dict[str, Any] = {"analysed_states": len(features), "never_fire_analysed": int((fires == 0).sum())}
+    log10 = load_log10_density(sae_folder)
+    states = sae_metadata(sae_folder).get("rlsae", {}).get("heldout", {}).get("states")
+    if log10 is None or states is None:
+        out.update({"dead": out["never_fire_analysed"], "dead_over_states": len(features)})
+        return out
+    # The sparsity file writes log10(1e-10) for a latent that never fired.
+    never_sae = log10.numpy() <= -10
+    out.update({"sae_sparsity_states": int(states), "never_fire_sae_sparsity": int(never_sae.sum()),
+                "dead": int(((fires == 0) & never_sae).sum()), "dead_over_states": len(features) + int(states)})
+    return out
+
+
+def _score(activations: np.ndarray, facts: dict[str, np.ndarray], descriptions: dict[str, str],
+           primary: list[str], episode_ids: np.ndarray, cfg: InterpretConfig) -> tuple[Labels, dict[str, Any]]:
+    """Labels of every column of ``activations`` and the per-fact table over its live units (those
+    above 0 on >= min_firings held-out states)."""
+    rule = LabelRule(cfg.min_precision, cfg.min_lift, cfg.min_f1, cfg.min_firings)
+    labels = label_units(activations, facts, episode_ids, descriptions, rule, seed=cfg.seed)
+    live = labels.scores.held_fires[0] >= cfg.min_firings
+    columns = [labels.fact_names.index(name) for name in primary]
+    matrix = np.stack([facts[name] for name in primary], 1)
+    table = fact_table(labels.scores, activations, matrix, columns, labels.fact_names, live, seed=cfg.seed,
+                       held=labels.held)
+    return labels, {**labels.summary(live), **{k: v for k, v in table.items() if k != "n_units"}}
+
+
 def interpret(cfg: InterpretConfig) -> InterpretResult:
     """Analyse every feature of ``cfg.sae`` over the recording; write and return the result."""
     start = time.perf_counter()
@@ -151,7 +158,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     require(len(states) >= 10, f"recording '{rec.path}' has only {len(states)} steps: record more")
     steps = tqdm(total=6, desc="interpret", disable=not cfg.progress)
     activations = np.asarray(rec.activations[states], np.float32)
-    # Column-major: everything below reads one feature's activations over all states at a time.
+    # Column-major: histograms, examples and AUROC read one feature's activations over all states at a time.
     features = np.asfortranarray(encode_all(sae, activations))
     steps.update()
     density = (features > 0).mean(0)
@@ -159,13 +166,11 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     hist = activation_histograms(features, HIST_BINS)
     examples = example_states(features, cfg.n_top, cfg.n_per_quantile, cfg.seed)
     steps.update()
-    facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, cfg.dying_horizon)),
-                                            binary_descriptions(cfg.dying_horizon))
+    facts, descriptions, primary = labelling_facts(rec, states, cfg.dying_horizon)
     episode_ids = rec.episode_ids[states]
-    labels = _label_live(features, alive, facts, descriptions, episode_ids, cfg)
+    labels, feature_table = _score(features, facts, descriptions, primary, episode_ids, cfg)
     steps.update()
-    neuron_alive = (activations != 0).any(0)
-    neurons = _label_live(activations, neuron_alive, facts, descriptions, episode_ids, cfg)
+    neurons, neuron_table = _score(activations, facts, descriptions, primary, episode_ids, cfg)
     steps.update()
     effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
     clusters = cluster_features(sae.W_dec.detach(), alive, labels.label, cfg.features_per_cluster, cfg.seed)
@@ -180,18 +185,20 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         if h["counts"]:
             edges[f], counts[f] = h["edges"], h["counts"]
 
-    fact_names = list(facts)
+    fact_names = labels.fact_names
+    neuron_live = (activations > 0).any(0)
     summary: dict[str, Any] = {
         "n_states": len(states), "n_episodes": len(np.unique(episode_ids)), "n_features": sae.d_sae,
-        "n_live": int(alive.sum()), "dead_fraction": float(1 - alive.mean()), "min_auroc": cfg.min_auroc,
-        "features": labels.summary(alive), "neurons": neurons.summary(neuron_alive),
-        # A unit firing on fewer states than the rarest fact cannot reach AUROC 0.8 on any fact.
-        "features_scorable": labels.summary(density >= MIN_RATE),
-        "best_dying": _with_description(best_unit(labels.auroc, fact_names, ("dying",), alive),
-                                        descriptions, density),
-        "best_power_pill": _with_description(best_unit(labels.auroc, fact_names, POWER_PILL_FACTS, alive),
-                                             descriptions, density),
-        "neuron_best_dying": best_unit(neurons.auroc, fact_names, ("dying",), neuron_alive),
+        "n_live": int(alive.sum()), "dead_fraction": float(1 - alive.mean()),
+        "density": _density_summary(features, cfg.sae),
+        "label_rule": str(labels.rule), "min_firings": cfg.min_firings,
+        "features": feature_table, "neurons": neuron_table,
+        "best_dying": _with_description(best_unit(labels, ("dying", "dead"), alive), descriptions, density),
+        "best_power_pill": _with_description(best_unit(labels, POWER_PILL_FACTS, alive), descriptions, density),
+        "neuron_best_dying": _with_description(best_unit(neurons, ("dying", "dead"), neuron_live),
+                                               descriptions, (activations > 0).mean(0)),
+        "talk_features": find_talk_features(labels, alive, effect, descriptions),
+        "neuron_talk_features": find_talk_features(neurons, neuron_live, None, descriptions),
         "n_clusters": len(clusters.names),
         "fact_base_rates": {name: float(values.mean()) for name, values in facts.items()},
     }
@@ -199,10 +206,13 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         states=states, density=density, max_activation=features.max(0), action_effect=effect,
         hist_edges=edges, hist_counts=counts, example_states=ex_states, example_activations=ex_acts,
         example_groups=ex_groups, fact_auroc=labels.auroc.astype(np.float32),
-        label_auroc=labels.heldout_auroc.astype(np.float32),
-        label_precision=labels.precision.astype(np.float32), cluster=clusters.assignment,
-        group_titles=titles, fact_names=fact_names, fact_descriptions=[descriptions[n] for n in fact_names],
-        label_fact=labels.fact, label=labels.label, cluster_names=clusters.names, summary=summary)
+        fact_f1=labels.scores.f1.astype(np.float32), label_auroc=labels.heldout_auroc.astype(np.float32),
+        label_precision=labels.precision.astype(np.float32), label_recall=labels.recall.astype(np.float32),
+        label_f1=labels.f1.astype(np.float32), label_lift=labels.lift.astype(np.float32),
+        label_firings=labels.firings.astype(np.int64), label_threshold=labels.threshold.astype(np.float32),
+        cluster=clusters.assignment, group_titles=titles, fact_names=fact_names,
+        fact_descriptions=[descriptions[n] for n in fact_names], label_fact=labels.fact, label=labels.label,
+        cluster_names=clusters.names, summary=summary)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     save_result(cfg.out, result, {"sae": str(Path(cfg.sae).resolve()), "recording": str(rec.path.resolve()),
                                   "config": to_dict(cfg), "provenance": provenance()})
@@ -214,24 +224,36 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
 def _unit(best: dict[str, Any] | None, kind: str) -> str:
     if best is None:
         return "none"
-    return f"{kind} {best['unit']} ({best.get('description', best['fact'])}, AUROC {best['auroc']:.3f})"
+    return (f"{kind} {best['unit']} ({best.get('description', best['fact'])}, held-out F1 {best['f1']:.2f}, "
+            f"precision {best['precision']:.2f}, recall {best['recall']:.2f}, AUROC {best['auroc']:.3f})")
+
+
+def _table_line(kind: str, t: dict[str, Any]) -> str:
+    probes = ", ".join(f"k={k} {v:.3f}" for k, v in t.get("probe_accuracy", {}).items())
+    return (f"  {kind:<9} mean best-unit F1 {t['mean_best_f1']:.3f}, coverage F1>=0.5 {t['coverage_f1_0.5']:.0%}, "
+            f">=0.8 {t['coverage_f1_0.8']:.0%}, OR of precise units F1 {t['mean_or_f1']:.3f}; probes {probes}")
 
 
 def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the terminal."""
-    f, n, s = summary["features"], summary["neurons"], summary["features_scorable"]
+    f, n, d = summary["features"], summary["neurons"], summary["density"]
+    sae_line = (f", {d['never_fire_sae_sparsity']} on the SAE's {d['sae_sparsity_states']:,} evaluation states"
+                if "sae_sparsity_states" in d else "")
     return "\n".join([
         f"{summary['n_states']} states from {summary['n_episodes']} episodes, {summary['seconds']:.1f} s",
-        f"live features: {summary['n_live']}/{summary['n_features']} ({summary['dead_fraction']:.1%} dead)",
-        (f"labeled (held-out AUROC >= {summary['min_auroc']}): {f['n_labeled']} features = "
-        f"{f['labeled_fraction']:.1%} of live, mean best AUROC {f['mean_best_auroc']:.3f}"),
-        (f"  of the {s['n_units']} features firing on >= {MIN_RATE:.1%} of states: {s['n_labeled']} labeled = "
-         f"{s['labeled_fraction']:.1%}; labels hold on {f['mean_label_precision']:.0%} of the states where "
-         "their feature fires (mean)"),
-        (f"neuron baseline: {n['n_labeled']}/{n['n_units']} live neurons labeled = {n['labeled_fraction']:.1%}, "
-        f"mean best AUROC {n['mean_best_auroc']:.3f}, label holds on {n['mean_label_precision']:.0%} where > 0"),
+        (f"features: {d['never_fire_analysed']}/{summary['n_features']} never fire on the {d['analysed_states']:,} "
+         f"analysed states{sae_line}; dead (never over {d['dead_over_states']:,} states): {d['dead']}"),
+        f"label rule: {summary['label_rule']}",
+        (f"labeled: {f['n_labeled']}/{f['n_units']} features firing on >= {summary['min_firings']} held-out states "
+         f"= {f['labeled_fraction']:.1%} (labels: precision {f['mean_label_precision']:.2f}, recall "
+         f"{f['mean_label_recall']:.2f}, F1 {f['mean_label_f1']:.2f}, lift {f['mean_label_lift']:.1f})"),
+        (f"neuron baseline: {n['n_labeled']}/{n['n_units']} neurons = {n['labeled_fraction']:.1%} (precision "
+         f"{n['mean_label_precision']:.2f}, recall {n['mean_label_recall']:.2f}, F1 {n['mean_label_f1']:.2f})"),
+        f"per fact ({f['n_facts']} single facts, held-out):",
+        _table_line("features", f), _table_line("neurons", n),
+        format_talk_features(summary["talk_features"]),
         (f"best 'dying' feature: {_unit(summary['best_dying'], 'feature')}; "
-        f"best neuron: {_unit(summary['neuron_best_dying'], 'neuron')}"),
+         f"best neuron: {_unit(summary['neuron_best_dying'], 'neuron')}"),
         f"best power-pill feature: {_unit(summary['best_power_pill'], 'feature')}",
         f"{summary['n_clusters']} clusters",
     ])

@@ -1,20 +1,29 @@
 """Automatic labels: which game fact does each feature (or neuron) detect?
 
-Every unit's activation is scored as a detector of every binary game fact by AUROC. The best fact is
-chosen on a fitting split (by its lower AUROC over two halves of it) and its AUROC is re-measured on a
-held-out split of whole episodes, so a label's score is never the maximum of many noisy draws on the
-same data. A unit is labeled only when that held-out AUROC reaches ``min_auroc``. AUROC asks "does the
-unit fire whenever the fact holds?"; each label also reports the converse, its held-out precision: on
-what fraction of the states where the unit is positive the fact holds.
+One rule, stated once (``LabelRule``) and applied to SAE features and neurons alike: a unit is labeled
+with a fact when, on held-out whole episodes and at the activation threshold chosen on the fitting split,
+it is above that threshold on at least ``min_firings`` states and either the fact holds on at least
+``min_precision`` of them with a lift of ``min_lift`` over the fact's base rate ("when it fires, the fact
+holds, far more often than by chance"), or its F1 reaches ``min_f1`` ("it fires on most of the fact's
+states and little else"). The fact is chosen on the fitting split: among the facts the unit passes the rule
+for there, the one with the best F1 (else the best F1 overall). Scores are those of ``analysis.scores``;
+every label carries its held-out precision, recall, F1, lift, firings, threshold and AUROC.
+
+AUROC is kept as a column (``auroc_matrix``) but no longer decides labels: it asks whether a unit ranks
+all of a fact's states high, which a dense unit can do and a sparse one cannot.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
+
+from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores
+from rlsae.envs.conjunctions import SEPARATOR
 
 
 def auroc_matrix(activations: np.ndarray, facts: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -68,32 +77,68 @@ def _rank_sums(block: np.ndarray, facts_t: sparse.csr_matrix, n_pos: np.ndarray)
     return out
 
 
+@dataclass(frozen=True)
+class LabelRule:
+    """When a unit's best fact becomes its label (held-out numbers at the fit-chosen threshold)."""
+
+    min_precision: float = 0.8
+    min_lift: float = 3.0
+    min_f1: float = 0.5
+    min_firings: int = MIN_FIRINGS
+
+    def passes(self, precision: np.ndarray, lift: np.ndarray, f1: np.ndarray, firings: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            precise = (np.nan_to_num(precision) >= self.min_precision) & (np.nan_to_num(lift) >= self.min_lift)
+            return (np.asarray(firings) >= self.min_firings) & (precise | (np.nan_to_num(f1) >= self.min_f1))
+
+    def __str__(self) -> str:
+        return (f"held-out precision >= {self.min_precision:g} with lift >= {self.min_lift:g}, or F1 >= "
+                f"{self.min_f1:g}; >= {self.min_firings} held-out firings")
+
+
 @dataclass
 class Labels:
-    """Per-unit best fact and its held-out AUROC; ``label`` is None below the threshold."""
+    """Per unit: its best fact and that fact's held-out scores; ``label`` is None where the rule fails."""
 
     fact: list[str]
-    heldout_auroc: np.ndarray
-    fit_auroc: np.ndarray  # the selection score: the lower AUROC of the fit split's two halves
     label: list[str | None]
-    auroc: np.ndarray  # [n_units, n_facts] on the held-out split, for per-fact tables
-    precision: np.ndarray  # [n_units] held-out P(best fact | unit > 0): "when it fires, the fact holds"
+    fact_names: list[str]  # the m facts scored, in the column order of ``auroc`` and ``scores``
+    held: np.ndarray       # [n_states] the held-out split (whole episodes)
+    precision: np.ndarray  # [u] held-out P(fact | unit above its threshold); NaN if never above it there
+    recall: np.ndarray
+    f1: np.ndarray
+    lift: np.ndarray
+    firings: np.ndarray    # [u] held-out states above the threshold
+    threshold: np.ndarray  # [u] the threshold as a fraction of the unit's max activation (fit split)
+    heldout_auroc: np.ndarray  # [u] held-out AUROC of the unit for its fact
+    auroc: np.ndarray      # [u, m] held-out AUROC for every fact
+    scores: DetectionScores  # every unit x fact, for per-fact tables
+    rule: LabelRule
+
+    @property
+    def labeled(self) -> np.ndarray:
+        return np.array([lab is not None for lab in self.label], bool)
 
     @property
     def labeled_fraction(self) -> float:
-        return float(np.mean([lab is not None for lab in self.label])) if self.label else 0.0
+        return float(self.labeled.mean()) if self.label else 0.0
 
-    def summary(self, alive: np.ndarray | None = None) -> dict[str, float | int]:
-        """Labeled count/fraction and mean best held-out AUROC, over ``alive`` units if given."""
-        keep = np.ones(len(self.label), bool) if alive is None else alive
-        labeled = np.array([lab is not None for lab in self.label])[keep]
+    def summary(self, units: np.ndarray | None = None) -> dict[str, float | int]:
+        """Labeled count/fraction and mean scores of the labels, over ``units`` (a mask) if given."""
+        keep = np.ones(len(self.label), bool) if units is None else np.asarray(units, bool)
+        labeled = self.labeled[keep]
+
+        def mean(values: np.ndarray) -> float:
+            values = values[keep][labeled]
+            values = values[np.isfinite(values)]
+            return float(values.mean()) if values.size else float("nan")
+
         best = np.nan_to_num(self.heldout_auroc[keep], nan=0.5)
-        precision = self.precision[keep][labeled]
-        precision = precision[~np.isnan(precision)]  # a unit never positive on the held-out split
         return {"n_units": int(keep.sum()), "n_labeled": int(labeled.sum()),
                 "labeled_fraction": float(labeled.mean()) if keep.any() else 0.0,
                 "mean_best_auroc": float(best.mean()) if keep.any() else float("nan"),
-                "mean_label_precision": float(precision.mean()) if precision.size else float("nan")}
+                "mean_label_precision": mean(self.precision), "mean_label_recall": mean(self.recall),
+                "mean_label_f1": mean(self.f1), "mean_label_lift": mean(self.lift)}
 
 
 def split_by_episode(episode_ids: np.ndarray, heldout_fraction: float = 0.3,
@@ -114,45 +159,58 @@ def _rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_ids: np.ndarray,
-                descriptions: dict[str, str] | None = None, min_auroc: float = 0.8,
+                descriptions: dict[str, str] | None = None, rule: LabelRule | None = None,
                 heldout_fraction: float = 0.3, seed: int = 0) -> Labels:
-    """Label each column of ``activations`` [n_states, n_units] with the binary fact it detects best."""
+    """Label each column of ``activations`` [n_states, n_units] with the boolean fact it detects best."""
+    rule = rule or LabelRule()
     names = list(facts)
     matrix = np.stack([np.asarray(facts[name], bool) for name in names], 1)
-    fit, held = split_by_episode(episode_ids, heldout_fraction, seed)
-    fit_scores = _fit_scores(activations, matrix, episode_ids, fit, seed)
-    held_scores = auroc_matrix(_rows(activations, held), matrix[held])
-    # A fact absent from either split cannot be judged honestly.
-    fit_scores[:, np.isnan(held_scores).all(0)] = np.nan
-    best = np.nanargmax(np.nan_to_num(fit_scores, nan=-1.0), axis=1)
+    _, held = split_by_episode(episode_ids, heldout_fraction, seed)
+    scores = detection_scores(activations, matrix, held, min_firings=rule.min_firings)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit_lift = scores.fit_precision / scores.fit_base_rate
+    fit_pass = rule.passes(scores.fit_precision, fit_lift, scores.fit_f1,
+                           np.where(scores.fit_f1 >= 0, rule.min_firings, 0))
+    best = np.argmax(scores.fit_f1 + 2 * fit_pass, 1)  # F1 <= 1: passing the rule comes first
     units = np.arange(activations.shape[1])
-    held_best = held_scores[units, best]
+
+    def at_best(values: np.ndarray) -> np.ndarray:
+        return values[units, best]
+
+    precision, recall, f1, lift = (at_best(v) for v in (scores.precision, scores.recall, scores.f1, scores.lift))
+    firings = at_best(scores.firings)
+    auroc = auroc_matrix(_rows(activations, held), matrix[held])
     descriptions = descriptions or {}
-    label = [descriptions.get(names[b], names[b]) if score >= min_auroc else None
-             for b, score in zip(best, np.nan_to_num(held_best, nan=0.0))]
-    return Labels(fact=[names[b] for b in best], heldout_auroc=held_best, fit_auroc=fit_scores[units, best],
-                  label=label, auroc=held_scores, precision=_precision(_rows(activations, held), matrix[held], best))
+    passed = rule.passes(precision, lift, f1, firings)
+    label = [descriptions.get(names[b], names[b]) if ok else None for b, ok in zip(best, passed)]
+    return Labels(fact=[names[b] for b in best], label=label, fact_names=names, held=held, precision=precision,
+                  recall=recall, f1=f1, lift=lift, firings=firings, threshold=scores.thresholds[at_best(scores.chosen)],
+                  heldout_auroc=at_best(auroc), auroc=auroc, scores=scores, rule=rule)
 
 
-def _fit_scores(activations: np.ndarray, facts: np.ndarray, episode_ids: np.ndarray, fit: np.ndarray,
-                seed: int) -> np.ndarray:
-    """The lower of a unit's AUROCs for a fact on two halves of the fit split (whole episodes each).
+def best_unit(labels: Labels, prefixes: tuple[str, ...], units: np.ndarray,
+              min_fit_precision: float = 0.0) -> dict[str, Any] | None:
+    """Among ``units`` (a mask), the unit and fact with the best fitting-split F1 over the facts whose
+    name starts with ``prefixes`` (and, where any qualify, fitting-split precision >= ``min_fit_precision``),
+    with its held-out F1, precision, recall, lift, firings, threshold and AUROC.
 
-    Choosing the best of hundreds of facts by one AUROC favours rare facts, whose AUROC is noisiest (a
-    conjunction true on a dozen deaths beats "dying" by luck); a fact must score well in both halves.
+    For a conjunction every part must match: "pill present & dying" detects dying, not the pill.
     """
-    rows = np.flatnonzero(fit)
-    first, _ = split_by_episode(episode_ids[rows], 0.5, seed + 1)
-    halves = np.zeros((2, len(fit)), bool)
-    halves[0, rows[first]], halves[1, rows[~first]] = True, True
-    return np.minimum(*[auroc_matrix(_rows(activations, half), facts[half]) for half in halves])
+    columns = [j for j, name in enumerate(labels.fact_names)
+               if all(part.removeprefix("not ").startswith(prefixes) for part in name.split(SEPARATOR))]
+    units = np.asarray(units, bool)
+    if not columns or not units.any():
+        return None
+    s = labels.scores
+    fit_f1 = s.fit_f1[:, columns]
+    precise = np.nan_to_num(s.fit_precision[:, columns]) >= min_fit_precision
+    score = np.where(units[:, None], fit_f1 + 2 * (precise & (fit_f1 >= 0)), -np.inf)
+    unit, col = np.unravel_index(int(np.argmax(score)), score.shape)
+    fact = columns[col]
 
+    def held(values: np.ndarray) -> float:
+        return float(values[unit, fact])
 
-def _precision(activations: np.ndarray, facts: np.ndarray, best: np.ndarray) -> np.ndarray:
-    """Per unit, the fraction of the states where it is positive on which its ``best`` fact holds."""
-    out = np.full(activations.shape[1], np.nan)
-    for unit, fact in enumerate(best):
-        active = np.asarray(activations[:, unit]) > 0
-        if active.any():
-            out[unit] = facts[active, fact].mean()
-    return out
+    return {"unit": int(unit), "fact": labels.fact_names[fact], "f1": held(s.f1), "precision": held(s.precision),
+            "recall": held(s.recall), "lift": held(s.lift), "firings": int(held(s.firings)),
+            "threshold": float(s.thresholds[s.chosen[unit, fact]]), "auroc": held(labels.auroc)}

@@ -3,7 +3,8 @@
     OUT/
       features.npz    per-feature arrays (below), plus ``states``: the recording indices analysed
       features.json   per-feature strings: labels, label facts, fact names/descriptions, cluster names
-      summary.json    headline numbers (live, labeled, neuron baseline, best dying / power-pill feature)
+      summary.json    headline numbers: density and dead counts, the label rule, per-fact tables (features and
+                      neurons), the talk's two features, best dying / power-pill feature
       manifest.json   what produced it (SAE, recording, config, versions); written last
 
 Example states are stored as recording indices, so frames can be re-rendered from the recording.
@@ -13,14 +14,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlsae.common.files import write_json
+from rlsae.common.files import write_bytes, write_json
 from rlsae.config import UserError
 
 ARRAYS = "features.npz"
@@ -44,14 +44,20 @@ class InterpretResult:
     example_activations: np.ndarray  # [d, n_examples]
     example_groups: np.ndarray      # [d, n_examples] index into group_titles, -1 = none
     fact_auroc: np.ndarray          # [d, n_facts] held-out AUROC of each feature for each binary fact
+    fact_f1: np.ndarray             # [d, n_facts] held-out F1 at the threshold chosen on the fitting split
     label_auroc: np.ndarray         # [d] held-out AUROC of the best (fit-split) fact
-    label_precision: np.ndarray     # [d] held-out P(that fact | feature fires), NaN if it never fires there
+    label_precision: np.ndarray     # [d] held-out P(that fact | feature above its threshold); NaN: never above
+    label_recall: np.ndarray        # [d] held-out P(feature above its threshold | fact)
+    label_f1: np.ndarray            # [d]
+    label_lift: np.ndarray          # [d] precision / the fact's held-out base rate
+    label_firings: np.ndarray       # [d] held-out states above the threshold
+    label_threshold: np.ndarray     # [d] the threshold as a fraction of the feature's max activation
     cluster: np.ndarray             # [d] cluster id, -1 for dead features
     group_titles: list[str]
     fact_names: list[str]
     fact_descriptions: list[str]
     label_fact: list[str]
-    label: list[str | None]         # None when the best fact's held-out AUROC is below the threshold
+    label: list[str | None]         # None when the best fact fails the label rule (summary["label_rule"])
     cluster_names: list[str]
     summary: dict[str, Any]
 
@@ -77,12 +83,6 @@ class InterpretResult:
 _STRING_FIELDS = ("group_titles", "fact_names", "fact_descriptions", "label_fact", "label", "cluster_names")
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) -> Path:
     """Write ``result`` into ``out``; the manifest goes last, so its presence means a complete folder."""
     out = Path(out)
@@ -91,7 +91,7 @@ def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) ->
     buffer = io.BytesIO()
     np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result)
                         if f.name not in _STRING_FIELDS and f.name != "summary"})
-    _atomic_bytes(out / ARRAYS, buffer.getvalue())
+    write_bytes(out / ARRAYS, buffer.getvalue())
     write_json(out / STRINGS, {name: getattr(result, name) for name in _STRING_FIELDS})
     write_json(out / SUMMARY, result.summary)
     write_json(out / MANIFEST, {"kind": KIND, **manifest})

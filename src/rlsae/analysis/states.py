@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.envs.facts import decode_facts, dying_within
+from rlsae.analysis.scores import oriented
+from rlsae.envs.conjunctions import SEPARATOR, with_conjunctions
+from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts, dying_within
 from rlsae.record.recording import Recording
 
 
@@ -36,7 +38,7 @@ def state_facts(rec: Recording, states: np.ndarray, dying_horizon: int = 10) -> 
     order = np.lexsort((rec.episode_steps[states], rec.episode_ids[states]))  # episodes in play order
     ids = rec.episode_ids[states[order]]
     lives = rec.lives[states[order]].astype(np.int64)
-    facts = decode_facts(rec.ram[states[order]], ids, lives, dying_horizon)
+    facts = decode_facts(rec.ram[states[order]], ids, lives, dying_horizon, rec.actions[states[order]])
     # decode_facts counts a game's end on its last life as a death; for an episode whose end is not
     # among the states (cut off by the recording or by select_states) only real life drops count.
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
@@ -49,3 +51,14 @@ def state_facts(rec: Recording, states: np.ndarray, dying_horizon: int = 10) -> 
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return {name: values[inverse] for name, values in facts.items()}
+
+
+def labelling_facts(rec: Recording, states: np.ndarray,
+                    dying_horizon: int = 10) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
+    """The boolean facts units are scored and labeled against: every binary fact, informative pairs of
+    them, each oriented to hold on at most half the states. Returns (facts, descriptions, the names of
+    the single facts, which the per-fact tables average over)."""
+    facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, dying_horizon)),
+                                            binary_descriptions(dying_horizon))
+    facts, descriptions = oriented(facts, descriptions)
+    return facts, descriptions, [name for name in facts if SEPARATOR not in name]

@@ -233,7 +233,7 @@ def _architecture(sae_cfg: dict[str, Any]) -> str:
 def _notes(s: dict[str, Any]) -> str:
     parts = [f"{s['n_states']:,} states from {s['n_episodes']} episodes; "
              f"{s['n_live']}/{s['n_features']} features live, {s['features']['n_labeled']} labeled "
-             f"(held-out AUROC >= {s['min_auroc']}) vs {s['neurons']['n_labeled']}/{s['neurons']['n_units']} "
+             f"(label rule: {s['label_rule']}) vs {s['neurons']['n_labeled']}/{s['neurons']['n_units']} "
              "live neurons."]
     for key, what in (("best_dying", "life lost soon"), ("best_power_pill", "power pill")):
         if s.get(key):

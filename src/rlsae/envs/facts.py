@@ -8,6 +8,12 @@ method and the measured agreement.
 ``decode_facts`` gives named arrays (one value per step); ``FACTS`` describes each one; ``binary_facts``
 turns them all into boolean facts (one-hot categories, fixed bins of continuous values) to score
 features against, and ``binary_descriptions`` gives each boolean fact a human-readable label.
+
+Besides what one RAM snapshot shows, the facts that drive Pac-Man's choices look along the episode:
+his direction of motion (position change), turning around, heading for a power pill, a ghost ahead,
+ghosts approaching, what he eats in the next steps, the death animation, and the agent's own action.
+This module is the one place that knows Ms. Pac-Man; another game would bring its own ``FACTS`` and
+``decode_facts`` of the same shape.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlsae.config import UserError
+from rlsae.envs.sequences import episode_array, previous_delta, same_episode_as_next, value_after, within_next
 
 RAM_SIZE = 128
 MAZE_WIDTH, MAZE_HEIGHT = 160, 172  # the playfield: screen rows 0..171; the score bar lies below
@@ -43,6 +50,18 @@ REGIONS = ("top_left", "top", "top_right", "left", "centre", "right", "bottom_le
 GRID = 8  # pacman_cell: an 8x8 grid of 20 x 21.5 px cells, about one corridor crossing each
 CELLS = tuple(f"{row}_{col}" for row in range(GRID) for col in range(GRID))
 PILLS = {"top_left": 5, "top_right": 3, "bottom_left": 4, "bottom_right": 2}  # bit of ram[117]
+# Power pill centres (screen px) in the first two levels' maze, from their pixels in rendered frames
+# (tests/envs/test_facts.py PILL_BOXES); later mazes put them within a few pixels of the same corners.
+PILL_CENTRES = {"top_left": (10.0, 18.5), "top_right": (150.0, 17.5), "bottom_left": (10.0, 150.5),
+                "bottom_right": (150.0, 149.5)}
+MOTIONS = (*DIRECTIONS, "still")
+ACTIONS = ("NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT")
+LOOKAHEAD = 8  # agent steps for "soon": turning around, heading for a pill, eating something
+DEAD_WITHIN = 30  # the death animation lasts ~20 agent steps before the lives counter drops
+GHOST_AHEAD = 48  # px along the direction of motion
+CORRIDOR = 6  # px off the line of motion that still counts as the same corridor
+HEADING_GAIN = 6  # px closer to a pill after LOOKAHEAD steps that count as heading for it
+WRAP = 40  # a position jump this large is the side tunnel, not motion
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,18 @@ def _category_label(fact: Fact, category: str) -> str:
         return f"{category} power pill{'' if category == '1' else 's'} left"
     if fact.name == "maze":
         return f"the game is on maze layout {category}"
+    if fact.name == "pacman_motion":
+        return "Pac-Man stands still" if category == "still" else f"Pac-Man moves {word}"
+    if fact.name == "nearest_pill":
+        return "no power pill is left" if category == "none" else f"the nearest power pill is the {word} one"
+    if fact.name == "nearest_pill_direction":
+        where = {"up": "above", "right": "to the right of", "down": "below", "left": "to the left of"}
+        return f"the nearest power pill is {where[category]} Pac-Man"
+    if fact.name == "nearest_ghost_motion":
+        return f"the nearest ghost is {category} Pac-Man" if category != "steady" else \
+            "the nearest ghost keeps its distance"
+    if fact.name == "action":
+        return f"the agent chooses {category}"
     return f"{fact.description}: {category}"
 
 
@@ -110,6 +141,32 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
     Fact("lives", "continuous", "lives left, counting the one in play (as ALE's lives())", bins=(2, 3),
          bin_labels=("on the last life", "2 lives left", "3 or more lives left")),
     Fact("dying", "binary", "a life is lost within {horizon} steps"),
+    Fact("dead", "binary", "Pac-Man is dead (caught; the death animation plays, the life not yet taken)"),
+    Fact("pacman_motion", "categorical", "Pac-Man's direction of motion since the previous step",
+         categories=MOTIONS),
+    Fact("reverses_soon", "binary", f"Pac-Man turns around within {LOOKAHEAD} steps"),
+    Fact("nearest_pill", "categorical", "the nearest remaining power pill",
+         categories=(*PILLS, "none")),
+    Fact("nearest_pill_direction", "categorical", "direction from Pac-Man to the nearest power pill",
+         categories=DIRECTIONS),
+    Fact("nearest_pill_distance", "continuous", "distance to the nearest power pill (pixels)",
+         bins=(20, 40, 80),
+         bin_labels=("the nearest power pill is within 20 px", "the nearest power pill is 20-40 px away",
+                     "the nearest power pill is 40-80 px away",
+                     "the nearest power pill is over 80 px away (or none left)")),
+    *[Fact(f"heading_to_pill_{p}", "binary",
+           f"Pac-Man heads for the {p.replace('_', '-')} power pill (the nearest) without turning around")
+      for p in PILLS],
+    Fact("ghost_ahead", "binary", f"a dangerous ghost is ahead within {GHOST_AHEAD} px in Pac-Man's direction "
+                                  "of motion"),
+    Fact("ghost_ahead_near", "binary", "a dangerous ghost is ahead within 20 px in Pac-Man's direction of motion"),
+    Fact("nearest_ghost_motion", "categorical", "the nearest ghost's distance since the previous step",
+         categories=("approaching", "leaving", "steady")),
+    Fact("eats_dot_soon", "binary", f"Pac-Man eats a dot within {LOOKAHEAD} steps"),
+    Fact("eats_pill_soon", "binary", f"Pac-Man eats a power pill within {LOOKAHEAD} steps"),
+    Fact("eats_ghost_soon", "binary", f"Pac-Man eats a ghost within {LOOKAHEAD} steps"),
+    Fact("eats_fruit_soon", "binary", f"Pac-Man eats a fruit within {LOOKAHEAD} steps"),
+    Fact("action", "categorical", "the agent's chosen action", categories=ACTIONS),
     Fact("dots_eaten", "continuous", "dots eaten in this level (power pills count)", bins=(40, 80, 120),
          bin_labels=("under 40 dots eaten this level", "40-79 dots eaten this level",
                      "80-119 dots eaten this level", "120 or more dots eaten this level")),
@@ -134,30 +191,26 @@ def dying_within(lives: np.ndarray, episode_ids: np.ndarray | None, horizon: int
     so a small horizon flags the animation itself ("Pac-Man is dead").
     """
     lives = np.asarray(lives, np.int64)
-    n = len(lives)
-    episodes = np.zeros(n, np.int64) if episode_ids is None else np.asarray(episode_ids)
-    if episodes.shape != (n,):
-        raise UserError(f"episode_ids has shape {episodes.shape}, but lives has {n} steps; "
-                        "give one episode id per step")
-    # loss[t]: a life is lost between step t and t + 1.
-    loss = np.zeros(n, bool)
-    same = episodes[1:] == episodes[:-1]
+    episodes = episode_array(episode_ids, len(lives))
+    return within_next(life_lost(lives, episodes), episodes, horizon)
+
+
+def life_lost(lives: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+    """loss[t]: a life is lost between step t and t + 1 (an episode ending on its last life counts)."""
+    loss = np.zeros(len(lives), bool)
+    same = same_episode_as_next(episodes)
     loss[:-1] = same & (lives[1:] < lives[:-1])
     loss[:-1] |= ~same & (lives[:-1] == 1)
-    # Steps t with a loss among transitions [t, t + horizon), stopping at the end of t's episode.
-    ends = np.append(np.flatnonzero(~same), n - 1)
-    idx = np.arange(n)
-    stop = np.minimum(idx + horizon, ends[np.searchsorted(ends, idx)] + 1)
-    csum = np.concatenate([[0], np.cumsum(loss)])
-    return csum[stop] - csum[idx] > 0
+    return loss
 
 
 def decode_facts(ram: np.ndarray, episode_ids: np.ndarray | None = None, lives: np.ndarray | None = None,
-                 dying_horizon: int = 10) -> dict[str, np.ndarray]:
+                 dying_horizon: int = 10, actions: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Decode every fact in ``FACTS`` from ``ram`` [N, 128] (uint8, one row per agent step, in order).
 
-    ``episode_ids`` [N] keeps "dying" inside episodes; ``lives`` [N] (e.g. ALE's info["lives"]) overrides
-    the lives read from RAM. Returns {fact name: array [N]}.
+    ``episode_ids`` [N] keeps the facts that look along an episode inside it; ``lives`` [N] (e.g. ALE's
+    info["lives"]) overrides the lives read from RAM; ``actions`` [N] gives the "action" fact (left out
+    without). Returns {fact name: array [N]}.
     """
     ram = np.asarray(ram)
     if ram.ndim != 2 or ram.shape[1] != RAM_SIZE:
@@ -206,7 +259,110 @@ def decode_facts(ram: np.ndarray, episode_ids: np.ndarray | None = None, lives: 
     out["maze"] = np.minimum(r[:, MAZE], 3)
     out["score"] = (_bcd(r[:, SCORE_BCD[2]]) * 10000 + _bcd(r[:, SCORE_BCD[1]]) * 100
                     + _bcd(r[:, SCORE_BCD[0]]))
+    episodes = episode_array(episode_ids, len(r))
+    out.update(_motion_facts(out, episodes, gx, gy, edible))
+    out.update(_event_facts(out, episodes))
+    if actions is not None:
+        out["action"] = np.asarray(actions, np.int64)
+        if out["action"].shape != (len(r),):
+            raise UserError(f"actions has shape {out['action'].shape} but ram has {len(r)} steps")
     return out
+
+
+def _motion(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """Code into ``MOTIONS`` of a step's displacement (the larger axis wins; none = still)."""
+    horizontal = np.abs(dx) >= np.abs(dy)
+    code = np.where(horizontal, np.where(dx > 0, 1, 3), np.where(dy > 0, 2, 0))
+    return np.where((dx == 0) & (dy == 0), len(DIRECTIONS), code)
+
+
+def _motion_facts(out: dict[str, np.ndarray], episodes: np.ndarray, gx: np.ndarray, gy: np.ndarray,
+                  edible: np.ndarray) -> dict[str, np.ndarray]:
+    """Direction of motion, turning around, heading for a pill, ghosts ahead and approaching."""
+    px, py = out["pacman_x"], out["pacman_y"]
+    dx, dy = previous_delta(px, episodes), previous_delta(py, episodes)
+    dx = np.where(np.abs(dx) > WRAP, -np.sign(dx), dx)  # through the side tunnel: the other way, one step
+    motion = _motion(dx, dy)
+    moving = motion < len(DIRECTIONS)
+    # Reversal: a later step within LOOKAHEAD moves opposite to this one (up<->down, right<->left).
+    reversals = np.zeros(len(px), bool)
+    for code in range(len(DIRECTIONS)):
+        later_opposite = within_next(motion == (code + 2) % 4, episodes, LOOKAHEAD + 1, first=1)
+        reversals |= (motion == code) & later_opposite
+    facts: dict[str, np.ndarray] = {"pacman_motion": motion, "reverses_soon": reversals}
+
+    present = np.stack([out[f"pill_{p}"] for p in PILLS], 1)
+    centres = np.array(list(PILL_CENTRES.values()))
+    dist = np.hypot(centres[:, 0] - px[:, None], centres[:, 1] - py[:, None])
+    dist = np.where(present, dist, np.inf)
+    nearest = dist.argmin(1)
+    rows = np.arange(len(px))
+    none_left = ~present.any(1)
+    facts["nearest_pill"] = np.where(none_left, len(PILLS), nearest)
+    pdx, pdy = centres[nearest, 0] - px, centres[nearest, 1] - py
+    facts["nearest_pill_direction"] = np.where(np.abs(pdx) >= np.abs(pdy), np.where(pdx >= 0, 1, 3),
+                                               np.where(pdy >= 0, 2, 0))
+    facts["nearest_pill_distance"] = np.where(none_left, 1e3, dist[rows, nearest])
+    for i, pill in enumerate(PILLS):
+        now = np.hypot(centres[i, 0] - px, centres[i, 1] - py)
+        later = value_after(now, episodes, LOOKAHEAD)
+        facts[f"heading_to_pill_{pill}"] = (present[:, i] & (nearest == i) & moving & ~reversals
+                                            & (later <= now - HEADING_GAIN))
+
+    # Ghosts relative to the direction of motion: forward distance and sideways offset.
+    along = np.array([[0, -1], [1, 0], [0, 1], [-1, 0], [0, 0]], float)[motion]
+    rel_x, rel_y = gx - px[:, None], gy - py[:, None]
+    forward = rel_x * along[:, :1] + rel_y * along[:, 1:]
+    sideways = np.abs(rel_x * along[:, 1:] - rel_y * along[:, :1])
+    ahead = moving[:, None] & ~edible & (forward > 0) & (sideways <= CORRIDOR)
+    facts["ghost_ahead"] = (ahead & (forward <= GHOST_AHEAD)).any(1)
+    facts["ghost_ahead_near"] = (ahead & (forward <= 20)).any(1)
+    change = previous_delta(out["nearest_ghost_distance"], episodes)
+    facts["nearest_ghost_motion"] = np.where(change < -1, 0, np.where(change > 1, 1, 2))
+    return facts
+
+
+def _event_facts(out: dict[str, np.ndarray], episodes: np.ndarray) -> dict[str, np.ndarray]:
+    """What Pac-Man eats in the next LOOKAHEAD steps, and the death animation.
+
+    Events are read from the change between step t and t + 1: the dot counter, the power-pill bits, the
+    score (a ghost is worth 200/400/800/1600, a fruit 100 or more) and the fruit leaving the maze.
+    """
+    n = len(episodes)
+    same = np.append(same_episode_as_next(episodes), False)
+
+    def step_change(values: np.ndarray) -> np.ndarray:
+        change = np.zeros(n, np.int64)
+        change[:-1] = values[1:].astype(np.int64) - values[:-1]
+        return np.where(same, change, 0)
+
+    pill = step_change(out["pills_left"]) < 0
+    dot = (step_change(out["dots_eaten"]) > 0) & ~pill
+    rest = step_change(out["score"]) - 10 * dot - 50 * pill
+    ghost = out["ghosts_frightened"] & np.isin(rest, (200, 400, 800, 1600))
+    fruit = out["fruit_present"] & (step_change(out["fruit_present"].astype(np.int64)) < 0) & (rest >= 100) & ~ghost
+    facts = {f"eats_{what}_soon": within_next(event, episodes, LOOKAHEAD)
+             for what, event in (("dot", dot), ("pill", pill), ("ghost", ghost), ("fruit", fruit))}
+    # Dead: a life is lost within DEAD_WITHIN steps and nothing moves before it: the game freezes Pac-Man
+    # and the ghosts from the catch to the loss (~19 steps; docs/ram_facts.md). Pac-Man alone also stands
+    # still against a wall, so the ghosts must be frozen too. The respawn at the loss itself is allowed.
+    loss = life_lost(out["lives"], episodes)
+    positions = ["pacman_x", "pacman_y", *[f"{g}_{axis}" for g in GHOSTS for axis in "xy"]]
+    moved = np.any([step_change(out[name]) != 0 for name in positions], axis=0)
+    next_loss = _next_index(loss)
+    next_move = _next_index(moved & ~loss)
+    idx = np.arange(n)
+    ends = np.flatnonzero(~same)
+    end = ends[np.searchsorted(ends, idx)]
+    facts["dead"] = (next_loss <= np.minimum(end, idx + DEAD_WITHIN - 1)) & (next_move > next_loss)
+    return facts
+
+
+def _next_index(event: np.ndarray) -> np.ndarray:
+    """For each step, the index of the first step >= it where ``event`` holds (len(event) if none)."""
+    hits = np.flatnonzero(event)
+    pos = np.searchsorted(hits, np.arange(len(event)))
+    return np.append(hits, len(event))[pos]
 
 
 def binary_facts(facts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,0 +1,335 @@
+"""Detection scores that are fair to sparse units, the same for SAE features and for neurons.
+
+A unit "detects" a boolean fact at a threshold when it fires above that threshold exactly where the fact
+holds. Per unit and fact this module counts, on the fitting and the held-out split (whole episodes each),
+how often the unit is above t x its max activation (t in ``THRESHOLDS``; t = 0 is "fires at all") and how
+often the fact holds there. From those counts come precision (P(fact | unit above t)), recall, F1 and lift
+(precision over the fact's base rate). The threshold is chosen on the fitting split (best F1 with at least
+``min_firings`` states above it) and the scores are read on the held-out split, so no number is the
+maximum of many noisy draws on the data that reports it.
+
+Per fact (Karvonen et al. 2024, "Measuring Progress in Dictionary Learning ... with Board Game Models"):
+the best single unit's held-out F1 (the unit chosen on the fitting split) and coverage (the share of facts
+whose best unit reaches an F1); the OR of every unit that is precise for the fact (precision >= 0.9 on the
+fitting split), which counts a fact split over several features as found; and k-sparse probing (SAEBench,
+Karvonen et al. 2025; Gurnee et al. 2023): class-balanced, units standardised, the k units with the largest
+mean difference between the classes, logistic regression.
+
+AUROC (``labels.auroc_matrix``) asks whether a unit ranks all of a fact's states high, which a unit firing
+on 2% of states cannot do for a fact true on 20%; precision, recall and F1 at a threshold do not punish
+sparsity, and F1 rewards a unit only as far as it covers the fact.
+
+Counting is two products of boolean matrices per threshold: (unit above t)^T @ (fact holds), with the unit
+matrix sparse for sparse units and dense (BLAS) for dense ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # x the unit's max activation (fit split)
+MIN_FIRINGS = 10
+OR_PRECISION = 0.9  # a unit joins a fact's OR when this precise on the fitting split
+COVERAGE_F1 = (0.5, 0.8)
+PROBE_KS = (1, 2, 5, 20)
+SPARSE_FILL = 0.05  # below this share of non-zero entries a block of units is handled as a sparse matrix
+ROWS, COLUMNS = 32_768, 256  # block sizes: bound memory to ~100 MB whatever the number of states
+
+
+@dataclass
+class DetectionScores:
+    """Every unit as a detector of every fact: counts on the held-out split at each threshold, and the
+    threshold chosen on the fitting split. [T] = one per threshold, [u] = unit, [m] = fact."""
+
+    thresholds: np.ndarray  # [T] fractions of the max activation
+    levels: np.ndarray      # [T, u] the activation values those fractions stand for
+    chosen: np.ndarray      # [u, m] index into thresholds: best fit-split F1 with >= min_firings there
+    fit_f1: np.ndarray      # [u, m] F1 on the fitting split at the chosen threshold (-1: too few firings)
+    fit_precision: np.ndarray  # [u, m]
+    fit_base_rate: np.ndarray  # [m]
+    held_hits: np.ndarray   # [T, u, m] held-out states above the threshold where the fact holds
+    held_fires: np.ndarray  # [T, u] held-out states above the threshold
+    held_positives: np.ndarray  # [m] held-out states where the fact holds
+    n_held: int
+    or_f1: np.ndarray       # [m] held-out F1 of the OR of the fact's precise units
+    or_units: np.ndarray    # [m] how many units that OR joins
+    min_firings: int
+
+    def _at_chosen(self, values: np.ndarray) -> np.ndarray:
+        """[T, u, m] -> [u, m] at each unit and fact's chosen threshold."""
+        return np.take_along_axis(values, self.chosen[None], 0)[0]
+
+    @property
+    def hits(self) -> np.ndarray:
+        return self._at_chosen(self.held_hits)
+
+    @property
+    def firings(self) -> np.ndarray:
+        """[u, m] held-out states above the chosen threshold."""
+        return self._at_chosen(np.broadcast_to(self.held_fires[:, :, None], self.held_hits.shape))
+
+    @property
+    def precision(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.hits / self.firings
+
+    @property
+    def recall(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.hits / self.held_positives
+
+    @property
+    def f1(self) -> np.ndarray:
+        """[u, m] held-out F1 at the chosen threshold (0 where neither fires nor holds)."""
+        denominator = self.firings + self.held_positives
+        return np.divide(2 * self.hits, denominator, out=np.zeros(self.hits.shape), where=denominator > 0)
+
+    @property
+    def lift(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.precision / (self.held_positives / self.n_held)
+
+    @property
+    def f1_at_firing(self) -> np.ndarray:
+        """[u, m] held-out F1 with the unit counted as on wherever it is above 0 (t = 0)."""
+        denominator = self.held_fires[0][:, None] + self.held_positives
+        return np.divide(2 * self.held_hits[0], denominator, out=np.zeros(self.held_hits.shape[1:]),
+                         where=denominator > 0)
+
+    def best_units(self, units: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per fact, the unit (among ``units``) with the best fitting-split F1 and its held-out F1."""
+        candidates = np.flatnonzero(np.ones(self.chosen.shape[0], bool) if units is None else units)
+        if not candidates.size:
+            m = self.chosen.shape[1]
+            return np.full(m, -1), np.zeros(m)
+        best = candidates[np.argmax(self.fit_f1[candidates], 0)]
+        facts = np.arange(self.chosen.shape[1])
+        return best, self.f1[best, facts]
+
+
+def threshold_levels(activations: np.ndarray, fit: np.ndarray,
+                     thresholds: tuple[float, ...] = THRESHOLDS) -> np.ndarray:
+    """[T, u] activation levels t x (the unit's max on the fitting split; 0 for a unit never positive)."""
+    top = np.zeros(activations.shape[1], np.float32)
+    for start in range(0, len(activations), ROWS):
+        rows = fit[start:start + ROWS]
+        if rows.any():
+            top = np.maximum(top, np.asarray(activations[start:start + ROWS])[rows].max(0))
+    return np.asarray(thresholds, np.float32)[:, None] * top[None]
+
+
+def _above(block: np.ndarray, levels: np.ndarray) -> Iterator[sparse.csr_matrix | np.ndarray]:
+    """Per threshold row of ``levels`` [T, c], ``block > level`` as float32: sparse when mostly zero.
+
+    The lowest level is t = 0, so its non-zeros bound every later threshold's: one scan finds them.
+    """
+    lowest = block > levels.min(0)
+    if lowest.mean() < SPARSE_FILL:
+        rows, cols = np.nonzero(lowest)
+        values = block[rows, cols]
+        for level in levels:
+            keep = values > level[cols]
+            yield sparse.csr_matrix((np.ones(int(keep.sum()), np.float32), (rows[keep], cols[keep])),
+                                    shape=block.shape)
+    else:
+        for level in levels:
+            yield (block > level).astype(np.float32)
+
+
+def _blocks(activations: np.ndarray, mask: np.ndarray | None = None) -> Iterator[tuple[slice, np.ndarray]]:
+    """(row slice, dense float32 rows) of ``activations`` in blocks of ``ROWS``, only rows in ``mask``."""
+    for start in range(0, len(activations), ROWS):
+        rows = slice(start, min(start + ROWS, len(activations)))
+        if mask is not None and not mask[rows].any():
+            continue
+        block = np.asarray(activations[rows], np.float32)
+        yield rows, block if mask is None else block[mask[rows]]
+
+
+def _count(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray,
+           held: np.ndarray) -> np.ndarray:
+    """[T, u, 2, m + 1]: per threshold and unit, on the fitting (0) and held-out (1) split, the states above
+    the threshold where each fact holds; the last column counts all states above it."""
+    n_t, u = levels.shape
+    m = facts.shape[1]
+    out = np.zeros((n_t, u, 2 * (m + 1)), np.float32)  # exact: counts stay far below 2**24
+    for rows, block in _blocks(activations):
+        split = held[rows, None]
+        targets = np.concatenate([facts[rows] & ~split, ~split, facts[rows] & split, split], 1).astype(np.float32)
+        for c in range(0, u, COLUMNS):
+            cols = slice(c, min(c + COLUMNS, u))
+            for t, above in enumerate(_above(block[:, cols], levels[:, cols])):
+                out[t, cols] += above.T @ targets
+    return out.reshape(n_t, u, 2, m + 1)
+
+
+def detection_scores(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
+                     thresholds: tuple[float, ...] = THRESHOLDS, min_firings: int = MIN_FIRINGS,
+                     or_precision: float = OR_PRECISION) -> DetectionScores:
+    """Score each column of ``activations`` [n, u] against each column of ``facts`` [n, m] (bool).
+
+    ``held`` [n] marks the held-out states (whole episodes); the rest is the fitting split.
+    """
+    facts = np.asarray(facts, bool)
+    held = np.asarray(held, bool)
+    fit = ~held
+    levels = threshold_levels(activations, fit, thresholds)
+    counts = _count(activations, levels, facts, held)
+    fit_hits, fit_fires = counts[:, :, 0, :-1], counts[:, :, 0, -1:]
+    fit_positives = facts[fit].sum(0)
+    enough = fit_fires >= min_firings
+    fit_f1 = np.where(enough, 2 * fit_hits / np.maximum(fit_fires + fit_positives, 1), -1.0)
+    chosen = np.argmax(fit_f1, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit_precision = np.where(enough, fit_hits / fit_fires, np.nan)
+    # The OR joins, per fact, each unit at the lowest threshold where it is precise (the most recall).
+    precise = np.nan_to_num(fit_precision, nan=0.0) >= or_precision
+    or_level = np.where(precise.any(0), np.argmax(precise, 0), -1)
+    or_f1, or_units = _or_scores(activations, levels, facts, held, or_level)
+    return DetectionScores(
+        thresholds=np.asarray(thresholds), levels=levels, chosen=chosen,
+        fit_f1=np.take_along_axis(fit_f1, chosen[None], 0)[0],
+        fit_precision=np.take_along_axis(fit_precision, chosen[None], 0)[0],
+        fit_base_rate=fit_positives / max(int(fit.sum()), 1),
+        held_hits=counts[:, :, 1, :-1], held_fires=counts[:, :, 1, -1], held_positives=facts[held].sum(0),
+        n_held=int(held.sum()), or_f1=or_f1, or_units=or_units, min_firings=min_firings)
+
+
+def _or_scores(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray, held: np.ndarray,
+               or_level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out F1 of each fact's OR: fires where any of its units is above its own level ([u, m] index
+    into levels, -1 = not in the OR). Returns (F1 [m], units per fact [m])."""
+    u, m = or_level.shape
+    hits, fires = np.zeros(m), np.zeros(m)
+    members = [(or_level == t).astype(np.float32) for t in range(len(levels))]  # [u, m] each
+    for rows, block in _blocks(activations, held):
+        union = np.zeros((len(block), m), np.float32)
+        for c in range(0, u, COLUMNS):
+            cols = slice(c, min(c + COLUMNS, u))
+            for t, above in enumerate(_above(block[:, cols], levels[:, cols])):
+                if members[t][cols].any():
+                    union += above @ members[t][cols]
+        on = union > 0
+        hits += (on & facts[rows][held[rows]]).sum(0)
+        fires += on.sum(0)
+    positives = facts[held].sum(0)
+    f1 = np.divide(2 * hits, fires + positives, out=np.zeros(m), where=fires + positives > 0)
+    return f1, (or_level >= 0).sum(0)
+
+
+def _balanced(positive: np.ndarray, rows: np.ndarray, per_class: int,
+              rng: np.random.Generator) -> np.ndarray | None:
+    """Indices of an equal number (at most ``per_class``) of positive and negative states among ``rows``."""
+    pos, neg = np.flatnonzero(positive & rows), np.flatnonzero(~positive & rows)
+    size = min(len(pos), len(neg), per_class)
+    if size < MIN_FIRINGS:
+        return None
+    return np.sort(np.concatenate([rng.choice(pos, size, replace=False), rng.choice(neg, size, replace=False)]))
+
+
+def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
+    """Weights [d + 1] (bias last) of an L2-regularised logistic regression, by Newton's method."""
+    design = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(design.shape[1])
+    penalty = np.full(design.shape[1], l2 * len(x))
+    penalty[-1] = 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(design @ w, -30, 30)))
+        gradient = design.T @ (p - y) + penalty * w
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return w
+
+
+def sparse_probing(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
+                   ks: tuple[int, ...] = PROBE_KS, per_class: int = 2000, seed: int = 0) -> np.ndarray:
+    """[m, len(ks)] held-out accuracy of k-sparse logistic probes (chance = 0.5; NaN: too few states).
+
+    As in SAEBench: class-balanced training and test sets, units standardised on the training set, the k
+    units with the largest absolute difference of the class means chosen on the training set.
+    """
+    facts = np.asarray(facts, bool)
+    held = np.asarray(held, bool)
+    rng = np.random.default_rng(seed)
+    out = np.full((facts.shape[1], len(ks)), np.nan)
+    for j in range(facts.shape[1]):
+        train = _balanced(facts[:, j], ~held, per_class, rng)
+        test = _balanced(facts[:, j], held, per_class, rng)
+        if train is None or test is None:
+            continue
+        x_train = np.asarray(activations[train], np.float64)
+        mean, std = x_train.mean(0), x_train.std(0)
+        std[std == 0] = 1.0
+        z_train = (x_train - mean) / std
+        z_test = (np.asarray(activations[test], np.float64) - mean) / std
+        y_train, y_test = facts[train, j], facts[test, j]
+        order = np.argsort(-np.abs(z_train[y_train].mean(0) - z_train[~y_train].mean(0)), kind="stable")
+        for i, k in enumerate(ks):
+            cols = order[:k]
+            w = logistic_regression(z_train[:, cols], y_train.astype(np.float64))
+            out[j, i] = np.mean((z_test[:, cols] @ w[:-1] + w[-1] > 0) == y_test)
+    return out
+
+
+def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarray, columns: list[int],
+               names: list[str], units: np.ndarray, ks: tuple[int, ...] = PROBE_KS, seed: int = 0,
+               held: np.ndarray | None = None) -> dict[str, Any]:
+    """Per-fact scores of one set of units (``units`` mask) on the facts ``columns`` of ``scores``
+    (``facts`` [n, len(columns)] holds those columns): best single unit, coverage, OR, k-sparse probing.
+
+    Facts seen on fewer than ``min_firings`` states of either split are left out: they cannot be judged.
+    """
+    positives_fit = np.round(scores.fit_base_rate * (len(facts) - scores.n_held))
+    judged = [i for i, j in enumerate(columns)
+              if min(scores.held_positives[j], positives_fit[j]) >= scores.min_firings]
+    cols = [columns[i] for i in judged]
+    best, best_f1 = scores.best_units(units)
+    best, best_f1 = best[cols], best_f1[cols]
+    probes = sparse_probing(activations, facts[:, judged], held, ks, seed=seed) if held is not None else None
+    table: dict[str, Any] = {
+        "n_units": int(np.sum(units)), "n_facts": len(cols),
+        "mean_best_f1": float(best_f1.mean()) if cols else float("nan"),
+        **{f"coverage_f1_{at}": coverage(best_f1, at) for at in COVERAGE_F1},
+        "mean_or_f1": float(scores.or_f1[cols].mean()) if cols else float("nan"),
+    }
+    if probes is not None:
+        table["probe_accuracy"] = {str(k): float(np.nanmean(probes[:, i])) if cols else float("nan")
+                                   for i, k in enumerate(ks)}
+    table["per_fact"] = {names[j]: {"best_unit": int(best[i]), "f1": float(best_f1[i]),
+                                    "or_f1": float(scores.or_f1[j]), "or_units": int(scores.or_units[j]),
+                                    **({"probe": [float(v) for v in probes[i]]} if probes is not None else {})}
+                         for i, j in enumerate(cols)}
+    return table
+
+
+def coverage(best_f1: np.ndarray, at: float) -> float:
+    """Share of facts whose best single unit reaches held-out F1 ``at``."""
+    return float(np.mean(best_f1 >= at)) if len(best_f1) else float("nan")
+
+
+def oriented(facts: dict[str, np.ndarray], descriptions: dict[str, str],
+             rows: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Facts true on more than half the states (over ``rows``) replaced by their negation ("not: ...").
+
+    A unit firing on every state has precision p and recall 1 for a fact true on a share p: for p = 0.9,
+    F1 0.95 for doing nothing. Negated, the same fact is rare and that unit scores F1 ~0.18.
+    """
+    out, text = {}, {}
+    for name, values in facts.items():
+        values = np.asarray(values, bool)
+        rate = values[rows].mean() if rows is not None else values.mean()
+        if rate > 0.5:
+            out[f"not {name}"] = ~values
+            text[f"not {name}"] = f"not: {descriptions.get(name, name)}"
+        else:
+            out[name] = values
+            text[name] = descriptions.get(name, name)
+    return out, text
