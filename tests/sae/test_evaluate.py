@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlsae.config import UserError
 from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
 from rlsae.sae.train import TrainSAEConfig, train_sae
 
@@ -41,3 +42,11 @@ def test_evaluate_cli_errors_are_one_line(tiny_sae: Path, tmp_path: Path) -> Non
                             "--recording", str(tmp_path / "nothing-here"), "--episodes", "0"],
                            capture_output=True, text=True, timeout=120)
     assert wrong.returncode == 2 and "nothing-here" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+@pytest.mark.parametrize("flag,value,message", [("num_envs", 0, "--num-envs must be >= 1"),
+                                                ("epsilon", float("nan"), "--epsilon must be a finite"),
+                                                ("max_states", 0, "--max-states must be >= 1")])
+def test_out_of_range_settings_are_refused(flag: str, value: object, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        EvaluateSAEConfig(**{flag: value})

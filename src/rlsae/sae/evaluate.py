@@ -17,7 +17,7 @@ import numpy as np
 
 from rlsae.common.files import write_text
 from rlsae.common.runtime import provenance
-from rlsae.config import UserError, option, require
+from rlsae.config import UserError, check_options, option
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head
 from rlsae.sae.io import load_sae, sae_metadata
@@ -31,20 +31,19 @@ DENSITY_PNG = "density.png"
 class EvaluateSAEConfig:
     sae: Path = option(Path("runs/sae"), "SAE folder written by `rlsae train-sae`")
     recording: Path | None = option(None, "recording to evaluate on (default: the SAE's training recording)")
-    max_states: int = option(200_000, "held-out states used for the offline metrics")
-    episodes: int = option(30, "full games per condition (clean, spliced, zero- and mean-ablated); 0 skips")
-    num_envs: int = option(16, "games played in parallel")
-    epsilon: float = option(0.05, "probability of a random action in the games")
-    seed: int = option(1, "seed of the games (the same for every condition)")
+    max_states: int = option(200_000, "held-out states used for the offline metrics", low=1)
+    episodes: int = option(30, "full games per condition (clean, spliced, zero- and mean-ablated); 0 skips",
+                           low=0)
+    num_envs: int = option(16, "games played in parallel", low=1)
+    epsilon: float = option(0.05, "probability of a random action in the games", low=0, high=1)
+    seed: int = option(1, "seed of the games (the same for every condition)", low=0)
     json: Path | None = option(None, "where to write the results (default: SAE/evaluation.json)")
     png: Path | None = option(None, "where to draw the density histogram (default: SAE/density.png)")
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
         self.sae = Path(self.sae)
-        require(self.max_states >= 1, f"--max-states must be >= 1, got {self.max_states}")
-        require(self.episodes >= 0, f"--episodes must be >= 0, got {self.episodes}")
-        require(0.0 <= self.epsilon <= 1.0, f"--epsilon must be in [0, 1], got {self.epsilon}")
+        check_options(self)
 
 
 def density_histogram(log10_density: np.ndarray, path: Path, title: str) -> None:

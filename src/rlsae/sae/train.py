@@ -28,8 +28,8 @@ import torch
 from tqdm import tqdm
 
 from rlsae.common.files import load_state, save_state
-from rlsae.common.runtime import provenance
-from rlsae.config import UserError, option, require, stop_requested, to_dict
+from rlsae.common.runtime import provenance, resolve_device
+from rlsae.config import UserError, check_options, option, require, stop_requested, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES, build_sae
 from rlsae.sae.data import check_finite_rows, geometric_median, load_split, q_head
@@ -94,61 +94,46 @@ class TrainSAEConfig:
     out: Path = option(Path("runs/sae"), "output folder (an unfinished run there is resumed)")
     architecture: str = option("topk", ", ".join(ARCHITECTURES) + " (see rlsae.sae.architectures)",
                                choices=list(ARCHITECTURES))
-    expansion_factor: int = option(4, "latents per input dimension (512 -> 2048 at 4)")
-    d_sae: int | None = option(None, "number of latents (overrides --expansion-factor)")
+    expansion_factor: int = option(4, "latents per input dimension (512 -> 2048 at 4)", low=1)
+    d_sae: int | None = option(None, "number of latents (overrides --expansion-factor)", low=1)
     k: int = option(32, "active latents per state: exact for topk, on average for batchtopk and matryoshka, "
-                        "at initialisation for jumprelu; sets the dead window's firing period for all")
-    samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)")
+                        "at initialisation for jumprelu; sets the dead window's firing period for all", low=1)
+    samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)", low=1)
     batch_size: int | None = option(None, "samples per step (default: the power of two nearest to "
-                                    "samples / 1000, in [256, 4096])")
+                                    "samples / 1000, in [256, 4096])", low=1)
     lr: float | None = option(None, "peak Adam learning rate (default: 2e-4 x sqrt(16384 / d_sae), "
-                              "Gao et al. 2024)")
+                              "Gao et al. 2024)", gt=0)
     warmup_fraction: float | None = option(None, "fraction of steps with a linear learning-rate warm-up "
-                                           "(default: 5%% of the steps, at most 1000 steps)")
-    decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero")
+                                           "(default: 5%% of the steps, at most 1000 steps)", low=0, high=1)
+    decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero", low=0, high=1)
     advantage_weight: float = option(1.0, "weight of the advantage-aware term (0 = plain MSE); needs "
-                                     "the recorded layer to feed the Q-head")
-    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)")
-    k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)")
+                                     "the recorded layer to feed the Q-head", low=0)
+    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)",
+                             low=0)
+    k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)", low=1)
     dead_window: int | None = option(None, "samples without firing after which a latent counts as dead for AuxK "
-                                     "(default: 256 x d_sae / k, at most a tenth of --samples)")
-    l1_coef: float = option(3.0, "L1 coefficient (relu only)")
-    l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)")
+                                     "(default: 256 x d_sae / k, at most a tenth of --samples)", low=1)
+    l1_coef: float = option(3.0, "L1 coefficient (relu only)", low=0)
+    l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)", low=0)
     matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
-                                                "d_sae/16, /8, /4, /2, d_sae)")
-    heldout_fraction: float = option(0.1, "fraction of episodes held out for evaluation")
-    max_states: int | None = option(None, "use at most this many training states (default: all)")
-    log_every: int = option(50, "steps between log lines")
-    save_every: int = option(2000, "steps between checkpoints")
-    seed: int = option(0, "random seed")
-    device: str = option("auto", "torch device: auto, cpu or cuda")
+                                                "d_sae/16, /8, /4, /2, d_sae)", low=1)
+    heldout_fraction: float = option(0.1, "fraction of episodes held out for evaluation", gt=0, lt=1)
+    max_states: int | None = option(None, "use at most this many training states (default: all)", low=1)
+    log_every: int = option(50, "steps between log lines", low=1)
+    save_every: int = option(2000, "steps between checkpoints", low=1)
+    seed: int = option(0, "random seed", low=0)
+    device: str = option("auto", "torch device: auto, cpu or cuda[:N]")
     progress: bool = option(True, "show a progress bar")
 
     def __post_init__(self) -> None:
         self.recording, self.out = Path(self.recording), Path(self.out)
-        require(self.architecture in ARCHITECTURES,
-                f"--architecture must be one of {', '.join(ARCHITECTURES)}, got '{self.architecture}'")
-        for name, value, low in (("--expansion-factor", self.expansion_factor, 1), ("--k", self.k, 1),
-                                 ("--d-sae", self.d_sae, 1), ("--k-aux", self.k_aux, 1),
-                                 ("--dead-window", self.dead_window, 1),
-                                 ("--batch-size", self.batch_size, 1), ("--max-states", self.max_states, 1),
-                                 ("--log-every", self.log_every, 1), ("--save-every", self.save_every, 1)):
-            require(value is None or value >= low, f"{name} must be >= {low}, got {value}")
-        for name, value, positive in (("--lr", self.lr, True), ("--advantage-weight", self.advantage_weight, False),
-                                      ("--aux-coef", self.aux_coef, False), ("--l1-coef", self.l1_coef, False),
-                                      ("--l0-coef", self.l0_coef, False)):
-            require(value is None or (math.isfinite(value) and (value > 0 if positive else value >= 0)),
-                    f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
+        self.matryoshka_widths = tuple(self.matryoshka_widths)
+        check_options(self)
         require(self.samples >= (self.batch_size or 1),
                 f"--samples ({self.samples}) must be >= --batch-size ({self.batch_size})")
-        require(0 < self.heldout_fraction < 1, f"--heldout-fraction must be in (0, 1), got {self.heldout_fraction}")
-        for name, value in (("--warmup-fraction", self.warmup_fraction), ("--decay-fraction", self.decay_fraction)):
-            require(value is None or 0 <= value <= 1, f"{name} must be in [0, 1], got {value}")
         require((self.warmup_fraction or 0) + self.decay_fraction <= 1,
                 "--warmup-fraction + --decay-fraction must be <= 1")
-        require(all(w >= 1 for w in self.matryoshka_widths), "--matryoshka-widths must all be >= 1")
-        if self.device == "auto":
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = resolve_device(self.device)
 
 
 class Trainer:
