@@ -172,7 +172,7 @@ def load_sae(folder: Path, device: str = "cpu") -> SparseAutoencoder:
 
 def load_log10_density(folder: Path) -> torch.Tensor | None:
     path = Path(folder) / SPARSITY
-    return _read_weights(path)["sparsity"] if path.exists() else None
+    return _read_weights(path).get("sparsity") if path.exists() else None
 
 
 def sae_metadata(folder: Path) -> dict[str, Any]:

@@ -67,14 +67,16 @@ class SparseAutoencoder(nn.Module):
         if "name" in cls.__dict__:
             REGISTRY[cls.name] = cls
 
-    def __init__(self, d_in: int, d_sae: int):
+    def __init__(self, d_in: int, d_sae: int, k: int | None = None):
         super().__init__()
         if not (d_in >= 1 and d_sae >= 1):
             raise ValueError(f"d_in and d_sae must be >= 1, got {d_in} and {d_sae}")
+        if k is not None and not 0 < k <= d_sae:
+            raise ValueError(f"k must be in [1, d_sae={d_sae}] for {self.name}, got {k}")
         self.d_in, self.d_sae = d_in, d_sae
         # Active latents per input: exact (topk), on average (batchtopk), at initialisation (jumprelu);
         # None where no count is set (relu).
-        self.k: int | None = None
+        self.k = None if k is None else int(k)
         # Decoder rows are random unit directions and the encoder starts as their transpose, so every
         # latent begins aligned with the direction it writes (Gao et al. 2024: fewer dead latents).
         w_dec = F.normalize(torch.randn(d_sae, d_in), dim=1)

@@ -67,10 +67,8 @@ class JumpReLU(SparseAutoencoder):
     options = ("k", "l0_coef", "bandwidth")
 
     def __init__(self, d_in: int, d_sae: int, k: int = 32, l0_coef: float = 1e-3, bandwidth: float = 0.05):
-        super().__init__(d_in, d_sae)
-        if not 0 < k <= d_sae:
-            raise ValueError(f"k must be in [1, d_sae={d_sae}] for {self.name}, got {k}")
-        self.k, self.l0_coef, self.bandwidth = int(k), float(l0_coef), float(bandwidth)
+        super().__init__(d_in, d_sae, k)
+        self.l0_coef, self.bandwidth = float(l0_coef), float(bandwidth)
         self.threshold = nn.Parameter(torch.zeros(d_sae))
 
     def code(self, x: torch.Tensor) -> SparseCode:

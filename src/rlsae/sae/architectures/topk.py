@@ -52,10 +52,7 @@ class TopK(SparseAutoencoder):
     options = ("k",)
 
     def __init__(self, d_in: int, d_sae: int, k: int = 32):
-        super().__init__(d_in, d_sae)
-        if not 0 < k <= d_sae:
-            raise ValueError(f"k must be in [1, d_sae={d_sae}] for {self.name}, got {k}")
-        self.k = int(k)
+        super().__init__(d_in, d_sae, k)
 
     def code(self, x: torch.Tensor) -> SparseCode:
         xc = x - self.b_dec
