@@ -5,9 +5,11 @@
 Sweep: every width in --widths x every k in --ks (advantage weight 1, our default), plus the 2048/k=32 SAE
 at each of --advantage-weights (the plain-MSE vs advantage-aware trade-off). Each row: held-out FVU,
 dead fraction (never fires on held-out states), L0, greedy-action agreement (all / large-gap states),
-advantage error, regret, training time. The SAE at --game-width/--game-k also plays --episodes full games
-spliced into the agent. Writes a table into BENCHMARKS.md and the frontier to --png
-(default benchmarks/results/sae_frontier.png).
+advantage error, regret, training time. With --architectures, each one is also trained at
+--game-width/--game-k (matched L0 for the k-sparse ones; JumpReLU starts at L0 = k and ReLU's L0 follows
+its L1 coefficient). The SAEs at --game-width/--game-k also play --episodes full games spliced into the
+agent. Writes a table into BENCHMARKS.md and the frontier to --png (default
+benchmarks/results/sae_frontier.png).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def frontier_png(rows: list[dict[str, Any]], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=100)
     for width in sorted({r["d_sae"] for r in rows}):
-        sweep = sorted((r for r in rows if r["d_sae"] == width and r["advantage_weight"] == 1.0),
+        sweep = sorted((r for r in rows if r["d_sae"] == width and r["advantage_weight"] == 1.0
+                        and r["architecture"] == "topk"),
                        key=lambda r: r["k"])
         ks = [r["k"] for r in sweep]
         axes[0].plot(ks, [r["fvu"] for r in sweep], "o-", label=f"{width} latents")
@@ -73,21 +76,25 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=30, help="spliced full games (0 skips)")
     parser.add_argument("--game-width", type=int, default=2048)
     parser.add_argument("--game-k", type=int, default=32)
+    parser.add_argument("--architectures", nargs="+", default=["topk"], help="also compare these at the game "
+                        "width and k")
     parser.add_argument("--png", type=Path, default=RESULTS / "sae_frontier.png", help="where to draw the frontier")
     args = parser.parse_args()
 
     recording = Recording.open(args.recording)
     train = load_split(recording, 0.1, heldout=False).activations
     heldout = load_split(recording, 0.1, heldout=True, max_states=200_000).activations
-    configs = [(w, k, 1.0) for w in args.widths for k in args.ks]
-    configs += [(args.game_width, args.game_k, a) for a in args.advantage_weights if a != 1.0]
+    configs = [("topk", w, k, 1.0) for w in args.widths for k in args.ks]
+    configs += [("topk", args.game_width, args.game_k, a) for a in args.advantage_weights if a != 1.0]
+    configs += [(arch, args.game_width, args.game_k, 1.0) for arch in args.architectures if arch != "topk"]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for width, k, weight in configs:
-            print(f"--- {width} latents, k={k}, advantage weight {weight}")
-            metrics, sae = train_and_measure(recording, train, heldout, Path(tmp) / f"{width}_{k}_{weight}",
-                                             d_sae=width, k=k, samples=args.samples, advantage_weight=weight)
-            row = {"d_sae": width, "k": k, "advantage_weight": weight, **metrics}
+        for arch, width, k, weight in configs:
+            print(f"--- {arch}, {width} latents, k={k}, advantage weight {weight}")
+            metrics, sae = train_and_measure(recording, train, heldout, Path(tmp) / f"{arch}_{width}_{k}_{weight}",
+                                             architecture=arch, d_sae=width, k=k, samples=args.samples,
+                                             advantage_weight=weight)
+            row = {"architecture": arch, "d_sae": width, "k": k, "advantage_weight": weight, **metrics}
             if args.episodes and (width, k, weight) == (args.game_width, args.game_k, 1.0):
                 from rlsae.sae.fidelity import game_fidelity
 
@@ -102,18 +109,18 @@ def main() -> None:
             return ""
         return f"{r['score_spliced']:.0f} / {r['score_clean']:.0f} ({r['score_ratio']:.0%})"
 
-    table = [[str(r["d_sae"]), str(r["k"]), f"{r['advantage_weight']:g}", f"{r['fvu']:.4f}",
+    table = [[r["architecture"], str(r["d_sae"]), str(r["k"]), f"{r['advantage_weight']:g}", f"{r['fvu']:.4f}",
               f"{r['dead_fraction']:.2%}", f"{r['l0']:.1f}",
               f"{r['action_agreement']:.1%} / {r['action_agreement_large_gap']:.2%}",
               f"{r['advantage_rel_error']:.4f}", f"{r['regret']:.3f}", score(r), f"{r['wall_time_s']:.0f}",
               f"{r['samples_per_s'] / 1e3:.0f}k"] for r in rows]
     append_section(
         "SAE quality on the shipped agent's activations",
-        ["latents", "k", "adv. weight", "FVU", "dead", "L0", "greedy agreement (all / large-gap)",
+        ["architecture", "latents", "k", "adv. weight", "FVU", "dead", "L0", "greedy agreement (all / large-gap)",
          "advantage error", "regret (% Q range)", "spliced / clean score", "train s", "samples/s"], table,
         f"{len(train)} training states, {len(heldout)} held-out states (whole held-out episodes) from "
-        f"`{args.recording}`; {args.samples:,} samples per SAE (batch 4096). Metrics are defined in "
-        f"src/rlsae/sae/metrics.py. Frontier plot: {args.png.relative_to(RESULTS.parent.parent)}.")
+        f"`{args.recording}`; {args.samples:,} samples per SAE (default batch and learning rate). Metrics are "
+        f"defined in src/rlsae/sae/metrics.py. Frontier plot: {args.png.relative_to(RESULTS.parent.parent)}.")
 
 
 if __name__ == "__main__":
