@@ -70,8 +70,13 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, t
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / LOG).read_text().splitlines()]
     assert steps == [10, 20, 30, 40, 50, 60]
     Trainer(_cfg(tiny_recording, tmp_path / "c"), data, held, q_head(recording)).save_checkpoint()
-    with pytest.raises(UserError, match="other settings"):
+    with pytest.raises(UserError, match=r"other settings \(k\)"):
         Trainer(_cfg(tiny_recording, tmp_path / "c", k=4), data, held, q_head(recording)).run()
+    with pytest.raises(UserError, match="training data changed"):
+        Trainer(_cfg(tiny_recording, tmp_path / "c"), data[:-5], held, q_head(recording)).run()
+    # The same recording spelled another way is the same setting.
+    relative = Path(os.path.relpath(tiny_recording))
+    assert Trainer(_cfg(relative, tmp_path / "c"), data, held, q_head(recording)).resume()
 
 
 def test_auxk_gives_dead_latents_a_gradient_towards_the_residual(tiny_recording: Path, tmp_path: Path) -> None:

@@ -136,6 +136,14 @@ class TrainSAEConfig:
         self.device = resolve_device(self.device)
 
 
+def _comparable(cfg: TrainSAEConfig) -> dict[str, Any]:
+    """The settings a resumed run must share with the one it continues (paths resolved, so the same
+    recording spelled differently still matches)."""
+    settings = {k: v for k, v in to_dict(cfg).items() if k not in ("progress", "device", "out")}
+    settings["recording"] = str(Path(settings["recording"]).resolve())
+    return settings
+
+
 class Trainer:
     """One SAE training run: data in RAM, the model in scaled units, counters for dead latents.
 
@@ -196,7 +204,7 @@ class Trainer:
         return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
                 "since_fired": self.since_fired.cpu(), "generator": self.generator.get_state(),
                 "order": self.order, "cursor": self.cursor, "wall": self.wall, "scale": self.scale,
-                "config": to_dict(self.cfg)}
+                "train_states": len(self.train), "config": _comparable(self.cfg)}
 
     def save_checkpoint(self) -> None:
         folder = self.cfg.out / CHECKPOINT
@@ -207,12 +215,15 @@ class Trainer:
         state = load_state(self.cfg.out / CHECKPOINT / STATE)
         if state is None:
             return False
-        saved = {k: v for k, v in state["config"].items() if k not in ("progress", "device", "out")}
-        ours = {k: v for k, v in to_dict(self.cfg).items() if k in saved}
-        changed = {k for k in saved if saved[k] != ours.get(k)} | (set(ours) ^ set(saved))
+        saved, ours = state["config"], _comparable(self.cfg)
+        changed = {k for k in saved.keys() | ours.keys() if saved.get(k) != ours.get(k)}
         if changed:
             raise UserError(f"'{self.cfg.out}' holds an unfinished run with other settings "
                             f"({', '.join(sorted(changed))}): use another --out, or the same settings to resume")
+        if state.get("train_states") != len(self.train):
+            raise UserError(f"the training data changed since the unfinished run in '{self.cfg.out}' started "
+                            f"({state.get('train_states')} training states then, {len(self.train)} now): use "
+                            "another --out to train on the new data")
         try:
             self.sae.load_state_dict(state["sae"])
             self.optimizer.load_state_dict(state["optimizer"])
