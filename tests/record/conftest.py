@@ -50,22 +50,22 @@ def live_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.n
     root = tmp_path_factory.mktemp("live")
     agent = make_agent(root / "agent")
     screens: list[np.ndarray] = []
-    original_step, original_reset = EnvBatch.step, EnvBatch.reset_all
+    original_finish, original_reset = EnvBatch.finish_step, EnvBatch.reset_all
 
-    def grab(self: EnvBatch, envs: slice = slice(None)) -> None:
-        screens.append(np.stack([ale.getScreenRGB() for ale in self.ales[envs]]))
+    def grab(self: EnvBatch, envs: range) -> None:
+        screens.append(np.stack([self.screen_rgb(i) for i in envs]))
 
-    def step(self: EnvBatch, actions: np.ndarray, envs: slice = slice(None)) -> Any:
-        result = original_step(self, actions, envs)
-        grab(self, envs)
+    def finish_step(self: EnvBatch, g: int) -> Any:
+        result = original_finish(self, g)
+        grab(self, range(self.blocks[g].start, self.blocks[g].stop))
         return result
 
     def reset_all(self: EnvBatch) -> None:
         original_reset(self)
-        grab(self)
+        grab(self, range(self.num_envs))
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(EnvBatch, "step", step)
+    mp.setattr(EnvBatch, "finish_step", finish_step)
     mp.setattr(EnvBatch, "reset_all", reset_all)
     try:
         out = record(small_cfg(root / "rec", agent, steps=1100, epsilon=1.0, chunk_size=256))

@@ -112,18 +112,18 @@ def test_crash_then_resume_equals_uninterrupted(tmp_path: Path, agent: Path, cfg
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     record(cfg_for(tmp_path / "whole", agent, steps=100, epsilon=0.3))
 
-    original, calls = EnvBatch.step, []
+    original, calls = EnvBatch.send_step, []
 
-    def crashing_step(self: EnvBatch, actions: np.ndarray, envs: slice = slice(None)):  # type: ignore[no-untyped-def]
+    def crashing_step(self: EnvBatch, g: int, actions: np.ndarray) -> None:
         calls.append(1)
         if len(calls) == 73:  # mid-chunk: chunks 0 and 1 (32 steps = 32 half-batch steps each) committed
             raise KeyboardInterrupt
-        return original(self, actions, envs)
+        original(self, g, actions)
 
-    monkeypatch.setattr(EnvBatch, "step", crashing_step)
+    monkeypatch.setattr(EnvBatch, "send_step", crashing_step)
     with pytest.raises(KeyboardInterrupt):
         record(cfg_for(tmp_path / "cut", agent, steps=100, epsilon=0.3))
-    monkeypatch.setattr(EnvBatch, "step", original)
+    monkeypatch.setattr(EnvBatch, "send_step", original)
     assert (tmp_path / "cut" / "chunks" / "000002.partial").exists()
     assert len(Recording.open(tmp_path / "cut")) == 64  # only complete chunks count
 
@@ -139,6 +139,19 @@ def test_crash_then_resume_equals_uninterrupted(tmp_path: Path, agent: Path, cfg
     assert np.array_equal(cut.render_frames([70, 99]), whole.render_frames([70, 99]))
 
 
+def _children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (from /proc: Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_sigkill_leaves_no_torn_chunk(tmp_path: Path, agent: Path, cfg_for: Any) -> None:
     out = tmp_path / "rec"
     code = ("from pathlib import Path; from rlsae.record.recorder import RecordConfig, record; "
@@ -152,9 +165,15 @@ def test_sigkill_leaves_no_torn_chunk(tmp_path: Path, agent: Path, cfg_for: Any)
             assert proc.poll() is None and time.monotonic() < deadline, "recorder died or stalled"
             time.sleep(0.05)
         time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert workers, "the emulators run in a worker process"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):  # orphans notice and exit
+        assert time.monotonic() < deadline, "the emulator process outlived the killed recorder"
+        time.sleep(0.05)
     rec = Recording.open(out)
     n = len(rec)
     assert n >= 128 and n % 32 == 0 and n < 4000
@@ -189,3 +208,16 @@ def test_bad_paths_are_user_errors(tmp_path: Path, agent: Path, cfg_for: Any) ->
     np.save(tmp_path / "rec" / "chunks" / "000000" / "ram.npy", np.zeros((4, 3), np.uint8))
     with pytest.raises(UserError, match="ram.npy"):
         Recording.open(tmp_path / "rec")
+
+
+def test_the_recording_is_the_same_for_any_number_of_emulator_processes(tmp_path: Path, agent: Path,
+                                                                        cfg_for: Any) -> None:
+    recs = {w: Recording.open(record(cfg_for(tmp_path / f"w{w}", agent, steps=120, num_envs=3, epsilon=0.5,
+                                             workers=w))) for w in (0, 1, 2)}
+    for name in ("activations", "q_values", "actions", "rewards", "dones", "episode_ids", "episode_steps",
+                 "lives", "ram"):
+        assert np.array_equal(np.asarray(getattr(recs[0], name)), np.asarray(getattr(recs[1], name))), name
+        assert np.array_equal(np.asarray(getattr(recs[0], name)), np.asarray(getattr(recs[2], name))), name
+    for a, b in zip(recs[0].chunks, recs[2].chunks):
+        assert (a / "snapshots.bin").read_bytes() == (b / "snapshots.bin").read_bytes()
+    assert np.array_equal(recs[2].render_frames([5, 100]), recs[0].render_frames([5, 100]))

@@ -104,7 +104,7 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
     envs = EnvBatch(game, n, cfg.seed, snapshot_every=1 << 40)
     envs.reset_all()
     rng = np.random.default_rng(cfg.seed)
-    background = envs.ales[0].getScreenRGB()
+    background = envs.screen_rgb(0)
     scores: list[float] = []
     running, finished = np.zeros(n), np.zeros(n, int)
     acted, clean_acted, rams = [], [], []
@@ -131,7 +131,7 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
         rams.append(envs.ram()[counting])
         rewards, dones, _ = envs.step(rng_actions(rng, greedy, cfg.epsilon, envs.n_actions))
         if finished[0] == 0 and len(gif) < cfg.gif_steps and not dones[0]:
-            gif.append(envs.ales[0].getScreenRGB())
+            gif.append(envs.screen_rgb(0))
         running += rewards
         cut = (envs.episode_steps >= cfg.max_steps) & ~dones
         for i in np.flatnonzero(cut):

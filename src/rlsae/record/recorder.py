@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +59,9 @@ class RecordConfig:
     dtype: str = option("float32", "activation storage type (float16 halves the size)",
                         choices=["float32", "float16"])
     chunk_size: int = option(65_536, "steps per chunk file (rounded down to a multiple of --num-envs)", low=1)
+    workers: int = option(1, "emulator processes beside this one, which runs the network: 0 (emulate here too), "
+                          "1 (two cores) or 2 (three); the recording is the same for each. More cores: --shard",
+                          low=0, high=2)
     snapshot_every: int = option(16, "emulator snapshot every N steps of an episode (frames re-render from the "
                                  "nearest one)", low=1)
     append: bool = option(False, "add --steps more steps to a finished store, as a new run")
@@ -176,65 +178,75 @@ def _forward(model: nn.Module, layer: str, obs: np.ndarray, device: str) -> tupl
 def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dict[str, Any], run_index: int,
                 out: Path, chunks: list[Path], done: int, cfg: RecordConfig) -> None:
     n = int(run["num_envs"])
-    epsilon = float(run["epsilon"])
+    epsilon, n_actions = float(run["epsilon"]), int(manifest["n_actions"])
     end = run["start_step"] + run["steps"]
     chunk_len = max(n, cfg.chunk_size // n * n)
     seed = int(run["seed"])
-    envs = EnvBatch(manifest["game"], n, seed, cfg.snapshot_every)
-    # each run has its own random streams, so an appended run does not replay the first one's games
-    envs.noop_rng = np.random.default_rng([seed, run_index, 1])
-    rng = np.random.default_rng([seed, run_index, 0])
-    resume = read_chunk_file(chunks[-1] / RESUME, np.load) if chunks else None
-    if resume is not None and len(resume["episode_ids"]) == n:
-        envs.set_state(dict(resume))
-        rng = _rng_from_str(str(resume["action_rng"]))
-    else:
-        if resume is not None:
-            envs.next_episode_id = int(resume["next_episode_id"])
-        envs.reset_all()
-    specs = step_array_specs(manifest["d_act"], manifest["n_actions"], manifest["activation_dtype"])
-    act_dtype = np.dtype(manifest["activation_dtype"])
-    writer: ChunkWriter | None = None
-    bar = tqdm(total=run["steps"], initial=done - run["start_step"], desc="recording", unit="step",
-               disable=not cfg.progress, smoothing=0.05)
-    # Two halves of the envs take turns: while one half's emulators run (holding the GIL), the
-    # network evaluates the other half in a thread (torch releases the GIL). Same rows, same order.
-    halves = [slice(0, n // 2), slice(n // 2, n)] if n >= 2 else [slice(0, n)]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_forward, model, layer, envs.obs[halves[0]].copy(), cfg.device)
+    # Two halves of the envs take turns: while the network evaluates one half here, the other half's
+    # emulators run in a worker process. Every env has its own random streams (no-ops here, actions
+    # below), and each run its own, so the data do not depend on the workers.
+    envs = EnvBatch(manifest["game"], n, seed, cfg.snapshot_every, run=run_index, groups=2, workers=cfg.workers)
+    rngs = [np.random.default_rng([seed, run_index, 0, i]) for i in range(n)]
+    try:
+        resume = read_chunk_file(chunks[-1] / RESUME, np.load) if chunks else None
+        if resume is not None and len(resume["episode_ids"]) == n:
+            envs.set_state(dict(resume))
+            if "action_rngs" in resume:  # absent in stores from before per-env streams
+                rngs = [_rng_from_str(str(text)) for text in resume["action_rngs"]]
+        else:
+            if resume is not None:
+                envs.next_episode_id = int(resume["next_episode_id"])
+            envs.reset_all()
+        bar = tqdm(total=run["steps"], initial=done - run["start_step"], desc="recording", unit="step",
+                   disable=not cfg.progress, smoothing=0.05)
+        specs = step_array_specs(manifest["d_act"], n_actions, manifest["activation_dtype"])
         while done < end:
-            if writer is None:
-                writer = ChunkWriter(out / CHUNKS / f"{len(chunks):06d}", min(chunk_len, end - done), specs)
-            for j, half in enumerate(halves):
-                act, q = pending.result()
-                actions = rng_actions(rng, q.argmax(1).numpy(), epsilon, manifest["n_actions"])
-                lo = half.start
-                for i in np.flatnonzero(envs.episode_steps[half] == 0) + lo:
-                    writer.episodes.append({"episode_id": int(envs.episode_ids[i]), "env": int(i),
-                                            "noops": int(envs.noops[i]), "start_step": done + int(i),
-                                            "run": run_index})
-                rows = {"activations": act.reshape(len(q), -1).numpy().astype(act_dtype),
-                        "q_values": q.numpy(), "actions": actions.astype(np.uint8),
-                        "episode_ids": envs.episode_ids[half].copy(),
-                        "episode_steps": envs.episode_steps[half].copy(),
-                        "lives": envs.lives(half), "ram": envs.ram(half)}
-                following = halves[(j + 1) % len(halves)]
-                pending = pool.submit(_forward, model, layer, envs.obs[following].copy(), cfg.device)
-                rows["rewards"], rows["dones"], snapshots = envs.step(actions, half)
-                for s in snapshots:  # keyed by (episode, step): the row may land in a later chunk or run
-                    writer.snapshot_keys.append((int(envs.episode_ids[s.env]), s.episode_step))
-                    writer.snapshot_blobs.append(s.blob)
-                writer.write(rows)
-            done += n
-            bar.update(n)
-            if writer.filled == writer.length:
-                state = envs.get_state()
-                state["action_rng"] = np.array(_rng_to_str(rng))
-                writer.commit(state)
-                chunks.append(writer.folder)
-                writer = None
-                manifest["n_steps"], manifest["n_chunks"] = done, len(chunks)
-                write_store_manifest(out, manifest)
-    bar.close()
-    manifest["n_steps"], manifest["n_chunks"] = done, len(chunks)
-    write_store_manifest(out, manifest)
+            writer = ChunkWriter(out / CHUNKS / f"{len(chunks):06d}", min(chunk_len, end - done), specs)
+            _record_chunk(model, layer, envs, rngs, epsilon, writer, done, run_index, cfg, bar)
+            done += writer.length
+            state = envs.get_state()
+            state["action_rngs"] = np.array([_rng_to_str(r) for r in rngs])
+            writer.commit(state)
+            chunks.append(writer.folder)
+            manifest["n_steps"], manifest["n_chunks"] = done, len(chunks)
+            write_store_manifest(out, manifest)
+        bar.close()
+    finally:
+        envs.close()
+
+
+def _record_chunk(model: nn.Module, layer: str, envs: EnvBatch, rngs: list[np.random.Generator], epsilon: float,
+                  writer: ChunkWriter, done: int, run_index: int, cfg: RecordConfig, bar: tqdm) -> None:
+    """Fill ``writer`` (its rows start at global step ``done``): each block's rows in env order, block after
+    block, one agent step of every env after another."""
+    act_dtype = writer.specs["activations"][0]
+    pending: dict[int, dict[str, np.ndarray]] = {}  # block -> its rows, waiting for its step to finish
+
+    def finish(g: int) -> None:
+        rows = pending.pop(g)
+        rows["rewards"], rows["dones"], snapshots = envs.finish_step(g)
+        for s in snapshots:  # keyed by (episode, step): the row may land in a later chunk or run
+            writer.snapshot_keys.append((int(rows["episode_ids"][s.env - envs.blocks[g].start]), s.episode_step))
+            writer.snapshot_blobs.append(s.blob)
+        writer.write(rows)
+
+    for base in range(done, done + writer.length, envs.num_envs):
+        for g, block in enumerate(envs.blocks):
+            if g in pending:
+                finish(g)  # its observations are needed now
+            act, q = _forward(model, layer, envs.obs[block], cfg.device)
+            greedy = q.argmax(1).numpy()
+            actions = np.array([rng_actions(rngs[i], greedy[k: k + 1], epsilon, envs.n_actions)[0]
+                                for k, i in enumerate(range(block.start, block.stop))])
+            for i in np.flatnonzero(envs.episode_steps[block] == 0) + block.start:
+                writer.episodes.append({"episode_id": int(envs.episode_ids[i]), "env": int(i),
+                                        "noops": int(envs.noops[i]), "start_step": base + int(i), "run": run_index})
+            pending[g] = {"activations": act.reshape(len(q), -1).numpy().astype(act_dtype),
+                          "q_values": q.numpy(), "actions": actions.astype(np.uint8),
+                          "episode_ids": envs.episode_ids[block].copy(),
+                          "episode_steps": envs.episode_steps[block].copy(),
+                          "lives": envs.lives(block), "ram": envs.ram(block)}
+            envs.send_step(g, actions)
+        bar.update(envs.num_envs)
+    for g in list(pending):  # a chunk ends with every env at the same step: its resume state is whole
+        finish(g)
