@@ -82,7 +82,9 @@ class JumpReLU(SparseAutoencoder):
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
         pre = self.pre_activations(x)
-        self.threshold.copy_(pre.quantile(1 - self.k / self.d_sae, dim=0).clamp_min(self.bandwidth))
+        # The (1 - k/d_sae) quantile per latent, by rank: torch.quantile refuses more than 2^24 values.
+        rank = min(len(x), max(1, round(len(x) * (1 - self.k / self.d_sae))))
+        self.threshold.copy_(pre.T.contiguous().kthvalue(rank, dim=1).values.clamp_min(self.bandwidth))
 
     @torch.no_grad()
     def fold_scale(self, scale: float) -> None:
