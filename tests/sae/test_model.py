@@ -83,10 +83,10 @@ def test_jumprelu_fires_above_its_own_thresholds_and_learns_them_through_the_est
 
 
 def test_jumprelu_starts_near_its_target_l0() -> None:
-    sae = JumpReLU(16, 256, k=8)
-    x = torch.randn(4000, 16)
+    sae = JumpReLU(16, 1024, k=8)
+    x = torch.randn(17_000, 16)  # 17.4M pre-activations: more than torch.quantile takes
     sae.init_from_data(x)
-    assert 6 < (sae.encode(x) > 0).sum(1).float().mean() < 10
+    assert 7 < (sae.encode(x) > 0).sum(1).float().mean() < 9
 
 
 def test_matryoshka_prefixes_must_reconstruct_on_their_own() -> None:
