@@ -22,7 +22,8 @@ class Command:
     help: str
     config: Callable[[], type]
     run: Callable[[Any], None]
-    out: tuple[str, str] | None = None  # (config field naming the output folder, kind of output written there)
+    # (config attribute naming the output folder, kind of output written there[, its flag if not the attribute's])
+    out: tuple[str, ...] | None = None
     files: tuple[str, ...] = ()         # config fields naming output files (--json, --png)
 
 
@@ -89,7 +90,7 @@ COMMANDS = [
     Command("evaluate-agent", "play full games with an agent and print its score",
             _lazy("rlsae.agents.evaluate", "EvaluateAgentConfig"), _evaluate_agent, files=("json",)),
     Command("record", "play an agent and store a layer's activations, Q-values and game state",
-            _lazy("rlsae.record", "RecordConfig"), _record, out=("out", "recording")),
+            _lazy("rlsae.record", "RecordConfig"), _record, out=("store", "recording", "--out")),
     Command("train-sae", "train a sparse autoencoder on a recording's activations",
             _lazy("rlsae.sae.train", "TrainSAEConfig"), _train_sae, out=("out", "sae")),
     Command("evaluate", "measure an SAE: reconstruction, sparsity, action fidelity, spliced game score",
@@ -119,8 +120,8 @@ def _run(command: Command, cfg: Any) -> None:
     if command.out is None:
         command.run(cfg)
         return
-    field, kind = command.out
-    with claim_output(getattr(cfg, field), kind, flag_name(field)):
+    field, kind, *flag = command.out
+    with claim_output(getattr(cfg, field), kind, flag[0] if flag else flag_name(field)):
         command.run(cfg)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -221,3 +222,29 @@ def test_the_recording_is_the_same_for_any_number_of_emulator_processes(tmp_path
     for a, b in zip(recs[0].chunks, recs[2].chunks):
         assert (a / "snapshots.bin").read_bytes() == (b / "snapshots.bin").read_bytes()
     assert np.array_equal(recs[2].render_frames([5, 100]), recs[0].render_frames([5, 100]))
+
+
+def test_shards_are_read_as_one_recording(tmp_path: Path, agent: Path, cfg_for: Any) -> None:
+    out = tmp_path / "rec"
+    for k in (1, 0):  # any order, as separate processes or machines would
+        record(cfg_for(out, agent, steps=60, epsilon=0.5, shard=f"{k}/2"))
+    record(cfg_for(out, agent, steps=8, shard="2/3"))
+    with pytest.raises(UserError, match=r"stray \['shard-2-of-3'\]"):
+        Recording.open(out)
+    shutil.rmtree(out / "shard-2-of-3")
+    whole = Recording.open(out)
+    parts = [Recording.open(out / f"shard-{k}-of-2") for k in (0, 1)]
+    assert len(whole) == 120 == sum(len(p) for p in parts) and whole.manifest["shards"] == 2
+    assert np.array_equal(np.asarray(whole.activations), np.concatenate([np.asarray(p.activations) for p in parts]))
+    assert not np.array_equal(np.asarray(parts[0].actions), np.asarray(parts[1].actions))  # other games
+    ids = np.asarray(whole.episode_ids)
+    assert np.array_equal(ids[:60] % 2, np.zeros(60)) and np.array_equal(ids[60:] % 2, np.ones(60))
+    episodes = whole.episodes
+    assert len(np.unique(episodes["episode_id"])) == len(episodes["episode_id"]) == 4
+    assert np.array_equal(ids[episodes["start_step"]], episodes["episode_id"])
+    assert (np.asarray(whole.episode_steps)[episodes["start_step"]] == 0).all()
+    assert np.array_equal(whole.render_frames([61, 119]), parts[1].render_frames([1, 59]))
+    assert whole.load_agent()[1]["game"] == "ms_pacman"
+    shutil.rmtree(out / "shard-0-of-2")
+    with pytest.raises(UserError, match=r"missing \[0\]"):
+        Recording.open(out)

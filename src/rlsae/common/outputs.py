@@ -64,6 +64,8 @@ def output_kind(folder: Path) -> str | None:
     for name, kind in _SIGNS:
         if (folder / name).exists():
             return kind
+    if any(folder.glob("shard-*-of-*")):  # the shards of a recording (`rlsae record --shard K/N`)
+        return "recording"
     return None
 
 

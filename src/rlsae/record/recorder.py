@@ -39,6 +39,7 @@ from rlsae.record.store import (
     read_chunk_file,
     read_store_manifest,
     remove_partial_chunks,
+    shard_folder,
     step_array_specs,
     write_store_manifest,
 )
@@ -65,6 +66,9 @@ class RecordConfig:
     snapshot_every: int = option(16, "emulator snapshot every N steps of an episode (frames re-render from the "
                                  "nearest one)", low=1)
     append: bool = option(False, "add --steps more steps to a finished store, as a new run")
+    shard: str | None = option(None, "K/N: record shard K (0-based) of N into OUT/shard-K-of-N, other games than "
+                               "the other shards'; run the N shards as N processes, on one machine or many (copy "
+                               "the shard folders into one OUT), and later stages read OUT as one recording")
     device: str = option("cpu", "torch device for the agent: cpu, cuda[:N] or auto")
     progress: bool = option(True, "show a progress bar")
 
@@ -72,6 +76,22 @@ class RecordConfig:
         self.out = Path(self.out)
         check_options(self)
         self.device = resolve_device(self.device)
+        self.shard_index = parse_shard(self.shard)
+
+    @property
+    def store(self) -> Path:
+        """The store folder this config writes: OUT, or OUT/shard-K-of-N."""
+        return self.out if self.shard_index is None else self.out / shard_folder(*self.shard_index)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'K/N' -> (K, N) with 0 <= K < N."""
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    require(sep == "/" and k.isdigit() and n.isdigit() and int(k) < int(n),
+            f"--shard must be K/N with 0 <= K < N (e.g. 0/4), got '{text}'")
+    return int(k), int(n)
 
 
 def record(cfg: RecordConfig) -> Path:
@@ -100,8 +120,9 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
     """
     check_game(game)
     model = model.to(cfg.device).eval()
-    out = Path(cfg.out)
+    out = cfg.store
     n = cfg.num_envs
+    k, shards = cfg.shard_index or (0, 1)
     probe = EnvBatch(game, 1, cfg.seed, cfg.snapshot_every)
     probe.reset_all()
     n_actions = probe.n_actions
@@ -112,7 +133,8 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
     cls = type(model)
     agent = {**(agent or {"kind": "module", "class": f"{cls.__module__}.{cls.__qualname__}"}), "sha256": sha}
     identity = {"game": game, "layer": layer, "d_act": int(act[0].numel()), "n_actions": n_actions,
-                "activation_dtype": cfg.dtype, "snapshot_every": cfg.snapshot_every}
+                "activation_dtype": cfg.dtype, "snapshot_every": cfg.snapshot_every,
+                **({"shard": [k, shards]} if cfg.shard_index else {})}
 
     if (out / "manifest.json").exists():
         manifest = read_store_manifest(out)
@@ -156,7 +178,8 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
         return out
     else:
         steps = -(-cfg.steps // n) * n
-        run = {"start_step": done, "steps": steps, "num_envs": n, "epsilon": cfg.epsilon, "seed": cfg.seed,
+        # a shard's envs are envs k*n .. k*n + n-1 of one big batch: their own seeds, hence their own games
+        run = {"start_step": done, "steps": steps, "num_envs": n, "epsilon": cfg.epsilon, "seed": cfg.seed + k * n,
                "config": to_dict(cfg), "provenance": provenance()}
         runs.append(run)
     run_index = len(runs) - 1

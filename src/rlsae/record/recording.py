@@ -9,20 +9,25 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from rlsae.config import UserError
+from rlsae.config import UserError, require
 from rlsae.record.render import EpisodeIndex, Replayer, replay_frames
 from rlsae.record.store import (
     AGENT,
     CHUNK_FILES,
     EPISODES,
+    MANIFEST,
     SNAPSHOTS,
     STEP_ARRAYS,
     ChunkedArray,
     committed_chunks,
     read_chunk_file,
     read_store_manifest,
+    shard_folder,
     step_array_specs,
 )
+
+# What the shards of one recording must share.
+SHARD_IDENTITY = ("game", "layer", "d_act", "n_actions", "activation_dtype", "snapshot_every")
 
 
 class Recording:
@@ -43,8 +48,11 @@ class Recording:
     lives: ChunkedArray
     ram: ChunkedArray
 
-    def __init__(self, path: Path, manifest: dict[str, Any], chunks: list[Path]):
+    def __init__(self, path: Path, manifest: dict[str, Any], chunks: list[Path], chunk_shards: list[int] | None = None,
+                 n_shards: int = 1):
         self.path, self.manifest, self.chunks = path, manifest, chunks
+        # shard K of N keeps its own episode ids: here episode e of shard K is e * N + K, unique in the whole
+        self._shard, self._n_shards = np.asarray(chunk_shards or [0] * len(chunks), np.int64), n_shards
         for chunk in chunks:
             missing = [name for name in CHUNK_FILES if not (chunk / name).is_file()]
             if missing:
@@ -54,6 +62,8 @@ class Recording:
         for name in STEP_ARRAYS:
             dtype, tail = specs[name]
             parts = [self._load(chunk / f"{name}.npy", dtype, tail) for chunk in chunks]
+            if name == "episode_ids" and n_shards > 1:
+                parts = [np.asarray(p) * n_shards + k for p, k in zip(parts, self._shard)]
             setattr(self, name, ChunkedArray(parts, np.dtype(dtype), tail))
         lengths = {len(getattr(self, name)) for name in STEP_ARRAYS}
         if len(lengths) != 1:
@@ -62,8 +72,33 @@ class Recording:
 
     @classmethod
     def open(cls, path: Path | str) -> Recording:
+        """A store, or a folder of the shards written by `rlsae record --shard K/N`, read as one recording."""
         path = Path(path)
+        shards = sorted(path.glob("shard-*-of-*")) if path.is_dir() and not (path / MANIFEST).exists() else []
+        if shards:
+            return cls._open_shards(path, shards)
         return cls(path, read_store_manifest(path), committed_chunks(path))
+
+    @classmethod
+    def _open_shards(cls, path: Path, found: list[Path]) -> Recording:
+        n = int(found[0].name.rsplit("-", 1)[1]) if found[0].name.rsplit("-", 1)[1].isdigit() else 0
+        missing = [k for k in range(n) if not (path / shard_folder(k, n)).is_dir()]
+        stray = sorted({p.name for p in found} - {shard_folder(k, n) for k in range(n)})
+        require(n > 0 and not missing and not stray,
+                f"'{path}' should hold the shards {shard_folder(0, n)} .. {shard_folder(n - 1, n)}: missing {missing}"
+                f"{f', and stray {stray}' if stray else ''}; record a missing one with `rlsae record --shard K/{n} "
+                f"--out {path}`, or copy it here")
+        manifests = [read_store_manifest(path / shard_folder(k, n)) for k in range(n)]
+        for k, m in enumerate(manifests[1:], start=1):
+            changed = [key for key in SHARD_IDENTITY if m.get(key) != manifests[0].get(key)]
+            if m.get("agent", {}).get("sha256") != manifests[0].get("agent", {}).get("sha256"):
+                changed.append("agent")
+            require(not changed, f"shard {k} of '{path}' differs from shard 0 in {', '.join(changed)}: "
+                    "the shards of one recording need the same agent and settings")
+        chunks = [committed_chunks(path / shard_folder(k, n)) for k in range(n)]
+        manifest = {**manifests[0], "n_steps": sum(m["n_steps"] for m in manifests), "shards": n,
+                    "runs": [run for m in manifests for run in m["runs"]]}
+        return cls(path, manifest, [c for cs in chunks for c in cs], [k for k, cs in enumerate(chunks) for _ in cs], n)
 
     @staticmethod
     def _load(file: Path, dtype: str, tail: tuple[int, ...]) -> np.ndarray:
@@ -89,6 +124,10 @@ class Recording:
         tables = [read_chunk_file(chunk / EPISODES, lambda f: pq.read_table(f).to_pydict()) for chunk in self.chunks]
         cols = {c: np.array([v for t in tables for v in t[c]], np.int64)
                 for c in ("episode_id", "env", "noops", "start_step", "run")}
+        shard = np.repeat(self._shard, [len(t["episode_id"]) for t in tables])
+        first = {int(k): int(self.actions.offsets[np.argmax(self._shard == k)]) for k in np.unique(self._shard)}
+        cols["episode_id"] = cols["episode_id"] * self._n_shards + shard
+        cols["start_step"] += np.array([first[int(k)] for k in shard], np.int64)
         order = np.argsort(cols["episode_id"])
         cols = {c: v[order] for c, v in cols.items()}
         ids = np.asarray(self.episode_ids)
@@ -109,8 +148,8 @@ class Recording:
         ep = self.episodes
         noops = dict(zip(ep["episode_id"].tolist(), ep["noops"].tolist()))
         snapshots: dict[tuple[int, int], bytes] = {}
-        for chunk in self.chunks:
-            keys = read_chunk_file(chunk / "snapshot_keys.npy", np.load)
+        for chunk, shard in zip(self.chunks, self._shard):
+            keys = read_chunk_file(chunk / "snapshot_keys.npy", np.load) * [self._n_shards, 1] + [shard, 0]
             offsets = read_chunk_file(chunk / "snapshot_offsets.npy", np.load)
             blob = (chunk / SNAPSHOTS).read_bytes()
             for (e, k), a, b in zip(keys.tolist(), offsets[:-1].tolist(), offsets[1:].tolist()):
@@ -150,7 +189,8 @@ class Recording:
         """The Q-network that made the recording (stored in the recording's ``agent/`` folder)."""
         from rlsae.agents.checkpoint import load_agent
 
-        folder = self.path / AGENT
+        store = self.chunks[0].parent.parent if self.chunks else self.path  # of a sharded one: shard 0's
+        folder = store / AGENT
         if not folder.is_dir():
             raise UserError(f"recording '{self.path}' was made with a user module, not an rlsae checkpoint: "
                             "it holds no copy of the agent")

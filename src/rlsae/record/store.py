@@ -61,6 +61,10 @@ _MANIFEST_TYPES = {"game": str, "layer": str, "d_act": int, "n_actions": int, "a
                    "snapshot_every": int, "runs": list, "n_steps": int, "agent": dict}
 
 
+def shard_folder(k: int, n: int) -> str:
+    return f"shard-{k}-of-{n}"
+
+
 def step_array_specs(d_act: int, n_actions: int, act_dtype: str) -> dict[str, tuple[str, tuple[int, ...]]]:
     """name -> (dtype, per-step shape) of every per-step array."""
     return {"activations": (act_dtype, (d_act,)), "q_values": ("float32", (n_actions,)),
