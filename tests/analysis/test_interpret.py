@@ -133,3 +133,20 @@ def test_best_unit_ignores_excluded_units_and_other_facts() -> None:
     assert best_unit(labels, ("ghost",), np.ones(3, bool)) is None
     # A conjunction counts only when every part matches: "pill & dying" is a dying detector, not a pill one.
     assert best_unit(labels, ("pill_",), np.ones(3, bool))["fact"] == "pill_top_left"
+
+
+def test_dead_needs_silence_on_both_the_analysed_and_the_sae_evaluation_states(tmp_path: Path) -> None:
+    from rlsae.analysis.interpret import _density_summary
+
+    sae = build_sae("topk", 8, 4, k=1)
+    # Features 0 and 1 never fired on the SAE's 5,000 evaluation states (log10 -10 in SAELens' file);
+    # feature 1 fires on the analysed states, so only feature 0 is dead if it is silent there too.
+    save_sae(tmp_path / "sae", sae, metadata={"rlsae": {"heldout": {"states": 5000}}},
+             log10_density=torch.tensor([-10.0, -10.0, -2.0, -1.0]))
+    features = np.zeros((300, 4), np.float32)
+    features[5, 1] = features[7, 3] = 1.0
+    got = _density_summary(features, tmp_path / "sae")
+    assert got == {"analysed_states": 300, "never_fire_analysed": 2, "sae_sparsity_states": 5000,
+                   "never_fire_sae_sparsity": 2, "dead": 1, "dead_over_states": 5300}
+    save_sae(tmp_path / "bare", sae, metadata={})  # no sparsity file: the analysed states alone
+    assert _density_summary(features, tmp_path / "bare")["dead"] == 2

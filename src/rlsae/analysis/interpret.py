@@ -29,9 +29,8 @@ from rlsae.analysis.features import (
     encode_all,
     example_states,
 )
-from rlsae.analysis.labels import LabelRule, Labels, best_unit, label_units
+from rlsae.analysis.labels import LabelRule, best_unit, score_units
 from rlsae.analysis.results import InterpretResult, save_result
-from rlsae.analysis.scores import fact_table
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import find_talk_features, format_talk_features
 from rlsae.common.runtime import provenance
@@ -134,20 +133,6 @@ def _density_summary(features: np.ndarray, sae_folder: Path) -> dict[str, Any]:
     return out
 
 
-def _score(activations: np.ndarray, facts: dict[str, np.ndarray], descriptions: dict[str, str],
-           primary: list[str], episode_ids: np.ndarray, cfg: InterpretConfig) -> tuple[Labels, dict[str, Any]]:
-    """Labels of every column of ``activations`` and the per-fact table over its live units (those
-    above 0 on >= min_firings held-out states)."""
-    rule = LabelRule(cfg.min_precision, cfg.min_lift, cfg.min_f1, cfg.min_firings)
-    labels = label_units(activations, facts, episode_ids, descriptions, rule, seed=cfg.seed)
-    live = labels.scores.held_fires[0] >= cfg.min_firings
-    columns = [labels.fact_names.index(name) for name in primary]
-    matrix = np.stack([facts[name] for name in primary], 1)
-    table = fact_table(labels.scores, activations, matrix, columns, labels.fact_names, live, seed=cfg.seed,
-                       held=labels.held)
-    return labels, {**labels.summary(live), **{k: v for k, v in table.items() if k != "n_units"}}
-
-
 def interpret(cfg: InterpretConfig) -> InterpretResult:
     """Analyse every feature of ``cfg.sae`` over the recording; write and return the result."""
     start = time.perf_counter()
@@ -168,9 +153,10 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     steps.update()
     facts, descriptions, primary = labelling_facts(rec, states, cfg.dying_horizon)
     episode_ids = rec.episode_ids[states]
-    labels, feature_table = _score(features, facts, descriptions, primary, episode_ids, cfg)
+    rule = LabelRule(cfg.min_precision, cfg.min_lift, cfg.min_f1, cfg.min_firings)
+    labels, feature_table = score_units(features, facts, descriptions, primary, episode_ids, rule, cfg.seed)
     steps.update()
-    neurons, neuron_table = _score(activations, facts, descriptions, primary, episode_ids, cfg)
+    neurons, neuron_table = score_units(activations, facts, descriptions, primary, episode_ids, rule, cfg.seed)
     steps.update()
     effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
     clusters = cluster_features(sae.W_dec.detach(), alive, labels.label, cfg.features_per_cluster, cfg.seed)

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
 
-from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores
+from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores, fact_table
 from rlsae.envs.conjunctions import SEPARATOR
 
 
@@ -214,3 +214,18 @@ def best_unit(labels: Labels, prefixes: tuple[str, ...], units: np.ndarray,
     return {"unit": int(unit), "fact": labels.fact_names[fact], "f1": held(s.f1), "precision": held(s.precision),
             "recall": held(s.recall), "lift": held(s.lift), "firings": int(held(s.firings)),
             "threshold": float(s.thresholds[s.chosen[unit, fact]]), "auroc": held(labels.auroc)}
+
+
+def score_units(activations: np.ndarray, facts: dict[str, np.ndarray], descriptions: dict[str, str],
+                primary: list[str], episode_ids: np.ndarray, rule: LabelRule | None = None,
+                seed: int = 0) -> tuple[Labels, dict[str, Any]]:
+    """Labels of every column of ``activations`` and, over its live units (above 0 on >= min_firings
+    held-out states), the label summary and the per-fact table on the ``primary`` facts."""
+    rule = rule or LabelRule()
+    labels = label_units(activations, facts, episode_ids, descriptions, rule, seed=seed)
+    live = labels.scores.held_fires[0] >= rule.min_firings
+    columns = [labels.fact_names.index(name) for name in primary]
+    matrix = np.stack([facts[name] for name in primary], 1)
+    table = fact_table(labels.scores, activations, matrix, columns, labels.fact_names, live, seed=seed,
+                       held=labels.held)
+    return labels, {**labels.summary(live), **{k: v for k, v in table.items() if k != "n_units"}}

@@ -14,6 +14,8 @@ from rlsae.envs.conjunctions import SEPARATOR, with_conjunctions
 from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts, dying_within
 from rlsae.record.recording import Recording
 
+TABLE_EXCLUDES = ("pacman_tile=",)
+
 
 def select_states(rec: Recording, max_states: int) -> np.ndarray:
     """Sorted recording indices of at most ``max_states`` states, taken as whole episodes.
@@ -55,10 +57,12 @@ def state_facts(rec: Recording, states: np.ndarray, dying_horizon: int = 10) -> 
 
 def labelling_facts(rec: Recording, states: np.ndarray,
                     dying_horizon: int = 10) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
-    """The boolean facts units are scored and labeled against: every binary fact, informative pairs of
-    them, each oriented to hold on at most half the states. Returns (facts, descriptions, the names of
-    the single facts, which the per-fact tables average over)."""
+    """The boolean facts units are scored and labeled against: every binary fact that holds somewhere,
+    informative pairs of them, each oriented to hold on at most half the states. Returns (facts,
+    descriptions, the names the per-fact tables average over: the single facts except the fine position
+    tiles, whose hundreds of near-identical entries would swamp the mean)."""
     facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, dying_horizon)),
                                             binary_descriptions(dying_horizon))
-    facts, descriptions = oriented(facts, descriptions)
-    return facts, descriptions, [name for name in facts if SEPARATOR not in name]
+    facts, descriptions = oriented({name: values for name, values in facts.items() if values.any()}, descriptions)
+    table = [name for name in facts if SEPARATOR not in name and not name.startswith(TABLE_EXCLUDES)]
+    return facts, descriptions, table

@@ -49,6 +49,8 @@ DIRECTIONS = ("up", "right", "down", "left")  # ram[56] & 3
 REGIONS = ("top_left", "top", "top_right", "left", "centre", "right", "bottom_left", "bottom", "bottom_right")
 GRID = 8  # pacman_cell: an 8x8 grid of 20 x 21.5 px cells, about one corridor crossing each
 CELLS = tuple(f"{row}_{col}" for row in range(GRID) for col in range(GRID))
+FINE_GRID = 16  # pacman_tile: 10 x 10.75 px, about one corridor wide; many SAE features are this local
+TILES = tuple(f"{row}_{col}" for row in range(FINE_GRID) for col in range(FINE_GRID))
 PILLS = {"top_left": 5, "top_right": 3, "bottom_left": 4, "bottom_right": 2}  # bit of ram[117]
 # Power pill centres (screen px) in the first two levels' maze, from their pixels in rendered frames
 # (tests/envs/test_facts.py PILL_BOXES); later mazes put them within a few pixels of the same corners.
@@ -83,9 +85,10 @@ def _category_label(fact: Fact, category: str) -> str:
     word = category.replace("_", "-")
     if fact.name == "pacman_region":
         return f"Pac-Man is in the {word} region"
-    if fact.name == "pacman_cell":
+    if fact.name in ("pacman_cell", "pacman_tile"):
         row, col = (int(i) for i in category.split("_"))
-        w, h = MAZE_WIDTH / GRID, MAZE_HEIGHT / GRID
+        grid = GRID if fact.name == "pacman_cell" else FINE_GRID
+        w, h = MAZE_WIDTH / grid, MAZE_HEIGHT / grid
         return f"Pac-Man is at x {col * w:.0f}-{(col + 1) * w:.0f}, y {row * h:.0f}-{(row + 1) * h:.0f} px"
     if fact.name == "pacman_facing":
         return f"Pac-Man faces {word}"
@@ -121,6 +124,8 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
     Fact("pacman_region", "categorical", "Pac-Man's region of the maze (3x3 grid)", categories=REGIONS),
     Fact("pacman_cell", "categorical", f"Pac-Man's cell of a {GRID}x{GRID} grid over the maze",
          categories=CELLS),
+    Fact("pacman_tile", "categorical", f"Pac-Man's tile of a {FINE_GRID}x{FINE_GRID} grid over the maze",
+         categories=TILES),
     Fact("pacman_facing", "categorical", "Pac-Man's facing direction", categories=DIRECTIONS),
     *[Fact(f"{g}_{axis}", "continuous", f"{g.capitalize()} ({c} ghost) {axis} (screen pixels)")
       for g, c in zip(GHOSTS, GHOST_COLOURS) for axis in "xy"],
@@ -225,8 +230,9 @@ def decode_facts(ram: np.ndarray, episode_ids: np.ndarray | None = None, lives: 
     col = np.digitize(px, FACTS["pacman_x"].bins)
     row = np.digitize(py, FACTS["pacman_y"].bins)
     out["pacman_region"] = row * 3 + col
-    out["pacman_cell"] = (np.clip(py * GRID // MAZE_HEIGHT, 0, GRID - 1) * GRID
-                          + np.clip(px * GRID // MAZE_WIDTH, 0, GRID - 1)).astype(np.int64)
+    for name, grid in (("pacman_cell", GRID), ("pacman_tile", FINE_GRID)):
+        out[name] = (np.clip(py * grid // MAZE_HEIGHT, 0, grid - 1) * grid
+                     + np.clip(px * grid // MAZE_WIDTH, 0, grid - 1)).astype(np.int64)
     out["pacman_facing"] = r[:, FACING] & 3
 
     gx = r[:, GHOST_X:GHOST_X + 4] + SPRITE_OFFSET[0]

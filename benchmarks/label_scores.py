@@ -1,0 +1,127 @@
+"""Do SAE features read better than neurons? Features vs neurons vs baselines on ground-truth game facts.
+
+    python benchmarks/label_scores.py --sae runs/labels-dev/sae --max-states 200000
+
+The same scoring (analysis/scores.py, analysis/labels.py) on four sets of units over the same states,
+held-out whole episodes, thresholds chosen on the fitting split:
+  - the SAE's features;
+  - the layer's neurons;
+  - a random rotation of the neurons (same information, no privileged basis);
+  - an SAE with random weights (same width and k, b_dec at the data mean: sparse but untrained).
+Per set: mean best single-unit F1 over the single facts, coverage at F1 >= 0.5 and >= 0.8 (Karvonen et al.
+2024), the OR of precise units, k-sparse probing accuracy (k = 1, 2, 5, 20; SAEBench), the share of live
+units (>= 10 held-out firings) labeled under the label rule, and the seconds the scoring took on one core.
+Then the talk's two features. Writes the table into BENCHMARKS.md and a plot (coverage vs F1 threshold,
+probing accuracy vs k) to --png (default benchmarks/results/label_scores.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from _report import append_section
+from rlsae.analysis.features import action_effects, encode_all
+from rlsae.analysis.interpret import sae_recording
+from rlsae.analysis.labels import LabelRule, score_units
+from rlsae.analysis.scores import PROBE_KS
+from rlsae.analysis.states import labelling_facts, select_states
+from rlsae.analysis.talk import find_talk_features, format_talk_features
+from rlsae.sae import SparseAutoencoder, build_sae, load_sae
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def unit_sets(sae: SparseAutoencoder, activations: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """The four sets of units, each [n_states, units]."""
+    torch.manual_seed(seed)
+    rotation, _ = torch.linalg.qr(torch.randn(sae.d_in, sae.d_in))
+    random_sae = build_sae(sae.name, sae.d_in, sae.d_sae, k=getattr(sae, "k", None))
+    with torch.no_grad():
+        random_sae.b_dec.copy_(torch.from_numpy(activations.mean(0)))
+    return {"SAE features": encode_all(sae, activations), "neurons": activations,
+            "rotated neurons": activations @ rotation.numpy(), "random-weight SAE": encode_all(random_sae, activations)}
+
+
+def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
+    at = np.linspace(0, 1, 21)
+    for name, table in tables.items():
+        f1 = np.array([fact["f1"] for fact in table["per_fact"].values()])
+        axes[0].plot(at, [(f1 >= a).mean() for a in at], label=name)
+        axes[1].plot(PROBE_KS, [table["probe_accuracy"][str(k)] for k in PROBE_KS], "o-", label=name)
+    axes[0].set(xlabel="F1 threshold", ylabel="share of facts", title="coverage: best single unit, held out")
+    axes[1].set(xlabel="k units", ylabel="balanced accuracy", xscale="log", title="k-sparse probing, held out")
+    for ax in axes:
+        ax.legend(fontsize=7)
+        ax.title.set_fontsize(10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sae", type=Path, required=True)
+    parser.add_argument("--recording", type=Path, default=None)
+    parser.add_argument("--max-states", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--png", type=Path, default=RESULTS / "label_scores.png")
+    args = parser.parse_args()
+
+    sae = load_sae(args.sae)
+    rec = sae_recording(args.sae, args.recording)
+    states = select_states(rec, args.max_states)
+    activations = np.asarray(rec.activations[states], np.float32)
+    facts, descriptions, primary = labelling_facts(rec, states)
+    episode_ids = rec.episode_ids[states]
+    rule = LabelRule()
+    tables, labels = {}, {}
+    for name, units in unit_sets(sae, activations, args.seed).items():
+        start = time.perf_counter()
+        labels[name], tables[name] = score_units(units, facts, descriptions, primary, episode_ids, rule, args.seed)
+        tables[name]["seconds"] = time.perf_counter() - start
+        print(f"{name}: {time.perf_counter() - start:.0f} s")
+
+    effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
+    live = labels["SAE features"].scores.held_fires[0] >= rule.min_firings
+    talk = format_talk_features(find_talk_features(labels["SAE features"], live, effect, descriptions))
+    neuron_live = labels["neurons"].scores.held_fires[0] >= rule.min_firings
+    neuron_talk = format_talk_features(find_talk_features(labels["neurons"], neuron_live, None, descriptions),
+                                       kind="neuron")
+    plot(tables, args.png)
+
+    rows = []
+    for name, t in tables.items():
+        rows.append([name, f"{t['n_units']}", f"{t['mean_best_f1']:.3f}", f"{t['coverage_f1_0.5']:.1%}",
+                     f"{t['coverage_f1_0.8']:.1%}", f"{t['mean_or_f1']:.3f}",
+                     *[f"{t['probe_accuracy'][str(k)]:.3f}" for k in PROBE_KS],
+                     f"{t['labeled_fraction']:.1%}", f"{t['mean_label_precision']:.2f}", f"{t['mean_label_f1']:.2f}",
+                     f"{t['seconds']:.0f}"])
+    n_facts = tables["neurons"]["n_facts"]
+    notes = (f"{len(states):,} states ({len(np.unique(episode_ids))} episodes) of `{rec.path}`, SAE `{args.sae}` "
+             f"({sae.name}, {sae.d_sae} latents, k={getattr(sae, 'k', None)}); {len(facts)} facts "
+             f"scored (pairs and the fine position tiles only label units); the per-fact columns average over "
+             f"the {n_facts} of the {len(primary)} single facts with >= {rule.min_firings} positives in each "
+             f"split. Label rule: {rule}. 'live' = above 0 on >= "
+             f"{rule.min_firings} held-out states. Plot: `{args.png.name}`.\n\nThe talk's features "
+             f"(SAE):\n\n    {talk.replace(chr(10), chr(10) + '    ')}\n\nBest neurons for the same facts:\n\n"
+             f"    {neuron_talk.replace(chr(10), chr(10) + '    ')}")
+    append_section("Features vs neurons vs baselines on game facts (held-out episodes)",
+                   ["units", "live", "mean best-unit F1", "coverage F1>=0.5", "coverage F1>=0.8", "OR-of-precise F1",
+                    *[f"probe k={k}" for k in PROBE_KS], "live labeled", "label precision", "label F1",
+                    "scoring s"], rows, notes)
+
+
+if __name__ == "__main__":
+    main()
