@@ -1,5 +1,6 @@
 """`rlsae sweep` on tiny inputs, and its statistics on planted data where the answer is known."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +29,22 @@ def test_trend_statistics_find_a_monotone_trend_and_a_peak() -> None:
 def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     agents = tmp_path / "agents"
-    for step, seed in ((0, 1), (1000, 2), (2000, 3)):
+    for step, seed in ((0, 1), (1000, 2)):
         torch.manual_seed(seed)
         save_checkpoint(agents / f"step{step}", QNetwork(9), {"game": "ms_pacman", "step": step})
     cfg = SweepConfig(checkpoints=agents, out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64, episodes=1,
-                      arms=("default",), progress=False)
+                      progress=False)
     result = run_sweep(cfg)
     rows = result["rows"]
-    assert [r["step"] for r in rows] == [0, 1000, 2000]
+    assert [r["step"] for r in rows] == [0, 1000]
     for row in rows:
-        arm = row["arms"]["default"]
-        assert 0 <= arm["dead_fraction"] <= 1 and arm["live"] == round(64 * (1 - arm["dead_fraction"]))
-        assert arm["fvu"] >= 0 and 0 <= arm["action_agreement"] <= 1 and row["score_episodes"] == 1
-    assert result["statistics"]["default"]["score_on_live"]["n"] == 3
+        for arm in row["arms"].values():
+            assert 0 <= arm["dead_fraction"] <= 1 and arm["live"] == round(64 * (1 - arm["dead_fraction"]))
+            assert arm["fvu"] >= 0 and 0 <= arm["action_agreement"] <= 1 and row["score_episodes"] == 1
+    assert all(result["statistics"][arm]["score_on_live"]["n"] == 2 for arm in ("default", "talk"))
+    # The talk's arm trains with its own settings, unscaled: its saved input scale is 1.
+    talk = json.loads((cfg.out / "step0" / "talk" / "sae" / "cfg.json").read_text())["metadata"]["rlsae"]
+    assert talk["config"]["init"] == "random" and talk["config"]["k"] == 50 and talk["input_scale"] == 1.0
     assert (cfg.out / SWEEP_JSON).is_file() and (cfg.out / SWEEP_PNG).stat().st_size > 0
     # Finished stages are reused: a second run trains nothing and gives the same rows.
     sae_cfg = cfg.out / "step0" / "default" / "sae" / "cfg.json"

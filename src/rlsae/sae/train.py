@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from rlsae.common.files import load_state, save_state
@@ -117,6 +118,11 @@ class TrainSAEConfig:
     l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)", low=0)
     matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
                                                 "d_sae/16, /8, /4, /2, d_sae)", low=1)
+    init: str = option("tied", "initialisation: tied = encoder as the decoder's transpose and b_dec at the data's "
+                       "geometric median (Gao et al. 2024); random = independent random encoder, b_dec 0 (the "
+                       "talk's; dead-prone)", choices=["tied", "random"])
+    scale_inputs: bool = option(True, "scale inputs to unit variance per dimension (folded back into the weights "
+                                      "when saving)")
     heldout_fraction: float = option(0.1, "fraction of episodes held out for evaluation", gt=0, lt=1)
     max_states: int | None = option(None, "use at most this many training states (default: all)", low=1)
     log_every: int = option(50, "steps between log lines", low=1)
@@ -170,7 +176,7 @@ class Trainer:
         # Unit variance per dimension about the mean, so one learning rate suits any layer's scale.
         centred = x - x.mean(0)  # one [n, d_in] temporary for all three statistics
         variance = float(centred.pow(2).sum(1).mean())
-        self.scale = max(math.sqrt(variance / d_in), 1e-8)
+        self.scale = max(math.sqrt(variance / d_in), 1e-8) if cfg.scale_inputs else 1.0
         self.total_variance = variance / self.scale**2
         self.adv = advantage_matrix(head[0]).to(self.device) if cfg.advantage_weight > 0 and head else None
         if self.adv is not None:
@@ -182,10 +188,14 @@ class Trainer:
                                  widths=cfg.matryoshka_widths).to(self.device)
         except ValueError as err:
             raise UserError(str(err)) from None
-        sample = (x[torch.randperm(len(x))[:20_000]] / self.scale).to(self.device)
-        with torch.no_grad():
-            self.sae.b_dec.copy_(geometric_median(sample))
-        self.sae.init_from_data(sample)
+        if cfg.init == "tied":
+            sample = (x[torch.randperm(len(x))[:20_000]] / self.scale).to(self.device)
+            with torch.no_grad():
+                self.sae.b_dec.copy_(geometric_median(sample))
+            self.sae.init_from_data(sample)
+        else:
+            with torch.no_grad():
+                self.sae.W_enc.copy_(F.normalize(torch.randn_like(self.sae.W_enc), dim=0))
         self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=self.schedule.lr, betas=(0.9, 0.999))
         self.step = 0
         self.since_fired = torch.zeros(d_sae, dtype=torch.long, device=self.device)
