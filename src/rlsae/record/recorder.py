@@ -206,15 +206,15 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
     chunk_len = max(n, cfg.chunk_size // n * n)
     seed = int(run["seed"])
     # Two halves of the envs take turns: while the network evaluates one half here, the other half's
-    # emulators run in a worker process. Every env has its own random streams (no-ops here, actions
-    # below), and each run its own, so the data do not depend on the workers.
+    # emulators run in a worker process. Each half has its own random actions and each env its own
+    # no-ops (and each run its own), so the data do not depend on the workers.
     envs = EnvBatch(manifest["game"], n, seed, cfg.snapshot_every, run=run_index, groups=2, workers=cfg.workers)
-    rngs = [np.random.default_rng([seed, run_index, 0, i]) for i in range(n)]
+    rngs = [np.random.default_rng([seed, run_index, 0, g]) for g in range(len(envs.blocks))]
     try:
         resume = read_chunk_file(chunks[-1] / RESUME, np.load) if chunks else None
         if resume is not None and len(resume["episode_ids"]) == n:
             envs.set_state(dict(resume))
-            if "action_rngs" in resume:  # absent in stores from before per-env streams
+            if "action_rngs" in resume:  # absent in stores from before per-half streams
                 rngs = [_rng_from_str(str(text)) for text in resume["action_rngs"]]
         else:
             if resume is not None:
@@ -258,9 +258,7 @@ def _record_chunk(model: nn.Module, layer: str, envs: EnvBatch, rngs: list[np.ra
             if g in pending:
                 finish(g)  # its observations are needed now
             act, q = _forward(model, layer, envs.obs[block], cfg.device)
-            greedy = q.argmax(1).numpy()
-            actions = np.array([rng_actions(rngs[i], greedy[k: k + 1], epsilon, envs.n_actions)[0]
-                                for k, i in enumerate(range(block.start, block.stop))])
+            actions = rng_actions(rngs[g], q.argmax(1).numpy(), epsilon, envs.n_actions)
             for i in np.flatnonzero(envs.episode_steps[block] == 0) + block.start:
                 writer.episodes.append({"episode_id": int(envs.episode_ids[i]), "env": int(i),
                                         "noops": int(envs.noops[i]), "start_step": base + int(i), "run": run_index})
