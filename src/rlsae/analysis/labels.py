@@ -158,6 +158,20 @@ def _rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.compress(mask, a.T, axis=1).T if a.flags.f_contiguous and not a.flags.c_contiguous else a[mask]
 
 
+def apply_rule(scores: DetectionScores, rule: LabelRule) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit: the fact chosen on the fitting split (the best F1 among the facts the unit passes ``rule``
+    for there, else the best F1) and whether it passes the rule on the held-out split. [u] each."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit_lift = scores.fit_precision / scores.fit_base_rate
+    fit_pass = rule.passes(scores.fit_precision, fit_lift, scores.fit_f1,
+                           np.where(scores.fit_f1 >= 0, rule.min_firings, 0))
+    best = np.argmax(scores.fit_f1 + 2 * fit_pass, 1)  # F1 <= 1: passing the rule comes first
+    units = np.arange(len(best))
+    passed = rule.passes(scores.precision[units, best], scores.lift[units, best], scores.f1[units, best],
+                         scores.firings[units, best])
+    return best, passed
+
+
 def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_ids: np.ndarray,
                 descriptions: dict[str, str] | None = None, rule: LabelRule | None = None,
                 heldout_fraction: float = 0.3, seed: int = 0) -> Labels:
@@ -167,11 +181,7 @@ def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_i
     matrix = np.stack([np.asarray(facts[name], bool) for name in names], 1)
     _, held = split_by_episode(episode_ids, heldout_fraction, seed)
     scores = detection_scores(activations, matrix, held, min_firings=rule.min_firings)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fit_lift = scores.fit_precision / scores.fit_base_rate
-    fit_pass = rule.passes(scores.fit_precision, fit_lift, scores.fit_f1,
-                           np.where(scores.fit_f1 >= 0, rule.min_firings, 0))
-    best = np.argmax(scores.fit_f1 + 2 * fit_pass, 1)  # F1 <= 1: passing the rule comes first
+    best, passed = apply_rule(scores, rule)
     units = np.arange(activations.shape[1])
 
     def at_best(values: np.ndarray) -> np.ndarray:
@@ -181,7 +191,6 @@ def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_i
     firings = at_best(scores.firings)
     auroc = auroc_matrix(_rows(activations, held), matrix[held])
     descriptions = descriptions or {}
-    passed = rule.passes(precision, lift, f1, firings)
     label = [descriptions.get(names[b], names[b]) if ok else None for b, ok in zip(best, passed)]
     return Labels(fact=[names[b] for b in best], label=label, fact_names=names, held=held, precision=precision,
                   recall=recall, f1=f1, lift=lift, firings=firings, threshold=scores.thresholds[at_best(scores.chosen)],
