@@ -93,7 +93,8 @@ def test_bad_values_are_refused_before_any_work(tmp_path: Path, capsys: pytest.C
     for flag, value, message in [("--num-envs", "0", "--num-envs must be in [1, 4096], got 0"),
                                  ("--epsilon", "nan", "--epsilon must be a finite number, got nan"),
                                  ("--chunk-size", "-1", "--chunk-size must be >= 1, got -1"),
-                                 ("--device", "cuda:7", "--device cuda:7")]:
+                                 ("--device", "cuda:7", "--device cuda:7"),
+                                 ("--shard", "2/2", "--shard must be K/N with 0 <= K < N (e.g. 0/4), got '2/2'")]:
         code = main(["record", "--out", str(tmp_path / "rec"), flag, value])
         err = capsys.readouterr().err
         assert code == 2 and message in err and err.count("\n") == 1, err

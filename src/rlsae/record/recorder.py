@@ -5,6 +5,12 @@ required; it continues the very same games, so the result equals an uninterrupte
 store is left alone unless ``--append`` asks for ``--steps`` more steps as a new run: with the same
 ``--num-envs`` the new run continues the games in progress; with another count it starts new ones
 (the old ones stay in the store as incomplete episodes).
+
+Which parallelism when: on one machine with 2 cores, the default (``--workers 1``: the emulators in
+one worker process, the network in this one, taking turns on the two halves of the envs). With more
+cores, or several machines: ``--shard K/N`` for K = 0..N-1 as N processes (each with its own worker,
+so about two cores each), anywhere; copy the shard folders into one OUT and every later stage reads
+OUT as one recording.
 """
 
 from __future__ import annotations
