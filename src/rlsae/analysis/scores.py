@@ -52,7 +52,8 @@ class DetectionScores:
     fit_f1: np.ndarray      # [u, m] F1 on the fitting split at the chosen threshold (-1: too few firings)
     fit_precision: np.ndarray  # [u, m]
     fit_base_rate: np.ndarray  # [m]
-    held_hits: np.ndarray   # [T, u, m] held-out states above the threshold where the fact holds
+    held_hits: np.ndarray   # [T, u, m] held-out states above the threshold where the fact holds (every t:
+    #                         t = 0 gives the scores at the unit's own firing threshold)
     held_fires: np.ndarray  # [T, u] held-out states above the threshold
     held_positives: np.ndarray  # [m] held-out states where the fact holds
     n_held: int
@@ -93,13 +94,6 @@ class DetectionScores:
     def lift(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.precision / (self.held_positives / self.n_held)
-
-    @property
-    def f1_at_firing(self) -> np.ndarray:
-        """[u, m] held-out F1 with the unit counted as on wherever it is above 0 (t = 0)."""
-        denominator = self.held_fires[0][:, None] + self.held_positives
-        return np.divide(2 * self.held_hits[0], denominator, out=np.zeros(self.held_hits.shape[1:]),
-                         where=denominator > 0)
 
     def best_units(self, units: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per fact, the unit (among ``units``) with the best fitting-split F1 and its held-out F1."""
