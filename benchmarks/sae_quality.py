@@ -80,6 +80,7 @@ def main() -> None:
                         "width and k")
     parser.add_argument("--png", type=Path, default=RESULTS / "sae_frontier.png", help="where to draw the frontier")
     args = parser.parse_args()
+    args.png = args.png.resolve()
 
     recording = Recording.open(args.recording)
     train = load_split(recording, 0.1, heldout=False).activations
@@ -101,6 +102,7 @@ def main() -> None:
                 model, _ = recording.load_agent()
                 row.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.mean(0),
                                          episodes=args.episodes))
+            print({k: v for k, v in row.items() if isinstance(v, int | float | str)}, flush=True)
             rows.append(row)
     frontier_png(rows, args.png)
 
