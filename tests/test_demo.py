@@ -10,7 +10,7 @@ from rlsae.demo import DemoConfig, format_summary, run_demo
 
 SUMMARY_KEYS = ("fvu", "l0", "dead_fraction", "action_agreement", "action_agreement_large_gap",
                 "advantage_rel_error", "regret", "score_clean", "score_spliced", "n_features", "n_labeled",
-                "neuron_n_labeled")
+                "neuron_n_labeled", "mean_best_f1", "neuron_mean_best_f1", "label_precision", "label_rule")
 
 
 def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
+from rlsae.analysis.talk import format_talk_features
 from rlsae.common.files import write_json
 from rlsae.common.runtime import provenance
 from rlsae.config import option, require
@@ -115,19 +116,19 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 def _summary(out: Path, index: Path, seconds: dict[str, float], total: float) -> dict[str, Any]:
     evaluation = json.loads((out / "sae" / "evaluation.json").read_text())
     interpreted = json.loads((out / "interpret" / INTERPRET_SUMMARY).read_text())
-    keys = ("fvu", "l0", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
+    keys = ("fvu", "l0", "states", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
             "advantage_rel_error", "q_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
             "score_mean_ablation", "recovered_vs_mean_ablation", "episodes")
     features, neurons = interpreted["features"], interpreted["neurons"]
     return {
         **{key: evaluation.get(key) for key in keys},
         "n_features": interpreted["n_features"], "n_live": interpreted["n_live"],
+        "density": interpreted["density"], "label_rule": interpreted["label_rule"],
         "n_labeled": features["n_labeled"], "labeled_fraction_of_live": features["labeled_fraction"],
-        "mean_best_auroc": features["mean_best_auroc"],
+        "label_precision": features["mean_label_precision"], "mean_best_f1": features["mean_best_f1"],
         "neuron_n_labeled": neurons["n_labeled"], "neuron_labeled_fraction": neurons["labeled_fraction"],
-        "neuron_mean_best_auroc": neurons["mean_best_auroc"],
-        "best_dying_feature": interpreted.get("best_dying"),
-        "best_power_pill_feature": interpreted.get("best_power_pill"),
+        "neuron_label_precision": neurons["mean_label_precision"], "neuron_mean_best_f1": neurons["mean_best_f1"],
+        "talk_features": interpreted.get("talk_features", {}),
         "browser": str(index.resolve()), "stage_seconds": seconds, "wall_time_s": round(total, 1),
         "provenance": provenance(),
     }
@@ -141,8 +142,9 @@ def format_summary(s: dict[str, Any]) -> str:
         return "n/a" if v is None else fmt.format(v)
 
     rows = [
-        ("SAE", f"{s['n_features']} features: {pct(s['dead_fraction'])} never fire on held-out states, "
-                f"{s['n_features'] - s['n_live']} never fire on any analysed state"),
+        ("SAE", f"{s['n_features']} features, {s['density']['dead']} dead (never fire on "
+                f"{s['density']['dead_over_states']:,} states); {pct(s['dead_fraction'])} silent on the "
+                f"{s['states']:,} held-out states of the evaluation"),
         ("reconstruction", f"FVU {num(s['fvu'])}, L0 {num(s['l0'], '{:.1f}')}"),
         ("agent's choices", f"greedy action kept {pct(s['action_agreement'])} "
                             f"({pct(s['action_agreement_large_gap'])} on large-gap states), "
@@ -150,14 +152,16 @@ def format_summary(s: dict[str, Any]) -> str:
                             "of Q range"),
         ("game score", f"clean {num(s['score_clean'], '{:.0f}')}, SAE spliced {num(s['score_spliced'], '{:.0f}')}, "
                        f"layer at its mean {num(s['score_mean_ablation'], '{:.0f}')} ({s['episodes']} games each)"),
-        ("labels", f"{s['n_labeled']} features labeled ({pct(s['labeled_fraction_of_live'])} of live, mean best "
-                   f"AUROC {num(s['mean_best_auroc'], '{:.3f}')}) vs {s['neuron_n_labeled']} of 512 neurons "
-                   f"(mean best AUROC {num(s['neuron_mean_best_auroc'], '{:.3f}')})"),
+        ("labels", f"{s['n_labeled']} features labeled = {pct(s['labeled_fraction_of_live'])} of live, holding on "
+                   f"{pct(s['label_precision'])} of the states where they fire; neurons: {s['neuron_n_labeled']} "
+                   f"= {pct(s['neuron_labeled_fraction'])}, holding on {pct(s['neuron_label_precision'])} "
+                   f"(rule: {s['label_rule']})"),
+        ("facts found", f"mean best single-unit F1 per fact: features {num(s['mean_best_f1'], '{:.3f}')}, "
+                        f"neurons {num(s['neuron_mean_best_f1'], '{:.3f}')}"),
     ]
-    dying = s.get("best_dying_feature")
-    if dying:
-        rows.append(("'dying' feature", f"#{dying['unit']}: {dying.get('description', dying['fact'])}, "
-                                        f"AUROC {dying['auroc']:.3f}"))
+    talk = format_talk_features(s["talk_features"])
+    if talk:
+        rows.append(("talk's features", talk.replace("\n", "\n" + " " * 4)))
     rows.append(("time", f"{s['wall_time_s']:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in
                                                                    s["stage_seconds"].items()) + ")"))
     width = max(len(name) for name, _ in rows)
