@@ -102,12 +102,15 @@ def test_kill_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
     import time
 
     proc = subprocess.Popen([sys.executable, "-m", "rlsae.cli", "train-agent", "--out", str(tmp_path),
-                             "--num-envs", "4", "--rollout-steps", "8", "--minibatch-size", "32",
-                             "--total-steps", "1000000", "--no-progress"],
+                             "--num-envs", "4", "--rollout-steps", "8", "--minibatch-size", "32", "--log-every", "32",
+                             "--total-steps", "1000000", "--no-progress", "--keep-steps"],
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    time.sleep(8)  # long enough to build the envs and take some steps; no checkpoint is due yet
+    log = tmp_path / "log.jsonl"
+    # Kill once training has logged a step (however loaded the machine is); no checkpoint is due yet.
+    while not (log.exists() and log.read_text().strip()) and proc.poll() is None:
+        time.sleep(0.2)
     proc.terminate()
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in err
     _, manifest = load_agent(tmp_path / "latest")
-    assert manifest["step"] > 0
+    assert manifest["step"] >= 32
