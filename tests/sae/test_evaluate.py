@@ -10,6 +10,7 @@ import torch
 
 from rlsae.config import UserError
 from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
+from rlsae.sae.fidelity import recovered
 from rlsae.sae.train import TrainSAEConfig, train_sae
 
 
@@ -30,7 +31,10 @@ def test_evaluate_writes_metrics_plot_and_game_fidelity(tiny_sae: Path, tmp_path
                 "action_agreement", "action_agreement_large_gap", "regret", "score_clean", "score_spliced",
                 "score_zero_ablation", "score_mean_ablation", "recovered_vs_mean_ablation"):
         assert key in saved and saved[key] == result[key], key
-    assert 0 <= saved["fvu"] < 1 and saved["l0"] <= 8 and saved["score_clean"] >= 0
+    assert 0 <= saved["fvu"] < 1 and saved["l0"] <= 8
+    # The recovered fraction is the one its own scores give (ablations at another value would not).
+    assert saved["recovered_vs_mean_ablation"] == pytest.approx(
+        recovered(saved["score_spliced"], saved["score_clean"], saved["score_mean_ablation"]), nan_ok=True)
     assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
 
 
