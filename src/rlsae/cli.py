@@ -82,7 +82,7 @@ def _lazy(module: str, name: str) -> Callable[[], type]:
 
 
 COMMANDS = [
-    Command("demo", "the whole pipeline on the shipped agent in ~10 minutes on 2 cores: record, train an SAE, "
+    Command("demo", "the whole pipeline on the shipped agent in 5-8 minutes on 2 cores: record, train an SAE, "
             "evaluate, interpret, steer, browse", _lazy("rlsae.demo", "DemoConfig"),
             lambda cfg: _lazy("rlsae.demo", "main")()(cfg), out=("out", "demo")),
     Command("train-agent", "train a DQN/PQN agent on an Atari game",
