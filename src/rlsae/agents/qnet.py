@@ -47,6 +47,3 @@ class QNetwork(nn.Sequential):
         super().__init__(OrderedDict(layers))
         self.n_actions = n_actions
         self.layer_norm = layer_norm
-
-    def layer_names(self) -> list[str]:
-        return [name for name, _ in self.named_children()]

@@ -119,10 +119,6 @@ class Labels:
     def labeled(self) -> np.ndarray:
         return np.array([lab is not None for lab in self.label], bool)
 
-    @property
-    def labeled_fraction(self) -> float:
-        return float(self.labeled.mean()) if self.label else 0.0
-
     def summary(self, units: np.ndarray | None = None) -> dict[str, float | int]:
         """Labeled count/fraction and mean scores of the labels, over ``units`` (a mask) if given."""
         keep = np.ones(len(self.label), bool) if units is None else np.asarray(units, bool)

@@ -16,8 +16,6 @@ from ale_py.vector_env import AtariVectorEnv
 from rlsae.config import UserError
 
 DEFAULT_GAME = "ms_pacman"
-# Ms. Pac-Man's minimal action set, in ALE's order.
-PACMAN_ACTIONS = ("NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT")
 FRAME_SKIP = 4
 NOOP_MAX = 30
 
@@ -70,14 +68,6 @@ def make_render_env(game: str = DEFAULT_GAME) -> gym.Env:
 
 def _env_name(game: str) -> str:
     return "".join(part.capitalize() for part in game.split("_"))
-
-
-def n_actions(game: str) -> int:
-    env = make_vector_env(game, 1, training=False)
-    try:
-        return int(env.single_action_space.n)
-    finally:
-        env.close()
 
 
 def rng_actions(rng: np.random.Generator, greedy: np.ndarray, epsilon: float, n: int) -> np.ndarray:
