@@ -1,16 +1,20 @@
 """`rlsae evaluate` on a real tiny recording: offline metrics, the density plot and spliced games."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
+from rlsae.common.files import current_umask
 from rlsae.config import UserError
-from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
+from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae, format_report
 from rlsae.sae.fidelity import recovered
+from rlsae.sae.io import WEIGHTS
 from rlsae.sae.train import TrainSAEConfig, train_sae
 
 
@@ -54,3 +58,35 @@ def test_evaluate_cli_errors_are_one_line(tiny_sae: Path, tmp_path: Path) -> Non
 def test_out_of_range_settings_are_refused(flag: str, value: object, message: str) -> None:
     with pytest.raises(UserError, match=message):
         EvaluateSAEConfig(**{flag: value})
+
+
+def test_a_rerun_without_games_keeps_the_earlier_scores_or_refuses(tiny_sae: Path, tmp_path: Path) -> None:
+    sae = tmp_path / "sae"
+    shutil.copytree(tiny_sae, sae)
+    out = tmp_path / "e.json"
+    evaluate_sae(EvaluateSAEConfig(sae=sae, episodes=0, json=out, png=tmp_path / "d.png", progress=False))
+    # Stand-in for hours of games: what game_fidelity would have added to this very evaluation.
+    games = {"score_clean": 512.5, "score_spliced": 498.0, "score_zero_ablation": 70.0,
+             "score_mean_ablation": 150.0, "recovered_vs_mean_ablation": 0.96, "episodes": 30}
+    out.write_text(json.dumps({**json.loads(out.read_text()), **games}))
+
+    rerun = evaluate_sae(EvaluateSAEConfig(sae=sae, episodes=0, json=out, png=tmp_path / "d.png", progress=False))
+    saved = json.loads(out.read_text())
+    assert {k: saved[k] for k in games} == games and "games_from" in saved and "fvu" in saved
+    assert "kept from" in format_report(rerun)
+
+    # Other weights: the scores no longer describe this SAE, but dropping them silently is not allowed.
+    weights = load_file(str(sae / WEIGHTS))
+    weights["b_dec"] = weights["b_dec"] + 1.0
+    save_file(weights, str(sae / WEIGHTS))
+    before = out.read_bytes()
+    with pytest.raises(UserError, match="--episodes 0 would drop them"):
+        evaluate_sae(EvaluateSAEConfig(sae=sae, episodes=0, json=out, png=tmp_path / "d.png", progress=False))
+    assert out.read_bytes() == before
+
+
+def test_evaluate_outputs_get_the_umask_mode(tiny_sae: Path, tmp_path: Path) -> None:
+    evaluate_sae(EvaluateSAEConfig(sae=tiny_sae, episodes=0, json=tmp_path / "e.json", png=tmp_path / "d.png",
+                                   progress=False))
+    for name in ("e.json", "d.png"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~current_umask(), name

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from rlsae.common.files import atomic_path
 from rlsae.envs.facts import MAZE_HEIGHT, MAZE_WIDTH
 
 CELL = 4  # heatmap bin size in screen pixels
@@ -47,17 +48,15 @@ def heatmap_png(path: Path, background: np.ndarray, panels: list[tuple[str, np.n
     for i, im in enumerate(images):
         out.paste(im, (i * (im.width + 4), 0))
     out = out.resize((out.width * scale, out.height * scale), Image.NEAREST)
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    out.save(tmp, "PNG")
-    tmp.replace(path)
+    with atomic_path(Path(path)) as tmp:
+        out.save(tmp, "PNG")
     return Path(path)
 
 
 def save_gif(path: Path, frames: list[np.ndarray], every: int = 2, fps_steps: float = 15.0) -> Path:
     """A GIF of every ``every``-th agent step, played at the game's real speed (15 agent steps/s)."""
     images = [Image.fromarray(f) for f in frames[::every]]
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    images[0].save(tmp, "GIF", save_all=True, append_images=images[1:], loop=0,
-                   duration=int(1000 * every / fps_steps), optimize=False)
-    tmp.replace(path)
+    with atomic_path(Path(path)) as tmp:
+        images[0].save(tmp, "GIF", save_all=True, append_images=images[1:], loop=0,
+                       duration=int(1000 * every / fps_steps), optimize=False)
     return Path(path)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from rlsae.browser.data import BrowserData, Feature, ImageSource, log10_density
-from rlsae.common.files import write_json
+from rlsae.common.files import write_bytes, write_json
 from rlsae.common.outputs import check_output_folder
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, require
@@ -72,13 +72,6 @@ def _parallel(fn: Any, jobs: list[Any], workers: int = IO_THREADS) -> list[Any]:
         return list(pool.map(fn, jobs, chunksize=64))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 class _MediaStore:
     """Content-addressed image/file writer: the same content is written (and encoded) once."""
 
@@ -103,7 +96,7 @@ class _MediaStore:
         def write(job: tuple[Path, bytes]) -> int:
             if job[0].exists():
                 return 0
-            _write_atomic(*job)
+            write_bytes(*job)
             return 1
 
         self.written += sum(_parallel(write, self.pending))
@@ -257,21 +250,21 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
         "provenance": s.provenance, "n_features": len(features),
         "clusters": [{"id": c.id, "name": c.name, "members": sorted(c.members)} for c in data.clusters],
     }
-    _write_atomic(out_dir / "data" / "summary.js", _js("RLSAE.setSummary(", _clean(summary)))
+    write_bytes(out_dir / "data" / "summary.js", _js("RLSAE.setSummary(", _clean(summary)))
     table = {"columns": LIST_COLUMNS, "rows": [_list_row(f) for f in features]}
-    _write_atomic(out_dir / "data" / "features.js", _js("RLSAE.setFeatures(", _clean(table, digits=5)))
+    write_bytes(out_dir / "data" / "features.js", _js("RLSAE.setFeatures(", _clean(table, digits=5)))
 
     media.flush()
-    _parallel(lambda job: _write_atomic(*job), feature_files)
+    _parallel(lambda job: write_bytes(*job), feature_files)
     static = resources.files("rlsae") / "browser" / "static"
     for name in STATIC_FILES:
-        _write_atomic(out_dir / "assets" / name, (static / name).read_bytes())
+        write_bytes(out_dir / "assets" / name, (static / name).read_bytes())
     write_json(out_dir / "manifest.json", {
         "kind": "rlsae-browser", "n_features": len(features), "n_clusters": len(data.clusters),
         "images_written": media.written, "distinct_images": len(set(media.seen.values())),
         "export_seconds": round(time.perf_counter() - start, 3), "provenance": provenance()})
     page = (static / "index.html").read_text().replace("__TITLE__", html.escape(s.title))
     index = out_dir / "index.html"
-    _write_atomic(index, page.encode())  # last: a folder with index.html is a complete export
+    write_bytes(index, page.encode())  # last: a folder with index.html is a complete export
     return index
 

@@ -21,20 +21,33 @@ from safetensors.torch import load_file, save_file
 
 from rlsae.config import UserError
 
-# The process umask, read once (reading it means setting it): files are given the mode a plain open()
-# would give them, since some writers (safetensors) create theirs 0600.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+
+def current_umask() -> int:
+    """The process umask. Linux shows it in /proc; elsewhere reading it means setting it for a moment,
+    which a thread creating a file at that instant could see."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path``, on failure it is removed."""
+    """Yield a temporary path to write; on success it replaces ``path``, on failure it is removed.
+
+    The file gets the mode a plain open() would give it (0666 less the umask): some writers
+    (safetensors) create theirs 0600, which would leave owner-only files beside readable ones.
+    """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

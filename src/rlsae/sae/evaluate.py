@@ -7,6 +7,8 @@ as a PNG, and the spliced agent's full-game score next to the clean agent and tw
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -15,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from rlsae.common.files import write_text
+from rlsae.common.files import write_bytes
+from rlsae.common.outputs import write_results
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, check_options, option
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head
-from rlsae.sae.io import load_sae, sae_metadata
+from rlsae.sae.io import WEIGHTS, load_sae, sae_metadata
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
 
 EVALUATION = "evaluation.json"
@@ -63,9 +66,42 @@ def density_histogram(log10_density: np.ndarray, path: Path, title: str) -> None
     ax.text(0.02, 0.95, f"{len(alive)} alive, {dead} dead ({dead / len(log10_density):.1%})",
             transform=ax.transAxes, va="top")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, buffer.getvalue())
+
+
+def _is_game_result(key: str) -> bool:
+    """The keys :func:`rlsae.sae.fidelity.game_fidelity` adds: what the (slow) games measured."""
+    return key.startswith(("score_", "recovered_vs_")) or key == "episodes"
+
+
+def _weights_digest(sae_folder: Path) -> str:
+    return hashlib.sha256((sae_folder / WEIGHTS).read_bytes()).hexdigest()
+
+
+def _earlier_games(out: Path, digest: str, recording: str) -> dict[str, Any]:
+    """The game results an earlier evaluation wrote to ``out``, to keep when this one plays no games.
+
+    They are kept only when they were measured on these very SAE weights and this recording's agent;
+    otherwise dropping them silently would lose hours of games, so the run is refused instead.
+    """
+    try:
+        earlier = json.loads(out.read_text())
+    except (OSError, ValueError):  # none, or nothing readable to keep
+        return {}
+    games = {k: v for k, v in earlier.items() if _is_game_result(k)} if isinstance(earlier, dict) else {}
+    if not games:
+        return {}
+    if earlier.get("sae_weights_sha256") == digest and earlier.get("recording") == recording:
+        made = earlier.get("provenance")
+        return {**games, "games_from": made.get("created", "an earlier run") if isinstance(made, dict) else
+                "an earlier run"}
+    raise UserError(f"'{out}' holds the game scores of an earlier evaluation (of other SAE weights or another "
+                    "recording); --episodes 0 would drop them: pass --episodes N to play the games again, or "
+                    "--json another file")
 
 
 def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
@@ -78,6 +114,9 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
     if recording.manifest["d_act"] != sae.d_in:
         raise UserError(f"recording '{recording_path}' has {recording.manifest['d_act']}-dim activations, "
                         f"the SAE expects {sae.d_in}")
+    out = cfg.json or cfg.sae / EVALUATION
+    digest = _weights_digest(cfg.sae)
+    kept = _earlier_games(out, digest, str(recording_path)) if cfg.episodes == 0 else {}
     fraction = float(metadata.get("heldout_fraction", 0.1))
     heldout = load_split(recording, fraction, heldout=True, max_states=cfg.max_states)
     head = q_head(recording)
@@ -88,7 +127,8 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
     density_histogram(log10, png, f"{sae.architecture} SAE, {sae.d_sae} features"
                       + (f", k={sae.k}" if sae.k else "") + f": {len(heldout)} held-out states")
     result.update(sae=str(cfg.sae), recording=str(recording_path), architecture=sae.architecture,
-                  d_in=sae.d_in, d_sae=sae.d_sae, k=sae.k, density_png=str(png))
+                  d_in=sae.d_in, d_sae=sae.d_sae, k=sae.k, density_png=str(png), sae_weights_sha256=digest,
+                  **kept)
     if cfg.episodes > 0:
         from rlsae.sae.fidelity import game_fidelity
 
@@ -98,9 +138,8 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
                                     num_envs=cfg.num_envs, epsilon=cfg.epsilon, seed=cfg.seed,
                                     progress=cfg.progress))
     result["provenance"] = provenance()
-    out = cfg.json or cfg.sae / EVALUATION
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out, json.dumps(result, indent=2) + "\n")
+    write_results(out, result, "--json")
     result["json"] = str(out)
     return result
 
@@ -124,5 +163,7 @@ def format_report(result: dict[str, Any]) -> str:
     for key, name, fmt in REPORT_ROWS:
         if key in result:
             lines.append(f"  {name:<34} {fmt.format(result[key])}")
+    if "games_from" in result:
+        lines.append(f"  (game scores kept from the evaluation of {result['games_from']}: same SAE weights)")
     lines.append(f"results: {result['json']}   density histogram: {result['density_png']}")
     return "\n".join(lines)
