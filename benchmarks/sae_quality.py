@@ -6,9 +6,10 @@ Sweep: every width in --widths x every k in --ks (advantage weight 1, our defaul
 at each of --advantage-weights (the plain-MSE vs advantage-aware trade-off). Each row: held-out FVU,
 dead fraction (never fires on held-out states), L0, greedy-action agreement (all / large-gap states),
 advantage error, regret, training time. With --architectures, each one is also trained at
---game-width/--game-k (matched L0 for the k-sparse ones; JumpReLU starts at L0 = k and ReLU's L0 follows
-its L1 coefficient). The SAEs at --game-width/--game-k also play --episodes full games spliced into the
-agent. Writes a table into BENCHMARKS.md and the frontier to --png (default
+--game-width/--game-k at matched L0: k sets it for the k-sparse ones; for an architecture whose L0 follows a
+penalty coefficient (ReLU's L1, JumpReLU's L0), full-budget runs search that coefficient (geometric bisection)
+for a held-out L0 within 10% of k. The SAEs at --game-width/--game-k also play
+--episodes full games spliced into the agent. Writes a table into BENCHMARKS.md and the frontier to --png (default
 benchmarks/results/sae_frontier.png).
 """
 
@@ -23,6 +24,7 @@ import torch
 
 from _report import append_section
 from rlsae.record.recording import Recording
+from rlsae.sae.architectures import REGISTRY
 from rlsae.sae.data import load_split, q_head
 from rlsae.sae.train import Trainer, TrainSAEConfig
 
@@ -36,6 +38,34 @@ def train_and_measure(recording: Recording, train: torch.Tensor, heldout: torch.
     result = trainer.run()  # held-out metrics of the saved SAE (trainer.sae, now in raw units)
     samples = trainer.schedule.steps * trainer.schedule.batch_size
     return {**result, "samples_per_s": samples / max(result["wall_time_s"], 1e-9)}, trainer.sae
+
+
+def train_at_matched_l0(recording: Recording, train: torch.Tensor, heldout: torch.Tensor, out: Path,
+                        architecture: str, k: int, tries: int = 6, **settings: Any) -> tuple[dict[str, Any], Any]:
+    """Train ``architecture`` at a held-out L0 within 10% of ``k``. Where k sets L0 that is one run; where a
+    penalty coefficient does, it is searched at the full budget (L0 keeps falling as training goes on, so a
+    shorter run's coefficient does not carry over): scale by 4 until the target is bracketed, then bisect in
+    log space, and keep the run closest to k."""
+    name = REGISTRY[architecture].sparsity_coef
+    if name is None:
+        metrics, sae = train_and_measure(recording, train, heldout, out, architecture=architecture, k=k, **settings)
+        return {**metrics, "coef": {}}, sae
+    coef = TrainSAEConfig.__dataclass_fields__[name].default
+    low = high = None  # coefficients known to give too high / too low an L0
+    runs = []
+    for attempt in range(tries):
+        metrics, sae = train_and_measure(recording, train, heldout, out / f"{name}_{attempt}",
+                                         architecture=architecture, k=k, **settings, **{name: coef})
+        print(f"    {name}={coef:.3g}: L0 {metrics['l0']:.1f} (target {k})", flush=True)
+        runs.append(({**metrics, "coef": {name: coef}}, sae))
+        if abs(metrics["l0"] / k - 1) <= 0.1:
+            break
+        if metrics["l0"] > k:
+            low = coef
+        else:
+            high = coef
+        coef = (low * high) ** 0.5 if low is not None and high is not None else coef * (4 if high is None else 0.25)
+    return min(runs, key=lambda run: abs(run[0]["l0"] - k))
 
 
 def frontier_png(rows: list[dict[str, Any]], path: Path) -> None:
@@ -92,9 +122,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for arch, width, k, weight in configs:
             print(f"--- {arch}, {width} latents, k={k}, advantage weight {weight}")
-            metrics, sae = train_and_measure(recording, train, heldout, Path(tmp) / f"{arch}_{width}_{k}_{weight}",
-                                             architecture=arch, d_sae=width, k=k, samples=args.samples,
-                                             advantage_weight=weight)
+            out = Path(tmp) / f"{arch}_{width}_{k}_{weight}"
+            metrics, sae = train_at_matched_l0(recording, train, heldout, out, arch, k, d_sae=width,
+                                               samples=args.samples, advantage_weight=weight)
             row = {"architecture": arch, "d_sae": width, "k": k, "advantage_weight": weight, **metrics}
             if args.episodes and (width, k, weight) == (args.game_width, args.game_k, 1.0):
                 from rlsae.sae.fidelity import game_fidelity
@@ -111,7 +141,10 @@ def main() -> None:
             return ""
         return f"{r['score_spliced']:.0f} / {r['score_clean']:.0f} ({r['score_ratio']:.0%})"
 
-    table = [[r["architecture"], str(r["d_sae"]), str(r["k"]), f"{r['advantage_weight']:g}", f"{r['fvu']:.4f}",
+    def arch(r: dict[str, Any]) -> str:
+        return r["architecture"] + "".join(f" ({name} {value:.3g})" for name, value in r["coef"].items())
+
+    table = [[arch(r), str(r["d_sae"]), str(r["k"]), f"{r['advantage_weight']:g}", f"{r['fvu']:.4f}",
               f"{r['dead_fraction']:.2%}", f"{r['l0']:.1f}",
               f"{r['action_agreement']:.1%} / {r['action_agreement_large_gap']:.2%}",
               f"{r['advantage_rel_error']:.4f}", f"{r['regret']:.3f}", score(r), f"{r['wall_time_s']:.0f}",

@@ -61,6 +61,9 @@ class SparseAutoencoder(nn.Module):
     saelens_name: ClassVar[str]         # the inference architecture SAELens loads it as
     options: ClassVar[tuple[str, ...]] = ()  # constructor keywords beyond d_in and d_sae
     reads_saelens: ClassVar[bool] = False  # loads files SAELens wrote as ``saelens_name``
+    # The option whose value sets L0 where no k does (a penalty coefficient; L0 falls as it grows), so a
+    # comparison can match L0 across architectures; None where k sets it.
+    sparsity_coef: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -65,6 +65,7 @@ class JumpReLU(SparseAutoencoder):
     saelens_name = "jumprelu"
     reads_saelens = True
     options = ("k", "l0_coef", "bandwidth")
+    sparsity_coef = "l0_coef"
 
     def __init__(self, d_in: int, d_sae: int, k: int = 32, l0_coef: float = 1e-3, bandwidth: float = 0.05):
         super().__init__(d_in, d_sae, k)

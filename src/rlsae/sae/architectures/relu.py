@@ -18,6 +18,7 @@ class ReLU(SparseAutoencoder):
     saelens_name = "standard"
     reads_saelens = True
     options = ("l1_coef",)
+    sparsity_coef = "l1_coef"
 
     def __init__(self, d_in: int, d_sae: int, l1_coef: float = 3.0):
         super().__init__(d_in, d_sae)
