@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors import SafetensorError
 
+from rlsae.common import outputs
 from rlsae.common.files import atomic_path, current_umask, load_state, save_state, write_json
 from rlsae.config import UserError
 from rlsae.sae import build_sae, save_sae
@@ -80,3 +83,25 @@ def test_damaged_resume_state_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text("{not json")
     with pytest.raises(UserError, match="not valid JSON"):
         load_state(tmp_path / "s")
+
+
+def test_safetensors_on_a_full_disk_is_the_oserror_it_is(tmp_path: Path) -> None:
+    target = tmp_path / "state.safetensors"
+    with pytest.raises(OSError) as caught, atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(SafetensorError), atomic_path(target):  # other safetensors errors stay what they are
+        raise SafetensorError("Error while deserializing header: HeaderTooLarge")
+
+
+def test_results_that_cannot_be_written_are_printed_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def full(path: Path, data: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(outputs, "write_json", full)
+    with pytest.raises(UserError, match=r"could not write --json '.*r.json' \(disk full\)"):
+        outputs.write_results(tmp_path / "r.json", {"score": 512.5}, "--json")
+    assert json.loads(capsys.readouterr().out) == {"score": 512.5}

@@ -9,6 +9,7 @@ in an output folder is ever unpickled.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -49,6 +50,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+    except SafetensorError as err:
+        # safetensors reports a full disk as its own error type; make it the OSError it is, so the
+        # CLI says "disk full" like for every other write.
+        if "os error 28" in str(err):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -112,7 +112,8 @@ def write_results(path: Path, data: Any, flag: str) -> None:
         write_json(path, data)
     except OSError as err:
         print(json.dumps(data, indent=2))
-        raise UserError(f"could not write {flag} '{path}' ({_oserror(err)}); the results are printed above") from None
+        reason = "disk full" if err.errno == errno.ENOSPC else _oserror(err)
+        raise UserError(f"could not write {flag} '{path}' ({reason}); the results are printed above") from None
 
 
 @contextlib.contextmanager

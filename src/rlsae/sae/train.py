@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -157,6 +158,8 @@ class Trainer:
     when the layer feeds it; ``metadata`` describes the data's source for the saved cfg.json.
     """
 
+    main = True  # this process writes the log (in a data-parallel run only process 0 does: sae/distributed.py)
+
     def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor, heldout: torch.Tensor,
                  head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None):
         self.cfg, self.train, self.heldout, self.head = cfg, train, heldout, head
@@ -281,6 +284,7 @@ class Trainer:
                             f"Try a lower --lr (this run: {self.schedule.lr:.3g})")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.share_gradients()
         sae.remove_parallel_gradient()
         self.optimizer.step()
         sae.normalize_decoder()
@@ -291,10 +295,19 @@ class Trainer:
                 fired = active.any(0)
             else:
                 fired = torch.zeros_like(dead).index_fill_(0, code.indices[active], True)
-            self.since_fired += x.shape[0]
+            fired = self.share_fired(fired)
+            self.since_fired += self.schedule.batch_size
             self.since_fired[fired] = 0
         metrics.update(loss=loss.item(), l0=l0.item(), dead_fraction=dead.float().mean().item())
         return metrics
+
+    # Data-parallel hooks (sae/distributed.py); a single process has nothing to share.
+    def share_gradients(self) -> None:
+        """Average the gradients over the processes training together."""
+
+    def share_fired(self, fired: torch.Tensor) -> torch.Tensor:
+        """The latents that fired in any process's share of the batch."""
+        return fired
 
     def run(self) -> dict[str, Any]:
         cfg, steps = self.cfg, self.schedule.steps
@@ -302,12 +315,13 @@ class Trainer:
         if not self.resume():
             require(not (cfg.out / CFG).exists(),
                     f"'{cfg.out}' already holds a trained SAE: choose another --out or delete it")
-            (cfg.out / LOG).unlink(missing_ok=True)
+            if self.main:
+                (cfg.out / LOG).unlink(missing_ok=True)
         bar = tqdm(total=steps, initial=self.step, unit="step", desc=f"train-sae {cfg.architecture}",
                    disable=not cfg.progress, smoothing=0.05)
         started = time.time()
         wall_at_start = self.wall
-        with stop_requested() as stop, open(cfg.out / LOG, "a") as log:
+        with stop_requested() as stop, open(cfg.out / LOG if self.main else os.devnull, "a") as log:
             while self.step < steps:
                 if stop.set:
                     self.save_checkpoint()
@@ -349,11 +363,11 @@ class Trainer:
                 "wall_time_s": round(self.wall, 1), **metrics}
 
 
-def train_sae(cfg: TrainSAEConfig) -> dict[str, Any]:
+def train_sae(cfg: TrainSAEConfig, trainer: type[Trainer] = Trainer) -> dict[str, Any]:
     """Train an SAE on ``cfg.recording`` and save it; returns its held-out metrics."""
     recording = Recording.open(cfg.recording)
     train = load_split(recording, cfg.heldout_fraction, heldout=False, max_states=cfg.max_states, seed=cfg.seed)
     heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=200_000, seed=cfg.seed)
     metadata = {"hook_name": recording.manifest["layer"], "recording": str(cfg.recording.resolve()),
                 "agent": recording.manifest.get("agent", {}).get("manifest", {}).get("command")}
-    return Trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata).run()
+    return trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata).run()
