@@ -35,21 +35,23 @@ def _train_agent(cfg: Any) -> None:
 
 
 def _evaluate_agent(cfg: Any) -> None:
-    from rlsae.agents.checkpoint import load_agent
     from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+    from rlsae.agents.protocol import load
+    from rlsae.envs.atari import DEFAULT_GAME
 
-    model, manifest = load_agent(cfg.checkpoint, cfg.device)
-    scores = play_games(greedy_policy(model, cfg.device), cfg.episodes, game=manifest["game"],
+    agent = load(cfg.agent or cfg.checkpoint, cfg.device)
+    game = cfg.game or agent.game or DEFAULT_GAME
+    scores = play_games(greedy_policy(agent.model, cfg.device), cfg.episodes, game=game,
                         num_envs=cfg.num_envs, epsilon=cfg.epsilon, seed=cfg.seed)
     summary = summarize(scores)
-    print(f"{manifest['game']}: {summary['episodes']} games, mean {summary['mean_score']:.1f}, "
+    print(f"{game}: {summary['episodes']} games, mean {summary['mean_score']:.1f}, "
           f"median {summary['median_score']:.1f}, std {summary['std_score']:.1f}, "
           f"min {summary['min_score']:.0f}, max {summary['max_score']:.0f}")
     if cfg.json:
         from rlsae.common.outputs import write_results
 
-        write_results(cfg.json, {"checkpoint": str(cfg.checkpoint or "default"), "epsilon": cfg.epsilon, **summary},
-                      "--json")
+        write_results(cfg.json, {"checkpoint": str(cfg.agent or cfg.checkpoint or "default"),
+                                  "epsilon": cfg.epsilon, **summary}, "--json")
 
 
 def _record(cfg: Any) -> None:

@@ -3,6 +3,7 @@ import pytest
 
 from rlsae.analysis.labels import LabelRule, auroc_matrix, label_units, split_by_episode
 from rlsae.envs.conjunctions import with_conjunctions
+from rlsae.envs.games.ms_pacman import CONJUNCTION_GROUPS
 
 
 def _brute_auroc(score: np.ndarray, positive: np.ndarray) -> float:
@@ -97,7 +98,7 @@ def test_feature_firing_on_a_conjunction_gets_it_as_label_with_its_precision() -
     base = {**{f"pacman_region={r}": region == r for r in range(9)},
             **{f"pacman_facing={d}": facing == d for d in range(4)}}
     facts, text = with_conjunctions(base, {"pacman_region=6": "Pac-Man is in the bottom-left region",
-                                           "pacman_facing=3": "Pac-Man faces left"})
+                                           "pacman_facing=3": "Pac-Man faces left"}, CONJUNCTION_GROUPS)
     situation = facts["pacman_region=6 & pacman_facing=3"]  # ~2.8% of states
     exact = situation * rng.uniform(1, 2, n)
     # Fires on the situation and on as many other states again, but weaker: a threshold separates them.

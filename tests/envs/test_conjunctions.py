@@ -1,6 +1,7 @@
 import numpy as np
 
 from rlsae.envs.conjunctions import conjunction_description, with_conjunctions
+from rlsae.envs.games.ms_pacman import CONJUNCTION_GROUPS
 
 
 def test_pairs_cross_groups_and_skip_rare_or_redundant_ones() -> None:
@@ -16,14 +17,14 @@ def test_pairs_cross_groups_and_skip_rare_or_redundant_ones() -> None:
         "score=0": np.ones(n, bool),  # not in any conjunction group
     }
     out, text = with_conjunctions(facts, {"pacman_region=left": "Pac-Man is in the left region",
-                                          "pacman_facing=up": "Pac-Man faces up"}, min_rate=0.002)
+                                          "pacman_facing=up": "Pac-Man faces up"}, CONJUNCTION_GROUPS, min_rate=0.002)
     added = set(out) - set(facts)
     assert added == {"pacman_region=left & pacman_facing=up", "pacman_region=right & pacman_facing=up",
                      "pacman_region=left & pacman_facing=down"}  # 3 states: the floor is 2
     np.testing.assert_array_equal(out["pacman_region=right & pacman_facing=up"], region == 2)
     assert text["pacman_region=left & pacman_facing=up"] == "Pac-Man is in the left region and faces up"
     assert text["pacman_region=right & pacman_facing=up"] == "pacman_region=right and Pac-Man faces up"
-    strict, _ = with_conjunctions(facts, {}, min_rate=0.004)
+    strict, _ = with_conjunctions(facts, {}, CONJUNCTION_GROUPS, min_rate=0.004)
     assert "pacman_region=left & pacman_facing=down" not in strict
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from rlsae.config import UserError
 from rlsae.envs.atari import make_render_env
-from rlsae.envs.facts import (
+from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
+from rlsae.envs.games.ms_pacman import (
     FACTS,
     FRUIT_X,
     FRUIT_Y,
@@ -19,11 +20,8 @@ from rlsae.envs.facts import (
     MAZE_HEIGHT,
     PILLS,
     SPRITE_OFFSET,
-    binary_descriptions,
-    binary_facts,
-    decode_facts,
-    dying_within,
 )
+from rlsae.envs.games.spec import dying_within
 
 # Colours of the first maze (RGB), read off frames.
 PACMAN = (210, 164, 74)

@@ -11,19 +11,17 @@ Every file is written to a temporary name and renamed, so a kill mid-write never
 
 from __future__ import annotations
 
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ale_py import ALEInterface, LoggerMode, roms
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rlsae.agents.qnet import QNetwork
 from rlsae.common.files import atomic_path, load_state, read_json, save_state, write_json
 from rlsae.config import UserError
-from rlsae.envs.atari import DEFAULT_GAME, check_game
+from rlsae.envs.atari import DEFAULT_GAME, action_names
 
 WEIGHTS = "model.safetensors"
 MANIFEST = "manifest.json"
@@ -77,13 +75,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return read_json(path, "agent manifest")
 
 
-@cache
 def game_actions(game: str) -> int:
     """How many actions ``game`` has: its minimal action set, as every env here uses."""
-    ALEInterface.setLoggerMode(LoggerMode.Error)
-    ale = ALEInterface()
-    ale.loadROM(str(roms.get_rom_path(check_game(game))))
-    return len(ale.getMinimalActionSet())
+    return len(action_names(game))
 
 
 def check_agent_manifest(manifest: Any, folder: Path) -> None:

@@ -11,14 +11,18 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from rlsae.agents.protocol import AGENT_HELP
 from rlsae.common.runtime import one_thread, resolve_device
-from rlsae.config import UserError, check_options, option
+from rlsae.config import UserError, check_options, option, require
 from rlsae.envs.atari import DEFAULT_GAME, make_vector_env, rng_actions
 
 
 @dataclass
 class EvaluateAgentConfig:
-    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
+    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped agent); or --agent")
+    agent: str | None = option(None, AGENT_HELP)
+    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; Ms. Pac-Man for a factory "
+                              "that names none)")
     episodes: int = option(30, "number of full games to play", low=1)
     num_envs: int = option(16, "games played in parallel", low=1)
     epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol)", low=0, high=1)
@@ -29,6 +33,7 @@ class EvaluateAgentConfig:
     def __post_init__(self) -> None:
         check_options(self)
         self.device = resolve_device(self.device)
+        require(self.checkpoint is None or self.agent is None, "give --checkpoint or --agent, not both")
 
 
 def greedy_policy(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -91,7 +91,7 @@ class TrainAgentConfig:
     progress: bool = option(True, "show a progress bar")
 
     def __post_init__(self) -> None:
-        check_game(self.game)
+        self.game = check_game(self.game)
         for key, value in ALGORITHM_DEFAULTS[self.algorithm].items():
             if getattr(self, key) is None:
                 setattr(self, key, value)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE
 from rlsae.analysis.clusters import cluster_features
 from rlsae.analysis.features import (
     QUANTILE_GROUPS,
@@ -35,12 +36,12 @@ from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import find_talk_features, format_talk_features
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, option, require, to_dict
+from rlsae.envs.games import action_names, game_spec, no_facts_note
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
 from rlsae.sae.io import load_log10_density, sae_metadata
 
 HIST_BINS = 24
-POWER_PILL_FACTS = ("pill_", "pills_left", "ghosts_frightened")  # name prefixes
 
 
 @dataclass
@@ -49,6 +50,8 @@ class InterpretConfig:
     recording: Path | None = option(None, "recording folder (default: the one the SAE was trained on, "
                                     "from its cfg.json metadata)")
     out: Path = option(Path("runs/interpret"), "output folder")
+    agent: str | None = option(None, "the recording's " + AGENT_HELP + "; needed only for a recording of a user "
+                               "module that stores no way to rebuild it")
     max_states: int = option(200_000, "analyse at most this many recorded states (whole episodes)")
     min_precision: float = option(0.8, "label rule: held-out precision a unit needs (with --min-lift) ...")
     min_lift: float = option(3.0, "... and its lift over the fact's base rate ...")
@@ -138,6 +141,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     start = time.perf_counter()
     sae = load_sae(cfg.sae)
     rec = sae_recording(cfg.sae, cfg.recording)
+    rec.use_agent(cfg.agent)
     check_match(sae, rec, cfg.sae)
     states = select_states(rec, cfg.max_states)
     require(len(states) >= 10, f"recording '{rec.path}' has only {len(states)} steps: record more")
@@ -152,13 +156,16 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     examples = example_states(features, cfg.n_top, cfg.n_per_quantile, cfg.seed)
     steps.update()
     facts, descriptions, primary = labelling_facts(rec, states, cfg.dying_horizon)
+    spec = game_spec(rec.manifest["game"])
     episode_ids = rec.episode_ids[states]
     rule = LabelRule(cfg.min_precision, cfg.min_lift, cfg.min_f1, cfg.min_firings)
     labels, feature_table = score_units(features, facts, descriptions, primary, episode_ids, rule, cfg.seed)
     steps.update()
     neurons, neuron_table = score_units(activations, facts, descriptions, primary, episode_ids, rule, cfg.seed)
     steps.update()
-    effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
+    # Without a linear head there is no exact push on the actions: zeros, and the summary says why.
+    effect = (np.zeros((sae.d_sae, int(rec.manifest["n_actions"])), np.float32) if rec.head is None
+              else action_effects(torch.as_tensor(rec.head[0]), sae.W_dec.detach()))
     clusters = cluster_features(sae.W_dec.detach(), alive, labels.label, cfg.features_per_cluster, cfg.seed)
     steps.update()
 
@@ -179,12 +186,17 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         "density": _density_summary(features, cfg.sae),
         "label_rule": str(labels.rule), "min_firings": cfg.min_firings,
         "features": feature_table, "neurons": neuron_table,
-        "best_dying": _with_description(best_unit(labels, ("dying", "dead"), alive), descriptions, density),
-        "best_power_pill": _with_description(best_unit(labels, POWER_PILL_FACTS, alive), descriptions, density),
-        "neuron_best_dying": _with_description(best_unit(neurons, ("dying", "dead"), neuron_live),
-                                               descriptions, (activations > 0).mean(0)),
-        "talk_features": find_talk_features(labels, alive, effect, descriptions),
+        "game": spec.game, "player": spec.player,
+        "headlines": [{"key": h.key, "title": h.title} for h in spec.headlines],
+        **{h.key: _with_description(best_unit(labels, h.prefixes, alive), descriptions, density)
+           for h in spec.headlines},
+        **{f"neuron_{h.key}": _with_description(best_unit(neurons, h.prefixes, neuron_live), descriptions,
+                                                (activations > 0).mean(0)) for h in spec.headlines},
+        "talk_features": find_talk_features(labels, alive, None if rec.head is None else effect, descriptions,
+                                            action_names(spec.game)),
         "neuron_talk_features": find_talk_features(neurons, neuron_live, None, descriptions),
+        "notes": ([] if spec.has_facts else [no_facts_note(spec)])
+        + ([] if rec.head is not None else [f"action effects: {HEAD_UNAVAILABLE}"]),
         "n_clusters": len(clusters.names),
         "fact_base_rates": {name: float(values.mean()) for name, values in facts.items()},
     }
@@ -225,7 +237,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     f, n, d = summary["features"], summary["neurons"], summary["density"]
     sae_line = (f", {d['never_fire_sae_sparsity']} on the SAE's {d['sae_sparsity_states']:,} evaluation states"
                 if "sae_sparsity_states" in d else "")
-    return "\n".join([
+    return "\n".join(line for line in [
         f"{summary['n_states']} states from {summary['n_episodes']} episodes, {summary['seconds']:.1f} s",
         (f"features: {d['never_fire_analysed']}/{summary['n_features']} never fire on the {d['analysed_states']:,} "
          f"analysed states{sae_line}; dead (never over {d['dead_over_states']:,} states): {d['dead']}"),
@@ -238,11 +250,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"per fact ({f['n_facts']} single facts, held-out):",
         _table_line("features", f), _table_line("neurons", n),
         format_talk_features(summary["talk_features"]),
-        (f"best 'dying' feature: {_unit(summary['best_dying'], 'feature')}; "
-         f"best neuron: {_unit(summary['neuron_best_dying'], 'neuron')}"),
-        f"best power-pill feature: {_unit(summary['best_power_pill'], 'feature')}",
+        *[f"best '{h['title']}' feature: {_unit(summary[h['key']], 'feature')}; "
+          f"best neuron: {_unit(summary['neuron_' + h['key']], 'neuron')}" for h in summary.get("headlines", [])],
         f"{summary['n_clusters']} clusters",
-    ])
+        *[f"note: {note}" for note in summary.get("notes", [])],
+    ] if line)
 
 
 def main(cfg: InterpretConfig) -> None:

@@ -11,10 +11,10 @@ import numpy as np
 
 from rlsae.analysis.scores import oriented
 from rlsae.envs.conjunctions import SEPARATOR, with_conjunctions
-from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts, dying_within
+from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
+from rlsae.envs.games import game_spec
+from rlsae.envs.games.spec import dying_within
 from rlsae.record.recording import Recording
-
-TABLE_EXCLUDES = ("pacman_tile=",)
 
 
 def select_states(rec: Recording, max_states: int) -> np.ndarray:
@@ -40,7 +40,8 @@ def state_facts(rec: Recording, states: np.ndarray, dying_horizon: int = 10) -> 
     order = np.lexsort((rec.episode_steps[states], rec.episode_ids[states]))  # episodes in play order
     ids = rec.episode_ids[states[order]]
     lives = rec.lives[states[order]].astype(np.int64)
-    facts = decode_facts(rec.ram[states[order]], ids, lives, dying_horizon, rec.actions[states[order]])
+    facts = decode_facts(rec.ram[states[order]], ids, lives, dying_horizon, rec.actions[states[order]],
+                         game=rec.manifest["game"])
     # decode_facts counts a game's end on its last life as a death; for an episode whose end is not
     # among the states (cut off by the recording or by select_states) only real life drops count.
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
@@ -48,8 +49,9 @@ def state_facts(rec: Recording, states: np.ndarray, dying_horizon: int = 10) -> 
     ep = rec.episodes
     pos = np.searchsorted(ep["episode_id"], ids[starts])
     whole = ep["complete"][pos] & (ends - starts == ep["length"][pos])
-    for start, end in zip(starts[~whole], ends[~whole]):
-        facts["dying"][start:end] = dying_within(lives[start:end], None, dying_horizon)
+    if "dying" in facts:  # a game without lives (Pong) has none
+        for start, end in zip(starts[~whole], ends[~whole]):
+            facts["dying"][start:end] = dying_within(lives[start:end], None, dying_horizon)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return {name: values[inverse] for name, values in facts.items()}
@@ -59,10 +61,12 @@ def labelling_facts(rec: Recording, states: np.ndarray,
                     dying_horizon: int = 10) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
     """The boolean facts units are scored and labeled against: every binary fact that holds somewhere,
     informative pairs of them, each oriented to hold on at most half the states. Returns (facts,
-    descriptions, the names the per-fact tables average over: the single facts except the fine position
-    tiles, whose hundreds of near-identical entries would swamp the mean)."""
-    facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, dying_horizon)),
-                                            binary_descriptions(dying_horizon))
+    descriptions, the names the per-fact tables average over: the single facts except those the game's
+    spec excludes, such as Ms. Pac-Man's fine position tiles, whose hundreds of near-identical entries
+    would swamp the mean)."""
+    spec = game_spec(rec.manifest["game"])
+    facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, dying_horizon), spec.game),
+                                            binary_descriptions(dying_horizon, spec.game), spec.conjunction_groups)
     facts, descriptions = oriented({name: values for name, values in facts.items() if values.any()}, descriptions)
-    table = [name for name in facts if SEPARATOR not in name and not name.startswith(TABLE_EXCLUDES)]
+    table = [name for name in facts if SEPARATOR not in name and not name.startswith(spec.table_excludes)]
     return facts, descriptions, table

@@ -7,7 +7,7 @@ the steered agent visits, both the clean and the steered policy choose an action
 
     OUT/
       steering.json               every feature's result (the --json file holds the same)
-      feature_00042/heatmap.png   where Pac-Man spends time: clean games | steered games
+      feature_00042/heatmap.png   where the player (the game spec's) spends time: clean | steered games
       feature_00042/game.gif      the first steered game (its first --gif-steps steps)
 """
 
@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from rlsae.agents.protocol import AGENT_HELP
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer_media import heatmap_png, save_gif
@@ -34,6 +35,7 @@ from rlsae.common.runtime import one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
 from rlsae.envs.facts import decode_facts
+from rlsae.envs.games import game_spec
 from rlsae.record.emulator import EnvBatch
 from rlsae.sae import SparseAutoencoder, load_sae
 
@@ -52,6 +54,8 @@ class SteerConfig:
     interpret: Path | None = option(None, "interpret output: the features' max activations (default: "
                                     "measured on the clean agent's own games)")
     recording: Path | None = option(None, "recording whose agent is steered (default: the SAE's, from cfg.json)")
+    agent: str | None = option(None, "the recording's " + AGENT_HELP + "; needed only for a recording of a user "
+                               "module that stores no way to rebuild it")
     episodes: int = option(4, "games per condition (clean, and each steered feature)", low=1)
     num_envs: int = option(4, "games played in parallel", low=1, high=4096)
     epsilon: float = option(0.01, "probability of a random action (the same random draws in every condition)",
@@ -82,8 +86,8 @@ class Play:
     scores: list[float]
     actions: np.ndarray        # [steps] greedy action of the policy that played
     clean_actions: np.ndarray  # [steps] greedy action of the unedited agent on the same states
-    pacman_x: np.ndarray
-    pacman_y: np.ndarray
+    player_x: np.ndarray       # [steps] the player's screen position (the game spec's ``position``)
+    player_y: np.ndarray
     truncated: int             # games stopped at max_steps
     max_activation: np.ndarray | None  # [d_sae] largest feature activations seen (clean play only)
     gif_frames: list[np.ndarray] = field(default_factory=list)
@@ -144,9 +148,18 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
         finished[ended] += 1
         running[ended] = 0.0
     bar.close()
-    facts = decode_facts(np.concatenate(rams))
-    return Play(scores, np.concatenate(acted), np.concatenate(clean_acted), facts["pacman_x"], facts["pacman_y"],
-                truncated, max_act, gif, background)
+    x, y = player_position(np.concatenate(rams), game)
+    return Play(scores, np.concatenate(acted), np.concatenate(clean_acted), x, y, truncated, max_act, gif, background)
+
+
+def player_position(ram: np.ndarray, game: str) -> tuple[np.ndarray, np.ndarray]:
+    """The player's screen x and y at each step, from the game spec (empty where the spec has none)."""
+    spec = game_spec(game)
+    if spec.position is None:
+        return np.zeros(0), np.zeros(0)
+    facts = decode_facts(ram, game=game)
+    x, y = (np.full(len(ram), float(v)) if isinstance(v, (int, float)) else facts[v] for v in spec.position)
+    return x, y
 
 
 def top_features(interpret_dir: Path, n: int) -> list[int]:
@@ -211,6 +224,7 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
            done: dict[int, dict[str, Any]]) -> None:
     """Steer ``features``, adding each result to ``done`` and saving them all after each one."""
     rec = sae_recording(sae_folder, cfg.recording)
+    rec.use_agent(cfg.agent, cfg.device)
     model, _ = rec.load_agent(cfg.device)
     layer, game = rec.manifest["layer"], rec.manifest["game"]
     clean = play(model, layer, game, cfg, sae=sae if cfg.interpret is None else None)
@@ -229,8 +243,9 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
         folder = cfg.out / f"feature_{f:05d}"
         folder.mkdir(exist_ok=True)
         heatmap = heatmap_png(folder / "heatmap.png", clean.background,
-                              [("clean", clean.pacman_x, clean.pacman_y),
-                               (f"{cfg.mode} #{f}", steered.pacman_x, steered.pacman_y)])
+                              [("clean", clean.player_x, clean.player_y),
+                               (f"{cfg.mode} #{f}", steered.player_x, steered.player_y)],
+                              game_spec(game).playfield) if len(clean.player_x) else None
         gif = save_gif(folder / "game.gif", steered.gif_frames) if steered.gif_frames else None
         p_clean = action_distribution(steered.clean_actions, n_actions)
         p_steered = action_distribution(steered.actions, n_actions)
@@ -244,7 +259,7 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
             "scores_clean": clean.scores, "scores_steered": steered.scores,
             "truncated_clean": clean.truncated, "truncated_steered": steered.truncated,
             "steps_steered": len(steered.actions),
-            "heatmap": str(heatmap.relative_to(cfg.out)),
+            "heatmap": None if heatmap is None else str(heatmap.relative_to(cfg.out)),
             "gif": None if gif is None else str(gif.relative_to(cfg.out))}
         write_json(cfg.out / RESULTS, {
             "kind": "rlsae-steering", "sae": str(Path(sae_folder).resolve()), "recording": str(rec.path.resolve()),

@@ -1,4 +1,4 @@
-"""Pictures of a steering experiment: where Pac-Man goes (a heatmap) and a short GIF of one game."""
+"""Pictures of a steering experiment: where the player goes (a heatmap) and a short GIF of one game."""
 
 from __future__ import annotations
 
@@ -8,41 +8,42 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from rlsae.common.files import atomic_path
-from rlsae.envs.facts import MAZE_HEIGHT, MAZE_WIDTH
 
 CELL = 4  # heatmap bin size in screen pixels
 
 
-def occupancy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Fraction of steps spent in each CELL x CELL square of the playfield: [rows, cols]."""
-    rows, cols = -(-MAZE_HEIGHT // CELL), -(-MAZE_WIDTH // CELL)
+def occupancy(x: np.ndarray, y: np.ndarray, playfield: tuple[int, int]) -> np.ndarray:
+    """Fraction of steps spent in each CELL x CELL square of the playfield (width, height): [rows, cols]."""
+    rows, cols = -(-playfield[1] // CELL), -(-playfield[0] // CELL)
     r = np.clip(np.asarray(y) // CELL, 0, rows - 1).astype(int)
     c = np.clip(np.asarray(x) // CELL, 0, cols - 1).astype(int)
     counts = np.bincount(r * cols + c, minlength=rows * cols).reshape(rows, cols).astype(np.float64)
     return counts / max(1.0, counts.sum())
 
 
-def _panel(background: np.ndarray, share: np.ndarray, title: str) -> Image.Image:
-    """The maze dimmed, with each visited cell tinted by log occupancy (dark red -> yellow)."""
+def _panel(background: np.ndarray, share: np.ndarray, title: str, playfield: tuple[int, int]) -> Image.Image:
+    """The playfield dimmed, with each visited cell tinted by log occupancy (dark red -> yellow)."""
+    width, height = playfield
     from matplotlib import colormaps
 
     heat = np.log10(np.maximum(share, 1e-6))
     level = np.where(share > 0, (heat + 4) / 4, 0.0).clip(0, 1)  # 1e-4 .. 1 of the time
     colour = (colormaps["inferno"](0.35 + 0.65 * level)[..., :3] * 255).astype(np.float32)
-    colour = np.repeat(np.repeat(colour, CELL, 0), CELL, 1)[:MAZE_HEIGHT, :MAZE_WIDTH]  # cells to pixels
-    mask = np.repeat(np.repeat(share > 0, CELL, 0), CELL, 1)[:MAZE_HEIGHT, :MAZE_WIDTH, None]
-    maze = background[:MAZE_HEIGHT].astype(np.float32) * 0.45
+    colour = np.repeat(np.repeat(colour, CELL, 0), CELL, 1)[:height, :width]  # cells to pixels
+    mask = np.repeat(np.repeat(share > 0, CELL, 0), CELL, 1)[:height, :width, None]
+    maze = background[:height, :width].astype(np.float32) * 0.45
     image = np.where(mask, 0.25 * maze + 0.75 * colour, maze).astype(np.uint8)
-    canvas = Image.new("RGB", (MAZE_WIDTH, MAZE_HEIGHT + 14), "black")
+    canvas = Image.new("RGB", (width, height + 14), "black")
     canvas.paste(Image.fromarray(image), (0, 14))
     ImageDraw.Draw(canvas).text((3, 2), title, fill=(255, 255, 255))
     return canvas
 
 
 def heatmap_png(path: Path, background: np.ndarray, panels: list[tuple[str, np.ndarray, np.ndarray]],
-                scale: int = 2) -> Path:
-    """Side-by-side occupancy maps: ``panels`` are (title, pacman x, pacman y), drawn over ``background``."""
-    images = [_panel(background, occupancy(x, y), title) for title, x, y in panels]
+                playfield: tuple[int, int], scale: int = 2) -> Path:
+    """Side-by-side occupancy maps: ``panels`` are (title, player x, player y), drawn over ``background``
+    cut to ``playfield`` (width, height: the screen area the player moves in)."""
+    images = [_panel(background, occupancy(x, y, playfield), title, playfield) for title, x, y in panels]
     width = sum(im.width for im in images) + 4 * (len(images) - 1)
     out = Image.new("RGB", (width, images[0].height), "black")
     for i, im in enumerate(images):

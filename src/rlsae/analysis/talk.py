@@ -7,7 +7,8 @@ not yet taken); found when its held-out precision is >= 0.9 at recall >= 0.8.
 ``heading_to_pill_*`` facts among those precise for it on the fitting split; found at held-out precision
 >= 0.8. Its action effect says which joystick directions it pushes.
 
-Both are chosen on the fitting split and reported on held-out episodes (``labels.best_unit``).
+Both are chosen on the fitting split and reported on held-out episodes (``labels.best_unit``). They are
+defined by Ms. Pac-Man's facts: on a game without them there is nothing to find and nothing is reported.
 """
 
 from __future__ import annotations
@@ -20,18 +21,20 @@ import numpy as np
 
 from rlsae.analysis.labels import Labels, best_unit
 from rlsae.analysis.results import SUMMARY
-from rlsae.envs.facts import ACTIONS
 
 DEAD = {"fact": ("dead",), "min_precision": 0.9, "min_recall": 0.8}
 HEADING = {"fact": ("heading_to_pill_",), "min_precision": 0.8}
 
 
 def find_talk_features(labels: Labels, units: np.ndarray, action_effect: np.ndarray | None,
-                       descriptions: dict[str, str]) -> dict[str, Any]:
+                       descriptions: dict[str, str], action_names: tuple[str, ...] = ()) -> dict[str, Any]:
     """{"dead": ..., "heading_to_pill": ...}: each the chosen unit with its held-out numbers, whether it
-    meets the talk's bar (``found``), and (given ``action_effect`` [u, n_actions]) the actions it pushes."""
+    meets the talk's bar (``found``), and (given ``action_effect`` [u, n_actions], named by
+    ``action_names``) the actions it pushes. A feature whose facts the recording lacks is left out."""
     out: dict[str, Any] = {}
     for key, spec, precision in (("dead", DEAD, 0.0), ("heading_to_pill", HEADING, HEADING["min_precision"])):
+        if not any(name.startswith(spec["fact"]) for name in labels.fact_names):
+            continue
         best = best_unit(labels, spec["fact"], units, min_fit_precision=precision)
         if best is None:
             out[key] = None
@@ -45,7 +48,7 @@ def find_talk_features(labels: Labels, units: np.ndarray, action_effect: np.ndar
         if action_effect is not None:
             effect = action_effect[best["unit"]]
             order = np.argsort(-effect)
-            names = ACTIONS if len(effect) == len(ACTIONS) else [f"action {i}" for i in range(len(effect))]
+            names = action_names if len(action_names) == len(effect) else [f"action {i}" for i in range(len(effect))]
             best["encourages"] = [names[i] for i in order[:2]]
             best["discourages"] = [names[i] for i in order[-2:][::-1]]
         out[key] = best
@@ -53,12 +56,14 @@ def find_talk_features(labels: Labels, units: np.ndarray, action_effect: np.ndar
 
 
 def format_talk_features(talk: dict[str, Any], kind: str = "feature") -> str:
-    """Two lines: each talk feature with its numbers, or why it was not found."""
+    """A line per talk feature the recording has facts for: its numbers, or why it was not found."""
     lines = []
     for key, title in (("dead", "'Pac-Man is dead'"), ("heading_to_pill", "'heading for a power pill'")):
-        best = talk.get(key)
+        if key not in talk:
+            continue
+        best = talk[key]
         if best is None:
-            lines.append(f"{title}: no fact to score (the recording lacks it)")
+            lines.append(f"{title}: no live unit to score")
             continue
         verdict = "found" if best["found"] else f"NOT found (needs {best['bar']})"
         arrows = (f"; pushes {'/'.join(best['encourages'])}, against {'/'.join(best['discourages'])}"

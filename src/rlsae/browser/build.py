@@ -18,7 +18,6 @@ import numpy as np
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import load_steering
 from rlsae.browser.data import (
-    MS_PACMAN_ACTIONS,
     AgentInfo,
     BrowserData,
     Cluster,
@@ -34,6 +33,7 @@ from rlsae.browser.data import (
 from rlsae.browser.export import export_browser
 from rlsae.browser.frames import render_pngs
 from rlsae.config import UserError, option, require
+from rlsae.envs.atari import action_names
 from rlsae.record.recording import Recording
 from rlsae.sae.evaluate import EVALUATION
 from rlsae.sae.io import architecture_name, read_sae_config
@@ -213,8 +213,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
                     _architecture(sae_cfg), rec.manifest["layer"]),
         metrics=metrics, fidelity=fidelity_table(evaluation), training_curves=curves,
         density_png=density_png if density_png is not None and density_png.is_file() else None,
-        action_names=MS_PACMAN_ACTIONS if game == "ms_pacman" else [f"action {i}" for i in
-                                                                   range(result.action_effect.shape[1])],
+        action_names=list(action_names(game)),
         label_comparison={kind: {"labeled_fraction": s[kind]["labeled_fraction"],
                                  "mean_best_auroc": s[kind]["mean_best_auroc"], "count": s[kind]["n_units"]}
                           for kind in ("neurons", "features")},
@@ -235,7 +234,8 @@ def _notes(s: dict[str, Any]) -> str:
              f"{s['n_live']}/{s['n_features']} features live, {s['features']['n_labeled']} labeled "
              f"(label rule: {s['label_rule']}) vs {s['neurons']['n_labeled']}/{s['neurons']['n_units']} "
              "live neurons."]
-    for key, what in (("best_dying", "life lost soon"), ("best_power_pill", "power pill")):
+    for headline in s.get("headlines", []):
+        key, what = headline["key"], headline["title"]
         if s.get(key):
             parts.append(f"Best {what} feature: #{s[key]['unit']} ({s[key]['description']}, "
                          f"AUROC {s[key]['auroc']:.3f}).")

@@ -6,11 +6,14 @@ reward clipping) is done by ALE's own vector env; nothing here re-implements it.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from functools import cache
 
 import gymnasium as gym
 import numpy as np
-from ale_py import roms
+from ale_py import ALEInterface, LoggerMode, roms
 from ale_py.vector_env import AtariVectorEnv
 
 from rlsae.config import UserError
@@ -21,12 +24,25 @@ NOOP_MAX = 30
 
 
 def check_game(game: str) -> str:
-    """Return ``game`` if ALE ships its ROM, else raise a UserError listing close names."""
-    if roms.get_rom_path(game) is None:
-        close = [g for g in roms.get_all_rom_ids() if game.replace("-", "_").lower()[:4] in g][:8]
-        hint = f" Did you mean one of: {', '.join(close)}?" if close else ""
-        raise UserError(f"unknown ALE game '{game}': use a snake_case ROM id such as 'ms_pacman'.{hint}")
-    return game
+    """The snake_case ROM id of ``game``, in any of ALE's spellings (``ms_pacman``, ``MsPacman``,
+    ``ALE/MsPacman-v5``, ``MsPacmanNoFrameskip-v4``); a UserError with the closest names if ALE lacks it."""
+    ids = {rom.replace("_", ""): rom for rom in roms.get_all_rom_ids()}
+    key = re.sub(r"^ALE/|(NoFrameskip|Deterministic)?-v\d+$", "", game.strip()).replace("_", "").lower()
+    if key in ids:
+        return ids[key]
+    close = [ids[k] for k in difflib.get_close_matches(key, list(ids), n=3, cutoff=0.6)]
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise UserError(f"unknown ALE game '{game}': give an ALE ROM id such as 'ms_pacman' or 'pong' "
+                    f"(or a Gymnasium id such as 'ALE/Pong-v5').{hint}")
+
+
+@cache
+def action_names(game: str) -> tuple[str, ...]:
+    """The names of ``game``'s minimal action set (ALE's action meanings), in the agents' action order."""
+    ALEInterface.setLoggerMode(LoggerMode.Error)
+    ale = ALEInterface()
+    ale.loadROM(str(roms.get_rom_path(check_game(game))))
+    return tuple(action.name for action in ale.getMinimalActionSet())
 
 
 def default_threads(num_envs: int) -> int:

@@ -3,7 +3,8 @@
 An SAE feature fires on a few percent of states, in one situation ("in the bottom-left region, facing
 left"). Scored against a broad fact it contains only part of ("facing left"), even a perfectly precise
 feature has a low AUROC: it misses most of the fact's states. So features are also scored against
-pairs of boolean facts from different groups of ``CONJUNCTION_GROUPS``. Pairs true on too few states
+pairs of boolean facts from different groups of the game's ``conjunction_groups`` (rlsae.envs.games:
+facts in one group describe the same thing, so they are never paired). Pairs true on too few states
 (their AUROC cannot be estimated) or equal to one of their parts (nothing new) are left out.
 """
 
@@ -11,22 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.envs.facts import PILLS
-
-# Facts in one group describe the same thing (one-hot categories, or overlapping facts such as Pac-Man's
-# region and grid cell), so they are never paired with each other. Groups name ``binary_facts`` names or
-# their prefix before "=". Order sets the reading order: Pac-Man first, then ghosts, pills, outcome.
-CONJUNCTION_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("pacman_region", "pacman_cell"),
-    ("pacman_facing",),
-    ("nearest_ghost_distance",),
-    ("nearest_ghost_direction",),
-    ("ghosts_frightened", "nearest_ghost_edible"),
-    tuple(f"pill_{p}" for p in PILLS),
-    ("fruit_present",),
-    ("lives",),
-    ("dying",),
-)
 MIN_RATE = 0.002  # a pair must hold on >= 0.2% of states (~60 held-out states in 100k) to be scored
 SEPARATOR = " & "
 
@@ -43,21 +28,22 @@ def conjunction_description(first: str, second: str) -> str:
     return f"{first} and {' '.join(b[shared:])}"
 
 
-def _group_members(names: list[str]) -> list[list[str]]:
-    """The names in ``names`` of each group of ``CONJUNCTION_GROUPS``, in order."""
-    return [[n for n in names if n.split("=")[0] in group] for group in CONJUNCTION_GROUPS]
+def _group_members(names: list[str], groups: tuple[tuple[str, ...], ...]) -> list[list[str]]:
+    """The names in ``names`` of each of ``groups`` (``binary_facts`` names or their prefix before "=")."""
+    return [[n for n in names if n.split("=")[0] in group] for group in groups]
 
 
 def with_conjunctions(facts: dict[str, np.ndarray], descriptions: dict[str, str],
+                      groups: tuple[tuple[str, ...], ...],
                       min_rate: float = MIN_RATE) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """``facts`` (boolean, from ``binary_facts``) plus every informative pair from two different groups.
+    """``facts`` (boolean, from ``binary_facts``) plus every informative pair from two different ``groups``.
 
     A pair is kept when it holds on at least ``min_rate`` and at most ``1 - min_rate`` of the states and
     differs from both of its parts. Returns the facts and their descriptions (conjunctions named
     ``"a & b"``, described as one sentence).
     """
     out, text = dict(facts), dict(descriptions)
-    members = _group_members(list(facts))
+    members = _group_members(list(facts), groups)
     for i, first_group in enumerate(members):
         for second_group in members[i + 1:]:
             for a in first_group:

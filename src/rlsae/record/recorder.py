@@ -15,7 +15,6 @@ OUT as one recording.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,13 @@ from torch import nn
 from tqdm import tqdm
 
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
-from rlsae.agents.checkpoint import WEIGHTS, load_agent, resolve_checkpoint
+from rlsae.agents.checkpoint import WEIGHTS
+from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE, OBSERVATION, check_head, load, weights_sha256
 from rlsae.common.hooks import capture, hooked
 from rlsae.common.outputs import holds_only_marker
 from rlsae.common.runtime import one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
-from rlsae.envs.atari import FRAME_SKIP, NOOP_MAX, check_game, rng_actions
+from rlsae.envs.atari import DEFAULT_GAME, FRAME_SKIP, NOOP_MAX, check_game, rng_actions
 from rlsae.record.emulator import MAX_EPISODE_FRAMES, EnvBatch, _rng_from_str, _rng_to_str
 from rlsae.record.store import (
     AGENT,
@@ -57,8 +57,12 @@ RUN_SETTINGS = ("steps", "num_envs", "epsilon", "seed", "chunk_size")
 @dataclass
 class RecordConfig:
     out: Path = option(Path("runs/recording"), "store folder; an interrupted recording there is finished")
-    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
-    layer: str = option("hidden", "layer whose output is recorded (a name from model.named_modules())")
+    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped agent); or --agent")
+    agent: str | None = option(None, AGENT_HELP)
+    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; Ms. Pac-Man for a factory "
+                              "that names none)")
+    layer: str | None = option(None, "layer whose output is recorded, a name from model.named_modules() "
+                               "(default: the agent's own: 'hidden' for an rlsae agent)")
     steps: int = option(100_000, "agent steps to record (rounded up to a multiple of --num-envs)", low=1)
     num_envs: int = option(8, "games played in parallel", low=1, high=4096)
     epsilon: float = option(0.01, "probability of a random action", low=0, high=1)
@@ -83,6 +87,7 @@ class RecordConfig:
         check_options(self)
         self.device = resolve_device(self.device)
         self.shard_index = parse_shard(self.shard)
+        require(self.checkpoint is None or self.agent is None, "give --checkpoint or --agent, not both")
 
     @property
     def store(self) -> Path:
@@ -101,30 +106,28 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def record(cfg: RecordConfig) -> Path:
-    """Record the checkpoint agent (default: the shipped one) into ``cfg.out``; returns the store path."""
-    folder = resolve_checkpoint(cfg.checkpoint)
-    model, agent_manifest = load_agent(folder, cfg.device)
-    agent = {"checkpoint": str(folder.resolve()), "kind": "rlsae-checkpoint", "manifest": agent_manifest}
-    return record_model(model, cfg.layer, cfg, game=agent_manifest.get("game", "ms_pacman"), agent=agent,
-                        agent_folder=folder)
+    """Record the agent ``--agent`` or ``--checkpoint`` names (default: the shipped one) into ``cfg.out``;
+    returns the store path."""
+    agent = load(cfg.agent or cfg.checkpoint, cfg.device)
+    layer = cfg.layer or agent.layer
+    require(layer is not None, f"the agent '{cfg.agent}' names no layer to read: pass --layer NAME")
+    folder = Path(agent.source["checkpoint"]) if agent.source.get("kind") == "rlsae-checkpoint" else None
+    return record_model(agent.model, layer, cfg, game=cfg.game or agent.game or DEFAULT_GAME, agent=agent.source,
+                        agent_folder=folder, head=agent.head if layer == agent.layer else None)
 
 
-def weights_sha256(model: nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "ms_pacman",
-                 agent: dict[str, Any] | None = None, agent_folder: Path | None = None) -> Path:
+def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DEFAULT_GAME,
+                 agent: dict[str, Any] | None = None, agent_folder: Path | None = None,
+                 head: str | None = None) -> Path:
     """Record any Q-network: ``model(obs uint8 [B, 4, 84, 84]) -> Q [B, n_actions]``, reading ``layer``.
 
-    ``agent`` describes the model for the manifest (default: its class name and weight hash);
-    ``agent_folder``, an rlsae checkpoint, is copied into the store so it is self-contained.
+    ``agent`` describes the model for the manifest (default: its class name and weight hash; a factory's
+    ``source`` lets later stages rebuild it); ``agent_folder``, an rlsae checkpoint, is copied into the
+    store so it is self-contained. ``head`` names the nn.Linear mapping ``layer`` to the Q-values; it is
+    checked on the first observation, and without it the one such layer is looked for (none: the metrics
+    that need a head are unavailable later).
     """
-    check_game(game)
+    game = check_game(game)
     model = model.to(cfg.device).eval()
     out = cfg.store
     n = cfg.num_envs
@@ -134,7 +137,11 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
     n_actions = probe.n_actions
     act, q = _forward(model, layer, probe.obs, cfg.device)
     require(q.ndim == 2 and q.shape[1] == n_actions,
-            f"the model must map [B, 4, 84, 84] uint8 to [B, {n_actions}] Q-values; it gave {tuple(q.shape)}")
+            f"the model must map {OBSERVATION} to [B, {n_actions}] Q-values (the {n_actions} actions of "
+            f"'{game}'); it gave {tuple(q.shape)}")
+    head = check_head(model, head, act, q)
+    if head is None:
+        print(f"record: {HEAD_UNAVAILABLE}")
     sha = weights_sha256(model)
     cls = type(model)
     agent = {**(agent or {"kind": "module", "class": f"{cls.__module__}.{cls.__qualname__}"}), "sha256": sha}
@@ -156,7 +163,7 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = "m
                 f"'{out}' exists, is not empty and is not a recording: choose another --out")
         out.mkdir(parents=True, exist_ok=True)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **identity,
-                    "activation_shape": list(act.shape[1:]), "agent": agent,
+                    "activation_shape": list(act.shape[1:]), "agent": agent, "head": head,
                     "env": {"frame_skip": FRAME_SKIP, "noop_max": NOOP_MAX, "repeat_action_probability": 0.0,
                             "max_episode_frames": MAX_EPISODE_FRAMES, "stack": 4, "obs": [84, 84]},
                     "provenance": provenance(), "runs": [], "n_steps": 0, "n_chunks": 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -25,6 +25,9 @@ from rlsae.record.store import (
     shard_folder,
     step_array_specs,
 )
+
+if TYPE_CHECKING:
+    from rlsae.agents.protocol import Agent
 
 # What the shards of one recording must share.
 SHARD_IDENTITY = ("game", "layer", "d_act", "n_actions", "activation_dtype", "snapshot_every")
@@ -185,22 +188,66 @@ class Recording:
 
     # ---- the agent ----
 
-    def load_agent(self, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
-        """The Q-network that made the recording (stored in the recording's ``agent/`` folder)."""
-        from rlsae.agents.checkpoint import load_agent
+    def use_agent(self, agent: str | Path | None, device: str = "cpu") -> None:
+        """Play and read ``agent`` (an ``--agent`` value) instead of the stored one; its weights must be
+        the recorded agent's. None keeps the stored one."""
+        if agent is None:
+            return
+        from rlsae.agents.protocol import check_same, load
 
+        loaded = load(agent, device)
+        check_same(loaded.model, self.manifest["agent"].get("sha256"), f"--agent {agent}")
+        self.__dict__.pop("head", None)
+        self._agent = loaded
+
+    def agent(self, device: str = "cpu") -> Agent:
+        """The agent that made the recording: ``--agent`` if given (``use_agent``), else the rlsae
+        checkpoint copied into the store, else the one rebuilt from the factory the manifest names."""
+        from rlsae.agents.protocol import Agent, rebuild
+
+        found = getattr(self, "_agent", None)
+        if found is not None:
+            found.model.to(device)
+            return found
         store = self.chunks[0].parent.parent if self.chunks else self.path  # of a sharded one: shard 0's
         folder = store / AGENT
-        if not folder.is_dir():
-            raise UserError(f"recording '{self.path}' was made with a user module, not an rlsae checkpoint: "
-                            "it holds no copy of the agent")
-        return load_agent(folder, device)
+        if folder.is_dir():
+            from rlsae.agents.checkpoint import load_agent
+
+            model, manifest = load_agent(folder, device)
+            return Agent(model, self.manifest["layer"], None, manifest["game"], {"manifest": manifest})
+        try:
+            return rebuild(self.manifest["agent"], device)
+        except UserError as err:
+            raise UserError(f"recording '{self.path}': {err}") from None
+
+    def load_agent(self, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+        """(the Q-network that made the recording, a manifest with at least its "game")."""
+        agent = self.agent(device)
+        return agent.model, {**agent.source.get("manifest", {}), "game": self.manifest["game"]}
+
+    @property
+    def head_name(self) -> str | None:
+        """The nn.Linear mapping the recorded layer to the Q-values, checked when recorded (None: none).
+        Recordings from before heads were stored read layer 'hidden' of an rlsae checkpoint: 'head'."""
+        if "head" in self.manifest:
+            return self.manifest["head"]
+        rlsae_agent = self.manifest["agent"].get("kind") == "rlsae-checkpoint"
+        return "head" if self.manifest["layer"] == "hidden" and rlsae_agent else None
 
     @cached_property
+    def head(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """float32 (weight [n_actions, d], bias [n_actions]) of the Q-head reading the recorded layer, or None."""
+        if self.head_name is None:
+            return None
+        layer = self.load_agent()[0].get_submodule(self.head_name)
+        return layer.weight.detach().cpu().float().numpy(), layer.bias.detach().cpu().float().numpy()
+
+    @property
     def head_weight(self) -> np.ndarray:
-        """float32 [n_actions, d]: the Q-head's weight when the recorded layer feeds it (layer 'hidden')."""
-        model, _ = self.load_agent()
-        head = getattr(model, "head", None)
-        if self.manifest["layer"] != "hidden" or head is None:
-            raise UserError(f"layer '{self.manifest['layer']}' is not the Q-head's input ('hidden')")
-        return head.weight.detach().cpu().numpy()
+        """float32 [n_actions, d]: the Q-head's weight; a UserError when no linear head reads the layer."""
+        if self.head is None:
+            from rlsae.agents.protocol import HEAD_UNAVAILABLE
+
+            raise UserError(f"recording '{self.path}' (layer '{self.manifest['layer']}'): {HEAD_UNAVAILABLE}")
+        return self.head[0]

@@ -67,13 +67,11 @@ def check_finite_rows(x: torch.Tensor, what: str) -> None:
 
 
 def q_head(recording: Recording) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The Q-head's (weight [n_actions, d_in], bias [n_actions]) when the recorded layer feeds it."""
-    try:
-        weight = torch.from_numpy(recording.head_weight.copy())
-    except UserError:
+    """The Q-head's (weight [n_actions, d_in], bias [n_actions]) when a linear head reads the recorded layer."""
+    if recording.head is None:
         return None
-    model, _ = recording.load_agent()
-    return weight, model.head.bias.detach().cpu().clone()
+    weight, bias = recording.head
+    return torch.from_numpy(weight.copy()), torch.from_numpy(bias.copy())
 
 
 @torch.no_grad()

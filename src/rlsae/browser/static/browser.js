@@ -326,7 +326,7 @@
         card('score', fmt(s.score_clean) + ' \u2192 ' + fmt(s.score_steered) + (delta !== null ? ' (' + (delta >= 0 ? '+' : '') + fmt(delta) + ')' : ''))),
       s.note ? el('p', {'class': 'muted', text: s.note}) : null,
       s.action_clean && s.action_steered ? distributionSvg(s.action_clean, s.action_steered, names) : null,
-      s.heatmap ? el('div', null, el('h3', {text: 'Where Pac-Man goes'}), el('img', {src: s.heatmap, alt: 'steering heatmap'})) : null,
+      s.heatmap ? el('div', null, el('h3', {text: 'Where the player goes'}), el('img', {src: s.heatmap, alt: 'steering heatmap'})) : null,
       s.gif ? el('div', null, el('h3', {text: 'Steered play'}), el('img', {src: s.gif, alt: 'steered agent'})) : null);
   }
 
