@@ -7,6 +7,7 @@ and `train-sae`, `evaluate` and `interpret` agree on which states are held out w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -57,6 +58,31 @@ def load_split(recording: Recording, heldout_fraction: float, heldout: bool,
                         f"of the {index.size} {'held-out' if heldout else 'training'} rows: an SAE trained on "
                         "them would be NaN; re-record those chunks")
     return ActivationData(torch.from_numpy(x), np.asarray(recording.episode_ids[index]))
+
+
+def load_activations(path: Path) -> np.ndarray:
+    """A user's activations: a 2-D float .npy array [states, d], read without unpickling anything."""
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError(f"--activations '{path}' not found") from None
+    except (ValueError, OSError) as err:
+        raise UserError(f"--activations '{path}' is not a plain .npy array ({str(err).splitlines()[0]}): save it "
+                        "with numpy.save from a float array") from None
+    if x.ndim != 2 or x.dtype.kind != "f" or len(x) < 2:
+        raise UserError(f"--activations '{path}' holds {x.dtype} {x.shape}: give a float array [states, d] with "
+                        "at least 2 rows (flatten each state's activations)")
+    return x
+
+
+def split_rows(x: np.ndarray, heldout_fraction: float, seed: int,
+               max_states: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training rows, held-out rows) of ``x``: a seeded random ``heldout_fraction`` held out (at least one
+    row each), the training rows cut to ``max_states``. Rows have no episodes to split by."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_held = min(len(x) - 1, max(1, round(heldout_fraction * len(x))))
+    train, held = np.sort(order[n_held:][:max_states]), np.sort(order[:n_held])
+    return (torch.from_numpy(np.asarray(x[train], np.float32)), torch.from_numpy(np.asarray(x[held], np.float32)))
 
 
 def check_finite_rows(x: torch.Tensor, what: str) -> None:

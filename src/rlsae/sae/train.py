@@ -25,16 +25,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from rlsae.agents.protocol import HEAD_UNAVAILABLE
 from rlsae.common.files import load_state, save_state
 from rlsae.common.runtime import provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, stop_requested, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES, build_sae
-from rlsae.sae.data import check_finite_rows, geometric_median, load_split, q_head
+from rlsae.sae.data import check_finite_rows, geometric_median, load_activations, load_split, q_head, split_rows
 from rlsae.sae.io import CFG, save_sae
 from rlsae.sae.losses import advantage_matrix, squared_error
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
@@ -93,6 +95,9 @@ class Schedule:
 @dataclass
 class TrainSAEConfig:
     recording: Path = option(Path("runs/recording"), "recording folder made by `rlsae record`")
+    activations: Path | None = option(None, "instead of a recording: a .npy array [states, d] of activations "
+                                      "(a random --heldout-fraction of its rows held out); no agent, so the "
+                                      "advantage-aware loss and the action metrics are off")
     out: Path = option(Path("runs/sae"), "output folder (an unfinished run there is resumed)")
     architecture: str = option("topk", ", ".join(ARCHITECTURES) + " (see rlsae.sae.architectures)",
                                choices=list(ARCHITECTURES))
@@ -108,8 +113,8 @@ class TrainSAEConfig:
     warmup_fraction: float | None = option(None, "fraction of steps with a linear learning-rate warm-up "
                                            "(default: 5%% of the steps, at most 1000 steps)", low=0, high=1)
     decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero", low=0, high=1)
-    advantage_weight: float = option(1.0, "weight of the advantage-aware term (0 = plain MSE); needs "
-                                     "the recorded layer to feed the Q-head", low=0)
+    advantage_weight: float | None = option(None, "weight of the advantage-aware term (0 = plain MSE; default: 1 "
+                                            "where a linear Q-head reads the recorded layer, else 0)", low=0)
     aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)",
                              low=0)
     k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)", low=1)
@@ -134,6 +139,7 @@ class TrainSAEConfig:
 
     def __post_init__(self) -> None:
         self.recording, self.out = Path(self.recording), Path(self.out)
+        self.activations = None if self.activations is None else Path(self.activations)
         self.matryoshka_widths = tuple(self.matryoshka_widths)
         check_options(self)
         require(self.samples >= (self.batch_size or 1),
@@ -147,21 +153,25 @@ def _comparable(cfg: TrainSAEConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the one it continues (paths resolved, so the same
     recording spelled differently still matches)."""
     settings = {k: v for k, v in to_dict(cfg).items() if k not in ("progress", "device", "out")}
-    settings["recording"] = str(Path(settings["recording"]).resolve())
+    for key in ("recording", "activations"):
+        settings[key] = settings[key] and str(Path(settings[key]).resolve())
     return settings
 
 
 class Trainer:
     """One SAE training run: data in RAM, the model in scaled units, counters for dead latents.
 
-    ``train`` and ``heldout`` are float32 [n, d_in] activations; ``head`` the Q-head's (weight, bias)
-    when the layer feeds it; ``metadata`` describes the data's source for the saved cfg.json.
+    ``train`` and ``heldout`` are [n, d_in] activations (torch or numpy); ``head`` the Q-head's (weight,
+    bias) when a linear head reads the layer (then the advantage-aware term is on unless
+    ``cfg.advantage_weight`` is 0); ``metadata`` describes the data's source for the saved cfg.json.
     """
 
     main = True  # this process writes the log (in a data-parallel run only process 0 does: sae/distributed.py)
 
     def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor, heldout: torch.Tensor,
                  head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None):
+        train, heldout = (torch.as_tensor(np.asarray(a, np.float32)) if isinstance(a, np.ndarray) else a.float()
+                          for a in (train, heldout))
         self.cfg, self.train, self.heldout, self.head = cfg, train, heldout, head
         self.metadata = metadata or {}
         self.device = torch.device(cfg.device)
@@ -171,9 +181,12 @@ class Trainer:
         d_in = x.shape[1]
         d_sae = cfg.d_sae or cfg.expansion_factor * d_in
         require(cfg.k <= d_sae, f"--k ({cfg.k}) must be <= d_sae ({d_sae})")
-        require(cfg.advantage_weight == 0 or head is not None,
-                "--advantage-weight needs the recorded layer to feed the Q-head (layer 'hidden' of an rlsae "
-                "agent): use --advantage-weight 0 for other layers")
+        require(not cfg.advantage_weight or head is not None,
+                f"--advantage-weight {cfg.advantage_weight}: {HEAD_UNAVAILABLE}; leave it out or give 0")
+        self.advantage_weight = (1.0 if head is not None else 0.0) if cfg.advantage_weight is None \
+            else cfg.advantage_weight
+        if head is None and self.main:
+            print(f"train-sae: plain MSE and no action metrics: {HEAD_UNAVAILABLE}")
         self.schedule = Schedule.derive(cfg, d_sae)
         self.k_aux = cfg.k_aux or max(1, d_in // 2)
         # Unit variance per dimension about the mean, so one learning rate suits any layer's scale.
@@ -181,7 +194,7 @@ class Trainer:
         variance = float(centred.pow(2).sum(1).mean())
         self.scale = max(math.sqrt(variance / d_in), 1e-8) if cfg.scale_inputs else 1.0
         self.total_variance = variance / self.scale**2
-        self.adv = advantage_matrix(head[0]).to(self.device) if cfg.advantage_weight > 0 and head else None
+        self.adv = advantage_matrix(head[0]).to(self.device) if self.advantage_weight > 0 and head else None
         if self.adv is not None:
             self.adv_variance = float((centred @ self.adv.cpu().T).pow(2).sum(1).mean()) / self.scale**2
         del centred
@@ -270,7 +283,7 @@ class Trainer:
         metrics = {"fvu": fvu.item()}
         if self.adv is not None:
             adv_fvu = squared_error(x @ self.adv.T, x_hat @ self.adv.T) / self.adv_variance
-            loss = loss + cfg.advantage_weight * adv_fvu
+            loss = loss + self.advantage_weight * adv_fvu
             metrics["advantage_fvu"] = adv_fvu.item()
         dead = self.since_fired >= self.dead_window
         terms = sae.training_losses(TrainingBatch(x, x_hat, code, dead, self.total_variance, cfg.aux_coef,
@@ -364,7 +377,12 @@ class Trainer:
 
 
 def train_sae(cfg: TrainSAEConfig, trainer: type[Trainer] = Trainer) -> dict[str, Any]:
-    """Train an SAE on ``cfg.recording`` and save it; returns its held-out metrics."""
+    """Train an SAE on ``cfg.activations`` or else ``cfg.recording`` and save it; returns its held-out metrics."""
+    if cfg.activations is not None:
+        train, heldout = split_rows(load_activations(cfg.activations), cfg.heldout_fraction, cfg.seed,
+                                    cfg.max_states)
+        metadata = {"hook_name": "activations", "activations": str(cfg.activations.resolve())}
+        return trainer(cfg, train, heldout, None, metadata).run()
     recording = Recording.open(cfg.recording)
     train = load_split(recording, cfg.heldout_fraction, heldout=False, max_states=cfg.max_states, seed=cfg.seed)
     heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=200_000, seed=cfg.seed)
