@@ -113,3 +113,18 @@ def test_a_full_disk_is_said_in_one_line(tmp_path: Path, random_agent: Path, mon
     err = capsys.readouterr().err
     assert err.startswith("rlsae record: error: disk full") and err.count("\n") == 1
     assert not list((out / "chunks").glob("*.partial"))  # the chunk it could not hold is not left behind
+
+
+def test_non_finite_activations_are_refused_by_interpret(small_pipeline: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    recording = tmp_path / "rec"
+    shutil.copytree(small_pipeline["recording"], recording)
+    path = recording / "chunks" / "000001" / "activations.npy"
+    activations = np.load(path)
+    activations[5, 7] = np.inf  # the histograms used to fail on it with a raw ValueError traceback
+    np.save(path, activations)
+    code = main(["interpret", "--sae", str(small_pipeline["sae"]), "--recording", str(recording),
+                 "--out", str(tmp_path / "interpret"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "row 5 of chunk '000001'" in err and "NaN or inf" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "interpret").exists()

@@ -39,6 +39,7 @@ from rlsae.config import UserError, option, require, to_dict
 from rlsae.envs.games import action_names, game_spec, no_facts_note
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
+from rlsae.sae.data import check_finite_states
 from rlsae.sae.io import load_log10_density, sae_metadata
 
 HIST_BINS = 24
@@ -147,6 +148,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     require(len(states) >= 10, f"recording '{rec.path}' has only {len(states)} steps: record more")
     steps = tqdm(total=6, desc="interpret", disable=not cfg.progress)
     activations = np.asarray(rec.activations[states], np.float32)
+    check_finite_states(rec, states, activations, "analysed")
     # Column-major: histograms, examples and AUROC read one feature's activations over all states at a time.
     features = np.asfortranarray(encode_all(sae, activations))
     steps.update()

@@ -48,6 +48,13 @@ def load_split(recording: Recording, heldout_fraction: float, heldout: bool,
     if max_states is not None and index.size > max_states:
         index = np.sort(np.random.default_rng(seed).choice(index, max_states, replace=False))
     x = np.asarray(recording.activations[index], dtype=np.float32)
+    check_finite_states(recording, index, x, "held-out" if heldout else "training")
+    return ActivationData(torch.from_numpy(x), np.asarray(recording.episode_ids[index]))
+
+
+def check_finite_states(recording: Recording, index: np.ndarray, x: np.ndarray, what: str) -> None:
+    """A UserError naming the chunk and row of the first of the states ``index`` (activations ``x``)
+    that holds NaN or inf: every result computed from them would be NaN."""
     bad = np.flatnonzero(~np.isfinite(x).all(1))
     if bad.size:
         step = int(index[bad[0]])
@@ -55,9 +62,8 @@ def load_split(recording: Recording, heldout_fraction: float, heldout: bool,
         chunk = int(np.searchsorted(offsets, step, side="right")) - 1
         raise UserError(f"recording '{recording.path}': the activations of row {step - offsets[chunk]} of chunk "
                         f"'{recording.chunks[chunk].name}' (step {step}) hold NaN or inf, and {bad.size - 1} more "
-                        f"of the {index.size} {'held-out' if heldout else 'training'} rows: an SAE trained on "
-                        "them would be NaN; re-record those chunks")
-    return ActivationData(torch.from_numpy(x), np.asarray(recording.episode_ids[index]))
+                        f"of the {index.size} {what} rows: results computed from them would be NaN; re-record "
+                        "those chunks")
 
 
 def load_activations(path: Path) -> np.ndarray:
