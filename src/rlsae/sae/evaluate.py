@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.agents.protocol import AGENT_HELP
 from rlsae.common.files import write_bytes
 from rlsae.common.outputs import write_results
 from rlsae.common.runtime import provenance
@@ -34,6 +35,8 @@ DENSITY_PNG = "density.png"
 class EvaluateSAEConfig:
     sae: Path = option(Path("runs/sae"), "SAE folder written by `rlsae train-sae`")
     recording: Path | None = option(None, "recording to evaluate on (default: the SAE's training recording)")
+    agent: str | None = option(None, "the recording's " + AGENT_HELP + "; needed only for a recording of a user "
+                               "module that stores no way to rebuild it")
     max_states: int = option(200_000, "held-out states used for the offline metrics", low=1)
     episodes: int = option(30, "full games per condition (clean, spliced, zero- and mean-ablated); 0 skips",
                            low=0)
@@ -109,8 +112,11 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
     metadata = sae_metadata(cfg.sae)
     recording_path = cfg.recording or metadata.get("recording")
     if recording_path is None:
-        raise UserError(f"'{cfg.sae}' does not name its recording: pass --recording")
+        trained_on = "was trained on --activations (no agent to play)" if "activations" in metadata else \
+            "does not name its recording"
+        raise UserError(f"'{cfg.sae}' {trained_on}: pass --recording; its held-out metrics are in its cfg.json")
     recording = Recording.open(recording_path)
+    recording.use_agent(cfg.agent)
     if recording.manifest["d_act"] != sae.d_in:
         raise UserError(f"recording '{recording_path}' has {recording.manifest['d_act']}-dim activations, "
                         f"the SAE expects {sae.d_in}")
