@@ -78,6 +78,15 @@ def _centre(mask: np.ndarray) -> tuple[float, float]:
     return (float(cols.mean()), float(rows.mean())) if len(rows) else (np.nan, np.nan)
 
 
+def _check_ball(facts: dict[str, np.ndarray], ball: np.ndarray, top: int, atol_y: float) -> None:
+    """The decoded ball against its pixel centre ``ball`` [n, 2] (NaN where not drawn), found below row ``top``."""
+    seen = np.isfinite(ball[:, 0])
+    assert seen.sum() > 100
+    np.testing.assert_allclose(facts["ball_x"][seen], ball[seen, 0], atol=0.6)
+    np.testing.assert_allclose(facts["ball_y"][seen], ball[seen, 1] + top, atol=atol_y)
+    assert facts["ball_in_play"][seen].all()
+
+
 def test_breakout_facts_match_the_frames() -> None:
     frames, ram, lives, rewards = _play("breakout", 400, 10)
     facts = decode_facts(ram, None, lives, 10, game="breakout")
@@ -85,11 +94,7 @@ def test_breakout_facts_match_the_frames() -> None:
     red[:, :, :8] = red[:, :, 152:] = False
     paddle = np.array([_centre(m[189:194])[0] for m in red])
     ball = np.array([_centre(m[93:189]) for m in red])  # below the bricks, above the paddle
-    seen = np.isfinite(ball[:, 0])
-    assert seen.sum() > 100
-    np.testing.assert_allclose(facts["ball_x"][seen], ball[seen, 0], atol=0.6)
-    np.testing.assert_allclose(facts["ball_y"][seen], ball[seen, 1] + 93, atol=0.6)
-    assert facts["ball_in_play"][seen].all()
+    _check_ball(facts, ball, 93, 0.6)
     # At the walls the paddle is clipped, and the ball passing its rows moves the pixel centre.
     middle = (facts["paddle_x"] > 30) & (facts["paddle_x"] < 130)
     assert (np.abs(facts["paddle_x"] - paddle)[middle] <= 0.6).mean() > 0.95
@@ -106,11 +111,7 @@ def test_pong_facts_match_the_frames() -> None:
     field = frames[:, 34:194]
     ball = np.array([_centre(np.all(f == (236, 236, 236), -1)) for f in field])
     agent = np.array([_centre(np.all(f == (92, 186, 92), -1))[1] for f in field]) + 34
-    seen = np.isfinite(ball[:, 0])
-    assert seen.sum() > 100
-    np.testing.assert_allclose(facts["ball_x"][seen], ball[seen, 0], atol=0.6)
-    np.testing.assert_allclose(facts["ball_y"][seen], ball[seen, 1] + 34, atol=1.1)
-    assert facts["ball_in_play"][seen].all()
+    _check_ball(facts, ball, 34, 1.1)
     middle = (facts["paddle_y"] > 60) & (facts["paddle_y"] < 170)
     assert (np.abs(facts["paddle_y"] - agent)[middle] <= 1.1).mean() > 0.95
     # The opponent scores often against random play: each point is "soon" for the steps before it.

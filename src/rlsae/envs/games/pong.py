@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.envs.games.spec import LOOKAHEAD, SCREEN_WIDTH, Fact, GameSpec, Headline, step_change
+from rlsae.envs.games.spec import LOOKAHEAD, SCREEN_WIDTH, Fact, GameSpec, Headline, ball_facts, step_change
 from rlsae.envs.sequences import previous_delta, within_next
 
 PLAYER_Y, OPPONENT_Y, BALL_X, BALL_Y, OPPONENT_SCORE, PLAYER_SCORE = 51, 50, 49, 54, 13, 14
@@ -43,9 +43,7 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
          bins=(FIELD[0] + HEIGHT / 3, FIELD[0] + 2 * HEIGHT / 3),
          bin_labels=("the opponent's paddle is in the top third", "the opponent's paddle is in the middle third",
                      "the opponent's paddle is in the bottom third")),
-    Fact("ball_x", "continuous", "the ball's x (screen pixels)"),
-    Fact("ball_y", "continuous", "the ball's y (screen pixels)"),
-    Fact("ball_in_play", "binary", "the ball is in play"),
+    *ball_facts(),
     Fact("ball_side", "categorical", "the ball's third of the court", categories=SIDES),
     Fact("ball_vs_paddle", "categorical", "the ball's height against the agent's paddle", categories=BESIDE),
     Fact("ball_motion", "categorical", "the ball's horizontal motion", categories=MOTIONS),

@@ -77,6 +77,13 @@ def dying_fact() -> Fact:
     return Fact("dying", "binary", "a life is lost within {horizon} steps")
 
 
+def ball_facts() -> list[Fact]:
+    """The ball's screen position and whether one is in play, for the ball games."""
+    return [Fact("ball_x", "continuous", "the ball's x (screen pixels)"),
+            Fact("ball_y", "continuous", "the ball's y (screen pixels)"),
+            Fact("ball_in_play", "binary", "the ball is in play")]
+
+
 def life_lost(lives: np.ndarray, episodes: np.ndarray) -> np.ndarray:
     """loss[t]: a life is lost between step t and t + 1 (an episode ending on its last life counts)."""
     loss = np.zeros(len(lives), bool)
