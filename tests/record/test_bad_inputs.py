@@ -128,3 +128,17 @@ def test_non_finite_activations_are_refused_by_interpret(small_pipeline: dict[st
     err = capsys.readouterr().err
     assert code == 2 and "row 5 of chunk '000001'" in err and "NaN or inf" in err and err.count("\n") == 1, err
     assert not (tmp_path / "interpret").exists()
+
+
+@pytest.mark.parametrize("name,content", [("manifest.json", b"{oops"), ("manifest.json", b"[]"),
+                                          ("features.npz", None), ("features.json", b"[]"), ("summary.json", b"")])
+def test_a_damaged_interpret_output_is_a_user_error(small_pipeline: dict[str, Path], tmp_path: Path, name: str,
+                                                    content: bytes | None) -> None:
+    from rlsae.analysis.results import load_result
+
+    folder = tmp_path / "interpret"
+    shutil.copytree(small_pipeline["interpret"], folder)
+    path = folder / name
+    path.write_bytes(path.read_bytes()[:100] if content is None else content)  # None: truncated
+    with pytest.raises(UserError, match="interpret"):  # steer and browse read it; both used to show tracebacks
+        load_result(folder)

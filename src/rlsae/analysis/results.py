@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlsae.common.files import write_bytes, write_json
+from rlsae.common.files import read_json, write_bytes, write_json
 from rlsae.config import UserError
 
 ARRAYS = "features.npz"
@@ -103,9 +104,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"no interpret output at '{folder}': expected {MANIFEST} written by "
                         f"`rlsae interpret --out {folder}` (an interrupted run leaves none; run it again)")
-    manifest = json.loads(path.read_text())
-    if manifest.get("kind") != KIND:
-        raise UserError(f"'{path}' is not an interpret manifest (kind {manifest.get('kind')!r})")
+    manifest = read_json(path, "interpret manifest")
+    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
+        kind = manifest.get("kind") if isinstance(manifest, dict) else type(manifest).__name__
+        raise UserError(f"'{path}' is not an interpret manifest (kind {kind!r})")
     return manifest
 
 
@@ -113,8 +115,12 @@ def load_result(folder: Path) -> InterpretResult:
     """Read an interpret output folder written by :func:`save_result`."""
     folder = Path(folder)
     read_manifest(folder)
-    with np.load(folder / ARRAYS) as arrays:
-        values: dict[str, Any] = {name: arrays[name] for name in arrays.files}
-    values.update(json.loads((folder / STRINGS).read_text()))
-    values["summary"] = json.loads((folder / SUMMARY).read_text())
-    return InterpretResult(**values)
+    try:
+        with np.load(folder / ARRAYS) as arrays:
+            values: dict[str, Any] = {name: arrays[name] for name in arrays.files}
+        values.update(json.loads((folder / STRINGS).read_text()))
+        values["summary"] = json.loads((folder / SUMMARY).read_text())
+        return InterpretResult(**values)
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile) as err:
+        raise UserError(f"the interpret output '{folder}' is damaged or incomplete ({str(err).splitlines()[0]}): "
+                        f"run `rlsae interpret` again into a new --out") from None
