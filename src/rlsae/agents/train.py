@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rlsae.agents.checkpoint import load_agent, load_train_state, save_checkpoint
+from rlsae.agents.checkpoint import load_agent, load_train_state, read_manifest, save_checkpoint
 from rlsae.agents.evaluate import greedy_policy, play_games, summarize
 from rlsae.agents.qnet import QNetwork
 from rlsae.common.runtime import provenance, resolve_device
@@ -54,7 +54,7 @@ ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
 class TrainAgentConfig:
     algorithm: str = option("pqn", "pqn (vectorised Q(lambda), no replay; fast) or dqn (replay + target net)",
                             choices=["pqn", "dqn"])
-    game: str = option(DEFAULT_GAME, "ALE ROM id")
+    game: str = option(DEFAULT_GAME, "ALE game, in any of ALE's spellings (ms_pacman, breakout, ALE/Pong-v5)")
     total_steps: int = option(10_000_000, "agent steps (each = 4 frames) summed over all envs")
     out: Path = option(Path("runs/agent"), "output folder for checkpoints and logs")
     seed: int = option(1, "random seed")
@@ -119,6 +119,10 @@ class TrainAgentConfig:
         return max(self.end_epsilon, self.start_epsilon + (self.end_epsilon - self.start_epsilon) * step / span)
 
 
+# What a resumed run must share with the run it continues (the step count, cadences and device may change).
+RESUME_IDENTITY = ("algorithm", "game", "layer_norm", "learning_rate")
+
+
 class TrainingRun:
     """Progress bar, JSONL log, periodic evaluation and checkpoints for one training run."""
 
@@ -131,6 +135,11 @@ class TrainingRun:
         self.wall = 0.0
         state = load_train_state(self.out / "latest") if cfg.resume else None
         if state is not None:
+            saved, now = read_manifest(self.out / "latest").get("config", {}), to_dict(cfg)
+            changed = [f"--{k.replace('_', '-')} {saved[k]} -> {now[k]}" for k in RESUME_IDENTITY
+                       if k in saved and saved[k] != now[k]]
+            require(not changed, f"'{self.out}' holds a run with other settings ({', '.join(changed)}): resume with "
+                    "the same settings, or use another --out")
             resumed, _ = load_agent(self.out / "latest", cfg.device)
             model.load_state_dict(resumed.state_dict())
             optimizer.load_state_dict(state["optimizer"])
