@@ -98,3 +98,24 @@ def test_a_plain_module_factory_on_another_game(tmp_path: Path, foreign: tuple[s
     # Without weights the factory's random init cannot be rebuilt to the same network: refused, not guessed.
     with pytest.raises(UserError, match="other weights"):
         rec.load_agent()
+
+
+def test_a_bare_module_recording_is_read_with_agent(tmp_path: Path, foreign: tuple[str, Path]) -> None:
+    """record_model(module) stores no way to rebuild the module: later stages take --agent, checked by hash."""
+    from foreign_agent import READ, build
+
+    from rlsae.agents.protocol import load_weights
+    from rlsae.record import RecordConfig, record_model
+
+    agent, weights = foreign
+    model = build().model
+    load_weights(model, weights)
+    record_model(model, READ, RecordConfig(out=tmp_path / "rec", steps=16, num_envs=2, progress=False))
+    rec = Recording.open(tmp_path / "rec")
+    assert rec.manifest["head"] == "q_out"
+    with pytest.raises(UserError, match="user module"):
+        rec.load_agent()
+    rec.use_agent(agent)
+    np.testing.assert_allclose(rec.head[0], model.q_out.weight.detach().numpy())
+    with pytest.raises(UserError, match="other weights"):
+        Recording.open(tmp_path / "rec").use_agent("foreign_agent:build")  # the factory's random weights
