@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -142,3 +143,15 @@ def test_a_damaged_interpret_output_is_a_user_error(small_pipeline: dict[str, Pa
     path.write_bytes(path.read_bytes()[:100] if content is None else content)  # None: truncated
     with pytest.raises(UserError, match="interpret"):  # steer and browse read it; both used to show tracebacks
         load_result(folder)
+
+
+def test_a_finished_recording_says_so_and_names_settings_that_differ(tmp_path: Path, agent: Path, cfg_for: Any,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from rlsae.record.recorder import record
+
+    record(cfg_for(tmp_path / "rec", agent, steps=40))
+    capsys.readouterr()
+    record(cfg_for(tmp_path / "rec", agent, steps=40, epsilon=0.5))
+    out = capsys.readouterr().out
+    assert "is complete: 40 steps" in out and "it was recorded with --epsilon 0.0" in out
+    assert len(Recording.open(tmp_path / "rec")) == 40

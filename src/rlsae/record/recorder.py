@@ -186,8 +186,10 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
                 + ", ".join(f"--{k.replace('_', '-')} {a} here, {b} now" for k, (a, b) in changed.items())
                 + "): run again with its settings to finish it, or record into a new --out")
     elif runs and not cfg.append:
+        made = runs[-1]["config"]
+        other = [f"--{k.replace('_', '-')} {made.get(k)}" for k in RUN_SETTINGS if made.get(k) != getattr(cfg, k)]
         print(f"'{out}' is complete: {done} steps in {len(runs)} run(s); nothing to do (--append adds "
-              f"--steps more as a new run)")
+              f"--steps more as a new run)" + (f"; it was recorded with {', '.join(other)}" if other else ""))
         return out
     else:
         steps = -(-cfg.steps // n) * n
