@@ -155,3 +155,17 @@ def test_a_finished_recording_says_so_and_names_settings_that_differ(tmp_path: P
     out = capsys.readouterr().out
     assert "is complete: 40 steps" in out and "it was recorded with --epsilon 0.0" in out
     assert len(Recording.open(tmp_path / "rec")) == 40
+
+
+def test_steer_rerun_from_another_directory_reuses_its_results(small_pipeline: dict[str, Path], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root = small_pipeline["root"]
+    argv = ["--feature", "0", "--episodes", "1", "--num-envs", "1", "--max-steps", "30", "--gif-steps", "10",
+            "--no-progress"]
+    monkeypatch.chdir(root)
+    assert main(["steer", "--sae", "sae", "--interpret", "interpret", "--out", str(tmp_path / "steer"), *argv]) == 0
+    before = (tmp_path / "steer" / "steering.json").read_bytes()
+    monkeypatch.chdir(tmp_path)  # the same folders, spelled from elsewhere: the same settings
+    assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(root / "interpret"),
+                 "--out", "steer", *argv]) == 0
+    assert (tmp_path / "steer" / "steering.json").read_bytes() == before  # feature 0 was found done, not re-run

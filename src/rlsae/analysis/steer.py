@@ -263,7 +263,9 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
             "gif": None if gif is None else str(gif.relative_to(cfg.out))}
         write_json(cfg.out / RESULTS, {
             "kind": "rlsae-steering", "sae": str(Path(sae_folder).resolve()), "recording": str(rec.path.resolve()),
-            "config": to_dict(cfg), "provenance": provenance(), "results": list(done.values())})
+            # paths stored resolved: a rerun from another directory still finds them the same
+            "config": {**to_dict(cfg), **_settings(to_dict(cfg), sae_folder)}, "provenance": provenance(),
+            "results": list(done.values())})
 
 
 def steer(cfg: SteerConfig) -> list[dict[str, Any]]:
