@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from rlsae.agents.protocol import AGENT_HELP
+from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import one_thread, resolve_device
 from rlsae.config import UserError, check_options, option, require
 from rlsae.envs.atari import DEFAULT_GAME, make_vector_env, rng_actions
@@ -44,18 +44,19 @@ def greedy_policy(model: nn.Module, device: str) -> Callable[[np.ndarray], np.nd
 
 
 def play_games(act: Callable[[np.ndarray], np.ndarray], episodes: int, *, game: str = DEFAULT_GAME,
-               num_envs: int = 16, epsilon: float = 0.05, seed: int = 1, progress: bool = True) -> list[float]:
-    """Play ``episodes`` full games with policy ``act`` and return their unclipped scores.
+               num_envs: int = 16, epsilon: float = 0.05, seed: int = 1, progress: bool = True,
+               label: str = "evaluating") -> list[float]:
+    """Play ``episodes`` full games with policy ``act`` and return their unclipped scores (``label`` names the bar).
 
     Each env plays a fixed quota of games decided up front: keeping "the first N games to finish"
     would favour short (bad) games and bias the mean downwards.
     """
     with one_thread():
-        return _play(act, episodes, game, num_envs, epsilon, seed, progress)
+        return _play(act, episodes, game, num_envs, epsilon, seed, progress, label)
 
 
 def _play(act: Callable[[np.ndarray], np.ndarray], episodes: int, game: str, num_envs: int, epsilon: float,
-          seed: int, progress: bool) -> list[float]:
+          seed: int, progress: bool, label: str) -> list[float]:
     num_envs = min(num_envs, episodes)
     quota = np.full(num_envs, episodes // num_envs)
     quota[: episodes % num_envs] += 1
@@ -67,7 +68,7 @@ def _play(act: Callable[[np.ndarray], np.ndarray], episodes: int, game: str, num
     n_actions = int(env.single_action_space.n)
     try:
         obs, _ = env.reset(seed=seed)
-        bar = tqdm(total=episodes, desc="evaluating", unit="game", disable=not progress, leave=False)
+        bar = ProgressBar(total=episodes, desc=label, unit="game", disable=not progress, leave=False)
         while (done_count < quota).any():
             greedy = act(obs)
             # an action the game lacks would hang ALE's vector env for good (no signal stops it)

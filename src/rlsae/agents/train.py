@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rlsae.agents.checkpoint import load_agent, load_train_state, read_manifest, save_checkpoint
 from rlsae.agents.evaluate import greedy_policy, play_games, summarize
 from rlsae.agents.qnet import QNetwork
+from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance, resolve_device
 from rlsae.config import option, require, to_dict
 from rlsae.envs.atari import DEFAULT_GAME, check_game
@@ -151,8 +151,8 @@ class TrainingRun:
         self.started = time.time()
         if self.step == 0 and 0 in cfg.keep_steps:
             self.save(f"series/{series_label(0)}")
-        self.bar = tqdm(total=cfg.total_steps, initial=self.step, unit="step", desc=f"train {cfg.algorithm}",
-                        disable=not cfg.progress, smoothing=0.05)
+        self.bar = ProgressBar(total=cfg.total_steps, initial=self.step, unit="step", desc=f"train {cfg.algorithm}",
+                               disable=not cfg.progress, smoothing=0.05)
 
     @property
     def done(self) -> bool:

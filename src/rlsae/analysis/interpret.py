@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE
 from rlsae.analysis.clusters import cluster_features
@@ -34,6 +33,7 @@ from rlsae.analysis.labels import LabelRule, best_unit, score_units
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import find_talk_features, format_talk_features
+from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, option, require, to_dict
 from rlsae.envs.games import action_names, game_spec, no_facts_note
@@ -146,7 +146,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     check_match(sae, rec, cfg.sae)
     states = select_states(rec, cfg.max_states)
     require(len(states) >= 10, f"recording '{rec.path}' has only {len(states)} steps: record more")
-    steps = tqdm(total=6, desc="interpret", disable=not cfg.progress)
+    steps = ProgressBar(total=6, desc="interpret", disable=not cfg.progress)
     activations = np.asarray(rec.activations[states], np.float32)
     check_finite_states(rec, states, activations, "analysed")
     # Column-major: histograms, examples and AUROC read one feature's activations over all states at a time.

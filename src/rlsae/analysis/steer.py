@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from rlsae.agents.protocol import AGENT_HELP
 from rlsae.analysis.interpret import sae_recording
@@ -31,6 +30,7 @@ from rlsae.analysis.steering import MODES, action_distribution, steering_hook, t
 from rlsae.common.files import read_json, write_json
 from rlsae.common.hooks import HookFn, capture, hooked
 from rlsae.common.outputs import write_results
+from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
@@ -115,7 +115,7 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
     max_act = np.zeros(sae.d_sae, np.float32) if sae is not None else None
     gif: list[np.ndarray] = []
     truncated = 0
-    bar = tqdm(total=cfg.episodes, desc=desc, unit="game", disable=not cfg.progress, leave=False)
+    bar = ProgressBar(total=cfg.episodes, desc=desc, unit="game", disable=not cfg.progress, leave=False)
     while (finished < quota).any():
         counting = finished < quota
         obs = torch.from_numpy(envs.obs).to(cfg.device)
@@ -237,7 +237,7 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
         max_act, source = clean.max_activation, "the clean agent's own games"
     cfg.out.mkdir(parents=True, exist_ok=True)
     n_actions = int(rec.manifest["n_actions"])
-    for f in tqdm(features, desc="steering", disable=not cfg.progress or len(features) < 2):
+    for f in ProgressBar(features, desc="steering", disable=not cfg.progress or len(features) < 2):
         value = 0.0 if cfg.mode == "ablate" else cfg.strength * float(max_act[f])
         steered = play(model, layer, game, cfg, steering_hook(sae, f, cfg.mode, value), desc=f"feature {f}")
         folder = cfg.out / f"feature_{f:05d}"

@@ -11,9 +11,9 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from tqdm import tqdm
 
 from rlsae.browser.export import encode_png
+from rlsae.common.progress import ProgressBar
 from rlsae.record.recording import Recording
 
 JOB_STATES = 256  # states per job: small enough to balance the workers, large enough to replay in runs
@@ -46,7 +46,7 @@ def render_pngs(rec: Recording, indices: np.ndarray, workers: int = 2, compress_
     if unique.size == 0:
         return {}
     jobs = _jobs(rec, unique)
-    bar = tqdm(total=len(unique), desc="rendering frames", unit="frame", disable=not progress)
+    bar = ProgressBar(total=len(unique), desc="rendering frames", unit="frame", disable=not progress)
     out: dict[int, bytes] = {}
     path = str(rec.path)
     if workers <= 1 or len(jobs) == 1:

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
 from rlsae.agents.checkpoint import WEIGHTS
 from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE, OBSERVATION, check_head, load, weights_sha256
 from rlsae.common.hooks import capture, hooked
 from rlsae.common.outputs import holds_only_marker
+from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import DEFAULT_GAME, FRAME_SKIP, NOOP_MAX, check_game, rng_actions
@@ -235,8 +235,8 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
             if resume is not None:
                 envs.next_episode_id = int(resume["next_episode_id"])
             envs.reset_all()
-        bar = tqdm(total=run["steps"], initial=done - run["start_step"], desc="recording", unit="step",
-                   disable=not cfg.progress, smoothing=0.05)
+        bar = ProgressBar(total=run["steps"], initial=done - run["start_step"], desc="recording", unit="step",
+                          disable=not cfg.progress, smoothing=0.05)
         specs = step_array_specs(manifest["d_act"], n_actions, manifest["activation_dtype"])
         while done < end:
             writer = ChunkWriter(out / CHUNKS / f"{len(chunks):06d}", min(chunk_len, end - done), specs)
@@ -254,7 +254,7 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
 
 
 def _record_chunk(model: nn.Module, layer: str, envs: EnvBatch, rngs: list[np.random.Generator], epsilon: float,
-                  writer: ChunkWriter, done: int, run_index: int, cfg: RecordConfig, bar: tqdm) -> None:
+                  writer: ChunkWriter, done: int, run_index: int, cfg: RecordConfig, bar: ProgressBar) -> None:
     """Fill ``writer`` (its rows start at global step ``done``): each block's rows in env order, block after
     block, one agent step of every env after another."""
     act_dtype = writer.specs["activations"][0]

@@ -57,7 +57,8 @@ def game_fidelity(model: nn.Module, layer: str, sae: nn.Module, mean_activation:
     result: dict[str, float] = {}
     for name, hooks in conditions.items():
         scores = play_games(hooked_policy(model, hooks, device), episodes, game=game, num_envs=num_envs,
-                            epsilon=epsilon, seed=seed, progress=progress)
+                            epsilon=epsilon, seed=seed, progress=progress,
+                            label=f"playing {name.replace('_', ' ')}")
         summary = summarize(scores)
         result[f"score_{name}"] = summary["mean_score"]
         result[f"score_{name}_std"] = summary["std_score"]

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from rlsae.agents.protocol import HEAD_UNAVAILABLE
 from rlsae.common.files import load_state, save_state
+from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, stop_requested, to_dict
 from rlsae.record.recording import Recording
@@ -330,8 +330,8 @@ class Trainer:
                     f"'{cfg.out}' already holds a trained SAE: choose another --out or delete it")
             if self.main:
                 (cfg.out / LOG).unlink(missing_ok=True)
-        bar = tqdm(total=steps, initial=self.step, unit="step", desc=f"train-sae {cfg.architecture}",
-                   disable=not cfg.progress, smoothing=0.05)
+        bar = ProgressBar(total=steps, initial=self.step, unit="step", desc=f"train-sae {cfg.architecture}",
+                          disable=not cfg.progress, smoothing=0.05)
         started = time.time()
         wall_at_start = self.wall
         with stop_requested() as stop, open(cfg.out / LOG if self.main else os.devnull, "a") as log:
