@@ -112,12 +112,10 @@ def test_search_and_filters_narrow_the_list(driver, site) -> None:
 
     search = driver.find_element(By.ID, "search")
     search.send_keys("ghost")
-    expected = [f.id for f in data.features if f.label and "ghost" in f.label]
+    expected = [f.id for f in data.features if "ghost" in _searchable(f, data.clusters)]
     wait(driver, lambda d: count_text(d) == f"{len(expected)} of {N_FEATURES} features")
     shown = list_ids(driver)
     assert shown and set(shown) <= set(expected)
-    assert all("ghost" in text for text in driver.execute_script(
-        "return Array.from(document.querySelectorAll('#list-rows a.row')).map(a => a.textContent)"))
 
     search.clear()
     search.send_keys("1234")
@@ -159,17 +157,18 @@ def test_feature_page_shows_frames_arrows_and_goes_back(driver, site) -> None:
         [g.title.lower() for g in feature.frames]
 
     arrows = driver.find_elements(By.CSS_SELECTOR, "#effects svg.arrows path.arrow")
-    names = data.summary.action_names
-    directional = [i for i, name in enumerate(names) if name != "NOOP" and feature.action_effect[i] != 0]
+    names, advantage = data.summary.action_names, feature.advantage_effect
+    directional = [i for i, name in enumerate(names) if name != "NOOP" and advantage[i] != 0]
     assert len(arrows) == len(directional) == 8
     for path in arrows:
-        effect = feature.action_effect[names.index(path.get_attribute("data-action"))]
+        effect = advantage[names.index(path.get_attribute("data-action"))]
         assert path.get_attribute("stroke") == (BLUE if effect > 0 else RED)
     noop = driver.find_elements(By.CSS_SELECTOR, "#effects svg.arrows circle.noop")
-    assert len(noop) == 1 and noop[0].get_attribute("stroke") == (BLUE if feature.action_effect[0] > 0 else RED)
-    # longest arrow belongs to the largest |effect| among the directions
+    assert len(noop) == 1 and noop[0].get_attribute("stroke") == (BLUE if advantage[0] > 0 else RED)
+    assert driver.find_element(By.CSS_SELECTOR, "#effects svg.arrows text.noop-label").text == "NOOP"
+    # longest arrow belongs to the largest |advantage effect| among the directions
     lengths = {p.get_attribute("data-action"): p.size["width"] ** 2 + p.size["height"] ** 2 for p in arrows}
-    assert max(lengths, key=lengths.get) == names[max(directional, key=lambda i: abs(feature.action_effect[i]))]
+    assert max(lengths, key=lengths.get) == names[max(directional, key=lambda i: abs(advantage[i]))]
 
     assert feature.label in driver.find_element(By.CSS_SELECTOR, ".feature-head").text
     assert len(driver.find_elements(By.CSS_SELECTOR, "#facts tbody tr")) == len(feature.facts)
@@ -220,3 +219,57 @@ def test_a_real_interpret_export_shows_recorded_frames_and_steering(driver, smal
     assert widths and set(widths) == {160}  # Atari screens, re-rendered from the recording
     assert "clamp" in driver.find_element(By.ID, "steering").text
     assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_arrows_show_the_policy_and_the_value_shift_apart(driver, site) -> None:
+    """A feature that lowers every Q-value still favours some actions: the arrows show which, in both colours."""
+    data, index = site
+    feature = next(f for f in data.features if f.alive and max(f.action_effect) < 0)
+    open_page(driver, index, f"#feature/{feature.id}")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#effects svg.arrows path.arrow"))
+    strokes = {p.get_attribute("stroke") for p in driver.find_elements(By.CSS_SELECTOR, "#effects path.arrow")}
+    assert strokes == {BLUE, RED}
+    shift = driver.find_element(By.CSS_SELECTOR, "#effects .value-shift").text
+    assert f"{feature.value_shift:+.3f}"[:5] in shift and "every action" in shift
+
+
+def _searchable(f, clusters) -> str:
+    words = [f"#{f.id}", f.label or "", *(fact.fact for fact in f.facts),
+             clusters[f.cluster_id].name if f.cluster_id >= 0 else ""]
+    return " ".join(words).lower().replace("_", " ")
+
+
+def test_search_finds_fact_names_and_synonyms_and_lives_in_the_url(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#features")
+    search = driver.find_element(By.ID, "search")
+    search.send_keys("heading_to_power_pill")  # a fact name, not label text
+    expected = [f.id for f in data.features if "heading to power pill" in _searchable(f, data.clusters)]
+    assert any(not f.label or "heading" not in f.label for f in data.features if f.id in expected)
+    wait(driver, lambda d: count_text(d) == f"{len(expected)} of {N_FEATURES} features")
+    assert "q=heading_to_power_pill" in driver.current_url
+
+    search.clear()
+    search.send_keys("dying")  # no fact says "dying": it finds the "dead" ones
+    group = ("dead", "dying", "death", "die", "killed", "life lost")
+    dying = [f.id for f in data.features if any(w in _searchable(f, data.clusters) for w in group)]
+    assert dying
+    wait(driver, lambda d: count_text(d) == f"{len(dying)} of {N_FEATURES} features")
+
+    open_page(driver, index, "#features?q=ghost&alive=alive")  # a shared link restores search and filters
+    ghosts = [f.id for f in data.features if f.alive and "ghost" in _searchable(f, data.clusters)]
+    wait(driver, lambda d: count_text(d) == f"{len(ghosts)} of {N_FEATURES} features")
+    assert driver.find_element(By.ID, "search").get_attribute("value") == "ghost"
+    assert driver.find_element(By.ID, "f-alive").get_attribute("value") == "alive"
+
+
+def test_a_headline_links_to_its_feature_and_both_show_one_label(driver, site) -> None:
+    data, index = site
+    headline = data.summary.headlines[0]
+    feature = next(f for f in data.features if f.id == headline.feature)
+    open_page(driver, index, "#summary")
+    item = driver.find_element(By.CSS_SELECTOR, "#headlines li")
+    assert feature.label in item.text and "1114 held-out firings" in item.text.replace(",", "")
+    item.find_element(By.CSS_SELECTOR, "a.headline-link").click()
+    wait(driver, lambda d: f"Feature {feature.id}" in d.find_element(By.ID, "view-feature").text)
+    assert feature.label in driver.find_element(By.CSS_SELECTOR, ".feature-head .label").text

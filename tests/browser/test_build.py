@@ -63,6 +63,25 @@ def test_summary_holds_metrics_fidelity_curves_and_the_neuron_baseline(site: dic
     assert Image.open(site["out"] / summary["density_png"]).size == (30, 20)  # type: ignore[operator]
 
 
+def test_headlines_and_list_rows_come_from_the_interpret_summary(site: dict[str, object]) -> None:
+    result = site["result"]
+    summary = read_js(site["out"] / "data" / "summary.js")  # type: ignore[operator]
+    named = [h for h in result.summary["headlines"] if result.summary.get(h["key"])]  # type: ignore[attr-defined]
+    assert named, "the tiny run should find a best unit for some headline fact"
+    assert [h["title"] for h in summary["headlines"]] == [h["title"] for h in named]
+    for shown, h in zip(summary["headlines"], named):
+        best = result.summary[h["key"]]  # type: ignore[attr-defined]
+        assert (shown["feature"], shown["fact"], shown["firings"]) == (best["unit"], best["fact"], best["firings"])
+    table = read_js(site["out"] / "data" / "features.js")  # type: ignore[operator]
+    rows = [dict(zip(table["columns"], row)) for row in table["rows"]]
+    effect = result.action_effect  # type: ignore[attr-defined]
+    for row in rows[:20]:
+        centred = effect[row["id"]] - effect[row["id"]].mean()
+        if row["top_action"] is not None:
+            assert row["top_action"] == int(np.argmax(centred)) and row["bottom_action"] == int(np.argmin(centred))
+    assert any(row["facts"] for row in rows)
+
+
 def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str, object],
                                                                 small_pipeline: dict[str, Path]) -> None:
     out, result = site["out"], site["result"]

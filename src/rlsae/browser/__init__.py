@@ -13,6 +13,7 @@ from rlsae.browser.data import (
     Feature,
     FrameGroup,
     FrameItem,
+    Headline,
     Histogram,
     ImageSource,
     LabelStats,
@@ -24,5 +25,5 @@ from rlsae.browser.data import (
 from rlsae.browser.export import encode_png, export_browser
 
 __all__ = ["MS_PACMAN_ACTIONS", "AgentInfo", "BrowserData", "Cluster", "FactScore", "Feature", "FrameGroup",
-           "FrameItem", "Histogram", "ImageSource", "LabelStats", "RunSummary", "SAEInfo", "Steering",
+           "FrameItem", "Headline", "Histogram", "ImageSource", "LabelStats", "RunSummary", "SAEInfo", "Steering",
            "TrainingPoint", "encode_png", "export_browser"]

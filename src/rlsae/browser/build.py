@@ -25,6 +25,7 @@ from rlsae.browser.data import (
     Feature,
     FrameGroup,
     FrameItem,
+    Headline,
     RunSummary,
     SAEInfo,
     Steering,
@@ -217,7 +218,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         label_comparison={kind: {"labeled_fraction": s[kind]["labeled_fraction"],
                                  "mean_best_auroc": s[kind]["mean_best_auroc"], "count": s[kind]["n_units"]}
                           for kind in ("neurons", "features")},
-        notes=_notes(s),
+        notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
                     "evaluation": str(evaluation_file) if raw else None,
                     "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
@@ -234,12 +235,19 @@ def _notes(s: dict[str, Any]) -> str:
              f"{s['n_live']}/{s['n_features']} features live, {s['features']['n_labeled']} labeled "
              f"(label rule: {s['label_rule']}) vs {s['neurons']['n_labeled']}/{s['neurons']['n_units']} "
              "live neurons."]
-    for headline in s.get("headlines", []):
-        key, what = headline["key"], headline["title"]
-        if s.get(key):
-            parts.append(f"Best {what} feature: #{s[key]['unit']} ({s[key]['description']}, "
-                         f"AUROC {s[key]['auroc']:.3f}).")
     return " ".join(parts)
+
+
+def _headlines(s: dict[str, Any]) -> list[Headline]:
+    """The best feature for each of the game's headline facts, with the held-out sample behind its scores."""
+    out = []
+    for headline in s.get("headlines", []):
+        best = s.get(headline["key"])
+        if best:
+            out.append(Headline(headline["title"], int(best["unit"]), best["fact"], best["description"],
+                                best.get("precision"), best.get("recall"),
+                                int(best.get("firings", 0))))
+    return out
 
 
 def browse(cfg: BrowseConfig) -> tuple[Path, float]:

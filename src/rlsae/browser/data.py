@@ -21,9 +21,11 @@ Layout of the contract (field names are the JSON names the page reads)::
         action_names[...], density_log10[per feature, None = dead] | None, density_png | None,
         training_curves[{step, fvu, l0, dead_fraction, ...}],
         label_comparison{"neurons": {labeled_fraction, mean_best_auroc, count}, "features": {...}},
-        notes, provenance{...}
+        notes, headlines[Headline{title, feature, fact, description, precision, recall, firings}],
+        provenance{...}
       features: [Feature]
-        id, alive, density, max_activation, action_effect[per action], label, label_score,
+        id, alive, density, max_activation, action_effect[per action] (the page also gets
+        advantage_effect = action_effect less its mean, and value_shift = that mean), label, label_score,
         cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None,
         facts[FactScore{fact, auroc, description}],
         frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
@@ -98,6 +100,23 @@ class SAEInfo:
 
 
 @dataclass
+class Headline:
+    """A feature the summary names: the best one for a fact. The page shows it with the feature's own label,
+    so the summary and the feature's page cannot disagree."""
+
+    title: str
+    """What was sought, e.g. ``dying``."""
+    feature: int
+    fact: str
+    description: str
+    precision: float | None
+    """Held-out share of the feature's firings on which the fact holds."""
+    recall: float | None
+    firings: int
+    """Held-out states where the feature fires: the sample behind precision."""
+
+
+@dataclass
 class RunSummary:
     title: str
     agent: AgentInfo
@@ -118,6 +137,7 @@ class RunSummary:
     """``{"neurons": {...}, "features": {...}}``: do SAE features read better than raw neurons?"""
     notes: str = ""
     """Free text shown under the title."""
+    headlines: list[Headline] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     """What produced the run (commands, commits, paths); shown as a key-value list."""
 
@@ -188,6 +208,20 @@ class Feature:
     frames: list[FrameGroup] = field(default_factory=list)
     steering: Steering | None = None
 
+    @property
+    def value_shift(self) -> float:
+        """The part of ``action_effect`` shared by every action: a change of the state's value, not of the policy."""
+        return float(np.mean(self.action_effect)) if self.action_effect else 0.0
+
+    @property
+    def advantage_effect(self) -> list[float]:
+        """(W_head - its mean row) @ decoder direction: what the feature does to the ranking of actions.
+
+        For about half of the live features the value shift outweighs every difference between actions,
+        so the raw effect paints all arrows one colour and says nothing about the policy.
+        """
+        return [e - self.value_shift for e in self.action_effect]
+
 
 @dataclass
 class Cluster:
@@ -230,6 +264,8 @@ class BrowserData:
                     values = getattr(f.steering, name)
                     require(values is None or len(values) == n_actions,
                             f"feature {f.id}: steering.{name} needs {n_actions} values")
+        for h in self.summary.headlines:
+            require(h.feature in known, f"headline {h.title!r} names feature {h.feature}, which is not exported")
         if self.summary.density_log10 is not None:
             require(len(self.summary.density_log10) == len(self.features),
                     "summary.density_log10 needs one value per feature")

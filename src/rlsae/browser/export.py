@@ -39,7 +39,7 @@ from rlsae.config import UserError, require
 
 STATIC_FILES = ("charts.js", "browser.js", "browser.css")
 LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", "label_score", "cluster_id",
-                "top_action", "bottom_action"]
+                "top_action", "bottom_action", "facts"]
 IO_THREADS = 8
 _MAGIC = [(b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpg")]
 
@@ -179,7 +179,8 @@ def _argmax(values: list[float], sign: float) -> int | None:
 
 def _list_row(f: Feature) -> list[Any]:
     return [f.id, f.alive, f.density, f.max_activation, f.label, f.label_score, f.cluster_id,
-            _argmax(f.action_effect, 1.0), _argmax(f.action_effect, -1.0)]
+            _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
+            " ".join(fact.fact for fact in f.facts)]  # searched by fact name
 
 
 def _feature_detail(f: Feature, media: _MediaStore) -> dict[str, Any]:
@@ -200,7 +201,8 @@ def _feature_detail(f: Feature, media: _MediaStore) -> dict[str, Any]:
     return {"id": f.id, "alive": f.alive, "density": f.density, "max_activation": f.max_activation,
             "label": f.label, "label_score": f.label_score, "label_precision": f.label_precision,
             "cluster_id": f.cluster_id,
-            "cluster_name": f.cluster_name, "action_effect": f.action_effect, "histogram": f.histogram,
+            "cluster_name": f.cluster_name, "action_effect": f.action_effect, "advantage_effect": f.advantage_effect,
+            "value_shift": f.value_shift, "histogram": f.histogram,
             "facts": [asdict(fact) for fact in f.facts], "frames": frames, "steering": steering}
 
 
@@ -247,7 +249,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
         "fidelity": s.fidelity, "action_names": s.action_names, "density_log10": density_log10,
         "density_png": None if s.density_png is None else media.image(s.density_png, "summary density_png"),
         "training_curves": s.training_curves, "label_comparison": s.label_comparison,
-        "provenance": s.provenance, "n_features": len(features),
+        "provenance": s.provenance, "n_features": len(features), "headlines": s.headlines,
         "clusters": [{"id": c.id, "name": c.name, "members": sorted(c.members)} for c in data.clusters],
     }
     write_bytes(out_dir / "data" / "summary.js", _js("RLSAE.setSummary(", _clean(summary)))

@@ -22,6 +22,7 @@ from rlsae.browser.data import (
     Feature,
     FrameGroup,
     FrameItem,
+    Headline,
     RunSummary,
     SAEInfo,
     Steering,
@@ -110,7 +111,8 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         alive = bool(alive_mask[i])
         density = float(10 ** rng.uniform(-4.5, -0.5)) if alive else 0.0
         max_act = float(rng.uniform(0.5, 8.0)) if alive else 0.0
-        effect = rng.normal(0, 0.1, n_actions).tolist()
+        # a shared shift of every Q-value (a change of the state's value), often larger than the differences
+        effect = (rng.normal(0, 0.1, n_actions) + rng.normal(0, 0.3)).tolist()
         groups, histogram, facts, steering = [], None, [], None
         if alive:
             acts = np.sort(rng.uniform(0.05, 1.0, frames_per_feature) * max_act)[::-1]
@@ -139,6 +141,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
             facts=facts, frames=groups, steering=steering))
 
+    best = next(f for f in features if f.label)
     summary = RunSummary(
         title=f"synthetic run ({n_features} features)",
         agent=AgentInfo(game="ms_pacman", steps=10_000_000, score=2150.0, algorithm="pqn"),
@@ -156,6 +159,8 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         label_comparison={"neurons": {"labeled_fraction": 0.21, "mean_best_auroc": 0.71, "count": 512},
                           "features": {"labeled_fraction": 0.48, "mean_best_auroc": 0.83, "count": n_features}},
         notes="Synthetic data: numbers and frames are made up.",
+        headlines=[Headline("synthetic", best.id, best.facts[0].fact, f"synthetic fact {best.facts[0].fact}", 0.83, 0.6,
+                            1114)],
         provenance={"generator": "rlsae.browser.synthetic", "seed": seed})
     return BrowserData(summary, features, clusters)
 

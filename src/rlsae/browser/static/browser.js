@@ -24,6 +24,7 @@
     var s = R.summary, root = clear($('view-summary'));
     append(root, el('h1', {text: s.title}));
     if (s.notes) append(root, el('p', {'class': 'muted', text: s.notes}));
+    if ((s.headlines || []).length) append(root, el('ul', {'class': 'headlines', id: 'headlines'}, s.headlines.map(headline)));
     var nAlive = R.rows.filter(function (r) { return r.alive; }).length;
     var cards = el('div', {'class': 'cards'},
       card('game', s.agent.game), card('agent', (s.agent.algorithm || '') + ' \u00b7 ' + fmt(s.agent.steps) + ' steps'),
@@ -108,6 +109,15 @@
         }))));
     }
   }
+  /** "Best dying feature: #1571 <its own label> - fact holds on 83% of its 1,114 held-out firings (recall 85%)". */
+  function headline(h) {
+    var r = R.byId[h.feature] || {}, pct = function (x) { return isNum(x) ? Math.round(100 * x) + '%' : '\u2014'; };
+    return el('li', null, 'Best ' + h.title + ' feature: ',
+      el('a', {href: '#feature/' + h.feature, 'class': 'headline-link', text: '#' + h.feature}), ' ',
+      el('span', {'class': 'label', text: r.label || 'no label'}),
+      el('span', {'class': 'muted', text: ' \u2014 ' + h.description + ' on ' + pct(h.precision) + ' of its ' +
+                  fmt(h.firings) + ' held-out firings (recall ' + pct(h.recall) + ')'}));
+  }
   function card(k, v) {
     return el('div', {'class': 'card'}, el('div', {'class': 'k', text: k}), el('div', {'class': 'v'}, v));
   }
@@ -116,8 +126,24 @@
   var COLUMNS = [['id', 'id'], ['label', 'label'], ['label_score', 'AUROC'], ['density', 'density'],
                  ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']];
 
+  // Words a reader may type for the same thing (any game); each query word matches any word of its group.
+  // Fact names are searched with '_' as a space, so 'pill' already finds 'power pill' facts.
+  var SYNONYMS = [['dead', 'dying', 'death', 'die', 'dies', 'killed', 'life lost'],
+                  ['eat', 'eating', 'eats', 'eaten'], ['near', 'close', 'nearby'], ['far', 'distant']];
+  function normalise(text) { return String(text || '').toLowerCase().replace(/_/g, ' '); }
+  function queryTerms(q) {
+    return normalise(q).split(/\s+/).filter(Boolean).map(function (w) {
+      var group = SYNONYMS.filter(function (g) { return g.indexOf(w) >= 0; })[0];
+      return group || [w];
+    });
+  }
+  function matches(r, terms) {
+    return terms.every(function (alts) { return alts.some(function (w) { return r.search.indexOf(w) >= 0; }); });
+  }
+
   function applyFilters() {
-    var q = state.query.trim().toLowerCase(), idq = /^#?\d+$/.test(q) ? parseInt(q.replace('#', ''), 10) : null;
+    var q = state.query.trim().toLowerCase(), idq = /^#?\d+$/.test(q) ? parseInt(q.replace('#', ''), 10) : null,
+        terms = queryTerms(q);
     var out = R.rows.filter(function (r) {
       if (state.alive === 'alive' && !r.alive) return false;
       if (state.alive === 'dead' && r.alive) return false;
@@ -129,7 +155,7 @@
       if (state.dmax !== null && r.logd > state.dmax) return false;
       if (q) {
         if (idq !== null && r.id === idq) return true;
-        return r.search.indexOf(q) >= 0;
+        return matches(r, terms);
       }
       return true;
     });
@@ -142,11 +168,33 @@
       return (x < y ? -1 : 1) * sign;
     });
     R.filtered = out;
+    if (R.view === 'features') history.replaceState(null, '', '#features' + filterQuery());
     $('list-count').textContent = out.length + ' of ' + R.rows.length + ' features';
     $('list-spacer').style.height = (out.length * ROW_H) + 'px';
     $('list').scrollTop = 0;
     renderHead();
     renderRows();
+  }
+
+  var FILTERS = [['q', 'query', 'search'], ['alive', 'alive', 'f-alive'], ['label', 'label', 'f-label'],
+                 ['cluster', 'cluster', 'f-cluster'], ['dmin', 'dmin', 'f-dmin'], ['dmax', 'dmax', 'f-dmax']];
+  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null};
+  function filterQuery() {
+    var params = new URLSearchParams();
+    FILTERS.forEach(function (f) { if (state[f[1]] !== DEFAULTS[f[1]]) params.set(f[0], state[f[1]]); });
+    var text = params.toString();
+    return text ? '?' + text : '';
+  }
+  /** Filters from a #features?... hash into the state and the form; true when they changed. */
+  function readFilters(query) {
+    var params = new URLSearchParams(query || ''), changed = false;
+    FILTERS.forEach(function (f) {
+      var raw = params.get(f[0]), value = raw === null ? DEFAULTS[f[1]] : f[1] === 'dmin' || f[1] === 'dmax' ? parseFloat(raw) : raw;
+      if (typeof value === 'number' && isNaN(value)) value = null;
+      if (value !== state[f[1]]) { state[f[1]] = value; changed = true; }
+      $(f[2]).value = value === null ? '' : value;
+    });
+    return changed;
   }
 
   function renderHead() {
@@ -252,6 +300,8 @@
     if (state.current === d.id && R.view === 'feature') renderFeature(d);
   };
 
+  function signed(e) { return (e > 0 ? '+' : '') + fmt(e, 3); }
+
   function renderFeature(d) {
     var root = clear($('view-feature')), names = R.summary.action_names, prev = neighbour(d.id, -1), next = neighbour(d.id, 1);
     append(root, el('div', {'class': 'feature-head'},
@@ -273,16 +323,23 @@
 
     var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
     append(root, grid);
-    var peak = Math.max.apply(null, d.action_effect.map(function (e) { return isNum(e) ? Math.abs(e) : 0; }));
-    append(grid, el('div', {'class': 'panel', id: 'effects'}, el('h2', {text: 'Push on action values'}),
-      el('div', {'class': 'arrows-wrap'}, arrowsSvg(d.action_effect, names),
-        el('table', {'class': 'effects'}, el('tbody', null, d.action_effect.map(function (e, i) {
-          return el('tr', null, el('td', {text: names[i]}),
-            el('td', {'class': 'num ' + (e > 0 ? 'act-pos' : e < 0 ? 'act-neg' : ''), text: (e > 0 ? '+' : '') + fmt(e, 3)}));
-        })))),
+    var adv = d.advantage_effect, peak = Math.max.apply(null, adv.map(function (e) { return isNum(e) ? Math.abs(e) : 0; }));
+    append(grid, el('div', {'class': 'panel', id: 'effects'}, el('h2', {text: 'Push on the policy'}),
+      el('div', {'class': 'arrows-wrap'}, arrowsSvg(adv, names),
+        el('table', {'class': 'effects'},
+          el('thead', null, el('tr', null, el('th', {text: 'action'}), el('th', {'class': 'num', text: 'advantage'}),
+                                           el('th', {'class': 'num', text: 'Q'}))),
+          el('tbody', null, adv.map(function (e, i) {
+            return el('tr', null, el('td', {text: names[i]}),
+              el('td', {'class': 'num ' + (e > 0 ? 'act-pos' : e < 0 ? 'act-neg' : ''), text: signed(e)}),
+              el('td', {'class': 'num muted', text: signed(d.action_effect[i])}));
+          })))),
+      el('p', {'class': 'value-shift', text: 'Value shift (the same for every action): ' + signed(d.value_shift) +
+               ' per unit activation' + (Math.abs(d.value_shift) > peak ? ', larger than any difference between actions.' : '.')}),
       el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
-               text: 'W_head \u00b7 decoder direction: change of each Q-value per unit activation. ' +
-                     'Blue encourages, red discourages; lengths relative to this feature\u2019s largest (' + fmt(peak, 3) + ').'})));
+               text: 'Arrows: (W_head − its mean row) · decoder direction, the change of each action’s advantage ' +
+                     'per unit activation. Blue encourages, red discourages; lengths relative to this feature’s largest (' +
+                     fmt(peak, 3) + '). Q = the raw change of each Q-value, value shift included.'})));
     var hist = d.histogram || {edges: [], counts: []};
     append(grid, el('div', {'class': 'panel', id: 'histogram'}, el('h2', {text: 'Activations (non-zero)'}),
       histogramSvg(hist.edges, hist.counts, {xlabel: 'activation'})));
@@ -380,11 +437,16 @@
   }
 
   function route() {
-    var parts = location.hash.replace(/^#\/?/, '').split('/'), name = parts[0], arg = parseInt(parts[1], 10);
+    var parts = location.hash.replace(/^#\/?/, '').split('?')[0].split('/'), name = parts[0], arg = parseInt(parts[1], 10);
     if (name === 'feature' && !isNaN(arg)) { show('feature'); loadFeature(arg); window.scrollTo(0, 0); }
     else {
       state.current = null;
-      if (name === 'features') { show('features'); renderRows(); }
+      if (name === 'features') {
+        show('features');
+        var query = location.hash.split('?')[1];
+        if (query !== undefined && readFilters(query)) applyFilters();
+        else { history.replaceState(null, '', '#features' + filterQuery()); renderRows(); }
+      }
       else if (name === 'clusters') { show('clusters'); renderClusters(); }
       else if (name === 'cluster' && !isNaN(arg)) { show('cluster'); renderCluster(arg); }
       else show('summary');
@@ -405,12 +467,14 @@
       var r = {};
       cols.forEach(function (c, i) { r[c] = values[i]; });
       r.logd = r.density > 0 ? Math.log10(r.density) : null;
-      r.search = ('#' + r.id + ' ' + (r.label || '')).toLowerCase();
       R.byId[r.id] = r;
       return r;
     });
     R.clusterById = {};
     R.summary.clusters.forEach(function (c) { R.clusterById[c.id] = c; });
+    R.rows.forEach(function (r) {
+      r.search = normalise(['#' + r.id, r.label, r.facts, r.cluster_id >= 0 ? clusterName(r.cluster_id) : ''].join(' '));
+    });
     renderSummary();
     bindControls();
     applyFilters();

@@ -131,9 +131,10 @@
       if (dir) append(svg, sv('text', {x: C + dir[0] * (RAD + 8), y: C + dir[1] * (RAD + 10) + 4,
                                        'text-anchor': dir[0] > 0.1 ? 'start' : dir[0] < -0.1 ? 'end' : 'middle',
                                        text: names[i]}));
+      else append(svg, sv('text', {'class': 'noop-label', x: C + 44, y: C + 22, 'text-anchor': 'middle', text: names[i]}));
       if (!isNum(e) || e === 0 || !peak) return;
       var frac = Math.abs(e) / peak, color = e > 0 ? POS : NEG;
-      var tip = 'Q(' + names[i] + ') ' + (e > 0 ? '+' : '') + fmt(e, 3) + ' per unit activation';
+      var tip = names[i] + ' ' + (e > 0 ? '+' : '') + fmt(e, 3) + ' per unit activation';
       if (!dir) {
         append(svg, sv('circle', {'class': 'noop ' + (e > 0 ? 'pos' : 'neg'), cx: C, cy: C, r: 3 + 22 * frac,
                                   fill: color, 'fill-opacity': 0.35, stroke: color, 'stroke-width': 2,
