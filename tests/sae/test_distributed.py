@@ -40,7 +40,8 @@ def _max_difference(a: Path, b: Path) -> float:
     return max((getattr(one, n) - getattr(two, n)).abs().max().item() for n in ("W_enc", "b_enc", "W_dec", "b_dec"))
 
 
-@pytest.mark.parametrize("aux_coef,tolerance", [(0.0, 1e-4), (1 / 32, 1e-3)])
+# Measured: 1.1e-7 without AuxK, 9.7e-7 with it (24 steps); the bounds leave room for other BLAS builds.
+@pytest.mark.parametrize("aux_coef,tolerance", [(0.0, 1e-5), (1 / 32, 1e-4)])
 def test_two_processes_train_the_weights_of_one(tiny_recording: Path, tmp_path: Path, aux_coef: float,
                                                 tolerance: float) -> None:
     torch.set_num_threads(1)
