@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from rlsae.analysis.clusters import cluster_features
-from rlsae.analysis.features import action_effects, activation_histograms, example_states
+from rlsae.analysis.features import MIN_STEP_GAP, action_effects, activation_histograms, example_states
 
 
 def test_action_effect_is_the_q_change_of_adding_the_decoder_direction() -> None:
@@ -30,6 +30,23 @@ def test_examples_are_ordered_and_from_the_right_quantiles() -> None:
     assert examples.groups[2] == []
     hist = activation_histograms(features, bins=10)
     assert sum(hist[1]["counts"]) == (features[:, 1] > 0).sum() and hist[2]["counts"] == []
+
+
+def test_top_examples_take_one_moment_once() -> None:
+    """Episode 0 holds the 10 strongest states, consecutive steps of one moment: the top shows it once."""
+    episodes = np.repeat(np.arange(4), 100)
+    steps = np.tile(np.arange(100), 4)
+    column = np.zeros(400)
+    column[40:50] = np.linspace(10, 9, 10)          # one moment, episode 0
+    column[[120, 250, 390]] = [5.0, 4.0, 3.0]       # one state in each other episode
+    column[[75, 95]] = [2.0, 1.5]                   # episode 0 again: 35 steps after the moment, then 20 more
+    top = example_states(column[:, None], n_top=4, n_per_quantile=0, episodes=episodes, steps=steps).groups[0][0][1]
+    np.testing.assert_array_equal(top, [40, 120, 250, 390])
+    top = example_states(column[:, None], n_top=6, n_per_quantile=0, episodes=episodes, steps=steps).groups[0][0][1]
+    # a second state of episode 0 only MIN_STEP_GAP (32) steps from the first: 75 yes, 95 (20 after 75) no
+    assert MIN_STEP_GAP == 32
+    np.testing.assert_array_equal(top, [40, 120, 250, 390, 75])
+    assert list(example_states(column[:, None], n_top=4, n_per_quantile=0).groups[0][0][1]) == [40, 41, 42, 43]
 
 
 def test_clusters_group_similar_directions_and_take_their_name_from_labels() -> None:

@@ -155,7 +155,8 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     density = (features > 0).mean(0)
     alive = density > 0
     hist = activation_histograms(features, HIST_BINS)
-    examples = example_states(features, cfg.n_top, cfg.n_per_quantile, cfg.seed)
+    examples = example_states(features, cfg.n_top, cfg.n_per_quantile, cfg.seed,
+                              rec.episode_ids[states], rec.episode_steps[states])
     steps.update()
     facts, descriptions, primary = labelling_facts(rec, states, cfg.dying_horizon)
     spec = game_spec(rec.manifest["game"])
