@@ -49,6 +49,7 @@ class DemoConfig:
         require(self.steps >= 1000, f"--steps must be >= 1000 to hold out whole episodes, got {self.steps}")
         require(self.samples >= 4096, f"--samples must be >= 4096, got {self.samples}")
         require(self.steer_top >= 0 and self.episodes >= 1, "--steer-top must be >= 0 and --episodes >= 1")
+        require(self.steer_episodes >= 1, f"--steer-episodes must be >= 1, got {self.steer_episodes}")
 
 
 class Stages:

@@ -63,6 +63,7 @@ class SweepConfig:
         require(0 < self.heldout_fraction < 1, f"--heldout-fraction must be in (0, 1), got {self.heldout_fraction}")
         require(self.samples >= 4096, f"--samples must be >= 4096, got {self.samples}")
         require(self.episodes >= 0, f"--episodes must be >= 0, got {self.episodes}")
+        require(self.seed >= 0, f"--seed must be >= 0, got {self.seed}")
         unknown = [a for a in self.arms if a not in ARMS]
         require(not unknown and self.arms, f"--arms must be among {', '.join(ARMS)}, got {' '.join(self.arms)}")
 

@@ -141,8 +141,8 @@ def test_a_damaged_interpret_output_is_a_user_error(small_pipeline: dict[str, Pa
     shutil.copytree(small_pipeline["interpret"], folder)
     path = folder / name
     path.write_bytes(path.read_bytes()[:100] if content is None else content)  # None: truncated
-    with pytest.raises(UserError, match="interpret"):  # steer and browse read it; both used to show tracebacks
-        load_result(folder)
+    with pytest.raises(UserError, match=f"interpret output .*{name}" if name != "manifest.json" else "manifest"):
+        load_result(folder)  # steer and browse read it; both used to show tracebacks
 
 
 def test_a_finished_recording_says_so_and_names_settings_that_differ(tmp_path: Path, agent: Path, cfg_for: Any,
@@ -169,3 +169,27 @@ def test_steer_rerun_from_another_directory_reuses_its_results(small_pipeline: d
     assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(root / "interpret"),
                  "--out", "steer", *argv]) == 0
     assert (tmp_path / "steer" / "steering.json").read_bytes() == before  # feature 0 was found done, not re-run
+
+
+def test_a_full_disk_while_copying_the_agent_names_the_copy_and_leaves_none(
+        tmp_path: Path, random_agent: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def full(src: object, dst: object, **_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(src))
+
+    monkeypatch.setattr(shutil, "copy2", full)
+    out = tmp_path / "rec"
+    assert main(["record", "--checkpoint", str(random_agent), "--out", str(out), "--steps", "8", "--num-envs", "2",
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"disk full writing '{out / 'agent'}'" in err and err.count("\n") == 1, err
+    assert not (out / "agent.tmp").exists() and not (out / "agent").exists()
+
+
+@pytest.mark.parametrize("command,flag,value", [("demo", "--steer-episodes", "0"), ("sweep", "--seed", "-1")])
+def test_demo_and_sweep_refuse_values_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      command: str, flag: str, value: str) -> None:
+    assert main([command, "--out", str(tmp_path / "out"), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} must be >= " in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()

@@ -115,12 +115,16 @@ def load_result(folder: Path) -> InterpretResult:
     """Read an interpret output folder written by :func:`save_result`."""
     folder = Path(folder)
     read_manifest(folder)
+    part = ARRAYS  # the file being read, for the message
     try:
         with np.load(folder / ARRAYS) as arrays:
             values: dict[str, Any] = {name: arrays[name] for name in arrays.files}
+        part = STRINGS
         values.update(json.loads((folder / STRINGS).read_text()))
+        part = SUMMARY
         values["summary"] = json.loads((folder / SUMMARY).read_text())
+        part = f"{ARRAYS} + {STRINGS}"
         return InterpretResult(**values)
     except (OSError, ValueError, TypeError, zipfile.BadZipFile) as err:
-        raise UserError(f"the interpret output '{folder}' is damaged or incomplete ({str(err).splitlines()[0]}): "
-                        f"run `rlsae interpret` again into a new --out") from None
+        raise UserError(f"the interpret output '{folder}' is damaged or incomplete: {part} "
+                        f"({str(err).splitlines()[0]}); run `rlsae interpret` again into a new --out") from None

@@ -171,8 +171,12 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
     if agent_folder is not None and not (out / AGENT).exists():
         tmp = out / (AGENT + ".tmp")
         tmp.mkdir(exist_ok=True)
-        for name in (WEIGHTS, AGENT_MANIFEST):
-            shutil.copy2(Path(agent_folder) / name, tmp / name)
+        try:
+            for name in (WEIGHTS, AGENT_MANIFEST):
+                shutil.copy2(Path(agent_folder) / name, tmp / name)
+        except OSError as err:  # e.g. a full disk: name the copy, not its source, and leave no half copy
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise OSError(err.errno, err.strerror, str(out / AGENT)) from err
         tmp.rename(out / AGENT)
     remove_partial_chunks(out)
     chunks = committed_chunks(out)
