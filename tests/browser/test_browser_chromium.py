@@ -273,3 +273,25 @@ def test_a_headline_links_to_its_feature_and_both_show_one_label(driver, site) -
     item.find_element(By.CSS_SELECTOR, "a.headline-link").click()
     wait(driver, lambda d: f"Feature {feature.id}" in d.find_element(By.ID, "view-feature").text)
     assert feature.label in driver.find_element(By.CSS_SELECTOR, ".feature-head .label").text
+
+
+def test_a_frame_enlarges_on_click_and_the_page_fits_760_px(driver, site) -> None:
+    data, index = site
+    feature = next(f for f in data.features if f.alive and f.frames)
+    open_page(driver, index, f"#feature/{feature.id}")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#frames img"))
+    driver.find_element(By.CSS_SELECTOR, "#frames img").click()
+    zoom = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#zoom img"))[0]
+    wait(driver, lambda d: d.execute_script("return document.querySelector('#zoom img').complete"))
+    assert zoom.size["width"] >= 2.5 * driver.find_element(By.CSS_SELECTOR, "#frames img").size["width"]
+    assert f"Feature {feature.id}" in driver.find_element(By.ID, "zoom").text
+    driver.find_element(By.ID, "zoom").click()
+    wait(driver, lambda d: not d.find_elements(By.ID, "zoom"))
+    driver.set_window_size(760, 1000)
+    try:
+        for hash_ in (f"#feature/{feature.id}", "#summary"):
+            open_page(driver, index, hash_)
+            width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], (hash_, width)
+    finally:
+        driver.set_window_size(1400, 1000)

@@ -262,6 +262,7 @@
     var sel = $('f-cluster');
     R.summary.clusters.forEach(function (c) { append(sel, el('option', {value: String(c.id), text: c.id + ': ' + c.name})); });
     document.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && $('zoom')) { $('zoom').remove(); return; }
       if (state.current === null || /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
       if (e.key === 'ArrowRight' || e.key === 'j') step(1);
       if (e.key === 'ArrowLeft' || e.key === 'k') step(-1);
@@ -269,6 +270,16 @@
   }
 
   // ---------- feature page ----------
+  /** One frame at three times its size over the page; a click or Escape closes it. */
+  function enlarge(it, d) {
+    var box = el('div', {'class': 'zoom', id: 'zoom', role: 'dialog', onclick: function () { box.remove(); }},
+      el('figure', null, el('img', {src: it.src, alt: 'state ' + it.step}),
+        el('figcaption', {text: 'Feature ' + d.id + ' at ' + fmt(it.activation, 3) + ' (max ' + fmt(d.max_activation, 3) +
+                                ') \u00b7 step ' + it.step + (it.caption ? ' \u00b7 ' + it.caption : '') + '. Click to close.'})));
+    var old = $('zoom');
+    if (old) old.remove();
+    document.body.appendChild(box);
+  }
   function neighbour(id, delta) {
     var ids = (R.filtered.length ? R.filtered : R.rows).map(function (r) { return r.id; });
     var at = ids.indexOf(id);
@@ -367,8 +378,9 @@
         el('div', {'class': 'frames'}, g.items.map(function (it) {
           var rel = d.max_activation > 0 && isNum(it.activation) ? Math.max(0, Math.min(1, it.activation / d.max_activation)) : 0;
           return el('figure', {'class': 'frame'},
-            el('a', {href: it.src, target: '_blank'}, el('img', {src: it.src, alt: 'state ' + it.step, decoding: 'async',
-              style: 'border-color:rgba(31,111,235,' + (0.15 + 0.85 * rel).toFixed(2) + ')'})),
+            el('a', {href: it.src, onclick: function (e) { e.preventDefault(); enlarge(it, d); }},
+              el('img', {src: it.src, alt: 'state ' + it.step, decoding: 'async',
+                         style: 'border-color:rgba(31,111,235,' + (0.15 + 0.85 * rel).toFixed(2) + ')'})),
             el('figcaption', null, el('b', {text: fmt(it.activation, 3)}), ' \u00b7 step ' + it.step,
               it.caption ? el('div', {text: it.caption}) : null));
         }))));
