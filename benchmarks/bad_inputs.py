@@ -663,8 +663,9 @@ def report(rows: list[dict], seconds: float, rerun: int, first: Counter | None) 
            if first is None else
            f"{tried} cases on tiny real outputs, each its own `rlsae` process. First pass: "
            f"{sum(first[v] for v in ('good', 'poor', 'bad'))} tried, {first['good']} good, {first['poor']} poor, "
-           f"{first['bad']} bad; after fixes, the {rerun} cases not judged good (and new ones) were run again "
-           f"(`--again`, {seconds / 60:.1f} min): the table holds each case's latest verdict")
+           f"{first['bad']} bad; after fixes, the cases not judged good (and new ones) were run again "
+           f"(`--again`; the last re-run: {rerun} cases, {seconds / 60:.1f} min): the table holds each case's "
+           "latest verdict")
     notes = [how + (f"; {counts['skipped']} skipped (no tmpfs could be mounted)" if counts["skipped"] else "")
              + ". Good: the expected one-line error (or the request carried out), no traceback, nothing changed "
              "that the command did not write, no temporary files left. Every case not judged good:", "",
@@ -686,9 +687,14 @@ def main() -> None:
     before = digest(work / "base")
     cases = [c for c in all_cases() if args.only in c.name]
     earlier: dict[str, dict] = {}
+    first_pass = work / "results.first.json"  # the last full run's verdicts, kept for the report of re-runs
     if args.again:
         earlier = {r["case"]: r for r in json.loads((work / "results.json").read_text())}
         cases = [c for c in cases if earlier.get(c.name, {}).get("verdict") != "good"]
+        if not first_pass.exists():
+            shutil.copy(work / "results.json", first_pass)
+    elif not args.only:
+        first_pass.unlink(missing_ok=True)
     start = time.perf_counter()
     results = []
     for i, case in enumerate(cases):
@@ -707,7 +713,7 @@ def main() -> None:
     counts = Counter(r.verdict for r in results)
     print(f"tried {sum(counts[v] for v in ('good', 'poor', 'bad'))}: {dict(counts)}")
     if not args.no_report and not args.only:
-        first = Counter(r["verdict"] for r in earlier.values()) if earlier else None
+        first = Counter(r["verdict"] for r in json.loads(first_pass.read_text())) if args.again else None
         report(list(rows.values()), time.perf_counter() - start, len(results), first)
 
 
