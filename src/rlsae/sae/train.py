@@ -120,7 +120,7 @@ class TrainSAEConfig:
     k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)", low=1)
     dead_window: int | None = option(None, "samples without firing after which a latent counts as dead for AuxK "
                                      "(default: 256 x d_sae / k, at most a tenth of --samples)", low=1)
-    l1_coef: float = option(3.0, "L1 coefficient (relu only)", low=0)
+    l1_coef: float = option(0.2, "L1 coefficient (relu only)", low=0)
     l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)", low=0)
     matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
                                                 "d_sae/16, /8, /4, /2, d_sae)", low=1)

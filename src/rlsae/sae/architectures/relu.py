@@ -20,7 +20,7 @@ class ReLU(SparseAutoencoder):
     options = ("l1_coef",)
     sparsity_coef = "l1_coef"
 
-    def __init__(self, d_in: int, d_sae: int, l1_coef: float = 3.0):
+    def __init__(self, d_in: int, d_sae: int, l1_coef: float = 0.2):
         super().__init__(d_in, d_sae)
         self.l1_coef = float(l1_coef)
 
