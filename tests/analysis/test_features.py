@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from rlsae.analysis.clusters import cluster_features
+from rlsae.analysis.clusters import cluster_features, feature_map
 from rlsae.analysis.features import MIN_STEP_GAP, action_effects, activation_histograms, example_states
 
 
@@ -62,3 +62,15 @@ def test_clusters_group_similar_directions_and_take_their_name_from_labels() -> 
         assert len(ids) == 1  # each planted direction's features share one cluster
     assert any(name.startswith("pill (8/8)") for name in clusters.names)
     assert any(name.startswith("dying (6/8)") for name in clusters.names)
+
+
+def test_the_feature_map_puts_alike_directions_together() -> None:
+    torch.manual_seed(0)
+    base = torch.eye(3, 32)
+    decoder = torch.cat([base[i] * (1 + i) + 0.02 * torch.randn(10, 32) for i in range(3)])  # norms differ
+    xy = feature_map(decoder)
+    assert xy.shape == (30, 2) and abs(np.abs(xy).max() - 1.0) < 1e-6
+    groups = [xy[i * 10:(i + 1) * 10] for i in range(3)]
+    spread = max(np.linalg.norm(g - g.mean(0), axis=1).max() for g in groups)
+    gaps = min(np.linalg.norm(groups[i].mean(0) - groups[j].mean(0)) for i in range(3) for j in range(i))
+    assert gaps > 10 * spread

@@ -295,3 +295,14 @@ def test_a_frame_enlarges_on_click_and_the_page_fits_760_px(driver, site) -> Non
             assert width[0] <= width[1], (hash_, width)
     finally:
         driver.set_window_size(1400, 1000)
+
+
+def test_the_map_opens_a_feature_on_click(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#summary")
+    dots = driver.find_elements(By.CSS_SELECTOR, "#map svg circle")
+    assert len(dots) == sum(f.alive for f in data.features)
+    target = next(f for f in data.features if f.alive and f.id > 10)
+    dot = driver.find_element(By.CSS_SELECTOR, f"#map svg circle[data-id='{target.id}']")
+    driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", dot)
+    wait(driver, lambda d: f"Feature {target.id}" in d.find_element(By.ID, "view-feature").text)

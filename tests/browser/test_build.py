@@ -80,6 +80,7 @@ def test_headlines_and_list_rows_come_from_the_interpret_summary(site: dict[str,
         if row["top_action"] is not None:
             assert row["top_action"] == int(np.argmax(centred)) and row["bottom_action"] == int(np.argmin(centred))
     assert any(row["facts"] for row in rows)
+    assert all(len(row["map_xy"]) == 2 and max(map(abs, row["map_xy"])) <= 1 for row in rows)
 
 
 def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str, object],

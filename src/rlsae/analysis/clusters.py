@@ -61,3 +61,14 @@ def cluster_features(decoder: torch.Tensor, alive: np.ndarray, labels: list[str 
         else:
             names.append(f"unlabeled ({len(group)} features)")
     return Clusters(assignment, names, members)
+
+
+def feature_map(decoder: torch.Tensor | np.ndarray) -> np.ndarray:
+    """2-D coordinates [d_sae, 2] of the features: the first two principal components of their unit decoder
+    directions (features that write alike land together), each axis scaled to [-1, 1]."""
+    d = np.asarray(decoder.detach().cpu() if isinstance(decoder, torch.Tensor) else decoder, dtype=np.float64)
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    d -= d.mean(0)
+    _, _, vt = np.linalg.svd(d, full_matrices=False)
+    xy = d @ vt[:2].T
+    return (xy / np.maximum(np.abs(xy).max(0), 1e-12)).astype(np.float32)

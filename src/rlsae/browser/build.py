@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import load_steering
 from rlsae.browser.data import (
@@ -37,7 +38,7 @@ from rlsae.config import UserError, option, require
 from rlsae.envs.atari import action_names
 from rlsae.record.recording import Recording
 from rlsae.sae.evaluate import EVALUATION
-from rlsae.sae.io import architecture_name, read_sae_config
+from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
 
 MAX_CURVE_POINTS = 400
@@ -173,6 +174,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     pngs = render_pngs(rec, needed, cfg.workers, progress=cfg.progress)
     episode_ids, episode_steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)
 
+    # the SAE is optional (an interpret folder copied alone still builds), so is the map drawn from it
+    xy = feature_map(load_sae(sae_folder).W_dec) if sae_folder.is_dir() else None
     features = []
     for f in range(result.d_sae):
         alive = bool(result.alive[f])
@@ -195,7 +198,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
             if alive else None,
-            facts=facts, frames=frames, steering=steering.get(f)))
+            facts=facts, frames=frames, steering=steering.get(f),
+            map_xy=(float(xy[f, 0]), float(xy[f, 1])) if xy is not None else None))
     clusters = [Cluster(c, name, np.flatnonzero(result.cluster == c).tolist())
                 for c, name in enumerate(result.cluster_names)]
 

@@ -26,7 +26,7 @@ Layout of the contract (field names are the JSON names the page reads)::
       features: [Feature]
         id, alive, density, max_activation, action_effect[per action] (the page also gets
         advantage_effect = action_effect less its mean, and value_shift = that mean), label, label_score,
-        cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None,
+        cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None, map_xy[x, y] | None,
         facts[FactScore{fact, auroc, description}],
         frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
         steering: Steering{mode, strength, tv_distance, score_clean, score_steered,
@@ -207,6 +207,8 @@ class Feature:
     facts: list[FactScore] = field(default_factory=list)
     frames: list[FrameGroup] = field(default_factory=list)
     steering: Steering | None = None
+    map_xy: tuple[float, float] | None = None
+    """Place on the 2-D feature map (PCA of decoder directions, each axis in [-1, 1]); None: not on it."""
 
     @property
     def value_shift(self) -> float:

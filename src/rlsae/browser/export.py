@@ -39,7 +39,7 @@ from rlsae.config import UserError, require
 
 STATIC_FILES = ("charts.js", "browser.js", "browser.css")
 LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", "label_score", "cluster_id",
-                "top_action", "bottom_action", "facts"]
+                "top_action", "bottom_action", "facts", "map_xy"]
 IO_THREADS = 8
 _MAGIC = [(b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpg")]
 
@@ -180,7 +180,7 @@ def _argmax(values: list[float], sign: float) -> int | None:
 def _list_row(f: Feature) -> list[Any]:
     return [f.id, f.alive, f.density, f.max_activation, f.label, f.label_score, f.cluster_id,
             _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
-            " ".join(fact.fact for fact in f.facts)]  # searched by fact name
+            " ".join(fact.fact for fact in f.facts), f.map_xy]  # fact names: searched
 
 
 def _feature_detail(f: Feature, media: _MediaStore) -> dict[str, Any]:

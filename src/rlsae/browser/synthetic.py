@@ -139,7 +139,8 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
             id=i, alive=alive, density=density, max_activation=max_act, action_effect=effect,
             label=labels[i], label_score=scores[i], cluster_id=int(assignment[i]),
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
-            facts=facts, frames=groups, steering=steering))
+            facts=facts, frames=groups, steering=steering,
+            map_xy=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)))))
 
     best = next(f for f in features if f.label)
     summary = RunSummary(

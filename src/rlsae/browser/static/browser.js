@@ -7,7 +7,7 @@
   'use strict';
   var U = window.RLSAEUI, el = U.el, append = U.append, clear = U.clear, $ = U.$,
       isNum = U.isNum, fmt = U.fmt, fmtDensity = U.fmtDensity, fmtMetric = U.fmtMetric,
-      histogramSvg = U.histogramSvg, lineSvg = U.lineSvg, arrowsSvg = U.arrowsSvg,
+      sv = U.sv, histogramSvg = U.histogramSvg, lineSvg = U.lineSvg, arrowsSvg = U.arrowsSvg,
       distributionSvg = U.distributionSvg, POS = U.POS, NEG = U.NEG;
   var ROW_H = 32, OVERSCAN = 8;
 
@@ -35,6 +35,13 @@
     append(root, cards);
     var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
     append(root, grid);
+    var mapped = R.rows.filter(function (r) { return r.alive && r.map_xy; });
+    if (mapped.length) {
+      append(grid, el('div', {'class': 'panel', id: 'map'}, el('h2', {text: 'Map of the live features'}), featureMap(mapped),
+        el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
+                 text: 'First two principal components of the decoder directions: features that write alike sit together. ' +
+                       'Colour = cluster (grey: none). Click a dot to open its feature.'})));
+    }
 
     var metrics = Object.keys(s.metrics || {});
     if (metrics.length) {
@@ -117,6 +124,19 @@
       el('span', {'class': 'label', text: r.label || 'no label'}),
       el('span', {'class': 'muted', text: ' \u2014 ' + h.description + ' on ' + pct(h.precision) + ' of its ' +
                   fmt(h.firings) + ' held-out firings (recall ' + pct(h.recall) + ')'}));
+  }
+  function featureMap(rows) {
+    var S = 300, P = 8, svg = sv('svg', {width: '100%', viewBox: '0 0 ' + S + ' ' + S, 'class': 'feature-map', role: 'img',
+                                         'aria-label': 'map of features'});
+    rows.forEach(function (r) {
+      var colour = r.cluster_id >= 0 ? 'hsl(' + ((r.cluster_id * 137.5) % 360).toFixed(0) + ',65%,48%)' : '#9aa1ab';
+      append(svg, sv('circle', {cx: (P + (r.map_xy[0] + 1) / 2 * (S - 2 * P)).toFixed(1),
+                                cy: (P + (1 - r.map_xy[1]) / 2 * (S - 2 * P)).toFixed(1), r: 2.6, fill: colour,
+                                'fill-opacity': 0.75, 'data-id': r.id,
+                                onclick: function () { location.hash = '#feature/' + r.id; }},
+        sv('title', {text: '#' + r.id + (r.label ? ' ' + r.label : '') + (r.cluster_id >= 0 ? ' (' + clusterName(r.cluster_id) + ')' : '')})));
+    });
+    return svg;
   }
   function card(k, v) {
     return el('div', {'class': 'card'}, el('div', {'class': 'k', text: k}), el('div', {'class': 'v'}, v));
