@@ -77,3 +77,12 @@ def test_every_commands_defaults_are_in_range(command: object) -> None:
     defaults = {f.name: f.default for f in fields(cls)}
     # check_options reads fields by getattr: a namespace of the defaults stands in for an instance
     check_options(type("Defaults", (), {"__dataclass_fields__": cls.__dataclass_fields__, **defaults})())
+
+
+def test_each_stage_reads_by_default_what_the_stage_before_writes_by_default() -> None:
+    """`rlsae record && rlsae train-sae && rlsae interpret && rlsae browse` needs no path option."""
+    defaults = {c.name: {f.name: f.default for f in fields(c.config())} for c in COMMANDS}
+    assert defaults["train-sae"]["recording"] == defaults["record"]["out"]
+    for reader in ("evaluate", "interpret", "steer"):
+        assert defaults[reader]["sae"] == defaults["train-sae"]["out"], reader
+    assert defaults["browse"]["interpret"] == defaults["interpret"]["out"]

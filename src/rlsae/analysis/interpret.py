@@ -47,7 +47,7 @@ HIST_BINS = 24
 
 @dataclass
 class InterpretConfig:
-    sae: Path | None = option(None, "SAE folder (written by `rlsae train-sae`)")
+    sae: Path = option(Path("runs/sae"), "SAE folder (written by `rlsae train-sae`)")
     recording: Path | None = option(None, "recording folder (default: the one the SAE was trained on, "
                                     "from its cfg.json metadata)")
     out: Path = option(Path("runs/interpret"), "output folder")
@@ -66,7 +66,6 @@ class InterpretConfig:
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
-        require(self.sae is not None, "--sae is required: the folder written by `rlsae train-sae`")
         self.sae = Path(self.sae)
         self.out = Path(self.out)
         require(self.max_states >= 10, f"--max-states must be >= 10, got {self.max_states}")

@@ -44,7 +44,7 @@ RESULTS = "steering.json"
 
 @dataclass
 class SteerConfig:
-    sae: Path | None = option(None, "SAE folder (written by `rlsae train-sae`)")
+    sae: Path = option(Path("runs/sae"), "SAE folder (written by `rlsae train-sae`)")
     feature: int | None = option(None, "feature to steer", low=0)
     top: int = option(0, "instead of --feature: steer the N live features with the best labels (needs --interpret)",
                       low=0)
@@ -58,7 +58,7 @@ class SteerConfig:
                                "module that stores no way to rebuild it")
     episodes: int = option(4, "games per condition (clean, and each steered feature)", low=1)
     num_envs: int = option(4, "games played in parallel", low=1, high=4096)
-    epsilon: float = option(0.01, "probability of a random action (the same random draws in every condition)",
+    epsilon: float = option(0.01, "probability of a random action, as in record (same random draws in every condition)",
                             low=0, high=1)
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
@@ -71,7 +71,6 @@ class SteerConfig:
 
     def __post_init__(self) -> None:
         check_options(self)
-        require(self.sae is not None, "--sae is required: the folder written by `rlsae train-sae`")
         require((self.feature is None) != (self.top == 0),
                 "give either --feature I or --top N (with --interpret), not both and not neither")
         require(self.top == 0 or self.interpret is not None, "--top needs --interpret DIR to rank features")

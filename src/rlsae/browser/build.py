@@ -53,7 +53,7 @@ FIDELITY_ROWS = (("clean agent", "clean"), ("SAE spliced in", "spliced"), ("zero
 
 @dataclass
 class BrowseConfig:
-    interpret: Path | None = option(None, "interpret output folder (written by `rlsae interpret`)")
+    interpret: Path = option(Path("runs/interpret"), "interpret output folder (written by `rlsae interpret`)")
     out: Path = option(Path("runs/browser"), "folder to write the browser into (open OUT/index.html)")
     evaluation: Path | None = option(None, "SAE evaluation JSON (default: evaluation.json in the SAE folder, "
                                      "if any, as written by `rlsae evaluate`)")
@@ -66,7 +66,6 @@ class BrowseConfig:
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
-        require(self.interpret is not None, "--interpret is required: the folder written by `rlsae interpret`")
         self.interpret, self.out = Path(self.interpret), Path(self.out)
         self.steering = tuple(Path(p) for p in self.steering)
         require(self.top_frames >= 0 and self.quantile_frames >= 0, "--top-frames/--quantile-frames must be >= 0")

@@ -65,7 +65,8 @@ class RecordConfig:
                                "(default: the agent's own: 'hidden' for an rlsae agent)")
     steps: int = option(100_000, "agent steps to record (rounded up to a multiple of --num-envs)", low=1)
     num_envs: int = option(8, "games played in parallel", low=1, high=4096)
-    epsilon: float = option(0.01, "probability of a random action", low=0, high=1)
+    epsilon: float = option(0.01, "probability of a random action (below the 0.05 of scoring: mostly the agent's "
+                            "own choices)", low=0, high=1)
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     dtype: str = option("float32", "activation storage type (float16 halves the size)",
                         choices=["float32", "float16"])
