@@ -136,3 +136,14 @@ def test_missing_inputs_are_one_line_errors(small_pipeline: dict[str, Path], tmp
         bad.write_text("{")
         browse(BrowseConfig(interpret=small_pipeline["interpret"], out=tmp_path / "w", evaluation=bad,
                             progress=False))
+
+
+def test_a_score_change_comes_with_its_standard_error_and_a_verdict() -> None:
+    from rlsae.browser.build import score_change
+
+    noisy = score_change([300.0, 900.0, 500.0, 700.0, 600.0], [400.0, 1000.0, 600.0, 800.0, 700.0])
+    assert "600 \u00b1 100 -> 700 \u00b1 100" in noisy and "change +100 \u00b1 141" in noisy
+    assert "not distinguishable from chance" in noisy and "rough" not in noisy
+    clear = score_change([500.0, 510.0, 490.0, 505.0, 495.0], [900.0, 910.0, 890.0, 905.0, 895.0])
+    assert "unlikely to be chance" in clear
+    assert "not established" in score_change([545.0], [1165.0])

@@ -146,9 +146,27 @@ def _steering(results: list[dict[str, Any]]) -> dict[int, Steering]:
         out[int(r["feature"])] = Steering(
             r["mode"], r["strength"], r["tv_distance"], r["score_clean"], r["score_steered"], r["action_clean"],
             r["action_steered"], r["heatmap"], r["gif"],
-            note=f"{len(r['scores_steered'])} games; {r['mode']} value {r['value']:.3g} "
-                 f"(max activation {r['max_activation']:.3g} from {r['max_activation_source']})")
+            note=f"{score_change(r['scores_clean'], r['scores_steered'])} {r['mode']} value {r['value']:.3g} "
+                 f"({r['value'] / r['max_activation']:.3g}x the max activation {r['max_activation']:.3g}).")
     return out
+
+
+def score_change(clean: list[float], steered: list[float]) -> str:
+    """The score change with its standard error, and whether that many games can tell it from noise."""
+    def mean_se(scores: list[float]) -> tuple[float, float]:
+        x = np.asarray(scores, dtype=float)
+        return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+
+    (a, sa), (b, sb) = mean_se(clean), mean_se(steered)
+    games = f"{len(clean)} clean and {len(steered)} steered games"
+    if math.isnan(sa) or math.isnan(sb):
+        return f"Score {a:,.0f} -> {b:,.0f} from {games}: too few games for a spread, so the change is not established."
+    diff, se = b - a, math.hypot(sa, sb)
+    verdict = ("more than 2 standard errors: unlikely to be chance" if abs(diff) > 2 * se
+               else "within 2 standard errors: not distinguishable from chance at this many games")
+    rough = " (under 5 games a side, the standard error itself is rough)" if min(len(clean), len(steered)) < 5 else ""
+    return (f"Score {a:,.0f} \u00b1 {sa:,.0f} -> {b:,.0f} \u00b1 {sb:,.0f} (mean \u00b1 standard error, {games}); "
+            f"change {diff:+,.0f} \u00b1 {se:,.0f}, {verdict}{rough}.")
 
 
 def build_browser_data(cfg: BrowseConfig) -> BrowserData:
