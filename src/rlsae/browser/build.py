@@ -179,7 +179,6 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     evaluation_file = cfg.evaluation or sae_folder / EVALUATION
     raw = _read_json(evaluation_file, "evaluation") if cfg.evaluation or evaluation_file.is_file() else {}
     evaluation = _numbers(raw)
-    density_png = Path(raw["density_png"]) if isinstance(raw.get("density_png"), str) else None
     log = cfg.training_log or sae_folder / TRAINING_LOG
     curves = training_curves(log) if cfg.training_log or log.is_file() else []
     steering: dict[int, Steering] = {}
@@ -234,7 +233,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         sae=SAEInfo(int(rec.manifest["d_act"]), result.d_sae, sae_cfg.get("k"),
                     _architecture(sae_cfg), rec.manifest["layer"]),
         metrics=metrics, fidelity=fidelity_table(evaluation), training_curves=curves,
-        density_png=density_png if density_png is not None and density_png.is_file() else None,
+        density_sample=f"the {s['n_states']:,} states from {s['n_episodes']} episodes analysed by interpret",
         action_names=list(action_names(game)),
         label_comparison={kind: {"labeled_fraction": s[kind]["labeled_fraction"],
                                  "mean_best_auroc": s[kind]["mean_best_auroc"], "count": s[kind]["n_units"]}

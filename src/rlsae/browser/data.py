@@ -18,7 +18,7 @@ Layout of the contract (field names are the JSON names the page reads)::
       summary: RunSummary
         title, agent: AgentInfo{game, steps, score, algorithm}, sae: SAEInfo{d_in, d_sae, k,
         architecture, layer}, metrics{name: value}, fidelity{row: {metric: value}},
-        action_names[...], density_log10[per feature, None = dead] | None, density_png | None,
+        action_names[...], density_log10[per feature, None = dead] | None, density_sample,
         training_curves[{step, fvu, l0, dead_fraction, ...}],
         label_comparison{"neurons": {labeled_fraction, mean_best_auroc, count}, "features": {...}},
         notes, headlines[Headline{title, feature, fact, description, precision, recall, firings}],
@@ -130,8 +130,8 @@ class RunSummary:
     """Row name (clean, SAE, zero-ablation, mean-ablation, ...) -> metric -> value."""
     density_log10: list[float | None] | None = None
     """log10 activation density per feature (None for dead); if None it is derived from the features."""
-    density_png: Path | None = None
-    """Optional pre-rendered density histogram (shown next to the interactive one)."""
+    density_sample: str = ""
+    """The states the densities were measured on, e.g. "80,000 states from 129 episodes": one stated sample."""
     training_curves: list[TrainingPoint] = field(default_factory=list)
     label_comparison: dict[str, LabelStats] = field(default_factory=dict)
     """``{"neurons": {...}, "features": {...}}``: do SAE features read better than raw neurons?"""

@@ -247,7 +247,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
     summary = {
         "title": s.title, "notes": s.notes, "agent": s.agent, "sae": s.sae, "metrics": s.metrics,
         "fidelity": s.fidelity, "action_names": s.action_names, "density_log10": density_log10,
-        "density_png": None if s.density_png is None else media.image(s.density_png, "summary density_png"),
+        "density_sample": s.density_sample,
         "training_curves": s.training_curves, "label_comparison": s.label_comparison,
         "provenance": s.provenance, "n_features": len(features), "headlines": s.headlines,
         "clusters": [{"id": c.id, "name": c.name, "members": sorted(c.members)} for c in data.clusters],

@@ -72,10 +72,10 @@
       for (var i = 0; i <= nb; i++) edges.push(lo + 0.25 * i);
       for (i = 0; i < nb; i++) counts.push(0);
       alive.forEach(function (v) { counts[Math.min(nb - 1, Math.floor((v - lo) / 0.25))] += 1; });
-      append(dens, histogramSvg(edges, counts, {width: 330, xlabel: 'log10 activation density'}));
+      append(dens, histogramSvg(edges, counts, {width: 330, xlabel: 'log10 activation density', logCounts: true}));
     }
-    append(dens, el('p', {'class': 'muted', text: alive.length + ' alive, ' + dead + ' dead (never active) of ' + logs.length}));
-    if (s.density_png) append(dens, el('img', {src: s.density_png, alt: 'density histogram', style: 'max-width:100%'}));
+    append(dens, el('p', {'class': 'muted', text: alive.length + ' alive, ' + dead + ' never active of ' + logs.length +
+                          (s.density_sample ? ', over ' + s.density_sample : '') + '. Counts on a log scale.'}));
     append(grid, dens);
 
     if (s.training_curves && s.training_curves.length) {

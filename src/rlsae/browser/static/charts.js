@@ -65,7 +65,8 @@
     var lo = edges[0], hi = edges[edges.length - 1], span = hi - lo || 1;
     var top = Math.max.apply(null, counts) || 1;
     var x = function (v) { return L + (W - L - Rm) * (v - lo) / span; };
-    var y = function (c) { return H - B - (H - B - T) * c / top; };
+    var scale = opts.logCounts ? function (c) { return Math.log10(1 + c); } : function (c) { return c; };
+    var y = function (c) { return H - B - (H - B - T) * scale(c) / scale(top); };
     counts.forEach(function (c, i) {
       var x0 = x(edges[i]), x1 = x(edges[i + 1]);
       append(svg, sv('rect', {'class': 'bar', x: x0 + 0.5, y: y(c), width: Math.max(1, x1 - x0 - 1), height: H - B - y(c)},
