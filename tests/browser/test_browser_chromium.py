@@ -96,6 +96,8 @@ def test_summary_renders_and_is_interactive(driver, site) -> None:
     assert ready_ms > 0  # the page reports when it became interactive (timings belong in benchmarks)
     assert driver.execute_script("return RLSAE.rows.length") == N_FEATURES
     assert len(driver.find_elements(By.CSS_SELECTOR, "#metrics tr")) == len(data.summary.metrics)
+    metrics = driver.find_element(By.ID, "metrics").text
+    assert "variance unexplained (FVU)" in metrics and "% of the Q range" in metrics and "regret\n" not in metrics
     assert len(driver.find_elements(By.CSS_SELECTOR, "#fidelity tbody tr")) == 4
     assert len(driver.find_elements(By.CSS_SELECTOR, "#density svg rect.bar")) > 3
     assert len(driver.find_elements(By.CSS_SELECTOR, "#curves svg path.line")) == 3

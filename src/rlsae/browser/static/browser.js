@@ -47,7 +47,9 @@
     if (metrics.length) {
       append(grid, el('div', {'class': 'panel', id: 'metrics'}, el('h2', {text: 'Metrics'}),
         el('table', null, el('tbody', null, metrics.map(function (k) {
-          return el('tr', null, el('td', {text: k}), el('td', {'class': 'num', text: fmtMetric(k, s.metrics[k])}));
+          var unit = k === 'regret' ? '% of the Q range' : /^score/.test(k) ? 'points' : '';
+          return el('tr', null, el('td', {title: k, text: METRIC_NAMES[k] || k.replace(/_/g, ' ')}),
+            el('td', {'class': 'num', text: fmtMetric(k, s.metrics[k]) + (unit && isNum(s.metrics[k]) ? ' ' + unit : '')}));
         })))));
     }
     var fidRows = Object.keys(s.fidelity || {});
@@ -138,6 +140,16 @@
     });
     return svg;
   }
+  // What each metric key means, in words (the key itself is the tooltip).
+  var METRIC_NAMES = {
+    fvu: 'variance unexplained (FVU)', l0: 'active features per state (L0)', dead_fraction: 'dead features',
+    dense_fraction: 'dense features (active on > 10% of states)', action_agreement: 'same greedy action as the agent',
+    action_agreement_large_gap: 'same greedy action, where the best leads by more than the median gap',
+    advantage_rel_error: 'advantage error (share of its variance)', regret: 'regret: Q lost by the spliced choice',
+    score_clean: 'game score, clean agent', score_spliced: 'game score, SAE spliced in',
+    score_zero_ablation: 'game score, layer zeroed', score_mean_ablation: 'game score, layer at its mean',
+    live_features: 'live features', labeled_fraction: 'live features with a label',
+    neuron_labeled_fraction: 'live neurons with a label'};
   function card(k, v) {
     return el('div', {'class': 'card'}, el('div', {'class': 'k', text: k}), el('div', {'class': 'v'}, v));
   }
