@@ -91,8 +91,9 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path) -> None:
 def test_bad_config_values_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="minibatch"):
         TrainAgentConfig(out=tmp_path, num_envs=3, rollout_steps=5, minibatch_size=4)
-    with pytest.raises(UserError, match="unknown ALE game"):
-        TrainAgentConfig(out=tmp_path, game="MsPacman")
+    assert TrainAgentConfig(out=tmp_path, game="MsPacman").game == "ms_pacman"  # ALE's other spellings
+    with pytest.raises(UserError, match="unknown ALE game 'MsPacmn'.*Did you mean 'ms_pacman'"):
+        TrainAgentConfig(out=tmp_path, game="MsPacmn")
 
 
 def test_kill_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
