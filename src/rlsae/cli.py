@@ -64,7 +64,8 @@ def _train_sae(cfg: Any) -> None:
     from rlsae.sae.train import train_sae
 
     result = train_sae(cfg)
-    print(f"saved {result['out']} ({result['steps']} steps, {result['wall_time_s']} s); held-out: "
+    done = "already trained with these settings, nothing to do:" if result.get("finished") else "saved"
+    print(f"{done} {result['out']} ({result['steps']} steps, {result['wall_time_s']} s); held-out: "
           + ", ".join(f"{k} {result[k]:.4g}" for k in ("fvu", "l0", "dead_fraction", "action_agreement")
                       if k in result))
 

@@ -115,9 +115,15 @@ def test_cli_trains_and_rejects_bad_input(tiny_recording: Path, tmp_path: Path) 
              "--samples", "2048", "--batch-size", "256", "--heldout-fraction", "0.25", "--no-progress")
     assert ok.returncode == 0, ok.stderr
     assert "held-out: fvu" in ok.stdout and (tmp_path / "sae" / "sae_weights.safetensors").exists()
+    weights = (tmp_path / "sae" / "sae_weights.safetensors").read_bytes()
     again = run("--recording", str(tiny_recording), "--out", str(tmp_path / "sae"), "--d-sae", "64", "--k", "4",
                 "--samples", "2048", "--batch-size", "256", "--heldout-fraction", "0.25", "--no-progress")
-    assert again.returncode == 2 and "already holds a trained SAE" in again.stderr
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stderr
+    assert ok.stdout.split("held-out: ")[1] == again.stdout.split("held-out: ")[1]  # the stored metrics
+    other = run("--recording", str(tiny_recording), "--out", str(tmp_path / "sae"), "--d-sae", "64", "--k", "8",
+                "--samples", "2048", "--batch-size", "256", "--heldout-fraction", "0.25", "--no-progress")
+    assert other.returncode == 2 and "other settings (k)" in other.stderr and "Traceback" not in other.stderr
+    assert (tmp_path / "sae" / "sae_weights.safetensors").read_bytes() == weights  # nothing retrained
 
 
 @pytest.mark.parametrize("architecture", ["batchtopk", "jumprelu", "matryoshka", "relu"])

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from rlsae.agents.protocol import HEAD_UNAVAILABLE
-from rlsae.common.files import load_state, save_state
+from rlsae.common.files import load_state, read_json, save_state
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, stop_requested, to_dict
@@ -152,10 +152,19 @@ class TrainSAEConfig:
 def _comparable(cfg: TrainSAEConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the one it continues (paths resolved, so the same
     recording spelled differently still matches)."""
-    settings = {k: v for k, v in to_dict(cfg).items() if k not in ("progress", "device", "out")}
+    return _settings(to_dict(cfg))
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    settings = {k: v for k, v in config.items() if k not in ("progress", "device", "out")}
     for key in ("recording", "activations"):
-        settings[key] = settings[key] and str(Path(settings[key]).resolve())
+        settings[key] = settings.get(key) and str(Path(settings[key]).resolve())
     return settings
+
+
+def _changed(saved: dict[str, Any], cfg: TrainSAEConfig) -> list[str]:
+    saved, ours = (json.loads(json.dumps(c)) for c in (saved, _comparable(cfg)))  # tuples and lists alike
+    return sorted(k for k in saved.keys() | ours.keys() if saved.get(k) != ours.get(k))
 
 
 class Trainer:
@@ -241,11 +250,10 @@ class Trainer:
         state = load_state(self.cfg.out / CHECKPOINT / STATE)
         if state is None:
             return False
-        saved, ours = state["config"], _comparable(self.cfg)
-        changed = {k for k in saved.keys() | ours.keys() if saved.get(k) != ours.get(k)}
+        changed = _changed(state["config"], self.cfg)
         if changed:
             raise UserError(f"'{self.cfg.out}' holds an unfinished run with other settings "
-                            f"({', '.join(sorted(changed))}): use another --out, or the same settings to resume")
+                            f"({', '.join(changed)}): use another --out, or the same settings to resume")
         if state.get("train_states") != len(self.train):
             raise UserError(f"the training data changed since the unfinished run in '{self.cfg.out}' started "
                             f"({state.get('train_states')} training states then, {len(self.train)} now): use "
@@ -326,8 +334,8 @@ class Trainer:
         cfg, steps = self.cfg, self.schedule.steps
         cfg.out.mkdir(parents=True, exist_ok=True)
         if not self.resume():
-            require(not (cfg.out / CFG).exists(),
-                    f"'{cfg.out}' already holds a trained SAE: choose another --out or delete it")
+            if (cfg.out / CFG).exists():
+                return self.finished_run()
             if self.main:
                 (cfg.out / LOG).unlink(missing_ok=True)
         bar = ProgressBar(total=steps, initial=self.step, unit="step", desc=f"train-sae {cfg.architecture}",
@@ -355,6 +363,25 @@ class Trainer:
                     self.save_checkpoint()
         bar.close()
         return self.finish()
+
+    def finished_run(self) -> dict[str, Any]:
+        """The held-out metrics of the SAE already in --out when it was trained with these settings on
+        this data (a re-run has nothing to do); otherwise a one-line refusal naming what differs."""
+        out = self.cfg.out
+        try:
+            stored = read_json(out / CFG)["metadata"]["rlsae"]
+            changed = _changed(_settings(stored["config"]), self.cfg)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UserError(f"'{out}' already holds an SAE that rlsae train-sae did not finish: choose another "
+                            "--out or delete it") from None
+        if changed:
+            raise UserError(f"'{out}' already holds an SAE trained with other settings ({', '.join(changed)}): "
+                            "choose another --out, or delete it to train again")
+        if stored.get("train_states") != len(self.train):
+            raise UserError(f"'{out}' already holds an SAE trained on other data ({stored.get('train_states')} "
+                            f"training states then, {len(self.train)} now): choose another --out")
+        return {"out": str(out), "train_states": stored["train_states"], "steps": stored["steps"],
+                "wall_time_s": stored["wall_time_s"], "finished": True, **stored["heldout"]}
 
     def finish(self) -> dict[str, Any]:
         """Fold the input scale into the weights, measure on held-out states, save in SAELens format."""
