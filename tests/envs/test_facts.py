@@ -322,3 +322,15 @@ def test_action_fact_needs_one_action_per_step() -> None:
     with pytest.raises(UserError, match="actions"):
         decode_facts(ram, actions=np.array([1, 2]))
     assert binary_descriptions()["action=UP"] == "the agent chooses UP"
+
+
+def test_dead_sees_a_one_pixel_move() -> None:
+    # Frozen ghost, then the life lost at the end (game over on the last life). Pac-Man creeps right 1 px
+    # a step at first: he is alive then; only the still steps before the loss are the animation. Decoded
+    # x is a half pixel (ram - 8.5), which a float-to-int step change used to round a +1 move down to 0.
+    xs = [50, 51, 52, 53] + [53] * 10
+    ram = _ram(xs, [100] * len(xs))
+    ram[:, 123] = 0  # the last life
+    # A one-step next episode after it, so this one is judged as ended.
+    dead = decode_facts(np.vstack([ram, ram[-1:]]), np.r_[np.zeros(len(xs), int), 1])["dead"]
+    np.testing.assert_array_equal(dead[:len(xs)], np.arange(len(xs)) >= 3)

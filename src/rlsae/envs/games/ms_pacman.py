@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rlsae.envs.games.ms_pacman_maze import maze_facts
 from rlsae.envs.games.spec import (
     LOOKAHEAD,
     Fact,
@@ -95,6 +96,8 @@ def _category_label(fact: Fact, category: str) -> str | None:
     if fact.name == "nearest_pill_direction":
         where = {"up": "above", "right": "to the right of", "down": "below", "left": "to the left of"}
         return f"the nearest power pill is {where[category]} Pac-Man"
+    if fact.name == "nearest_dot_way":
+        return "no dot path is known" if category == "none" else f"the nearest dot is reached by going {word}"
     if fact.name == "nearest_ghost_motion":
         return f"the nearest ghost is {category} Pac-Man" if category != "steady" else \
             "the nearest ghost keeps its distance"
@@ -146,6 +149,23 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
          bin_labels=("the nearest power pill is within 20 px", "the nearest power pill is 20-40 px away",
                      "the nearest power pill is 40-80 px away",
                      "the nearest power pill is over 80 px away (or none left)")),
+    Fact("pill_path_distance", "continuous", "distance along the corridors to the nearest power pill (px)",
+         bins=(24, 48, 96),
+         bin_labels=("the nearest power pill is within 24 px along the corridors",
+                     "the nearest power pill is 24-48 px along the corridors",
+                     "the nearest power pill is 48-96 px along the corridors",
+                     "the nearest power pill is over 96 px along the corridors (or none left, or a later maze)")),
+    Fact("at_junction", "binary", "Pac-Man is at a junction (three or four ways open; first maze)"),
+    Fact("dots_left", "continuous", "dots left in the maze (first maze; power pills apart)", bins=(10, 50, 100),
+         bin_labels=("10 or fewer dots left", "11-50 dots left", "51-100 dots left",
+                     "over 100 dots left (or a later maze)")),
+    Fact("nearest_dot_distance", "continuous", "distance along the corridors to the nearest dot (px)",
+         bins=(8, 24, 48),
+         bin_labels=("a dot is within 8 px along the corridors", "the nearest dot is 8-24 px along the corridors",
+                     "the nearest dot is 24-48 px along the corridors",
+                     "the nearest dot is over 48 px along the corridors (or none, or a later maze)")),
+    Fact("nearest_dot_way", "categorical", "the first move along the corridors to the nearest dot",
+         categories=(*DIRECTIONS, "none")),
     *[Fact(f"heading_to_pill_{p}", "binary",
            f"Pac-Man heads for the {p.replace('_', '-')} power pill (the nearest) without turning around")
       for p in PILLS],
@@ -215,8 +235,8 @@ def decode(r: np.ndarray, episodes: np.ndarray, lives: np.ndarray | None,
     out["maze"] = np.minimum(r[:, MAZE], 3)
     out["score"] = (_bcd(r[:, SCORE_BCD[2]]) * 10000 + _bcd(r[:, SCORE_BCD[1]]) * 100
                     + _bcd(r[:, SCORE_BCD[0]]))
-    out.update(_motion_facts(out, episodes, gx, gy, edible))
-    out.update(_event_facts(out, episodes))
+    out.update(_motion_facts(r, out, episodes, gx, gy, edible))
+    out.update(_event_facts(r, out, episodes))
     return out
 
 
@@ -227,9 +247,10 @@ def _motion(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return np.where((dx == 0) & (dy == 0), len(DIRECTIONS), code)
 
 
-def _motion_facts(out: dict[str, np.ndarray], episodes: np.ndarray, gx: np.ndarray, gy: np.ndarray,
+def _motion_facts(r: np.ndarray, out: dict[str, np.ndarray], episodes: np.ndarray, gx: np.ndarray, gy: np.ndarray,
                   edible: np.ndarray) -> dict[str, np.ndarray]:
-    """Direction of motion, turning around, heading for a pill, ghosts ahead and approaching."""
+    """Direction of motion, turning around, the nearest pill and dot (along the corridors where the maze is
+    known), heading for a pill, ghosts ahead and approaching."""
     px, py = out["pacman_x"], out["pacman_y"]
     dx, dy = previous_delta(px, episodes), previous_delta(py, episodes)
     dx = np.where(np.abs(dx) > WRAP, -np.sign(dx), dx)  # through the side tunnel: the other way, one step
@@ -253,6 +274,7 @@ def _motion_facts(out: dict[str, np.ndarray], episodes: np.ndarray, gx: np.ndarr
     pdx, pdy = centres[nearest, 0] - px, centres[nearest, 1] - py
     facts["nearest_pill_direction"] = direction(pdx, pdy)
     facts["nearest_pill_distance"] = np.where(none_left, 1e3, dist[rows, nearest])
+    facts.update(maze_facts(r, px, py, centres, present))
     for i, pill in enumerate(PILLS):
         now = np.hypot(centres[i, 0] - px, centres[i, 1] - py)
         later = value_after(now, episodes, LOOKAHEAD)
@@ -272,7 +294,7 @@ def _motion_facts(out: dict[str, np.ndarray], episodes: np.ndarray, gx: np.ndarr
     return facts
 
 
-def _event_facts(out: dict[str, np.ndarray], episodes: np.ndarray) -> dict[str, np.ndarray]:
+def _event_facts(r: np.ndarray, out: dict[str, np.ndarray], episodes: np.ndarray) -> dict[str, np.ndarray]:
     """What Pac-Man eats in the next LOOKAHEAD steps, and the death animation.
 
     Events are read from the change between step t and t + 1: the dot counter, the power-pill bits, the
@@ -292,8 +314,9 @@ def _event_facts(out: dict[str, np.ndarray], episodes: np.ndarray) -> dict[str, 
     # and the ghosts from the catch to the loss (~19 steps; docs/ram_facts.md). Pac-Man alone also stands
     # still against a wall, so the ghosts must be frozen too. The respawn at the loss itself is allowed.
     loss = life_lost(out["lives"], episodes)
-    positions = ["pacman_x", "pacman_y", *[f"{g}_{axis}" for g in GHOSTS for axis in "xy"]]
-    moved = np.any([step_change(out[name], episodes) != 0 for name in positions], axis=0)
+    # The RAM bytes, not the decoded half-pixel centres: step_change works in integers.
+    positions = (PACMAN_X, PACMAN_Y, *range(GHOST_X, GHOST_X + 4), *range(GHOST_Y, GHOST_Y + 4))
+    moved = np.any([step_change(r[:, byte], episodes) != 0 for byte in positions], axis=0)
     next_loss = _next_index(loss)
     next_move = _next_index(moved & ~loss)
     idx = np.arange(n)
