@@ -88,19 +88,27 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
+def shows_default(field: dataclasses.Field) -> bool:
+    """Whether ``--help`` appends the field's default: not for None or "", which stand for a default the
+    help text describes ("default: the agent's own"), nor for a repeatable value (its help lists them)."""
+    return not isinstance(field.default, (list, tuple)) and field.default not in (None, "")
+
+
 def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
     """Add one ``--flag`` per field of the dataclass ``cls``."""
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
-        kind, optional = _base_type(hints[field.name])
+        kind, _ = _base_type(hints[field.name])
         flag = flag_name(field.name)
         help_text = field.metadata.get("help", "")
         if _range_text(field.metadata):
             help_text = f"{help_text}; {_range_text(field.metadata)}"
         default = field.default
+        if shows_default(field):
+            help_text = f"{help_text} (default: {default})"
         if kind is bool:
             parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
-                                default=default, help=f"{help_text} (default: {default})")
+                                default=default, help=help_text)
             continue
         if typing.get_origin(kind) in (list, tuple):  # a repeatable value: --flag A B C
             parser.add_argument(flag, dest=field.name, nargs="*", type=typing.get_args(kind)[0],
@@ -108,9 +116,7 @@ def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         choices = field.metadata.get("choices")
         parser.add_argument(flag, dest=field.name, type=kind, default=default, choices=choices,
-                            metavar=None if choices else field.name.upper(),
-                            help=f"{help_text} (default: {default})" if default is not None or not optional
-                            else help_text)
+                            metavar=None if choices else field.name.upper(), help=help_text)
 
 
 def from_args(cls: type[T], args: argparse.Namespace) -> T:

@@ -12,7 +12,7 @@ from torch import nn
 
 from rlsae.agents.protocol import AGENT_HELP
 from rlsae.common.progress import ProgressBar
-from rlsae.common.runtime import one_thread, resolve_device
+from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, resolve_device
 from rlsae.config import UserError, check_options, option, require
 from rlsae.envs.atari import DEFAULT_GAME, make_vector_env, rng_actions
 
@@ -27,7 +27,7 @@ class EvaluateAgentConfig:
     num_envs: int = option(16, "games played in parallel", low=1)
     epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol)", low=0, high=1)
     seed: int = option(1, "seed for the no-op starts and the random actions", low=0)
-    device: str = option("cpu", "torch device: cpu, cuda[:N] or auto")
+    device: str = option("cpu", PLAY_DEVICE_HELP)
     json: Path | None = option(None, "write the scores to this JSON file")
 
     def __post_init__(self) -> None:

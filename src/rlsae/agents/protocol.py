@@ -35,8 +35,7 @@ from rlsae.agents.qnet import HIDDEN_LAYER
 from rlsae.config import UserError, require
 
 OBSERVATION = "uint8 [B, 4, 84, 84]: four stacked 84x84 grey frames (ALE's standard DQN preprocessing)"
-AGENT_HELP = ("agent: an rlsae checkpoint folder, series:NAME, or a factory package.module:function[@WEIGHTS] "
-              "(see rlsae.agents.protocol)")
+AGENT_HELP = "agent: a checkpoint folder, series:NAME or module:function[@WEIGHTS]"
 HEAD_UNAVAILABLE = ("no linear Q-head reads this layer, so the advantage-aware loss, the action arrows and the "
                     "regret are unavailable (they need Q = W_head @ layer + b exactly)")
 

@@ -58,9 +58,9 @@ class TrainAgentConfig:
     total_steps: int = option(10_000_000, "agent steps (each = 4 frames) summed over all envs")
     out: Path = option(Path("runs/agent"), "output folder for checkpoints and logs")
     seed: int = option(1, "random seed")
-    device: str = option("auto", "torch device: auto, cpu or cuda")
-    precision: str = option("auto", "forward/backward precision: bf16 autocast (targets, loss and optimizer "
-                            "stay fp32), fp32, or auto = bf16 where the hardware computes it natively",
+    device: str = option("auto", "torch device: auto, cpu or cuda[:N]")
+    precision: str = option("auto", "bf16 autocast (targets, loss and optimizer in fp32), fp32, or auto: bf16 "
+                            "where the hardware has it natively",
                             choices=["auto", "bf16", "fp32"])
     num_envs: int | None = option(None, "parallel envs (default: 32 for pqn, 1 for dqn)")
     learning_rate: float | None = option(None, "Adam learning rate (default: 2.5e-4 pqn, 1e-4 dqn)")
@@ -68,7 +68,8 @@ class TrainAgentConfig:
     layer_norm: bool | None = option(None, "LayerNorm in the Q-network (default: on for pqn, off for dqn)")
     start_epsilon: float = option(1.0, "initial exploration rate")
     end_epsilon: float = option(0.01, "final exploration rate")
-    exploration_fraction: float | None = option(None, "fraction of training over which epsilon decays")
+    exploration_fraction: float | None = option(None, "fraction of training over which epsilon decays "
+                                                 "(default: 0.1)")
     # PQN
     rollout_steps: int = option(32, "[pqn] steps per env between updates")
     q_lambda: float = option(0.65, "[pqn] lambda of the Q(lambda) targets")
@@ -88,7 +89,7 @@ class TrainAgentConfig:
     save_every: int = option(100_000, "steps between 'latest' checkpoints")
     keep_steps: tuple[int, ...] = option(SERIES_STEPS, "steps at which to keep a copy of the network in OUT/series")
     resume: bool = option(True, "continue from OUT/latest if it exists")
-    progress: bool = option(True, "show a progress bar")
+    progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
         self.game = check_game(self.game)

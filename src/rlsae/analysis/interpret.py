@@ -51,8 +51,7 @@ class InterpretConfig:
     recording: Path | None = option(None, "recording folder (default: the one the SAE was trained on, "
                                     "from its cfg.json metadata)")
     out: Path = option(Path("runs/interpret"), "output folder")
-    agent: str | None = option(None, "the recording's " + AGENT_HELP + "; needed only for a recording of a user "
-                               "module that stores no way to rebuild it")
+    agent: str | None = option(None, "the recording's " + AGENT_HELP + " (only if it cannot be rebuilt)")
     max_states: int = option(200_000, "analyse at most this many recorded states (whole episodes)")
     min_precision: float = option(0.8, "label rule: held-out precision a unit needs (with --min-lift) ...")
     min_lift: float = option(3.0, "... and its lift over the fact's base rate ...")
@@ -62,7 +61,7 @@ class InterpretConfig:
     n_top: int = option(12, "top-activating example states kept per feature")
     n_per_quantile: int = option(4, "example states kept per activation quantile interval")
     features_per_cluster: int = option(16, "average live features per cluster")
-    seed: int = option(0, "seed for the held-out split, example sampling and clustering")
+    seed: int = option(1, "seed for the held-out split, example sampling and clustering")
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:

@@ -31,7 +31,7 @@ from rlsae.common.files import read_json, write_json
 from rlsae.common.hooks import HookFn, capture, hooked
 from rlsae.common.outputs import write_results
 from rlsae.common.progress import ProgressBar
-from rlsae.common.runtime import one_thread, provenance, resolve_device
+from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
 from rlsae.envs.facts import decode_facts
@@ -48,16 +48,15 @@ class SteerConfig:
     feature: int | None = option(None, "feature to steer", low=0)
     top: int = option(0, "instead of --feature: steer the N live features with the best labels (needs --interpret)",
                       low=0)
-    mode: str = option("clamp", "clamp: hold the feature at strength x its max activation; ablate: remove it; "
-                       "add: add strength x its max activation along its decoder direction", choices=list(MODES))
+    mode: str = option("clamp", "clamp: hold it at strength x its max activation; ablate: remove it; add: "
+                       "strength x its max along its decoder direction", choices=list(MODES))
     strength: float = option(10.0, "multiple of the feature's max activation (clamp target or amount added)")
     interpret: Path | None = option(None, "interpret output: the features' max activations (default: "
                                     "measured on the clean agent's own games)")
     recording: Path | None = option(None, "recording whose agent is steered (default: the SAE's, from cfg.json)")
-    agent: str | None = option(None, "the recording's " + AGENT_HELP + "; needed only for a recording of a user "
-                               "module that stores no way to rebuild it")
-    episodes: int = option(4, "games per condition (clean, and each steered feature)", low=1)
-    num_envs: int = option(4, "games played in parallel", low=1, high=4096)
+    agent: str | None = option(None, "the recording's " + AGENT_HELP + " (only if it cannot be rebuilt)")
+    episodes: int = option(30, "games per condition (clean, and each steered feature)", low=1)
+    num_envs: int = option(16, "games played in parallel", low=1, high=4096)
     epsilon: float = option(0.01, "probability of a random action, as in record (same random draws in every condition)",
                             low=0, high=1)
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
@@ -66,7 +65,7 @@ class SteerConfig:
     out: Path = option(Path("runs/steer"), "output folder; features already steered there with the same "
                        "settings are kept and skipped")
     json: Path | None = option(None, "also write the results to this JSON file")
-    device: str = option("cpu", "torch device: cpu, cuda[:N] or auto")
+    device: str = option("cpu", PLAY_DEVICE_HELP)
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:

@@ -33,6 +33,10 @@ def provenance() -> dict[str, Any]:
             "created": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
+# The agents that play (record, steer, evaluate-agent) default to the CPU that evaluate and interpret use.
+PLAY_DEVICE_HELP = "torch device: auto, cpu or cuda[:N]; cpu as in evaluate (GPU rounding can flip near-tied actions)"
+
+
 def resolve_device(device: str) -> str:
     """'auto' -> cuda when present, else cpu; a CUDA request without a GPU is a user error."""
     if device == "auto":

@@ -30,7 +30,7 @@ from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE, OBSERVATION, che
 from rlsae.common.hooks import capture, hooked
 from rlsae.common.outputs import holds_only_marker
 from rlsae.common.progress import ProgressBar
-from rlsae.common.runtime import one_thread, provenance, resolve_device
+from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import DEFAULT_GAME, FRAME_SKIP, NOOP_MAX, check_game, rng_actions
 from rlsae.record.emulator import MAX_EPISODE_FRAMES, EnvBatch, _rng_from_str, _rng_to_str
@@ -61,27 +61,25 @@ class RecordConfig:
     agent: str | None = option(None, AGENT_HELP)
     game: str | None = option(None, "ALE game, any spelling (default: the agent's own; Ms. Pac-Man for a factory "
                               "that names none)")
-    layer: str | None = option(None, "layer whose output is recorded, a name from model.named_modules() "
-                               "(default: the agent's own: 'hidden' for an rlsae agent)")
+    layer: str | None = option(None, "layer to record, a name from model.named_modules() (default: the agent's "
+                               "own, 'hidden' for rlsae agents)")
     steps: int = option(100_000, "agent steps to record (rounded up to a multiple of --num-envs)", low=1)
-    num_envs: int = option(8, "games played in parallel", low=1, high=4096)
+    num_envs: int = option(16, "games played in parallel", low=1, high=4096)
     epsilon: float = option(0.01, "probability of a random action (below the 0.05 of scoring: mostly the agent's "
                             "own choices)", low=0, high=1)
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     dtype: str = option("float32", "activation storage type (float16 halves the size)",
                         choices=["float32", "float16"])
     chunk_size: int = option(65_536, "steps per chunk file (rounded down to a multiple of --num-envs)", low=1)
-    workers: int = option(1, "emulator processes beside this one, which runs the network: 0 (emulate here too), "
-                          "1 (two cores) or 2 (three); the recording is the same for each. More cores: --shard",
-                          low=0, high=2)
+    workers: int = option(1, "emulator processes beside the network's: 0, 1 (two cores) or 2 (three); the same "
+                          "recording for each. More cores: --shard", low=0, high=2)
     snapshot_every: int = option(16, "emulator snapshot every N steps of an episode (frames re-render from the "
                                  "nearest one)", low=1)
     append: bool = option(False, "add --steps more steps to a finished store, as a new run")
-    shard: str | None = option(None, "K/N: record shard K (0-based) of N into OUT/shard-K-of-N, other games than "
-                               "the other shards'; run the N shards as N processes, on one machine or many (copy "
-                               "the shard folders into one OUT), and later stages read OUT as one recording")
-    device: str = option("cpu", "torch device for the agent: cpu, cuda[:N] or auto")
-    progress: bool = option(True, "show a progress bar")
+    shard: str | None = option(None, "K/N: record shard K (from 0) of N into OUT/shard-K-of-N, one process each; "
+                               "later stages read OUT as one recording")
+    device: str = option("cpu", PLAY_DEVICE_HELP)
+    progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)

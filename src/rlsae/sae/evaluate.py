@@ -35,8 +35,7 @@ DENSITY_PNG = "density.png"
 class EvaluateSAEConfig:
     sae: Path = option(Path("runs/sae"), "SAE folder written by `rlsae train-sae`")
     recording: Path | None = option(None, "recording to evaluate on (default: the SAE's training recording)")
-    agent: str | None = option(None, "the recording's " + AGENT_HELP + "; needed only for a recording of a user "
-                               "module that stores no way to rebuild it")
+    agent: str | None = option(None, "the recording's " + AGENT_HELP + " (only if it cannot be rebuilt)")
     max_states: int = option(200_000, "held-out states used for the offline metrics", low=1)
     episodes: int = option(30, "full games per condition (clean, spliced, zero- and mean-ablated); 0 skips",
                            low=0)

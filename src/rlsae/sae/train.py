@@ -95,16 +95,15 @@ class Schedule:
 @dataclass
 class TrainSAEConfig:
     recording: Path = option(Path("runs/recording"), "recording folder made by `rlsae record`")
-    activations: Path | None = option(None, "instead of a recording: a .npy array [states, d] of activations "
-                                      "(a random --heldout-fraction of its rows held out); no agent, so the "
-                                      "advantage-aware loss and the action metrics are off")
+    activations: Path | None = option(None, "instead of --recording: a float .npy array [states, d] (no agent: "
+                                      "advantage-aware loss and action metrics off)")
     out: Path = option(Path("runs/sae"), "output folder (an unfinished run there is resumed)")
     architecture: str = option("topk", ", ".join(ARCHITECTURES) + " (see rlsae.sae.architectures)",
                                choices=list(ARCHITECTURES))
     expansion_factor: int = option(4, "latents per input dimension (512 -> 2048 at 4)", low=1)
     d_sae: int | None = option(None, "number of latents (overrides --expansion-factor)", low=1)
-    k: int = option(32, "active latents per state: exact for topk, on average for batchtopk and matryoshka, "
-                        "at initialisation for jumprelu; sets the dead window's firing period for all", low=1)
+    k: int = option(32, "active latents per state (exact for topk, on average for batchtopk and matryoshka, "
+                        "at initialisation for jumprelu)", low=1)
     samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)", low=1)
     batch_size: int | None = option(None, "samples per step (default: the power of two nearest to "
                                     "samples / 1000, in [256, 4096])", low=1)
@@ -118,24 +117,23 @@ class TrainSAEConfig:
     aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)",
                              low=0)
     k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)", low=1)
-    dead_window: int | None = option(None, "samples without firing after which a latent counts as dead for AuxK "
-                                     "(default: 256 x d_sae / k, at most a tenth of --samples)", low=1)
+    dead_window: int | None = option(None, "samples without firing before AuxK counts a latent dead (default: "
+                                     "256 x d_sae / k, at most --samples / 10)", low=1)
     l1_coef: float = option(0.2, "L1 coefficient (relu only)", low=0)
     l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)", low=0)
     matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
                                                 "d_sae/16, /8, /4, /2, d_sae)", low=1)
-    init: str = option("tied", "initialisation: tied = encoder as the decoder's transpose and b_dec at the data's "
-                       "geometric median (Gao et al. 2024); random = independent random encoder, b_dec 0 (the "
-                       "talk's; dead-prone)", choices=["tied", "random"])
+    init: str = option("tied", "tied: encoder = decoder transposed, b_dec at the geometric median (Gao et al. "
+                       "2024); random: the talk's (dead-prone)", choices=["tied", "random"])
     scale_inputs: bool = option(True, "scale inputs to unit variance per dimension (folded back into the weights "
                                       "when saving)")
     heldout_fraction: float = option(0.1, "fraction of episodes held out for evaluation", gt=0, lt=1)
     max_states: int | None = option(None, "use at most this many training states (default: all)", low=1)
     log_every: int = option(50, "steps between log lines", low=1)
     save_every: int = option(2000, "steps between checkpoints", low=1)
-    seed: int = option(0, "random seed", low=0)
+    seed: int = option(1, "random seed", low=0)
     device: str = option("auto", "torch device: auto, cpu or cuda[:N]")
-    progress: bool = option(True, "show a progress bar")
+    progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
         self.recording, self.out = Path(self.recording), Path(self.out)
