@@ -16,7 +16,7 @@ SUMMARY_KEYS = ("fvu", "l0", "dead_fraction", "action_agreement", "action_agreem
 def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys) -> None:
     torch.set_num_threads(1)
     cfg = DemoConfig(out=tmp_path / "demo", steps=3000, samples=20_000, episodes=1, steer_top=1,
-                     steer_episodes=1, progress=False)
+                     steer_episodes=2, progress=False)
     summary = run_demo(cfg)
     saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
     for key in SUMMARY_KEYS:
@@ -25,6 +25,12 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys) -> None:
     assert set(saved["stage_seconds"]) == {"record", "train-sae", "evaluate", "interpret", "steer", "browse"}
     assert Path(saved["browser"]).name == "index.html" and Path(saved["browser"]).exists()
     assert "open the feature browser" in format_summary(summary)
+    steered = json.loads((tmp_path / "demo" / "steer" / "steering.json").read_text())["results"]
+    assert [(r["feature"], r["scores_clean"], r["scores_steered"]) for r in saved["steering"]] == [
+        (r["feature"], r["scores_clean"], r["scores_steered"]) for r in steered]
+    assert len(saved["steering"][0]["scores_steered"]) == 2
+    # the score change is quoted with its spread and a verdict on chance
+    assert "standard error" in format_summary(summary) and "chance" in format_summary(summary)
 
     again = run_demo(cfg)
     assert set(again["stage_seconds"]) == {"browse"}  # everything else was reused

@@ -1,4 +1,4 @@
-"""`rlsae demo`: the whole pipeline on the shipped agent, sized for a 2-core laptop (<= 10 minutes).
+"""`rlsae demo`: the whole pipeline on the shipped agent, sized for a 2-core laptop (a few minutes).
 
     record -> train-sae -> evaluate -> interpret -> steer (top features) -> browse
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
+from rlsae.analysis.results import load_result
 from rlsae.analysis.talk import format_talk_features
 from rlsae.common.files import write_json
 from rlsae.common.runtime import provenance
@@ -38,8 +39,9 @@ class DemoConfig:
     expansion_factor: int = option(4, "SAE latents per neuron (512 -> 2048)")
     k: int = option(32, "active SAE latents per state")
     episodes: int = option(16, "full games per condition (clean, spliced, two ablations)")
-    steer_top: int = option(3, "steer this many of the best-labeled features (0: skip steering)")
-    steer_episodes: int = option(2, "games per steered feature")
+    steer_top: int = option(2, "steer this many of the best-labeled features (0: skip steering)")
+    # 16 a side tells a change of ~300 points (two standard errors at the clean agent's std of ~400) from chance
+    steer_episodes: int = option(16, "games per steering condition (clean, and each steered feature)")
     seed: int = option(1, "seed for recording, training and games")
     progress: bool = option(True, "show progress bars")
 
@@ -108,14 +110,21 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     index, _ = stages.run("browse", False, lambda: browse(BrowseConfig(
         interpret=interpreted, out=out / "browser", evaluation=sae / EVALUATION,
         steering=(steered,) if cfg.steer_top else (), progress=cfg.progress)))
-    summary = _summary(out, index, stages.seconds, time.perf_counter() - started)
+    summary = _summary(out, index, steered / STEERING if cfg.steer_top else None, stages.seconds,
+                       time.perf_counter() - started)
     write_json(out / SUMMARY, summary)
     return summary
 
 
-def _summary(out: Path, index: Path, seconds: dict[str, float], total: float) -> dict[str, Any]:
+def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, float],
+             total: float) -> dict[str, Any]:
     evaluation = json.loads((out / "sae" / "evaluation.json").read_text())
     interpreted = json.loads((out / "interpret" / INTERPRET_SUMMARY).read_text())
+    labels = load_result(out / "interpret").label
+    steered = [{"feature": r["feature"], "label": labels[r["feature"]], "mode": r["mode"], "strength": r["strength"],
+                "tv_distance": r["tv_distance"], "scores_clean": r["scores_clean"],
+                "scores_steered": r["scores_steered"]}
+               for r in (json.loads(steering.read_text())["results"] if steering else [])]
     keys = ("fvu", "l0", "states", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
             "advantage_rel_error", "q_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
             "score_mean_ablation", "recovered_vs_mean_ablation", "episodes")
@@ -128,10 +137,20 @@ def _summary(out: Path, index: Path, seconds: dict[str, float], total: float) ->
         "label_precision": features["mean_label_precision"], "mean_best_f1": features["mean_best_f1"],
         "neuron_n_labeled": neurons["n_labeled"], "neuron_labeled_fraction": neurons["labeled_fraction"],
         "neuron_label_precision": neurons["mean_label_precision"], "neuron_mean_best_f1": neurons["mean_best_f1"],
-        "talk_features": interpreted.get("talk_features", {}),
+        "talk_features": interpreted.get("talk_features", {}), "steering": steered,
         "browser": str(index.resolve()), "stage_seconds": seconds, "wall_time_s": round(total, 1),
         "provenance": provenance(),
     }
+
+
+def _format_steering(results: list[dict[str, Any]]) -> str:
+    """Two lines per steered feature: what was done and how far the actions moved, then the score change with
+    its standard error and whether that many games tell it from chance."""
+    from rlsae.browser.build import score_change
+
+    return "\n".join(f"#{r['feature']} ({r['label'] or 'no label'}) {r['mode']} x{r['strength']:g}: action "
+                     f"distribution moved by {r['tv_distance']:.2f} (total variation)\n"
+                     f"  {score_change(r['scores_clean'], r['scores_steered'])}" for r in results)
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -162,6 +181,8 @@ def format_summary(s: dict[str, Any]) -> str:
     talk = format_talk_features(s["talk_features"])
     if talk:
         rows.append(("talk's features", talk.replace("\n", "\n" + " " * 4)))
+    if s["steering"]:
+        rows.append(("steering", _format_steering(s["steering"]).replace("\n", "\n" + " " * 4)))
     rows.append(("time", f"{s['wall_time_s']:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in
                                                                    s["stage_seconds"].items()) + ")"))
     width = max(len(name) for name, _ in rows)
