@@ -334,3 +334,13 @@ def test_dead_sees_a_one_pixel_move() -> None:
     # A one-step next episode after it, so this one is judged as ended.
     dead = decode_facts(np.vstack([ram, ram[-1:]]), np.r_[np.zeros(len(xs), int), 1])["dead"]
     np.testing.assert_array_equal(dead[:len(xs)], np.arange(len(xs)) >= 3)
+
+
+def test_death_spin_is_the_animation_without_ghosts(trace: Trace, facts: dict[str, np.ndarray]) -> None:
+    ghosts = sum(_mask(trace.frames, colour).sum((1, 2)) for colour in (*GHOST_COLOURS.values(), FRIGHTENED))
+    dead, spin, freeze = facts["dead"], facts["death_spin"], facts["death_freeze"]
+    assert spin.sum() >= 15 and freeze.sum() >= 15
+    np.testing.assert_array_equal(spin, dead & (ghosts == 0))  # the ghosts vanish, Pac-Man spins
+    assert (ghosts[freeze] > 0).all()  # caught: everything frozen, the ghosts still drawn
+    np.testing.assert_array_equal(spin | freeze, dead)
+    assert not (spin & freeze).any()

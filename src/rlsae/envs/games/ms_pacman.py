@@ -42,6 +42,7 @@ FRUIT_X, FRUIT_Y = 11, 17
 POWER_PILLS = 117
 DOTS_EATEN = 119  # dots + power pills eaten in this level
 SCORE_BCD = (120, 121, 122)  # low, middle, high byte
+DEATH_SPIN = 33  # 255 while Pac-Man spins in the second half of the death animation, ghosts gone (found here)
 LIVES_LEVEL = 123  # low nibble: spare lives (ALE's lives() is this + 1); high nibble: level - 1
 MAZE = 0
 
@@ -137,6 +138,9 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
          bin_labels=("on the last life", "2 lives left", "3 or more lives left")),
     dying_fact(),
     Fact("dead", "binary", "Pac-Man is dead (caught; the death animation plays, the life not yet taken)"),
+    Fact("death_freeze", "binary", "Pac-Man has just been caught (the death animation's frozen first half, "
+                                   "ghosts still shown)"),
+    Fact("death_spin", "binary", "Pac-Man spins in the death animation (its second half, the ghosts gone)"),
     Fact("pacman_motion", "categorical", "Pac-Man's direction of motion since the previous step",
          categories=MOTIONS),
     Fact("reverses_soon", "binary", f"Pac-Man turns around within {LOOKAHEAD} steps"),
@@ -323,6 +327,8 @@ def _event_facts(r: np.ndarray, out: dict[str, np.ndarray], episodes: np.ndarray
     ends = np.flatnonzero(~same)
     end = ends[np.searchsorted(ends, idx)]
     facts["dead"] = (next_loss <= np.minimum(end, idx + DEAD_WITHIN - 1)) & (next_move > next_loss)
+    facts["death_spin"] = facts["dead"] & (r[:, DEATH_SPIN] == 255)
+    facts["death_freeze"] = facts["dead"] & ~facts["death_spin"]
     return facts
 
 
