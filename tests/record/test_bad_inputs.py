@@ -193,3 +193,40 @@ def test_demo_and_sweep_refuse_values_before_any_work(tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert f"{flag} must be >= " in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_train_sae_refuses_a_recording_whose_episode_table_is_damaged(store: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """train-sae never reads the episode table, but a damaged one means a damaged recording: said at once."""
+    folder = Path(shutil.copytree(store, tmp_path / "rec"))
+    (folder / "chunks" / "000001" / "episodes.parquet").write_bytes(os.urandom(200))
+    code = main(["train-sae", "--recording", str(folder), "--out", str(tmp_path / "sae"), "--d-sae", "32", "--k", "4",
+                 "--samples", "1024", "--batch-size", "128", "--device", "cpu", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "000001" in err and "episodes.parquet" in err and "the chunk is damaged" in err
+    assert not (tmp_path / "sae" / "cfg.json").exists()
+
+
+def test_steer_reuses_an_older_output_that_stored_its_paths_as_given(small_pipeline: dict[str, Path],
+                                                                     tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before paths were stored resolved, steering.json held them as typed (relative to where steer ran)."""
+    root = small_pipeline["root"]
+    argv = ["--feature", "0", "--episodes", "1", "--num-envs", "1", "--max-steps", "30", "--gif-steps", "10",
+            "--no-progress"]
+    monkeypatch.chdir(root)
+    assert main(["steer", "--sae", "sae", "--interpret", "interpret", "--out", str(tmp_path / "steer"), *argv]) == 0
+    results = tmp_path / "steer" / "steering.json"
+    document = json.loads(results.read_text())
+    assert document["config"]["interpret"] == str(root / "interpret")  # stored resolved today
+    document["config"].update(sae="sae", interpret="interpret", out="steer")  # as an older rlsae stored them
+    results.write_text(json.dumps(document))
+    before = results.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(root / "interpret"),
+                 "--out", "steer", *argv]) == 0
+    assert results.read_bytes() == before  # feature 0 was found done, not re-run
+    # another interpret folder is still another setting
+    other = Path(shutil.copytree(root / "interpret", tmp_path / "interpret2"))
+    assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(other), "--out", "steer", *argv]) == 2

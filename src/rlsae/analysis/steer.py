@@ -13,6 +13,7 @@ the steered agent visits, both the clean and the steered policy choose an action
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
-from rlsae.envs.facts import decode_facts
+from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games import game_spec
 from rlsae.record.emulator import EnvBatch
 from rlsae.sae import SparseAutoencoder, load_sae
@@ -62,6 +63,9 @@ class SteerConfig:
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
     gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
+    goal: str | None = option(None, "a game fact as interpret names it (e.g. pacman_region=bottom_left): report the "
+                              "share of games, clean and steered, in which it holds within --goal-steps steps")
+    goal_steps: int = option(200, "agent steps from a game's start within which --goal must hold", low=1)
     out: Path = option(Path("runs/steer"), "output folder; features already steered there with the same "
                        "settings are kept and skipped")
     json: Path | None = option(None, "also write the results to this JSON file")
@@ -86,6 +90,9 @@ class Play:
     clean_actions: np.ndarray  # [steps] greedy action of the unedited agent on the same states
     player_x: np.ndarray       # [steps] the player's screen position (the game spec's ``position``)
     player_y: np.ndarray
+    games: np.ndarray          # [steps] which game each step belongs to (env index x quota + game of that env)
+    game_steps: np.ndarray     # [steps] the step's index in its game
+    rams: np.ndarray           # [steps, 128]
     truncated: int             # games stopped at max_steps
     max_activation: np.ndarray | None  # [d_sae] largest feature activations seen (clean play only)
     gif_frames: list[np.ndarray] = field(default_factory=list)
@@ -109,7 +116,7 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
     background = envs.screen_rgb(0)
     scores: list[float] = []
     running, finished = np.zeros(n), np.zeros(n, int)
-    acted, clean_acted, rams = [], [], []
+    acted, clean_acted, rams, games, game_steps = [], [], [], [], []
     max_act = np.zeros(sae.d_sae, np.float32) if sae is not None else None
     gif: list[np.ndarray] = []
     truncated = 0
@@ -131,6 +138,8 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
         acted.append(greedy[counting])
         clean_acted.append(q_clean.argmax(1).cpu().numpy()[counting])
         rams.append(envs.ram()[counting])
+        games.append((np.arange(n) * quota.max() + finished)[counting])
+        game_steps.append(envs.episode_steps[counting].copy())
         rewards, dones, _ = envs.step(rng_actions(rng, greedy, cfg.epsilon, envs.n_actions))
         if finished[0] == 0 and len(gif) < cfg.gif_steps and not dones[0]:
             gif.append(envs.screen_rgb(0))
@@ -146,8 +155,28 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
         finished[ended] += 1
         running[ended] = 0.0
     bar.close()
-    x, y = player_position(np.concatenate(rams), game)
-    return Play(scores, np.concatenate(acted), np.concatenate(clean_acted), x, y, truncated, max_act, gif, background)
+    ram = np.concatenate(rams)
+    x, y = player_position(ram, game)
+    return Play(scores, np.concatenate(acted), np.concatenate(clean_acted), x, y, np.concatenate(games),
+                np.concatenate(game_steps), ram, truncated, max_act, gif, background)
+
+
+def goal_reached(played: Play, game: str, goal: str, steps: int) -> dict[str, Any]:
+    """Share of ``played``'s games in which the binary fact ``goal`` holds within their first ``steps`` steps,
+    each game's first step where it does (None: not within ``steps``), and the first game's path until then."""
+    order = np.lexsort((played.game_steps, played.games))
+    facts = binary_facts(decode_facts(played.rams[order], played.games[order], actions=played.actions[order],
+                                      game=game), game)
+    holds = np.empty(len(order), bool)
+    holds[order] = facts[goal]
+    first: list[int | None] = []
+    for g in np.unique(played.games):
+        hits = np.flatnonzero((played.games == g) & holds & (played.game_steps < steps))
+        first.append(int(played.game_steps[hits].min()) if len(hits) else None)
+    path = (played.games == played.games[0]) & (played.game_steps < steps)
+    return {"share": float(np.mean([f is not None for f in first])), "games": len(first), "first_step": first,
+            "path": np.stack([played.player_x[path], played.player_y[path]], 1).round(1).tolist()
+            if len(played.player_x) else []}
 
 
 def player_position(ram: np.ndarray, game: str) -> tuple[np.ndarray, np.ndarray]:
@@ -169,15 +198,25 @@ def top_features(interpret_dir: Path, n: int) -> list[int]:
 
 # Settings that decide a feature's result: a rerun on the same --out must match them to reuse results.
 SETTINGS = ("mode", "strength", "interpret", "recording", "episodes", "num_envs", "epsilon", "seed", "max_steps",
-            "gif_steps")
+            "gif_steps", "goal", "goal_steps")
 
 
-def _settings(config: dict[str, Any], sae_folder: Path) -> dict[str, Any]:
-    """The SETTINGS of a config dict, with paths resolved (one folder spelled two ways is one folder)."""
-    out = {k: config[k] for k in SETTINGS}
+def _settings(config: dict[str, Any], sae_folder: Path, cwd: Path = Path()) -> dict[str, Any]:
+    """The SETTINGS of a config dict, with paths resolved (one folder spelled two ways is one folder), relative
+    ones against ``cwd``."""
+    out = {k: config.get(k) for k in SETTINGS}  # a setting added since is None (its default) in older results
     for k in ("interpret", "recording"):
-        out[k] = None if out[k] is None else str(Path(out[k]).resolve())
+        out[k] = None if out[k] is None else str((cwd / out[k]).resolve())
     return {"sae": str(Path(sae_folder).resolve()), **out}
+
+
+def _run_directory(sae_resolved: str, sae_given: str) -> Path:
+    """Where a steer run that stored its paths as given (older rlsae) ran: the resolved SAE folder less the
+    given spelling; the current directory when they do not line up (or the paths were stored resolved)."""
+    given, resolved = Path(sae_given).parts, Path(sae_resolved).parts
+    if Path(sae_given).is_absolute() or not given or resolved[-len(given):] != given:
+        return Path()
+    return Path(*resolved[: -len(given)])
 
 
 def _finished(cfg: SteerConfig, sae_folder: Path) -> dict[int, dict[str, Any]]:
@@ -187,7 +226,9 @@ def _finished(cfg: SteerConfig, sae_folder: Path) -> dict[int, dict[str, Any]]:
         return {}
     document = read_json(path, "steering results")
     try:
-        before, now = _settings(document["config"], document["sae"]), _settings(to_dict(cfg), sae_folder)
+        config = document["config"]
+        before = _settings(config, document["sae"], _run_directory(document["sae"], config["sae"]))
+        now = _settings(to_dict(cfg), sae_folder)
         results = {int(r["feature"]): r for r in document["results"]}
     except (KeyError, TypeError, ValueError):
         raise UserError(f"'{path}' is not a steering result of this rlsae: choose another --out") from None
@@ -225,7 +266,12 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
     rec.use_agent(cfg.agent, cfg.device)
     model, _ = rec.load_agent(cfg.device)
     layer, game = rec.manifest["layer"], rec.manifest["game"]
+    if cfg.goal is not None:  # before any game is played
+        names = list(binary_descriptions(game=game))
+        require(cfg.goal in names, f"--goal '{cfg.goal}' is not a fact of {game}; close names: "
+                f"{', '.join(difflib.get_close_matches(cfg.goal, names, 5, 0.5)) or 'none'}")
     clean = play(model, layer, game, cfg, sae=sae if cfg.interpret is None else None)
+    goal_clean = None if cfg.goal is None else goal_reached(clean, game, cfg.goal, cfg.goal_steps)
     if cfg.interpret is not None:
         max_act = load_result(cfg.interpret).max_activation
         require(len(max_act) == sae.d_sae, f"'{cfg.interpret}' describes {len(max_act)} features, the SAE has "
@@ -259,6 +305,9 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
             "steps_steered": len(steered.actions),
             "heatmap": None if heatmap is None else str(heatmap.relative_to(cfg.out)),
             "gif": None if gif is None else str(gif.relative_to(cfg.out))}
+        if cfg.goal is not None:
+            done[f].update(goal=cfg.goal, goal_steps=cfg.goal_steps, goal_clean=goal_clean,
+                           goal_steered=goal_reached(steered, game, cfg.goal, cfg.goal_steps))
         write_json(cfg.out / RESULTS, {
             "kind": "rlsae-steering", "sae": str(Path(sae_folder).resolve()), "recording": str(rec.path.resolve()),
             # paths stored resolved: a rerun from another directory still finds them the same
@@ -286,9 +335,12 @@ def load_steering(folder: Path) -> list[dict[str, Any]]:
 
 
 def format_results(results: list[dict[str, Any]]) -> str:
+    def goal(r: dict[str, Any]) -> str:
+        return (f"; {r['goal']} within {r['goal_steps']} steps in {r['goal_clean']['share']:.0%} -> "
+                f"{r['goal_steered']['share']:.0%} of {r['goal_steered']['games']} games" if "goal" in r else "")
     return "\n".join(f"feature {r['feature']} {r['mode']} x{r['strength']:g} (value {r['value']:.3g}): "
                      f"action TV {r['tv_distance']:.3f}, score {r['score_clean']:.0f} -> {r['score_steered']:.0f}"
-                     for r in results)
+                     + goal(r) for r in results)
 
 
 

@@ -13,12 +13,12 @@ from rlsae.config import UserError, require
 from rlsae.record.render import EpisodeIndex, Replayer, replay_frames
 from rlsae.record.store import (
     AGENT,
-    CHUNK_FILES,
     EPISODES,
     MANIFEST,
     SNAPSHOTS,
     STEP_ARRAYS,
     ChunkedArray,
+    check_chunk,
     committed_chunks,
     read_chunk_file,
     read_store_manifest,
@@ -57,10 +57,7 @@ class Recording:
         # shard K of N keeps its own episode ids: here episode e of shard K is e * N + K, unique in the whole
         self._shard, self._n_shards = np.asarray(chunk_shards or [0] * len(chunks), np.int64), n_shards
         for chunk in chunks:
-            missing = [name for name in CHUNK_FILES if not (chunk / name).is_file()]
-            if missing:
-                raise UserError(f"chunk '{chunk}' is incomplete ({', '.join(missing)} missing): delete it and every "
-                                "later chunk folder, then run `rlsae record` on the store again to re-record them")
+            check_chunk(chunk)
         specs = step_array_specs(manifest["d_act"], manifest["n_actions"], manifest["activation_dtype"])
         for name in STEP_ARRAYS:
             dtype, tail = specs[name]

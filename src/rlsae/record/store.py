@@ -105,6 +105,17 @@ def read_chunk_file(file: Path, read: Callable[[Path], T]) -> T:
                         "folder, then run `rlsae record` on the store again to re-record them") from None
 
 
+def check_chunk(chunk: Path) -> None:
+    """A UserError unless ``chunk`` holds every chunk file and a readable episode table. The arrays are checked
+    as they are mapped; the table is read only by the stages that render frames, so without this a damaged one
+    passes `train-sae` and surfaces stages later."""
+    missing = [name for name in CHUNK_FILES if not (chunk / name).is_file()]
+    if missing:
+        raise UserError(f"chunk '{chunk}' is incomplete ({', '.join(missing)} missing): delete it and every "
+                        "later chunk folder, then run `rlsae record` on the store again to re-record them")
+    read_chunk_file(chunk / EPISODES, pq.read_metadata)
+
+
 def committed_chunks(path: Path) -> list[Path]:
     """Complete chunk folders in order (``.partial`` ones excluded)."""
     folder = Path(path) / CHUNKS
