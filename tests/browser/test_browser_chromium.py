@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rlsae.browser import export_browser
@@ -31,6 +32,7 @@ try:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
     HAVE_SELENIUM = True
 except ImportError:  # pragma: no cover - depends on the machine
@@ -102,6 +104,8 @@ def test_summary_renders_and_is_interactive(driver, site) -> None:
     assert len(driver.find_elements(By.CSS_SELECTOR, "#density svg rect.bar")) > 3
     assert len(driver.find_elements(By.CSS_SELECTOR, "#curves svg path.line")) == 3
     assert "neurons" in driver.find_element(By.ID, "labels").text
+    sweep = driver.find_element(By.ID, "sweep")
+    assert "Spearman rho (score, live features) 0.02" in sweep.text and sweep.find_elements(By.TAG_NAME, "img")
     assert driver.execute_script("return RLSAE.summary.title") in driver.title
     assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -219,6 +223,8 @@ def test_a_real_interpret_export_shows_recorded_frames_and_steering(driver, smal
     widths = driver.execute_script(
         "return Array.from(document.querySelectorAll('#frames img')).map(i => i.naturalWidth)")
     assert widths and set(widths) == {160}  # Atari screens, re-rendered from the recording
+    stored = int((load_result(small_pipeline["interpret"]).example_states[feature] >= 0).sum())
+    assert len(widths) == stored  # every example interpret kept is shown
     assert "clamp" in driver.find_element(By.ID, "steering").text
     assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -287,7 +293,7 @@ def test_a_frame_enlarges_on_click_and_the_page_fits_760_px(driver, site) -> Non
     wait(driver, lambda d: d.execute_script("return document.querySelector('#zoom img').complete"))
     assert zoom.size["width"] >= 2.5 * driver.find_element(By.CSS_SELECTOR, "#frames img").size["width"]
     assert f"Feature {feature.id}" in driver.find_element(By.ID, "zoom").text
-    driver.find_element(By.ID, "zoom").click()
+    driver.find_element(By.CSS_SELECTOR, "#zoom button.close").click()
     wait(driver, lambda d: not d.find_elements(By.ID, "zoom"))
     driver.set_window_size(760, 1000)
     try:
@@ -308,3 +314,72 @@ def test_the_map_opens_a_feature_on_click(driver, site) -> None:
     dot = driver.find_element(By.CSS_SELECTOR, f"#map svg circle[data-id='{target.id}']")
     driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", dot)
     wait(driver, lambda d: f"Feature {target.id}" in d.find_element(By.ID, "view-feature").text)
+
+
+def test_a_clip_shows_the_steps_around_an_example_with_the_activation_curve(driver, site) -> None:
+    from rlsae.browser.synthetic import player_position
+
+    data, index = site
+    feature = next(f for f in data.features if f.alive and f.frames)
+    item = feature.frames[0].items[1]
+    open_page(driver, index, f"#feature/{feature.id}")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#frames .frame a"))
+    driver.find_elements(By.CSS_SELECTOR, "#frames .frame a")[1].click()
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#zoom .strip .tile"))
+    strip = driver.find_elements(By.CSS_SELECTOR, "#zoom .strip .tile img")
+    assert len(strip) == len(item.clip.frames)
+    wait(driver, lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll('#zoom img')).every(i => i.complete && i.naturalWidth > 0)"))
+    points = driver.find_elements(By.CSS_SELECTOR, "#zoom svg.sparkline circle.point")
+    assert len(points) == len(item.clip.activations)
+    heights = [float(p.get_attribute("cy")) for p in points]  # svg y grows downwards: the peak is lowest
+    assert heights.index(min(heights)) == int(np.argmax(item.clip.activations)) == item.clip.centre
+    caption = driver.find_element(By.CSS_SELECTOR, "#zoom figcaption").text
+    assert "the example" in caption and f"{item.activation:.3g}" in caption
+    ring = driver.find_element(By.CSS_SELECTOR, "#zoom .clip-frame circle.player")
+    x, y = player_position(item.step)
+    assert (float(ring.get_attribute("cx")), float(ring.get_attribute("cy"))) == pytest.approx((x, y))
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)  # one step on, in the clip
+    wait(driver, lambda d: "+1 steps from the example" in d.find_element(By.CSS_SELECTOR, "#zoom figcaption").text)
+    current = driver.find_element(By.CSS_SELECTOR, "#zoom .strip a.current")
+    assert current.get_attribute("title") == "+1"
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    wait(driver, lambda d: not d.find_elements(By.ID, "zoom"))
+
+
+def test_all_examples_show_with_marks_and_related_units_link(driver, site) -> None:
+    data, index = site
+    feature = next(f for f in data.features if f.alive and f.region is not None and f.related)
+    open_page(driver, index, f"#feature/{feature.id}")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#frames .tile"))
+    n_items = sum(len(g.items) for g in feature.frames)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#frames .tile circle.player")) == n_items
+    boxes = driver.find_elements(By.CSS_SELECTOR, "#frames .tile rect.region")
+    assert len(boxes) == n_items and float(boxes[0].get_attribute("y")) == feature.region[1]
+    assert "the player" in driver.find_element(By.CSS_SELECTOR, "#frames .legend").text
+    related = feature.related["fires with (share of its firings)"]
+    links = driver.find_elements(By.CSS_SELECTOR, "#related a[data-unit]")
+    assert [int(a.get_attribute("data-unit")) for a in links] == [r.unit for r in related]
+    assert driver.find_elements(By.CSS_SELECTOR, "#related .neuron")
+    links[0].click()
+    wait(driver, lambda d: f"Feature {related[0].unit}" in d.find_element(By.ID, "view-feature").text)
+
+
+def test_dead_features_have_their_own_bar(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#summary")
+    dead = sum(not f.alive for f in data.features)
+    bar = driver.find_element(By.CSS_SELECTOR, "#density svg rect.bar.dead")
+    assert bar.find_element(By.TAG_NAME, "title").get_attribute("textContent") == f"dead: {dead}"
+    assert f"{dead} dead" in driver.find_element(By.ID, "density-note").text
+
+
+def test_the_list_sorts_and_filters_by_label_measures(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#features?m=label_lift&mmin=20")
+    lifted = [f.id for f in data.features if f.label_lift is not None and f.label_lift >= 20]
+    wait(driver, lambda d: count_text(d) == f"{len(lifted)} of {N_FEATURES} features")
+    assert driver.find_element(By.ID, "f-metric").get_attribute("value") == "label_lift"
+    driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=label_f1]").click()
+    best = sorted((f for f in data.features if f.id in lifted), key=lambda f: (-f.label_f1, f.id))
+    wait(driver, lambda d: list_ids(d)[:3] == [f.id for f in best[:3]])

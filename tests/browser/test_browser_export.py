@@ -47,6 +47,11 @@ def small_data(**feature_overrides) -> BrowserData:
     return BrowserData(summary, features, [Cluster(0, "both", [0, 1])])
 
 
+def frame_src(table: dict, frame: int) -> str:
+    """The image file of frame number ``frame`` in data/frames.js."""
+    return table["sheets"][table["frames"][frame][0]]
+
+
 def test_export_writes_every_feature_and_parseable_data(tmp_path: Path) -> None:
     data = synthetic_browser_data(64, frames_per_feature=4, seed=1)
     index = export_browser(data, tmp_path / "out")
@@ -65,6 +70,7 @@ def test_export_writes_every_feature_and_parseable_data(tmp_path: Path) -> None:
     rows = [dict(zip(table["columns"], row)) for row in table["rows"]]
     assert [r["id"] for r in rows] == list(range(64))
 
+    _, table = read_js(out / "data" / "frames.js")
     n_frames = 0
     for feature in data.features:
         name, detail = read_js(out / "data" / "f" / f"{feature.id}.js")
@@ -72,9 +78,13 @@ def test_export_writes_every_feature_and_parseable_data(tmp_path: Path) -> None:
         assert detail["alive"] == feature.alive and detail["label"] == feature.label
         np.testing.assert_allclose(detail["action_effect"], feature.action_effect, rtol=1e-5)
         assert [g["title"] for g in detail["frames"]] == [g.title for g in feature.frames]
-        for group in detail["frames"]:
-            for item in group["items"]:
-                assert (out / item["src"]).read_bytes()[:4] == b"\x89PNG"
+        for group, given in zip(detail["frames"], feature.frames):
+            for item, shown in zip(group["items"], given.items):
+                assert (out / frame_src(table, item["frame"])).read_bytes()[:4] == b"\x89PNG"
+                clip = item["clip"]  # the clip: its frames (the centre is the item's), activations and places
+                assert len(clip["frames"]) == len(shown.clip.frames) and clip["frames"][clip["centre"]] == item["frame"]
+                np.testing.assert_allclose(clip["activations"], shown.clip.activations, rtol=1e-5)
+                np.testing.assert_allclose([table["frames"][k][3:] for k in clip["frames"]], shown.clip.positions)
                 n_frames += 1
         if feature.steering is not None:
             assert detail["steering"]["mode"] == "clamp" and (out / detail["steering"]["heatmap"]).is_file()
@@ -93,7 +103,8 @@ def test_images_from_bytes_arrays_and_paths_are_stored_once(tmp_path: Path) -> N
     data = small_data(frames=[FrameGroup("top activations", items)])
     out = export_browser(data, tmp_path / "out").parent
     _, detail = read_js(out / "data" / "f" / "0.js")
-    srcs = [item["src"] for item in detail["frames"][0]["items"]]
+    _, table = read_js(out / "data" / "frames.js")
+    srcs = [frame_src(table, item["frame"]) for item in detail["frames"][0]["items"]]
     assert srcs[0] == srcs[1] and srcs[2] == srcs[3] and srcs[4] == srcs[5]
     assert len(set(srcs)) == 3 == len(list((out / "frames").iterdir()))
     assert Image.open(out / srcs[4]).size == (3, 7)

@@ -14,9 +14,11 @@ from PIL import Image
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer import SteerConfig, steer_features
 from rlsae.browser.build import MAX_CURVE_POINTS, BrowseConfig, browse, training_curves
-from rlsae.browser.frames import render_pngs
+from rlsae.browser.context import CLIP_RADIUS
+from rlsae.browser.frames import SHEET_STEPS, render_tiles
 from rlsae.cli import main
 from rlsae.config import UserError
+from rlsae.envs.games.ms_pacman import PACMAN_OFFSET, PACMAN_X, PACMAN_Y
 from rlsae.record import Recording
 
 CALL = re.compile(r"^RLSAE\.(\w+)\((.*)\);\s*$", re.DOTALL)
@@ -92,6 +94,8 @@ def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str,
     rec = Recording.open(small_pipeline["recording"])
     table = read_js(out / "data" / "features.js")  # type: ignore[operator]
     assert len(table["rows"]) == 64
+    table = read_js(out / "data" / "frames.js")  # type: ignore[operator]
+    ids, steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)
     checked = 0
     for feature in np.flatnonzero(result.alive)[:3]:  # type: ignore[attr-defined]
         detail = read_js(out / "data" / "f" / f"{feature}.js")  # type: ignore[operator]
@@ -100,8 +104,21 @@ def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str,
         assert all(len(g["items"]) <= 1 for g in groups[1:])
         item = groups[0]["items"][0]
         assert item["activation"] == pytest.approx(result.max_activation[feature], rel=1e-5)
-        shown = np.asarray(Image.open(io.BytesIO((out / item["src"]).read_bytes())).convert("RGB"))
-        np.testing.assert_array_equal(shown, rec.render_frames([item["step"]])[0])
+        np.testing.assert_array_equal(shown_frame(out, table, item["frame"]), rec.render_frames([item["step"]])[0])
+        # the clip: consecutive steps of the example's episode around it, each the recorded screen, with the
+        # feature's activation (encoded again here: it must agree with interpret's) and the player's place
+        clip, g = item["clip"], item["step"]
+        assert clip["frames"][clip["centre"]] == item["frame"] and len(clip["frames"]) <= 2 * CLIP_RADIUS + 1
+        assert clip["activations"][clip["centre"]] == pytest.approx(item["activation"], rel=1e-4)
+        around = np.flatnonzero((ids == ids[g]) & (np.abs(steps - steps[g]) <= CLIP_RADIUS))
+        around = around[np.argsort(steps[around])]
+        assert len(around) == len(clip["frames"])
+        rendered = rec.render_frames(around)
+        ram = np.asarray(rec.ram[around]).astype(float)  # the player's place from its RAM bytes, as documented
+        positions = np.c_[ram[:, PACMAN_X] + PACMAN_OFFSET[0], ram[:, PACMAN_Y] + PACMAN_OFFSET[1]]
+        for k, frame in enumerate(clip["frames"]):
+            np.testing.assert_array_equal(shown_frame(out, table, frame), rendered[k])
+            assert table["frames"][frame][3:] == pytest.approx(list(positions[k]))
         checked += 1
     assert checked == 3
     for feature in range(64):  # each label carries its held-out precision, unlabeled features none
@@ -115,12 +132,29 @@ def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str,
     assert (out / steering["heatmap"]).is_file() and (out / steering["gif"]).read_bytes()[:4] == b"GIF8"
 
 
-def test_parallel_rendering_matches_serial(small_pipeline: dict[str, Path]) -> None:
+def shown_frame(out: Path, table: dict, frame: int) -> np.ndarray:
+    """The RGB frame the page shows for frame number ``frame``: its tile cut out of its sheet."""
+    sheet, index, count = table["frames"][frame][:3]
+    image = np.asarray(Image.open(io.BytesIO((out / table["sheets"][sheet]).read_bytes())).convert("RGB"))
+    height = image.shape[0] // count
+    return image[index * height:(index + 1) * height]
+
+
+def test_tiles_hold_whole_blocks_and_parallel_rendering_matches_serial(small_pipeline: dict[str, Path]) -> None:
     rec = Recording.open(small_pipeline["recording"])
     indices = np.random.default_rng(0).choice(len(rec), 40, replace=False)
-    serial = render_pngs(rec, np.r_[indices, indices[:5]], workers=1, progress=False)
-    assert sorted(serial) == sorted(indices.tolist())
-    assert render_pngs(rec, indices, workers=2, progress=False) == serial
+    serial = render_tiles(rec, np.r_[indices, indices[:5]], workers=1, progress=False)
+    ids, steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)
+    blocks = {(ids[g], steps[g] // SHEET_STEPS) for g in indices}
+    assert set(serial) == set(np.flatnonzero([(i, s // SHEET_STEPS) in blocks for i, s in zip(ids, steps)]))
+    for g in indices[:5]:
+        tile = serial[int(g)]
+        image = np.asarray(Image.open(io.BytesIO(tile.sheet)).convert("RGB"))
+        height = image.shape[0] // tile.count
+        np.testing.assert_array_equal(image[tile.index * height:(tile.index + 1) * height], rec.render_frames([g])[0])
+    parallel = render_tiles(rec, indices, workers=2, progress=False)
+    assert {g: (t.sheet, t.index, t.count) for g, t in parallel.items()} == \
+        {g: (t.sheet, t.index, t.count) for g, t in serial.items()}
 
 
 def test_training_curves_are_thinned_keeping_the_last_point(tmp_path: Path) -> None:
@@ -150,3 +184,20 @@ def test_a_score_change_comes_with_its_standard_error_and_a_verdict() -> None:
     clear = score_change([500.0, 510.0, 490.0, 505.0, 495.0], [900.0, 910.0, 890.0, 905.0, 895.0])
     assert "unlikely to be chance" in clear
     assert "not established" in score_change([545.0], [1165.0])
+
+
+def test_a_sweep_result_is_read_with_its_numbers_and_plot(tmp_path: Path) -> None:
+    from rlsae.browser.build import read_sweep
+    from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, analyse
+
+    # live counts that peak in the middle, as the paper's quadratic claims: the fit must find the peak
+    live = [100, 300, 500, 700, 900]
+    rows = [{"score": 1000 - (n - 500) ** 2 / 400, "arms": {"default": {"live": n, "dead_fraction": 1 - n / 2048}}}
+            for n in live]
+    (tmp_path / SWEEP_JSON).write_text(json.dumps({"rows": rows, "statistics": analyse(rows, ("default",))}))
+    Image.new("RGB", (40, 20), "white").save(tmp_path / SWEEP_PNG)
+    sweep = read_sweep(tmp_path)
+    assert sweep.plot == tmp_path / SWEEP_PNG and "5 agents" in sweep.note
+    assert sweep.numbers["default SAE: quadratic fit R\u00b2"] == pytest.approx(1.0)
+    assert sweep.numbers["default SAE: fit's peak (live features)"] == pytest.approx(500.0)
+    assert sweep.numbers["default SAE: Spearman rho (score, live features)"] == pytest.approx(0.0)

@@ -8,22 +8,27 @@ from rlsae.browser.data import (
     MS_PACMAN_ACTIONS,
     AgentInfo,
     BrowserData,
+    Clip,
     Cluster,
     FactScore,
     Feature,
     FrameGroup,
     FrameItem,
+    FrameSource,
     Headline,
     Histogram,
     ImageSource,
     LabelStats,
+    Related,
     RunSummary,
     SAEInfo,
     Steering,
+    Sweep,
+    Tile,
     TrainingPoint,
 )
 from rlsae.browser.export import encode_png, export_browser
 
-__all__ = ["MS_PACMAN_ACTIONS", "AgentInfo", "BrowserData", "Cluster", "FactScore", "Feature", "FrameGroup",
-           "FrameItem", "Headline", "Histogram", "ImageSource", "LabelStats", "RunSummary", "SAEInfo", "Steering",
-           "TrainingPoint", "encode_png", "export_browser"]
+__all__ = ["MS_PACMAN_ACTIONS", "AgentInfo", "BrowserData", "Clip", "Cluster", "FactScore", "Feature", "FrameGroup",
+           "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "LabelStats", "Related", "RunSummary",
+           "SAEInfo", "Steering", "Sweep", "TrainingPoint", "Tile", "encode_png", "export_browser"]

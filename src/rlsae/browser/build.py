@@ -1,7 +1,9 @@
 """`rlsae browse`: turn the interpret output (+ evaluation, training log, steering runs) into the browser.
 
-Nothing is recomputed except the example frames, which are re-rendered from the recording (each
-distinct state once); see :mod:`rlsae.browser.frames` for what that costs.
+Nothing from interpret is recomputed. Added here: the example frames and the clips around them, re-rendered
+from the recording (each block of steps once; see :mod:`rlsae.browser.frames` for what that costs), the
+SAE's codes on the clips' steps and on the interpret sample (for the clips' activation curves and the
+features that fire together), the player's position and the regions labels name (:mod:`rlsae.browser.context`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import numpy as np
 from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import load_steering
+from rlsae.browser.context import StepFacts, Steps, related_units, sparse_codes
 from rlsae.browser.data import (
     AgentInfo,
     BrowserData,
+    Clip,
     Cluster,
     FactScore,
     Feature,
@@ -30,16 +34,20 @@ from rlsae.browser.data import (
     RunSummary,
     SAEInfo,
     Steering,
+    Sweep,
     TrainingPoint,
 )
 from rlsae.browser.export import export_browser
-from rlsae.browser.frames import render_pngs
+from rlsae.browser.frames import render_tiles
 from rlsae.config import UserError, option, require
 from rlsae.envs.atari import action_names
+from rlsae.envs.games import game_spec
+from rlsae.envs.games.spec import SCREEN_HEIGHT, SCREEN_WIDTH
 from rlsae.record.recording import Recording
 from rlsae.sae.evaluate import EVALUATION
 from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
+from rlsae.sweep import SWEEP_JSON, SWEEP_PNG
 
 MAX_CURVE_POINTS = 400
 FACTS_SHOWN = 8
@@ -59,8 +67,10 @@ class BrowseConfig:
                                      "if any, as written by `rlsae evaluate`)")
     steering: tuple[Path, ...] = option((), "steering output folders (written by `rlsae steer`)")
     training_log: Path | None = option(None, "SAE training log (default: log.jsonl in the SAE folder, if any)")
-    top_frames: int = option(5, "top-activating frames shown per feature")
-    quantile_frames: int = option(1, "frames shown per activation quantile interval")
+    sweep: Path | None = option(None, "sweep output folder (written by `rlsae sweep`; default: the interpret "
+                                "folder's parent, if it holds sweep.json)")
+    top_frames: int | None = option(None, "top-activating frames shown per feature (default: all interpret kept)")
+    quantile_frames: int | None = option(None, "frames shown per activation quantile interval (default: all kept)")
     workers: int = option(2, "processes rendering frames")
     title: str = option("", "page title (default: from the SAE and game)")
     progress: bool = option(True, "show progress bars")
@@ -68,7 +78,8 @@ class BrowseConfig:
     def __post_init__(self) -> None:
         self.interpret, self.out = Path(self.interpret), Path(self.out)
         self.steering = tuple(Path(p) for p in self.steering)
-        require(self.top_frames >= 0 and self.quantile_frames >= 0, "--top-frames/--quantile-frames must be >= 0")
+        require(min(self.top_frames or 0, self.quantile_frames or 0) >= 0,
+                "--top-frames/--quantile-frames must be >= 0")
         require(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
 
 
@@ -135,7 +146,7 @@ def _chosen_examples(result: InterpretResult, feature: int, cfg: BrowseConfig) -
     groups = []
     for title, states, acts in result.examples(feature):
         keep = cfg.top_frames if title == result.group_titles[0] else cfg.quantile_frames
-        if keep:
+        if keep is None or keep:
             groups.append((title, states[:keep], acts[:keep]))
     return groups
 
@@ -186,12 +197,30 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         steering.update(_steering(load_steering(folder)))
 
     chosen = {f: _chosen_examples(result, f, cfg) for f in range(result.d_sae)}
-    needed = np.concatenate([s for groups in chosen.values() for _, s, _ in groups] or [np.zeros(0, np.int64)])
-    pngs = render_pngs(rec, needed, cfg.workers, progress=cfg.progress)
+    centres = np.unique(np.concatenate([s for groups in chosen.values() for _, s, _ in groups]
+                                       or [np.zeros(0, np.int64)]))
+    steps = Steps(rec)
+    windows = {int(c): steps.window(int(c)) for c in centres}
+    needed = np.unique(np.concatenate([w for w, _ in windows.values()] or [np.zeros(0, np.int64)]))
+    tiles = render_tiles(rec, needed, cfg.workers, progress=cfg.progress)
+    rows = np.union1d(needed, result.states)
+    step_facts = StepFacts(rec, rows)
+    # what a clip shows besides the activations is the same for every feature: built once per example state
+    clips = {g: ([tiles[w] for w in window.tolist()], step_facts.positions(window), np.searchsorted(rows, window),
+                 centre) for g, (window, centre) in windows.items()}
     episode_ids, episode_steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)
 
-    # the SAE is optional (an interpret folder copied alone still builds), so is the map drawn from it
-    xy = feature_map(load_sae(sae_folder).W_dec) if sae_folder.is_dir() else None
+    # the SAE is optional (an interpret folder copied alone still builds); without it: no map, no
+    # activation curves under the clips, no related features
+    sae = load_sae(sae_folder) if sae_folder.is_dir() else None
+    codes = sparse_codes(sae, rec, rows) if sae is not None else None
+    related = [{} for _ in range(result.d_sae)] if sae is None or codes is None else related_units(
+        codes[np.searchsorted(rows, result.states)], sae.W_dec.detach().numpy(), sae.W_enc.detach().numpy())
+    by_feature = codes.tocsc() if codes is not None else None
+    map_xy = feature_map(sae.W_dec) if sae is not None else None
+    labeled = {result.label_fact[f] for f in range(result.d_sae) if result.label[f]}
+    regions = step_facts.regions(result.states, labeled)
+
     features = []
     for f in range(result.d_sae):
         alive = bool(result.alive[f])
@@ -200,25 +229,38 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             scores = result.fact_auroc[f]
             for j in np.argsort(-np.abs(np.nan_to_num(scores, nan=0.5) - 0.5), kind="stable")[:FACTS_SHOWN]:
                 facts.append(FactScore(result.fact_names[j], float(scores[j]), result.fact_descriptions[j]))
-        frames = [FrameGroup(title, [FrameItem(pngs[int(s)], float(a), int(s),
-                                               f"episode {episode_ids[s]}, step {episode_steps[s]}")
-                                     for s, a in zip(states, acts)])
+        column = by_feature[:, f].toarray().ravel() if by_feature is not None and chosen[f] else None
+
+        def clip(g: int, column: np.ndarray | None = column) -> Clip:
+            shown, positions, at, centre = clips[g]
+            return Clip(shown, column[at].tolist() if column is not None else [None] * len(shown), centre, positions)
+
+        frames = [FrameGroup(title, [FrameItem(tiles[s], float(a), s,
+                                               f"episode {episode_ids[s]}, step {episode_steps[s]}",
+                                               clip=clip(s), position=clips[s][1][clips[s][3]])
+                                     for s, a in zip(states.tolist(), acts)])
                   for title, states, acts in chosen[f]]
         cluster = int(result.cluster[f])
+        label = result.label[f]
         features.append(Feature(
             id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
-            action_effect=result.action_effect[f].tolist(), label=result.label[f],
-            label_score=float(result.label_auroc[f]) if result.label[f] else None,
-            label_precision=float(result.label_precision[f])
-            if result.label[f] and np.isfinite(result.label_precision[f]) else None,
+            action_effect=result.action_effect[f].tolist(), label=label,
+            label_score=float(result.label_auroc[f]) if label else None,
+            label_precision=_finite(result.label_precision[f]) if label else None,
+            label_recall=_finite(result.label_recall[f]) if label else None,
+            label_f1=_finite(result.label_f1[f]) if label else None,
+            label_lift=_finite(result.label_lift[f]) if label else None,
+            region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
             if alive else None,
-            facts=facts, frames=frames, steering=steering.get(f),
-            map_xy=(float(xy[f, 0]), float(xy[f, 1])) if xy is not None else None))
+            facts=facts, frames=frames, steering=steering.get(f), related=related[f],
+            map_xy=(float(map_xy[f, 0]), float(map_xy[f, 1])) if map_xy is not None else None))
     clusters = [Cluster(c, name, np.flatnonzero(result.cluster == c).tolist())
                 for c, name in enumerate(result.cluster_names)]
 
+    sweep_folder = cfg.sweep or cfg.interpret.parent
+    sweep = read_sweep(sweep_folder) if cfg.sweep or (sweep_folder / SWEEP_JSON).is_file() else None
     s = result.summary
     agent_manifest = rec.manifest.get("agent", {}).get("manifest", {})
     metrics: dict[str, float | None] = {k: evaluation[k] for k in METRICS if k in evaluation}
@@ -234,7 +276,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
                     _architecture(sae_cfg), rec.manifest["layer"]),
         metrics=metrics, fidelity=fidelity_table(evaluation), training_curves=curves,
         density_sample=f"the {s['n_states']:,} states from {s['n_episodes']} episodes analysed by interpret",
-        action_names=list(action_names(game)),
+        action_names=list(action_names(game)), player=game_spec(game).player,
+        frame_size=(SCREEN_WIDTH, SCREEN_HEIGHT), sweep=sweep,
         label_comparison={kind: {"labeled_fraction": s[kind]["labeled_fraction"],
                                  "mean_best_auroc": s[kind]["mean_best_auroc"], "count": s[kind]["n_units"]}
                           for kind in ("neurons", "features")},
@@ -244,6 +287,29 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
                     "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     return BrowserData(summary, features, clusters)
+
+
+def read_sweep(folder: Path) -> Sweep:
+    """The sweep's plot and, per arm, the numbers that test "dead features predict skill": Spearman's rho of
+    the agent's score on the live-feature count and the quadratic fit the paper reports, with p-values."""
+    result = _read_json(folder / SWEEP_JSON, "sweep result")
+    numbers: dict[str, float | None] = {}
+    agents = {}
+    for arm, stats in result.get("statistics", {}).items():
+        fit = stats.get("score_on_live", {})
+        agents[arm] = fit.get("n", 0)
+        for key, name in (("spearman", "Spearman rho (score, live features)"), ("spearman_p", "Spearman p-value"),
+                          ("quadratic_r2", "quadratic fit R\u00b2"), ("quadratic_p", "quadratic fit p-value (F-test)"),
+                          ("quadratic_peak", "fit's peak (live features)")):
+            numbers[f"{arm} SAE: {name}"] = fit.get(key)
+    plot = folder / SWEEP_PNG
+    counts = ", ".join(f"{arm} SAE {n} agents" for arm, n in agents.items())
+    return Sweep(plot if plot.is_file() else None, numbers,
+                 f"From {folder / SWEEP_JSON} ({counts}); a dash: too few agents for that number.")
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _architecture(sae_cfg: dict[str, Any]) -> str:

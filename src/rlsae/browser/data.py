@@ -48,6 +48,22 @@ from rlsae.config import require
 ImageSource = bytes | Path | np.ndarray
 """Encoded image bytes, a path to an image file, or an ``H x W x 3`` uint8 frame."""
 
+
+@dataclass(frozen=True, eq=False)
+class Tile:
+    """Frame ``index`` of ``count`` equal frames stacked top to bottom in one image (a sheet).
+
+    Consecutive steps of an episode share a sheet, so the frames of every clip cost a few files, not one
+    file per frame; give the same Tile object wherever the same frame appears (it is stored once)."""
+
+    sheet: ImageSource
+    index: int
+    count: int
+
+
+FrameSource = ImageSource | Tile
+"""A frame: an image of its own, or one tile of a sheet."""
+
 MS_PACMAN_ACTIONS = ["NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT"]
 
 
@@ -117,6 +133,15 @@ class Headline:
 
 
 @dataclass
+class Sweep:
+    """A sweep over agents (``rlsae sweep``): its plot and the numbers that test the dead-count claim."""
+
+    plot: ImageSource | None
+    numbers: dict[str, float | None]
+    note: str = ""
+
+
+@dataclass
 class RunSummary:
     title: str
     agent: AgentInfo
@@ -140,6 +165,11 @@ class RunSummary:
     headlines: list[Headline] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     """What produced the run (commands, commits, paths); shown as a key-value list."""
+    player: str = "the player"
+    """What the game calls the player (the game spec's word), for the mark on the frames."""
+    frame_size: tuple[int, int] = (160, 210)
+    """Width and height of a frame in screen pixels: the coordinates of positions and regions."""
+    sweep: Sweep | None = None
 
 
 @dataclass
@@ -152,12 +182,27 @@ class FactScore:
 
 
 @dataclass
+class Clip:
+    """The steps around an example: ``frames[centre]`` is the example itself."""
+
+    frames: list[FrameSource]
+    activations: list[float | None]
+    """The feature's activation at each frame (None: not known)."""
+    centre: int
+    positions: list[tuple[float, float] | None] = field(default_factory=list)
+    """The player's screen (x, y) at each frame, or empty (not known)."""
+
+
+@dataclass
 class FrameItem:
-    image: ImageSource
+    image: FrameSource
     activation: float
     step: int
     """Index of the state in the analysed recording."""
     caption: str = ""
+    clip: Clip | None = None
+    position: tuple[float, float] | None = None
+    """The player's screen (x, y) in this frame, marked on it."""
 
 
 @dataclass
@@ -187,6 +232,16 @@ class Steering:
 
 
 @dataclass
+class Related:
+    """A unit related to a feature: ``kind`` ``feature`` (a link) or ``neuron``, with the number that relates
+    them (``value``) and what that number is (the list's ``title`` says it)."""
+
+    kind: str
+    unit: int
+    value: float
+
+
+@dataclass
 class Feature:
     id: int
     alive: bool
@@ -209,6 +264,14 @@ class Feature:
     steering: Steering | None = None
     map_xy: tuple[float, float] | None = None
     """Place on the 2-D feature map (PCA of decoder directions, each axis in [-1, 1]); None: not on it."""
+    label_recall: float | None = None
+    label_f1: float | None = None
+    label_lift: float | None = None
+    """Precision over the label fact's base rate."""
+    region: tuple[float, float, float, float] | None = None
+    """(x0, y0, x1, y1) screen pixels of the place the label names, marked on the frames; None: no place."""
+    related: dict[str, list[Related]] = field(default_factory=dict)
+    """Lists of related units by title, e.g. ``fires with``, ``nearest by decoder``, ``reads neurons``."""
 
     @property
     def value_shift(self) -> float:
@@ -222,7 +285,8 @@ class Feature:
         For about half of the live features the value shift outweighs every difference between actions,
         so the raw effect paints all arrows one colour and says nothing about the policy.
         """
-        return [e - self.value_shift for e in self.action_effect]
+        shift = self.value_shift
+        return [e - shift for e in self.action_effect]
 
 
 @dataclass
@@ -261,6 +325,12 @@ class BrowserData:
             if f.histogram is not None and f.histogram["counts"]:
                 require(len(f.histogram["edges"]) == len(f.histogram["counts"]) + 1,
                         f"feature {f.id}: histogram needs len(edges) == len(counts) + 1")
+            for item in (item for group in f.frames for item in group.items if item.clip is not None):
+                clip = item.clip
+                require(len(clip.activations) == len(clip.frames) and 0 <= clip.centre < len(clip.frames)
+                        and len(clip.positions) in (0, len(clip.frames)),
+                        f"feature {f.id}: a clip needs one activation (and position, if any) per frame and "
+                        "its centre among them")
             if f.steering is not None:
                 for name in ("action_clean", "action_steered"):
                     values = getattr(f.steering, name)

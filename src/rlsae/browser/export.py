@@ -5,8 +5,10 @@
       assets/               charts.js, browser.js, browser.css (copied from the package's static folder)
       data/summary.js       run summary, clusters, action names
       data/features.js      the feature list: one compact row per feature
+      data/frames.js        the frame table: per frame [sheet URL number, tile index, tiles in the sheet,
+                            player x, player y]; features name frames by their number in it
       data/f/<id>.js        one feature's details, loaded on demand by an injected <script>
-      frames/<hash>.<ext>   images, named by content hash, so each distinct image is stored once
+      frames/<hash>.<ext>   images and sheets of frames, named by content hash, so each is stored once
       media/<hash>.<ext>    steering GIFs and other copied files
       manifest.json         what was exported, by what
 
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rlsae.browser.data import BrowserData, Feature, ImageSource, log10_density
+from rlsae.browser.data import BrowserData, Clip, Feature, FrameItem, FrameSource, ImageSource, Tile, log10_density
 from rlsae.common.files import write_bytes, write_json
 from rlsae.common.outputs import check_output_folder
 from rlsae.common.runtime import provenance
@@ -39,7 +41,8 @@ from rlsae.config import UserError, require
 
 STATIC_FILES = ("charts.js", "browser.js", "browser.css")
 LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", "label_score", "cluster_id",
-                "top_action", "bottom_action", "facts", "map_xy"]
+                "top_action", "bottom_action", "facts", "map_xy", "label_precision", "label_recall", "label_f1",
+                "label_lift"]
 IO_THREADS = 8
 _MAGIC = [(b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpg")]
 
@@ -79,7 +82,7 @@ class _MediaStore:
         self.out_dir = out_dir
         self.compress_level = compress_level
         self.seen: dict[str, str] = {}
-        self.arrays: dict[int, str] = {}  # id(array) -> stored name; the arrays outlive the export
+        self.arrays: dict[int, str] = {}  # id(array or bytes) -> stored name; they outlive the export
         self.pending: list[tuple[Path, bytes]] = []
         self.written = 0
 
@@ -122,7 +125,11 @@ class _MediaStore:
         if isinstance(source, (str, Path)):
             data = self._read(Path(source), origin)
         elif isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
+            # a sheet is shared by many tiles: name it once, not once per tile
+            if id(source) not in self.arrays:
+                data = bytes(source)
+                self.arrays[id(source)] = self._store(data, "frames", _image_extension(data, origin))
+            return self.arrays[id(source)]
         else:
             raise UserError(f"{origin}: unsupported image type {type(source).__name__}")
         return self._store(data, "frames", _image_extension(data, origin))
@@ -138,6 +145,9 @@ class _MediaStore:
             return path.read_bytes()
         except OSError as e:
             raise UserError(f"{origin}: cannot read {path}: {e.strerror}") from e
+
+
+_PLAIN = (int, float, str, type(None))  # exactly these types (not bool, not numpy): JSON-ready but for floats
 
 
 def _clean(value: Any, digits: int = 6) -> Any:
@@ -157,6 +167,8 @@ def _clean(value: Any, digits: int = 6) -> Any:
         return str(value)
     if isinstance(value, dict):
         return {str(k): _clean(v, digits) for k, v in value.items()}
+    if isinstance(value, list) and all(type(v) in _PLAIN for v in value):  # the bulk: clips, frame table rows
+        return [(float(f"{v:.{digits}g}") if math.isfinite(v) else None) if type(v) is float else v for v in value]
     if isinstance(value, np.ndarray):
         return _clean(value.tolist(), digits)
     if isinstance(value, (list, tuple)):
@@ -180,15 +192,47 @@ def _argmax(values: list[float], sign: float) -> int | None:
 def _list_row(f: Feature) -> list[Any]:
     return [f.id, f.alive, f.density, f.max_activation, f.label, f.label_score, f.cluster_id,
             _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
-            " ".join(fact.fact for fact in f.facts), f.map_xy]  # fact names: searched
+            " ".join(fact.fact for fact in f.facts), f.map_xy,  # fact names: searched
+            f.label_precision, f.label_recall, f.label_f1, f.label_lift]
 
 
-def _feature_detail(f: Feature, media: _MediaStore) -> dict[str, Any]:
+class _FrameTable:
+    """Numbers the distinct frames (by identity) and their sheets, for data/frames.js."""
+
+    def __init__(self, media: _MediaStore) -> None:
+        self.media = media
+        self.ids: dict[int, int] = {}
+        self.rows: list[list[Any]] = []
+        self.sheets: dict[str, int] = {}
+        self.clips: dict[int, list[int]] = {}  # id(list of frames) -> frame numbers: clips share their lists
+
+    def frame(self, source: FrameSource, position: tuple[float, float] | None, origin: str) -> int:
+        if id(source) in self.ids:
+            return self.ids[id(source)]
+        sheet, index, count = ((source.sheet, source.index, source.count) if isinstance(source, Tile)
+                               else (source, 0, 1))
+        url = self.media.image(sheet, origin)
+        x, y = position if position is not None else (None, None)
+        self.ids[id(source)] = len(self.rows)
+        self.rows.append([self.sheets.setdefault(url, len(self.sheets)), index, count, x, y])
+        return self.ids[id(source)]
+
+    def clip(self, clip: Clip, origin: str) -> dict[str, Any]:
+        if id(clip.frames) not in self.clips:
+            positions = clip.positions or [None] * len(clip.frames)
+            self.clips[id(clip.frames)] = [self.frame(s, p, origin) for s, p in zip(clip.frames, positions)]
+        return {"frames": self.clips[id(clip.frames)], "activations": clip.activations, "centre": clip.centre}
+
+    def item(self, item: FrameItem, origin: str) -> dict[str, Any]:
+        return {"frame": self.frame(item.image, item.position, origin), "activation": item.activation,
+                "step": item.step, "caption": item.caption,
+                "clip": None if item.clip is None else self.clip(item.clip, origin)}
+
+
+def _feature_detail(f: Feature, media: _MediaStore, table: _FrameTable) -> dict[str, Any]:
     origin = f"feature {f.id}"
-    frames = [{"title": group.title,
-               "items": [{"src": media.image(item.image, f"{origin}, frame group {group.title!r}"),
-                          "activation": item.activation, "step": item.step, "caption": item.caption}
-                         for item in group.items]}
+    frames = [{"title": group.title, "items": [table.item(item, f"{origin}, frame group {group.title!r}")
+                                               for item in group.items]}
               for group in f.frames]
     steering = None
     if f.steering is not None:
@@ -200,6 +244,8 @@ def _feature_detail(f: Feature, media: _MediaStore) -> dict[str, Any]:
                     "gif": None if s.gif is None else media.file(s.gif, f"{origin} steering gif")}
     return {"id": f.id, "alive": f.alive, "density": f.density, "max_activation": f.max_activation,
             "label": f.label, "label_score": f.label_score, "label_precision": f.label_precision,
+            "label_recall": f.label_recall, "label_f1": f.label_f1, "label_lift": f.label_lift, "region": f.region,
+            "related": {title: [[r.kind, r.unit, r.value] for r in units] for title, units in f.related.items()},
             "cluster_id": f.cluster_id,
             "cluster_name": f.cluster_name, "action_effect": f.action_effect, "advantage_effect": f.advantage_effect,
             "value_shift": f.value_shift, "histogram": f.histogram,
@@ -210,7 +256,9 @@ def _arrays(features: list[Feature]) -> list[tuple[np.ndarray, str]]:
     """Every distinct (by identity) image array in the features, with where it came from."""
     found: dict[int, tuple[np.ndarray, str]] = {}
     for f in features:
-        sources = [item.image for group in f.frames for item in group.items]
+        items = [item for group in f.frames for item in group.items]
+        frames = [*(item.image for item in items), *(s for item in items if item.clip for s in item.clip.frames)]
+        sources = [s.sheet if isinstance(s, Tile) else s for s in frames]
         if f.steering is not None:
             sources.append(f.steering.heatmap)
         for source in sources:
@@ -238,8 +286,11 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
 
     features = sorted(data.features, key=lambda f: f.id)
     media.encode_arrays(_arrays(features), workers or min(8, os.cpu_count() or 1))
+    table = _FrameTable(media)
     feature_files = [(out_dir / "data" / "f" / f"{f.id}.js",
-                      _js("RLSAE.receiveFeature(", _clean(_feature_detail(f, media)))) for f in features]
+                      _js("RLSAE.receiveFeature(", _clean(_feature_detail(f, media, table)))) for f in features]
+    write_bytes(out_dir / "data" / "frames.js", _js("RLSAE.setFrames(", _clean(
+        {"sheets": list(table.sheets), "frames": table.rows}, digits=5)))
 
     s = data.summary
     density_log10 = (s.density_log10 if s.density_log10 is not None
@@ -247,14 +298,17 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
     summary = {
         "title": s.title, "notes": s.notes, "agent": s.agent, "sae": s.sae, "metrics": s.metrics,
         "fidelity": s.fidelity, "action_names": s.action_names, "density_log10": density_log10,
-        "density_sample": s.density_sample,
+        "density_sample": s.density_sample, "player": s.player, "frame_size": s.frame_size,
+        "sweep": None if s.sweep is None else {
+            "plot": None if s.sweep.plot is None else media.image(s.sweep.plot, "sweep plot"),
+            "numbers": s.sweep.numbers, "note": s.sweep.note},
         "training_curves": s.training_curves, "label_comparison": s.label_comparison,
         "provenance": s.provenance, "n_features": len(features), "headlines": s.headlines,
         "clusters": [{"id": c.id, "name": c.name, "members": sorted(c.members)} for c in data.clusters],
     }
     write_bytes(out_dir / "data" / "summary.js", _js("RLSAE.setSummary(", _clean(summary)))
-    table = {"columns": LIST_COLUMNS, "rows": [_list_row(f) for f in features]}
-    write_bytes(out_dir / "data" / "features.js", _js("RLSAE.setFeatures(", _clean(table, digits=5)))
+    rows = {"columns": LIST_COLUMNS, "rows": [_list_row(f) for f in features]}
+    write_bytes(out_dir / "data" / "features.js", _js("RLSAE.setFeatures(", _clean(rows, digits=5)))
 
     media.flush()
     _parallel(lambda job: write_bytes(*job), feature_files)

@@ -1,65 +1,123 @@
-"""Re-render recorded states as PNGs for the browser, each distinct state once, on several processes.
+"""Re-render recorded states for the browser as sheets: consecutive steps of an episode in one image.
 
-Rendering replays the game from the nearest emulator snapshot, so it costs ~1-2 ms a state and is the
-bulk of a browser export; states are grouped by episode (one replay pass per stretch of game) and the
-episodes shared out to worker processes, which also PNG-encode.
+A clip (the steps around an example) needs every step in a stretch of game, and clips of many examples
+overlap, so the unit of work is a block of SHEET_STEPS consecutive steps of one episode: the block is
+replayed in one pass from the nearest emulator snapshot (stepping the emulator with the recorded actions,
+~1-3 ms a step, where a lone state costs a snapshot restore and up to 15 replayed steps, ~10 ms) and
+written as one palette PNG of its frames stacked top to bottom. Each block is rendered once, whichever
+features show it; blocks are shared out to worker processes, which also encode.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from rlsae.browser.data import Tile
 from rlsae.browser.export import encode_png
 from rlsae.common.progress import ProgressBar
 from rlsae.record.recording import Recording
 
-JOB_STATES = 256  # states per job: small enough to balance the workers, large enough to replay in runs
+SHEET_STEPS = 16  # steps per sheet: a +-8 clip spans at most two sheets
+JOB_STATES = 512  # states per job: small enough to balance the workers, large enough to replay in runs
 _worker_recording: Recording | None = None
+_palette: np.ndarray | None = None  # packed RGB -> palette index (-1: not seen yet), per process
+_colours: list[int] = []
 
 
-def _render(path: str, indices: np.ndarray, compress_level: int) -> list[bytes]:
+def _indexed(frames: np.ndarray) -> np.ndarray | None:
+    """``frames`` [..., 3] as palette indices into ``_colours`` (None past 256 colours; Atari has 128)."""
+    global _palette
+    if _palette is None:
+        _palette = np.full(1 << 24, -1, np.int16)
+    packed = (frames[..., 0].astype(np.int32) << 16) | (frames[..., 1].astype(np.int32) << 8) | frames[..., 2]
+    index = _palette[packed]
+    if (index < 0).any():
+        for colour in np.unique(packed[index < 0]).tolist():
+            _palette[colour] = len(_colours)
+            _colours.append(colour)
+        if len(_colours) > 256:
+            return None
+        index = _palette[packed]
+    return index.astype(np.uint8)
+
+
+def encode_sheet(frames: np.ndarray, compress_level: int = 3) -> bytes:
+    """One PNG of ``frames`` [n, H, W, 3] stacked top to bottom: palette colours where they fit (lossless,
+    ~2x smaller and faster than RGB), RGB otherwise."""
+    from PIL import Image
+
+    stacked = frames.reshape(-1, *frames.shape[2:])
+    index = _indexed(stacked)
+    if index is None:
+        return encode_png(stacked, compress_level)
+    image = Image.fromarray(index, "P")
+    image.putpalette([c >> shift & 255 for c in _colours for shift in (16, 8, 0)])
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def _render(path: str, blocks: list[np.ndarray], compress_level: int) -> list[bytes]:
     global _worker_recording
     if _worker_recording is None or str(_worker_recording.path) != path:
         _worker_recording = Recording.open(path)
-    return [encode_png(frame, compress_level) for frame in _worker_recording.render_frames(indices)]
+    frames = _worker_recording.render_frames(np.concatenate(blocks))
+    cuts = np.cumsum([len(b) for b in blocks])[:-1]
+    return [encode_sheet(part, compress_level) for part in np.split(frames, cuts)]
 
 
-def _jobs(rec: Recording, indices: np.ndarray) -> list[np.ndarray]:
-    """Split ``indices`` into jobs of about JOB_STATES states that keep each episode's states together."""
-    order = np.lexsort((rec.episode_steps[indices], rec.episode_ids[indices]))
-    ordered = indices[order]
-    episodes = rec.episode_ids[ordered]
-    cuts = [0]
-    for boundary in np.flatnonzero(episodes[1:] != episodes[:-1]) + 1:
-        if boundary - cuts[-1] >= JOB_STATES:
-            cuts.append(int(boundary))
-    return [ordered[a:b] for a, b in zip(cuts, [*cuts[1:], len(ordered)]) if b > a]
+def sheet_blocks(rec: Recording, indices: np.ndarray) -> list[np.ndarray]:
+    """The blocks holding ``indices``: each the recording indices of SHEET_STEPS consecutive steps of one
+    episode (fewer at an episode's end), in step order; blocks ordered by episode and step."""
+    ids, steps = np.asarray(rec.episode_ids, np.int64), np.asarray(rec.episode_steps, np.int64)
+    key = ids * (1 << 32) + steps // SHEET_STEPS
+    wanted = np.unique(key[np.asarray(indices, np.int64)])
+    members = np.flatnonzero(np.isin(key, wanted))
+    members = members[np.lexsort((steps[members], ids[members]))]
+    cuts = np.flatnonzero(np.diff(key[members]) != 0) + 1
+    return np.split(members, cuts) if members.size else []
 
 
-def render_pngs(rec: Recording, indices: np.ndarray, workers: int = 2, compress_level: int = 3,
-                progress: bool = True) -> dict[int, bytes]:
-    """PNG bytes of each distinct recording index in ``indices``."""
-    unique = np.unique(np.asarray(indices, np.int64))
-    if unique.size == 0:
-        return {}
-    jobs = _jobs(rec, unique)
-    bar = ProgressBar(total=len(unique), desc="rendering frames", unit="frame", disable=not progress)
-    out: dict[int, bytes] = {}
+def _jobs(blocks: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Runs of blocks of about JOB_STATES states (blocks come sorted, so a run replays forward)."""
+    jobs: list[list[np.ndarray]] = [[]]
+    size = 0
+    for block in blocks:
+        if size >= JOB_STATES:
+            jobs.append([])
+            size = 0
+        jobs[-1].append(block)
+        size += len(block)
+    return [job for job in jobs if job]
+
+
+def render_tiles(rec: Recording, indices: np.ndarray, workers: int = 2, compress_level: int = 3,
+                 progress: bool = True) -> dict[int, Tile]:
+    """A :class:`Tile` for each recording index in ``indices`` (and for the rest of each one's block)."""
+    blocks = sheet_blocks(rec, np.unique(np.asarray(indices, np.int64)))
+    jobs = _jobs(blocks)
+    bar = ProgressBar(total=sum(len(b) for b in blocks), desc="rendering frames", unit="frame",
+                      disable=not progress)
+    out: dict[int, Tile] = {}
+
+    def keep(job: list[np.ndarray], sheets: list[bytes]) -> None:
+        for block, sheet in zip(job, sheets):
+            out.update((int(g), Tile(sheet, i, len(block))) for i, g in enumerate(block))
+            bar.update(len(block))
+
     path = str(rec.path)
-    if workers <= 1 or len(jobs) == 1:
+    if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            out.update(zip(job.tolist(), _render(path, job, compress_level)))
-            bar.update(len(job))
+            keep(job, _render(path, job, compress_level))
     else:
         # fork: workers start in milliseconds, without re-importing torch
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [(job, pool.submit(_render, path, job, compress_level)) for job in jobs]
             for job, future in futures:
-                out.update(zip(job.tolist(), future.result()))
-                bar.update(len(job))
+                keep(job, future.result())
     bar.close()
     return out
-

@@ -17,15 +17,18 @@ from rlsae.browser.data import (
     MS_PACMAN_ACTIONS,
     AgentInfo,
     BrowserData,
+    Clip,
     Cluster,
     FactScore,
     Feature,
     FrameGroup,
     FrameItem,
     Headline,
+    Related,
     RunSummary,
     SAEInfo,
     Steering,
+    Sweep,
 )
 from rlsae.browser.export import encode_png
 
@@ -33,6 +36,7 @@ FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "p
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
          "region_bottom_right", "few_dots_left", "pacman_dead", "heading_to_power_pill"]
 _QUANTILES = ["quantile 90%-99%", "quantile 50%-90%", "quantile 10%-50%", "quantile 0%-10%"]
+CLIP_RADIUS = 2  # steps each side of an example in its clip
 _SPRITES = [(210, 164, 74), (200, 72, 72), (84, 184, 153), (252, 144, 200), (180, 122, 48)]
 
 
@@ -52,16 +56,34 @@ def _maze(height: int = 210, width: int = 160) -> np.ndarray:
     return frame
 
 
+def _sprite_corners(state: int, h: int = 210, w: int = 160) -> list[tuple[int, int]]:
+    rng = np.random.default_rng(state)
+    return [(int(rng.integers(4, h - 34)), int(rng.integers(4, w - 12))) for _ in _SPRITES]
+
+
+def player_position(state: int) -> tuple[float, float]:
+    """Screen (x, y) of the centre of the player (the first sprite) in ``synthetic_frame(state)``."""
+    y, x = _sprite_corners(state)[0]
+    return x + 4.0, y + 4.5
+
+
 def synthetic_frame(state: int, maze: np.ndarray | None = None) -> np.ndarray:
     """A 210x160x3 uint8 Pac-Man-like frame; sprite places depend on ``state``."""
     frame = (maze if maze is not None else _maze()).copy()
-    rng = np.random.default_rng(state)
     h, w, _ = frame.shape
-    for color in _SPRITES:
-        y, x = rng.integers(4, h - 34), rng.integers(4, w - 12)
+    for color, (y, x) in zip(_SPRITES, _sprite_corners(state, h, w)):
         frame[y:y + 9, x:x + 8] = color
     frame[h - 14:h - 6, 10:10 + 8 * (state % 4 + 1)] = (210, 164, 74)  # lives / score strip
     return frame
+
+
+def _label_measures(rng: np.random.Generator, labeled: bool) -> dict[str, float | None]:
+    """Made-up held-out precision, recall, F1 and lift of a label (None without one)."""
+    if not labeled:
+        return {"label_precision": None, "label_recall": None, "label_f1": None, "label_lift": None}
+    precision, recall = float(rng.uniform(0.5, 1.0)), float(rng.uniform(0.05, 1.0))
+    return {"label_precision": precision, "label_recall": recall,
+            "label_f1": 2 * precision * recall / (precision + recall), "label_lift": float(rng.uniform(1.0, 40.0))}
 
 
 def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n_states: int | None = None,
@@ -120,7 +142,12 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
             for a in acts:
                 state = next_state % n_states if image != "shared" else int(rng.integers(n_states))
                 next_state += 1
-                items.append(FrameItem(images[state], float(a), int(state), caption=f"episode {state // 500}"))
+                around = [(state + d) % n_states for d in range(-CLIP_RADIUS, CLIP_RADIUS + 1)]
+                clip = Clip([images[s] for s in around],
+                            [float(a) * (1 - abs(d) / (CLIP_RADIUS + 1)) for d in range(-CLIP_RADIUS, CLIP_RADIUS + 1)],
+                            CLIP_RADIUS, [player_position(s) for s in around])
+                items.append(FrameItem(images[state], float(a), int(state), caption=f"episode {state // 500}",
+                                       clip=clip, position=player_position(state)))
             groups = [FrameGroup("top activations", items[:n_top])]
             for g, q in enumerate(range(0, n_quantile, 4)):
                 groups.append(FrameGroup(_QUANTILES[g % len(_QUANTILES)], items[n_top + q:n_top + q + 4]))
@@ -138,9 +165,13 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         features.append(Feature(
             id=i, alive=alive, density=density, max_activation=max_act, action_effect=effect,
             label=labels[i], label_score=scores[i], cluster_id=int(assignment[i]),
+            **_label_measures(rng, labels[i] is not None),
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
             facts=facts, frames=groups, steering=steering,
-            map_xy=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)))))
+            map_xy=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))),
+            region=(0.0, 140.0, 53.0, 172.0) if labels[i] and "bottom_left" in labels[i].replace(" ", "_") else None,
+            related={"fires with (share of its firings)": [Related("feature", int(j), 0.5) for j in live[:3] if j != i],
+                     "writes neurons (decoder weight)": [Related("neuron", 7, -0.4)]} if alive else {}))
 
     best = next(f for f in features if f.label)
     summary = RunSummary(
@@ -162,7 +193,9 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         notes="Synthetic data: numbers and frames are made up.",
         headlines=[Headline("synthetic", best.id, best.facts[0].fact, f"synthetic fact {best.facts[0].fact}", 0.83, 0.6,
                             1114)],
-        provenance={"generator": "rlsae.browser.synthetic", "seed": seed})
+        provenance={"generator": "rlsae.browser.synthetic", "seed": seed},
+        sweep=Sweep(images[0], {"default SAE: Spearman rho (score, live features)": 0.02,
+                                "default SAE: quadratic fit R\u00b2": 0.33}, "synthetic sweep"))
     return BrowserData(summary, features, clusters)
 
 

@@ -7,14 +7,14 @@
   'use strict';
   var U = window.RLSAEUI, el = U.el, append = U.append, clear = U.clear, $ = U.$,
       isNum = U.isNum, fmt = U.fmt, fmtDensity = U.fmtDensity, fmtMetric = U.fmtMetric,
-      sv = U.sv, histogramSvg = U.histogramSvg, lineSvg = U.lineSvg, arrowsSvg = U.arrowsSvg,
+      sv = U.sv, histogramSvg = U.histogramSvg, lineSvg = U.lineSvg, sparklineSvg = U.sparklineSvg, arrowsSvg = U.arrowsSvg,
       distributionSvg = U.distributionSvg, POS = U.POS, NEG = U.NEG;
   var ROW_H = 32, OVERSCAN = 8;
 
   var R = window.RLSAE = {summary: null, table: null, rows: [], byId: {}, cache: {}, loading: {},
                           filtered: [], readyMs: null};
-  var state = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null,
-               sort: 'id', asc: true, current: null, lastRoute: null};
+  var state = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'label_f1',
+               mmin: null, sort: 'id', asc: true, current: null, lastRoute: null};
 
   function actionName(i) { var n = R.summary.action_names; return i === null || i === undefined ? '' : n[i]; }
   function clusterName(id) { var c = R.clusterById[id]; return c ? c.name : ''; }
@@ -66,18 +66,19 @@
           })))));
     }
     // density histogram (log10), dead features counted apart
-    var logs = s.density_log10 || [], alive = logs.filter(isNum), dead = logs.length - alive.length;
+    var logs = s.density_log10 || [], alive = logs.filter(isNum), dead = logs.length - alive.length, edges = null, counts = null;
     var dens = el('div', {'class': 'panel', id: 'density'}, el('h2', {text: 'Feature density'}));
     if (alive.length) {
       var lo = Math.floor(Math.min.apply(null, alive) * 4) / 4, hi = Math.max(lo + 0.25, Math.ceil(Math.max.apply(null, alive) * 4) / 4);
-      var nb = Math.round((hi - lo) / 0.25), edges = [], counts = [];
+      var nb = Math.round((hi - lo) / 0.25);
+      edges = []; counts = [];
       for (var i = 0; i <= nb; i++) edges.push(lo + 0.25 * i);
       for (i = 0; i < nb; i++) counts.push(0);
       alive.forEach(function (v) { counts[Math.min(nb - 1, Math.floor((v - lo) / 0.25))] += 1; });
-      append(dens, histogramSvg(edges, counts, {width: 330, xlabel: 'log10 activation density', logCounts: true}));
     }
-    append(dens, el('p', {'class': 'muted', text: alive.length + ' alive, ' + dead + ' never active of ' + logs.length +
-                          (s.density_sample ? ', over ' + s.density_sample : '') + '. Counts on a log scale.'}));
+    append(dens, histogramSvg(edges || [], counts || [], {width: 330, xlabel: 'log10 activation density', logCounts: true, dead: dead}));
+    append(dens, el('p', {'class': 'muted', id: 'density-note', text: alive.length + ' alive, ' + dead + ' dead (never active) of ' + logs.length +
+                          (s.density_sample ? ', over ' + s.density_sample : '') + '. The grey bar counts the dead; counts on a log scale.'}));
     append(grid, dens);
 
     if (s.training_curves && s.training_curves.length) {
@@ -108,6 +109,13 @@
     if (R.summary.clusters.length) {
       append(grid, el('div', {'class': 'panel', id: 'cluster-summary'}, el('h2', {text: 'Clusters'}),
         el('p', null, R.summary.clusters.length + ' clusters of related features. ', el('a', {href: '#clusters', text: 'Browse clusters'}))));
+    }
+    if (s.sweep) {
+      append(grid, el('div', {'class': 'panel wide', id: 'sweep'}, el('h2', {text: 'Sweep: do dead features predict the agent\u2019s skill?'}),
+        s.sweep.plot ? el('img', {src: s.sweep.plot, alt: 'sweep plot', style: 'max-width:100%'}) : null,
+        el('table', null, el('tbody', null, Object.keys(s.sweep.numbers).map(function (k) {
+          return el('tr', null, el('td', {text: k}), el('td', {'class': 'num', text: fmt(s.sweep.numbers[k], 3)}));
+        }))), el('p', {'class': 'muted', text: s.sweep.note})));
     }
     var prov = s.provenance || {};
     if (Object.keys(prov).length) {
@@ -155,8 +163,14 @@
   }
 
   // ---------- feature list ----------
-  var COLUMNS = [['id', 'id'], ['label', 'label'], ['label_score', 'AUROC'], ['density', 'density'],
+  var COLUMNS = [['id', 'id'], ['label', 'label'], ['label_score', 'AUROC'], ['label_precision', 'prec.'],
+                 ['label_recall', 'recall'], ['label_f1', 'F1'], ['label_lift', 'lift'], ['density', 'density'],
                  ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']];
+  var NUMERIC = ['label_score', 'label_precision', 'label_recall', 'label_f1', 'label_lift', 'density', 'max_activation'];
+  var COLUMN_TIPS = {label_precision: 'held-out share of its firings on which the label holds',
+                     label_recall: 'held-out share of the label\u2019s states on which it fires',
+                     label_f1: 'held-out F1 of the feature as a detector of its label',
+                     label_lift: 'precision over the label\u2019s base rate'};
 
   // Words a reader may type for the same thing (any game); each query word matches any word of its group.
   // Fact names are searched with '_' as a space, so 'pill' already finds 'power pill' facts.
@@ -185,6 +199,7 @@
       if ((state.dmin !== null || state.dmax !== null) && r.logd === null) return false;  // dead: no density
       if (state.dmin !== null && r.logd < state.dmin) return false;
       if (state.dmax !== null && r.logd > state.dmax) return false;
+      if (state.mmin !== null && !(isNum(r[state.metric]) && r[state.metric] >= state.mmin)) return false;
       if (q) {
         if (idq !== null && r.id === idq) return true;
         return matches(r, terms);
@@ -209,8 +224,10 @@
   }
 
   var FILTERS = [['q', 'query', 'search'], ['alive', 'alive', 'f-alive'], ['label', 'label', 'f-label'],
-                 ['cluster', 'cluster', 'f-cluster'], ['dmin', 'dmin', 'f-dmin'], ['dmax', 'dmax', 'f-dmax']];
-  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null};
+                 ['cluster', 'cluster', 'f-cluster'], ['dmin', 'dmin', 'f-dmin'], ['dmax', 'dmax', 'f-dmax'],
+                 ['m', 'metric', 'f-metric'], ['mmin', 'mmin', 'f-mmin']];
+  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'label_f1', mmin: null};
+  var NUMBER_FILTERS = ['dmin', 'dmax', 'mmin'];
   function filterQuery() {
     var params = new URLSearchParams();
     FILTERS.forEach(function (f) { if (state[f[1]] !== DEFAULTS[f[1]]) params.set(f[0], state[f[1]]); });
@@ -221,7 +238,7 @@
   function readFilters(query) {
     var params = new URLSearchParams(query || ''), changed = false;
     FILTERS.forEach(function (f) {
-      var raw = params.get(f[0]), value = raw === null ? DEFAULTS[f[1]] : f[1] === 'dmin' || f[1] === 'dmax' ? parseFloat(raw) : raw;
+      var raw = params.get(f[0]), value = raw === null ? DEFAULTS[f[1]] : NUMBER_FILTERS.indexOf(f[1]) >= 0 ? parseFloat(raw) : raw;
       if (typeof value === 'number' && isNaN(value)) value = null;
       if (value !== state[f[1]]) { state[f[1]] = value; changed = true; }
       $(f[2]).value = value === null ? '' : value;
@@ -232,9 +249,8 @@
   function renderHead() {
     var head = clear($('list-head'));
     COLUMNS.forEach(function (c) {
-      var cls = (state.sort === c[0] ? 'sorted' + (state.asc ? ' asc' : '') : '') +
-                (['label_score', 'density', 'max_activation'].indexOf(c[0]) >= 0 ? ' num' : '');
-      append(head, el('span', {'class': cls, 'data-sort': c[0], text: c[1], onclick: function () {
+      var cls = (state.sort === c[0] ? 'sorted' + (state.asc ? ' asc' : '') : '') + (NUMERIC.indexOf(c[0]) >= 0 ? ' num' : '');
+      append(head, el('span', {'class': cls, 'data-sort': c[0], text: c[1], title: COLUMN_TIPS[c[0]] || null, onclick: function () {
         if (state.sort === c[0]) state.asc = !state.asc; else { state.sort = c[0]; state.asc = c[0] === 'id' || c[0] === 'label'; }
         applyFilters();
       }}));
@@ -257,6 +273,9 @@
       el('span', {text: '#' + r.id}),
       el('span', {text: r.label || (r.alive ? '' : 'dead'), title: r.label || ''}),
       el('span', {'class': 'num', text: fmt(r.label_score, 2)}),
+      ['label_precision', 'label_recall', 'label_f1', 'label_lift'].map(function (k) {
+        return el('span', {'class': 'num', text: fmt(r[k], 2)});
+      }),
       el('span', {'class': 'num', text: fmtDensity(r.density)}),
       el('span', {'class': 'num', text: fmt(r.max_activation)}),
       el('span', {title: clusterName(r.cluster_id)}, r.cluster_id >= 0 ? el('span', {'class': 'pill', text: r.cluster_id}) : '',
@@ -275,14 +294,15 @@
     [['f-alive', 'alive'], ['f-label', 'label'], ['f-cluster', 'cluster']].forEach(function (p) {
       $(p[0]).addEventListener('change', function (e) { state[p[1]] = e.target.value; applyFilters(); });
     });
-    [['f-dmin', 'dmin'], ['f-dmax', 'dmax']].forEach(function (p) {
+    $('f-metric').addEventListener('change', function (e) { state.metric = e.target.value; applyFilters(); });
+    [['f-dmin', 'dmin'], ['f-dmax', 'dmax'], ['f-mmin', 'mmin']].forEach(function (p) {
       $(p[0]).addEventListener('input', function (e) {
         var v = parseFloat(e.target.value); state[p[1]] = isNaN(v) ? null : v; applyFilters();
       });
     });
     $('f-reset').addEventListener('click', function () {
       $('filters').reset();
-      state.query = ''; state.alive = 'all'; state.label = 'all'; state.cluster = 'all'; state.dmin = state.dmax = null;
+      Object.keys(DEFAULTS).forEach(function (k) { state[k] = DEFAULTS[k]; });
       applyFilters();
     });
     var pending = false;
@@ -294,7 +314,8 @@
     var sel = $('f-cluster');
     R.summary.clusters.forEach(function (c) { append(sel, el('option', {value: String(c.id), text: c.id + ': ' + c.name})); });
     document.addEventListener('keydown', function (e) {
-      if (e.key === 'Escape' && $('zoom')) { $('zoom').remove(); return; }
+      if (e.key === 'Escape' && $('zoom')) { closeZoom(); return; }
+      if ($('zoom') && (e.key === 'ArrowRight' || e.key === 'ArrowLeft')) { R.clipStep(e.key === 'ArrowRight' ? 1 : -1); return; }
       if (state.current === null || /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
       if (e.key === 'ArrowRight' || e.key === 'j') step(1);
       if (e.key === 'ArrowLeft' || e.key === 'k') step(-1);
@@ -302,15 +323,65 @@
   }
 
   // ---------- feature page ----------
-  /** One frame at three times its size over the page; a click or Escape closes it. */
-  function enlarge(it, d) {
-    var box = el('div', {'class': 'zoom', id: 'zoom', role: 'dialog', onclick: function () { box.remove(); }},
-      el('figure', null, el('img', {src: it.src, alt: 'state ' + it.step}),
-        el('figcaption', {text: 'Feature ' + d.id + ' at ' + fmt(it.activation, 3) + ' (max ' + fmt(d.max_activation, 3) +
-                                ') \u00b7 step ' + it.step + (it.caption ? ' \u00b7 ' + it.caption : '') + '. Click to close.'})));
-    var old = $('zoom');
-    if (old) old.remove();
+  /** A frame of the frame table at ``width`` px: one tile of its sheet, with the player (a ring) and the region
+   *  the label names (a dashed box) marked on it. */
+  function frameBox(id, width, region, alt) {
+    var t = R.frames.frames[id], size = R.summary.frame_size || [160, 210], W = size[0], H = size[1];
+    var box = el('div', {'class': 'tile', 'data-frame': id, style: 'width:' + width + 'px;height:' + (width * H / W).toFixed(1) + 'px'},
+      el('img', {src: R.frames.sheets[t[0]], alt: alt, decoding: 'async',
+                 style: 'transform:translateY(-' + (100 * t[1] / t[2]).toFixed(4) + '%)'}));
+    var marks = sv('svg', {'class': 'marks', viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none'});
+    if (region) append(marks, sv('rect', {'class': 'region', x: region[0], y: region[1], width: region[2] - region[0],
+                                           height: region[3] - region[1]}));
+    if (isNum(t[3]) && isNum(t[4])) append(marks, sv('circle', {'class': 'player', cx: t[3], cy: t[4], r: 8}));
+    append(box, marks);
+    return box;
+  }
+  function marksLegend(d) {
+    return el('p', {'class': 'muted legend'}, el('span', {'class': 'key-player'}), ' ' + (R.summary.player || 'the player') + ' (from the RAM)',
+      d.region ? [' ', el('span', {'class': 'key-region'}), ' where the label holds'] : null);
+  }
+  function closeZoom() { var z = $('zoom'); if (z) { clearInterval(R.clipTimer); R.clipTimer = null; z.remove(); } }
+
+  /** An example's clip over the page: the frame at three times its size, the strip of steps around it, the
+   *  feature's activation over them, play/pause; a click outside, the close button or Escape closes it. */
+  function openClip(it, d) {
+    closeZoom();
+    var clip = it.clip || {frames: [it.frame], activations: [it.activation], centre: 0}, at = clip.centre;
+    var big = el('div', {'class': 'clip-frame'}), strip = el('div', {'class': 'strip'}), curve = el('div', {'class': 'clip-curve'});
+    var caption = el('figcaption'), play = el('button', {type: 'button', 'class': 'play', text: '\u25B6 play'});
+    var offsets = clip.frames.map(function (_, i) { return i - clip.centre; });
+    function show(i) {
+      at = (i + clip.frames.length) % clip.frames.length;
+      clear(big).appendChild(frameBox(clip.frames[at], 420, d.region, 'step ' + offsets[at]));
+      Array.prototype.forEach.call(strip.children, function (c, k) { c.classList.toggle('current', k === at); });
+      clear(curve).appendChild(sparklineSvg(clip.activations, at, {max: d.max_activation, width: 320}));
+      var a = clip.activations[at];
+      caption.textContent = 'Feature ' + d.id + ' at ' + (isNum(a) ? fmt(a, 3) : '\u2014') + ' (max ' + fmt(d.max_activation, 3) + ') \u00b7 ' +
+        (offsets[at] === 0 ? 'the example' : (offsets[at] > 0 ? '+' : '') + offsets[at] + ' steps from the example') +
+        (it.caption ? ' \u00b7 ' + it.caption : '');
+    }
+    function stop() { clearInterval(R.clipTimer); R.clipTimer = null; play.textContent = '\u25B6 play'; }
+    clip.frames.forEach(function (f, i) {
+      append(strip, el('a', {href: '#', 'class': i === clip.centre ? 'centre' : null, title: (offsets[i] > 0 ? '+' : '') + offsets[i],
+                             onclick: function (e) { e.preventDefault(); stop(); show(i); }}, frameBox(f, 40, null, 'step ' + offsets[i])));
+    });
+    play.addEventListener('click', function () {
+      if (R.clipTimer) { stop(); return; }
+      play.textContent = '\u275A\u275A pause';
+      R.clipTimer = setInterval(function () { show(at + 1); }, 150);
+    });
+    R.clipStep = function (delta) { stop(); show(at + delta); };
+    var box = el('div', {'class': 'zoom', id: 'zoom', role: 'dialog', onclick: function (e) { if (e.target === box) closeZoom(); }},
+      el('figure', null, big, el('div', {'class': 'clip-side'}, caption, curve, strip,
+        el('div', {'class': 'clip-controls'}, play,
+          el('button', {type: 'button', text: '\u2039', title: 'previous step', onclick: function () { R.clipStep(-1); }}),
+          el('button', {type: 'button', text: '\u203a', title: 'next step', onclick: function () { R.clipStep(1); }}),
+          el('button', {type: 'button', 'class': 'close', text: 'close', onclick: closeZoom}),
+          el('span', {text: clip.frames.length + ' steps; the line is the feature\u2019s activation, the bar the step shown.'})),
+        marksLegend(d))));
     document.body.appendChild(box);
+    show(at);
   }
   function neighbour(id, delta) {
     var ids = (R.filtered.length ? R.filtered : R.rows).map(function (r) { return r.id; });
@@ -398,6 +469,16 @@
               (100 * width).toFixed(1) + '%;background:' + (a >= 0.5 ? POS : NEG)}))));
         }))) : el('p', {'class': 'muted', text: 'No fact scores.'})));
     if (d.steering) append(grid, steeringPanel(d.steering, names));
+    var lists = Object.keys(d.related || {});
+    if (lists.length) append(grid, el('div', {'class': 'panel', id: 'related'}, el('h2', {text: 'Related units'}),
+      lists.map(function (title) {
+        return el('div', {'class': 'related'}, el('h3', {text: title}), el('div', {'class': 'chips'}, d.related[title].map(function (u) {
+          var value = (u[2] > 0 && /weight/.test(title) ? '+' : '') + fmt(u[2], 2);
+          if (u[0] !== 'feature') return el('span', {'class': 'neuron', 'data-unit': u[1]}, 'neuron ' + u[1] + ' ', el('small', {text: value}));
+          var r = R.byId[u[1]] || {};
+          return el('a', {href: '#feature/' + u[1], title: r.label || '', 'data-unit': u[1]}, '#' + u[1] + ' ', el('small', {text: value}));
+        })));
+      })));
     if (d.cluster_id >= 0 && R.clusterById[d.cluster_id]) {
       var c = R.clusterById[d.cluster_id];
       append(grid, el('div', {'class': 'panel', id: 'cluster'}, el('h2', null, 'Cluster ',
@@ -405,14 +486,16 @@
     }
     var frames = el('div', {'class': 'panel wide', id: 'frames'}, el('h2', {text: 'States that activate it'}));
     if (!d.frames.length) append(frames, el('p', {'class': 'muted', text: d.alive ? 'No frames exported.' : 'Never active: no frames.'}));
+    if (d.frames.length) append(frames, marksLegend(d), el('p', {'class': 'muted', style: 'font-size:12px;margin:0 0 6px',
+      text: 'Click a frame for its clip: the steps before and after it, with the feature\u2019s activation over them.'}));
     d.frames.forEach(function (g) {
       append(frames, el('div', {'class': 'frames-group'}, el('h3', {text: g.title + ' (' + g.items.length + ')'}),
         el('div', {'class': 'frames'}, g.items.map(function (it) {
           var rel = d.max_activation > 0 && isNum(it.activation) ? Math.max(0, Math.min(1, it.activation / d.max_activation)) : 0;
+          var tile = frameBox(it.frame, 160, d.region, 'state ' + it.step);
+          tile.style.borderColor = 'rgba(31,111,235,' + (0.15 + 0.85 * rel).toFixed(2) + ')';
           return el('figure', {'class': 'frame'},
-            el('a', {href: it.src, onclick: function (e) { e.preventDefault(); enlarge(it, d); }},
-              el('img', {src: it.src, alt: 'state ' + it.step, decoding: 'async',
-                         style: 'border-color:rgba(31,111,235,' + (0.15 + 0.85 * rel).toFixed(2) + ')'})),
+            el('a', {href: '#', onclick: function (e) { e.preventDefault(); openClip(it, d); }}, tile),
             el('figcaption', null, el('b', {text: fmt(it.activation, 3)}), ' \u00b7 step ' + it.step,
               it.caption ? el('div', {text: it.caption}) : null));
         }))));
@@ -500,6 +583,7 @@
 
   R.setSummary = function (s) { R.summary = s; };
   R.setFeatures = function (t) { R.table = t; };
+  R.setFrames = function (t) { R.frames = t; };
 
   R.start = function () {
     if (!R.summary || !R.table) {

@@ -59,11 +59,13 @@
   /** Bar chart of counts over [edges]; opts: width, height, xlabel, marks [{x, label}], extra bars. */
   function histogramSvg(edges, counts, opts) {
     opts = opts || {};
-    var W = opts.width || 320, H = opts.height || 150, L = 36, B = 28, T = 8, Rm = 8;
+    // opts.dead: a count drawn as its own grey bar left of the axis (it has no value on the x scale)
+    var D = isNum(opts.dead) ? 34 : 0, W = opts.width || 320, H = opts.height || 150, L = 36 + D, B = 28, T = 8, Rm = 8;
     var svg = sv('svg', {width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, 'class': 'hist'});
-    if (!counts.length) { append(svg, sv('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', text: 'no data'})); return svg; }
+    if (!counts.length && !D) { append(svg, sv('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', text: 'no data'})); return svg; }
+    if (!counts.length) { edges = [0, 1]; counts = [0]; }
     var lo = edges[0], hi = edges[edges.length - 1], span = hi - lo || 1;
-    var top = Math.max.apply(null, counts) || 1;
+    var top = Math.max.apply(null, counts.concat(D ? [opts.dead] : [])) || 1;
     var x = function (v) { return L + (W - L - Rm) * (v - lo) / span; };
     var scale = opts.logCounts ? function (c) { return Math.log10(1 + c); } : function (c) { return c; };
     var y = function (c) { return H - B - (H - B - T) * scale(c) / scale(top); };
@@ -72,13 +74,40 @@
       append(svg, sv('rect', {'class': 'bar', x: x0 + 0.5, y: y(c), width: Math.max(1, x1 - x0 - 1), height: H - B - y(c)},
         sv('title', {text: fmt(edges[i]) + ' to ' + fmt(edges[i + 1]) + ': ' + c})));
     });
+    if (D) {
+      append(svg, sv('rect', {'class': 'bar dead', x: L - D + 4, y: y(opts.dead), width: D - 12, height: H - B - y(opts.dead)},
+        sv('title', {text: 'dead: ' + opts.dead})));
+      append(svg, sv('text', {'class': 'dead-label', x: L - D / 2 - 2, y: H - B + 13, 'text-anchor': 'middle', text: 'dead'}));
+      append(svg, sv('line', {'class': 'axis', x1: L - D + 2, x2: L - 6, y1: H - B, y2: H - B}));
+    }
     append(svg, sv('line', {'class': 'axis', x1: L, x2: W - Rm, y1: H - B, y2: H - B}));
     append(svg, sv('line', {'class': 'axis', x1: L, x2: L, y1: T, y2: H - B}));
     append(svg, sv('text', {x: L, y: H - B + 13, 'text-anchor': 'middle', text: fmt(lo)}));
     append(svg, sv('text', {x: W - Rm, y: H - B + 13, 'text-anchor': 'end', text: fmt(hi)}));
-    append(svg, sv('text', {x: L - 4, y: T + 8, 'text-anchor': 'end', text: fmt(top)}));
-    append(svg, sv('text', {x: L - 4, y: H - B, 'text-anchor': 'end', text: '0'}));
+    append(svg, sv('text', {x: L - D - 4, y: T + 8, 'text-anchor': 'end', text: fmt(top)}));
+    append(svg, sv('text', {x: L - D - 4, y: H - B, 'text-anchor': 'end', text: '0'}));
     if (opts.xlabel) append(svg, sv('text', {x: (L + W) / 2, y: H - 3, 'text-anchor': 'middle', text: opts.xlabel}));
+    return svg;
+  }
+
+  /** Activation over a clip: a line over the frames, a dot per frame, a cursor at ``current``; null = unknown. */
+  function sparklineSvg(values, current, opts) {
+    opts = opts || {};
+    var W = opts.width || 480, H = opts.height || 56, P = 6, n = values.length;
+    var svg = sv('svg', {width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, 'class': 'sparkline', role: 'img',
+                         'aria-label': 'activation over the clip'});
+    var known = values.filter(isNum), top = Math.max.apply(null, known.concat([opts.max || 0])) || 1;
+    var x = function (i) { return P + (W - 2 * P) * (n > 1 ? i / (n - 1) : 0.5); };
+    var y = function (v) { return H - P - (H - 2 * P) * v / top; };
+    append(svg, sv('line', {'class': 'axis', x1: P, x2: W - P, y1: H - P, y2: H - P}));
+    var d = '';
+    values.forEach(function (v, i) { if (isNum(v)) d += (d && isNum(values[i - 1]) ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1); });
+    append(svg, sv('path', {'class': 'line', d: d}));
+    values.forEach(function (v, i) {
+      if (isNum(v)) append(svg, sv('circle', {'class': 'point', cx: x(i), cy: y(v), r: 2.2, 'data-i': i}, sv('title', {text: fmt(v, 3)})));
+    });
+    append(svg, sv('line', {'class': 'cursor', x1: x(current), x2: x(current), y1: 2, y2: H - 2}));
+    append(svg, sv('text', {x: W - P, y: 11, 'text-anchor': 'end', text: 'max ' + fmt(top, 3)}));
     return svg;
   }
 
@@ -178,6 +207,6 @@
   }
 
   window.RLSAEUI = {el: el, sv: sv, append: append, clear: clear, $: $, isNum: isNum, fmt: fmt,
-                    fmtDensity: fmtDensity, fmtMetric: fmtMetric, histogramSvg: histogramSvg, lineSvg: lineSvg,
+                    fmtDensity: fmtDensity, fmtMetric: fmtMetric, histogramSvg: histogramSvg, lineSvg: lineSvg, sparklineSvg: sparklineSvg,
                     arrowsSvg: arrowsSvg, distributionSvg: distributionSvg, POS: POS, NEG: NEG};
 })();
