@@ -10,7 +10,7 @@ import pytest
 from rlsae.envs.atari import make_render_env
 from rlsae.envs.facts import decode_facts
 from rlsae.envs.games import ms_pacman_maze as maze
-from rlsae.envs.games.ms_pacman import DOTS_EATEN, MAZE_HEIGHT
+from rlsae.envs.games.ms_pacman import DOTS_EATEN, MAZE_HEIGHT, PILL_CENTRES, PILLS
 
 WALL = (228, 111, 111)  # walls, dots and pills of the first maze
 BACKGROUND = (0, 28, 136)
@@ -148,6 +148,9 @@ def test_nearest_dot_matches_a_reference_search(game: tuple[np.ndarray, np.ndarr
         dots = [(r, x // maze.COLUMN_WIDTH) for r, k in np.argwhere(present[t]) for x in (maze.DOT_X[k],)]
         want = min(reach.get(d, np.inf) for d in dots)
         assert facts["nearest_dot_distance"][t] == want
+        pills = [maze.cell_of(*PILL_CENTRES[p]) for p in PILLS if facts[f"pill_{p}"][t]]
+        assert facts["pill_path_distance"][t] == min((reach.get((int(b), int(c)), np.inf) for b, c in pills),
+                                                     default=np.inf)
         way = facts["nearest_dot_way"][t]
         if want > 0:
             db, dc, length = moves[way]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.envs.games.ms_pacman_maze import maze_facts
+from rlsae.envs.games.ms_pacman_maze import maze_facts, path_lengths
 from rlsae.envs.games.spec import (
     LOOKAHEAD,
     Fact,
@@ -144,11 +144,11 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
     Fact("pacman_motion", "categorical", "Pac-Man's direction of motion since the previous step",
          categories=MOTIONS),
     Fact("reverses_soon", "binary", f"Pac-Man turns around within {LOOKAHEAD} steps"),
-    Fact("nearest_pill", "categorical", "the nearest remaining power pill",
+    Fact("nearest_pill", "categorical", "the nearest remaining power pill (along the corridors on the first maze)",
          categories=(*PILLS, "none")),
     Fact("nearest_pill_direction", "categorical", "direction from Pac-Man to the nearest power pill",
          categories=DIRECTIONS),
-    Fact("nearest_pill_distance", "continuous", "distance to the nearest power pill (pixels)",
+    Fact("nearest_pill_distance", "continuous", "straight-line distance to the nearest power pill (pixels)",
          bins=(20, 40, 80),
          bin_labels=("the nearest power pill is within 20 px", "the nearest power pill is 20-40 px away",
                      "the nearest power pill is 40-80 px away",
@@ -269,21 +269,23 @@ def _motion_facts(r: np.ndarray, out: dict[str, np.ndarray], episodes: np.ndarra
 
     present = np.stack([out[f"pill_{p}"] for p in PILLS], 1)
     centres = np.array(list(PILL_CENTRES.values()))
-    dist = np.hypot(centres[:, 0] - px[:, None], centres[:, 1] - py[:, None])
-    dist = np.where(present, dist, np.inf)
-    nearest = dist.argmin(1)
+    straight = np.hypot(centres[:, 0] - px[:, None], centres[:, 1] - py[:, None])  # [N, 4]
+    # How far each pill is for Pac-Man: along the corridors where the maze is known, else a straight line.
+    path = path_lengths(r, px, py, centres)
+    reach = np.where(np.isfinite(path), path, straight)
+    nearest = np.where(present, reach, np.inf).argmin(1)
     rows = np.arange(len(px))
     none_left = ~present.any(1)
     facts["nearest_pill"] = np.where(none_left, len(PILLS), nearest)
     pdx, pdy = centres[nearest, 0] - px, centres[nearest, 1] - py
     facts["nearest_pill_direction"] = direction(pdx, pdy)
-    facts["nearest_pill_distance"] = np.where(none_left, 1e3, dist[rows, nearest])
-    facts.update(maze_facts(r, px, py, centres, present))
+    facts["nearest_pill_distance"] = np.where(none_left, 1e3, straight[rows, nearest])
+    facts["pill_path_distance"] = np.where(present, path, np.inf).min(1)
+    facts.update(maze_facts(r, px, py))
+    later = value_after(reach, episodes, LOOKAHEAD)
     for i, pill in enumerate(PILLS):
-        now = np.hypot(centres[i, 0] - px, centres[i, 1] - py)
-        later = value_after(now, episodes, LOOKAHEAD)
         facts[f"heading_to_pill_{pill}"] = (present[:, i] & (nearest == i) & moving & ~reversals
-                                            & (later <= now - HEADING_GAIN))
+                                            & (later[:, i] <= reach[:, i] - HEADING_GAIN))
 
     # Ghosts relative to the direction of motion: forward distance and sideways offset.
     along = np.array([[0, -1], [1, 0], [0, 1], [-1, 0], [0, 0]], float)[motion]

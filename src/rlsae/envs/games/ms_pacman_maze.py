@@ -125,12 +125,19 @@ def _nearest(node: np.ndarray, targets: np.ndarray, target_nodes: np.ndarray,
     return best, way
 
 
-def maze_facts(ram: np.ndarray, x: np.ndarray, y: np.ndarray,
-               pill_centres: np.ndarray, pills: np.ndarray) -> dict[str, np.ndarray]:
-    """Facts on the first maze for Pac-Man at screen (x, y) [N]: at a junction, dots left, corridor distance
-    (px) and first way (index into up, right, down, left; 4 = none) to the nearest dot, and the corridor
-    distance to the nearest remaining power pill (``pill_centres`` [4, 2] screen px, ``pills`` [N, 4]
-    present). Steps on another maze (ram[0] != 0) get no junction, infinite counts and distances, no way."""
+def path_lengths(ram: np.ndarray, x: np.ndarray, y: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """[N, P] corridor distance (px) from Pac-Man at screen (x, y) [N] to each of ``points`` [P, 2] (screen
+    px); infinite on steps on another maze (ram[0] != 0)."""
+    band, column = cell_of(x, y)
+    point_band, point_column = cell_of(points[:, 0], points[:, 1])
+    lengths = _graph()[0][band * COLUMNS + column][:, point_band * COLUMNS + point_column]
+    return np.where((np.asarray(ram)[:, 0] == 0)[:, None], lengths, np.inf)
+
+
+def maze_facts(ram: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Facts on the first maze for Pac-Man at screen (x, y) [N]: at a junction, dots left, and the corridor
+    distance (px) and first way (index into up, right, down, left; 4 = none) to the nearest dot. Steps on
+    another maze (ram[0] != 0) get no junction, infinite counts and distances, and no way."""
     first_maze = np.asarray(ram)[:, 0] == 0
     band, column = cell_of(x, y)
     node = band * COLUMNS + column
@@ -138,10 +145,7 @@ def maze_facts(ram: np.ndarray, x: np.ndarray, y: np.ndarray,
     places = np.flatnonzero(dot_places().ravel())
     dot_nodes = np.array([r * COLUMNS + DOT_X[k] // COLUMN_WIDTH for r in range(BANDS) for k in range(len(DOT_X))])
     dot_distance, dot_way = _nearest(node, present[:, places], dot_nodes[places])
-    pill_band, pill_column = cell_of(pill_centres[:, 0], pill_centres[:, 1])
-    pill_distance, _ = _nearest(node, np.asarray(pills, bool), pill_band * COLUMNS + pill_column)
     return {"at_junction": first_maze & junctions()[band, column],
             "dots_left": np.where(first_maze, present.sum(1), np.inf),
             "nearest_dot_distance": np.where(first_maze, dot_distance, np.inf),
-            "nearest_dot_way": np.where(first_maze & (dot_way >= 0), dot_way, len(STEPS)),
-            "pill_path_distance": np.where(first_maze, pill_distance, np.inf)}
+            "nearest_dot_way": np.where(first_maze & (dot_way >= 0), dot_way, len(STEPS))}
