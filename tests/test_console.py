@@ -80,3 +80,15 @@ def test_an_interrupted_bar_says_how_far_it_got(capsys: pytest.CaptureFixture[st
     bar.close()
     assert capsys.readouterr().err.splitlines()[0].startswith("playing: 3 of 10 games in ")
     assert ProgressBar(total=4, desc="quiet", disable=True).close() is None and capsys.readouterr().err == ""
+
+
+def test_a_log_holds_stdout_and_stderr_lines_in_the_order_they_were_written(tmp_path: Path) -> None:
+    """The demo prints a stage's name (stdout) before the stage's own lines (stderr); piped into one log
+    without PYTHONUNBUFFERED, stdout used to arrive last."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.run([sys.executable, "-m", "rlsae.cli", "demo", "--out", str(tmp_path / "demo"),
+                           "--checkpoint", str(tmp_path / "none"), "--no-progress"],
+                          env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=300)
+    lines = proc.stdout.decode().splitlines()
+    assert proc.returncode == 2 and lines[0] == "[record]" and lines[1].startswith("rlsae demo: error: no agent")

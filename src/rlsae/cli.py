@@ -159,6 +159,10 @@ def _interrupt_on_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Piped into a log, stdout is block-buffered: its lines would land after the stage lines (stderr) that
+    # followed them, or all at exit.
+    if callable(getattr(sys.stdout, "reconfigure", None)):
+        sys.stdout.reconfigure(line_buffering=True)
     args = build_parser(argv[0] if argv else "").parse_args(argv)
     _interrupt_on_sigterm()
     command: Command = args._command
