@@ -105,6 +105,15 @@ def _category_label(fact: Fact, category: str) -> str | None:
     return None
 
 
+def _along_corridors(name: str, what: str, bins: tuple[int, ...], beyond: str) -> Fact:
+    """A distance along the corridors to ``what`` ("the nearest dot"), binned at ``bins`` px; ``beyond``
+    says what else the last bin holds."""
+    labels = (f"{what} is within {bins[0]} px along the corridors",
+              *[f"{what} is {a}-{b} px along the corridors" for a, b in zip(bins, bins[1:])],
+              f"{what} is over {bins[-1]} px along the corridors ({beyond})")
+    return Fact(name, "continuous", f"distance along the corridors to {what} (px)", bins=bins, bin_labels=labels)
+
+
 FACTS: dict[str, Fact] = {f.name: f for f in [
     Fact("pacman_x", "continuous", "Pac-Man's x (screen pixels)", bins=(MAZE_WIDTH / 3, 2 * MAZE_WIDTH / 3),
          bin_labels=("Pac-Man is in the left third", "Pac-Man is in the middle third (x)",
@@ -153,21 +162,12 @@ FACTS: dict[str, Fact] = {f.name: f for f in [
          bin_labels=("the nearest power pill is within 20 px", "the nearest power pill is 20-40 px away",
                      "the nearest power pill is 40-80 px away",
                      "the nearest power pill is over 80 px away (or none left)")),
-    Fact("pill_path_distance", "continuous", "distance along the corridors to the nearest power pill (px)",
-         bins=(24, 48, 96),
-         bin_labels=("the nearest power pill is within 24 px along the corridors",
-                     "the nearest power pill is 24-48 px along the corridors",
-                     "the nearest power pill is 48-96 px along the corridors",
-                     "the nearest power pill is over 96 px along the corridors (or none left, or a later maze)")),
+    _along_corridors("pill_path_distance", "the nearest power pill", (24, 48, 96), "or none left, or a later maze"),
     Fact("at_junction", "binary", "Pac-Man is at a junction (three or four ways open; first maze)"),
     Fact("dots_left", "continuous", "dots left in the maze (first maze; power pills apart)", bins=(10, 50, 100),
          bin_labels=("10 or fewer dots left", "11-50 dots left", "51-100 dots left",
                      "over 100 dots left (or a later maze)")),
-    Fact("nearest_dot_distance", "continuous", "distance along the corridors to the nearest dot (px)",
-         bins=(8, 24, 48),
-         bin_labels=("a dot is within 8 px along the corridors", "the nearest dot is 8-24 px along the corridors",
-                     "the nearest dot is 24-48 px along the corridors",
-                     "the nearest dot is over 48 px along the corridors (or none, or a later maze)")),
+    _along_corridors("nearest_dot_distance", "the nearest dot", (8, 24, 48), "or none, or a later maze"),
     Fact("nearest_dot_way", "categorical", "the first move along the corridors to the nearest dot",
          categories=(*DIRECTIONS, "none")),
     *[Fact(f"heading_to_pill_{p}", "binary",
