@@ -143,7 +143,8 @@ def shown_frame(out: Path, table: dict, frame: int) -> np.ndarray:
 def test_tiles_hold_whole_blocks_and_parallel_rendering_matches_serial(small_pipeline: dict[str, Path]) -> None:
     rec = Recording.open(small_pipeline["recording"])
     indices = np.random.default_rng(0).choice(len(rec), 40, replace=False)
-    serial = render_tiles(rec, np.r_[indices, indices[:5]], workers=1, progress=False)
+    serial, answer = render_tiles(rec, np.r_[indices, indices[:5]], workers=1, progress=False, meanwhile=lambda: 42)
+    assert answer == 42
     ids, steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)
     blocks = {(ids[g], steps[g] // SHEET_STEPS) for g in indices}
     assert set(serial) == set(np.flatnonzero([(i, s // SHEET_STEPS) in blocks for i, s in zip(ids, steps)]))
@@ -152,7 +153,8 @@ def test_tiles_hold_whole_blocks_and_parallel_rendering_matches_serial(small_pip
         image = np.asarray(Image.open(io.BytesIO(tile.sheet)).convert("RGB"))
         height = image.shape[0] // tile.count
         np.testing.assert_array_equal(image[tile.index * height:(tile.index + 1) * height], rec.render_frames([g])[0])
-    parallel = render_tiles(rec, indices, workers=2, progress=False)
+    parallel, answer = render_tiles(rec, indices, workers=2, progress=False, meanwhile=lambda: len(rec))
+    assert answer == len(rec)
     assert {g: (t.sheet, t.index, t.count) for g, t in parallel.items()} == \
         {g: (t.sheet, t.index, t.count) for g, t in serial.items()}
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
@@ -202,22 +203,15 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     steps = Steps(rec)
     windows = {int(c): steps.window(int(c)) for c in centres}
     needed = np.unique(np.concatenate([w for w, _ in windows.values()] or [np.zeros(0, np.int64)]))
-    tiles = render_tiles(rec, needed, cfg.workers, progress=cfg.progress)
     rows = np.union1d(needed, result.states)
-    step_facts = StepFacts(rec, rows)
+    # the rest needs no frames: computed here while the workers render
+    tiles, (step_facts, codes, related, map_xy) = render_tiles(
+        rec, needed, cfg.workers, progress=cfg.progress, meanwhile=lambda: _unit_context(rec, result, sae_folder, rows))
     # what a clip shows besides the activations is the same for every feature: built once per example state
     clips = {g: ([tiles[w] for w in window.tolist()], step_facts.positions(window), np.searchsorted(rows, window),
                  centre) for g, (window, centre) in windows.items()}
     episode_ids, episode_steps = np.asarray(rec.episode_ids), np.asarray(rec.episode_steps)
-
-    # the SAE is optional (an interpret folder copied alone still builds); without it: no map, no
-    # activation curves under the clips, no related features
-    sae = load_sae(sae_folder) if sae_folder.is_dir() else None
-    codes = sparse_codes(sae, rec, rows) if sae is not None else None
-    related = [{} for _ in range(result.d_sae)] if sae is None or codes is None else related_units(
-        codes[np.searchsorted(rows, result.states)], sae.W_dec.detach().numpy(), sae.W_enc.detach().numpy())
     by_feature = codes.tocsc() if codes is not None else None
-    map_xy = feature_map(sae.W_dec) if sae is not None else None
     labeled = {result.label_fact[f] for f in range(result.d_sae) if result.label[f]}
     regions = step_facts.regions(result.states, labeled)
 
@@ -287,6 +281,23 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
                     "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     return BrowserData(summary, features, clusters)
+
+
+def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
+                  rows: np.ndarray) -> tuple[StepFacts, sp.csr_matrix | None, list[dict[str, Any]], np.ndarray | None]:
+    """The facts of ``rows``, the SAE's codes on them, each feature's related units and the feature map.
+
+    The SAE is optional (an interpret folder copied alone still builds); without it: no map, no activation
+    curves under the clips, no related units.
+    """
+    step_facts = StepFacts(rec, rows)
+    if not sae_folder.is_dir():
+        return step_facts, None, [{} for _ in range(result.d_sae)], None
+    sae = load_sae(sae_folder)
+    codes = sparse_codes(sae, rec, rows)
+    related = related_units(codes[np.searchsorted(rows, result.states)], sae.W_dec.detach().numpy(),
+                            sae.W_enc.detach().numpy())
+    return step_facts, codes, related, feature_map(sae.W_dec)
 
 
 def read_sweep(folder: Path) -> Sweep:

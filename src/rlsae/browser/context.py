@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from rlsae.browser.data import Related
+from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.facts import binary_facts, decode_facts
 from rlsae.envs.games import game_spec
 from rlsae.record.recording import Recording
@@ -46,13 +47,13 @@ class Steps:
 
 
 @torch.no_grad()
-def sparse_codes(sae: torch.nn.Module, rec: Recording, rows: np.ndarray, batch_size: int = 4096) -> sp.csc_matrix:
+def sparse_codes(sae: torch.nn.Module, rec: Recording, rows: np.ndarray, batch_size: int = 4096) -> sp.csr_matrix:
     """The SAE's feature activations on the sorted recording indices ``rows``: [len(rows), d_sae], sparse."""
-    parts = []
+    parts = [sp.csr_matrix((0, sae.W_dec.shape[0]), dtype=np.float32)]
     for start in range(0, len(rows), batch_size):
         x = torch.as_tensor(np.asarray(rec.activations[rows[start:start + batch_size]], np.float32))
         parts.append(sp.csr_matrix(sae.encode(x).numpy()))
-    return sp.vstack(parts).tocsc() if parts else sp.csc_matrix((0, 0))
+    return sp.vstack(parts, format="csr")
 
 
 class StepFacts:
@@ -81,8 +82,14 @@ class StepFacts:
         if self.position is None:
             return {}
         at = np.searchsorted(self.rows, np.sort(states))
+        holds = {name: self.fact(name) for name in fact_names}
         return regions(self.position[0][at], self.position[1][at],
-                       {name: self.facts[name][at] for name in fact_names if name in self.facts}, self.spec.playfield)
+                       {name: h[at] for name, h in holds.items() if h is not None}, self.spec.playfield)
+
+    def fact(self, name: str) -> np.ndarray | None:
+        """A boolean fact by name, conjunctions ("a & b", as interpret names them) included; None: unknown."""
+        parts = [self.facts.get(part) for part in name.split(SEPARATOR)]
+        return None if any(p is None for p in parts) else np.logical_and.reduce(parts)
 
 
 def regions(x: np.ndarray, y: np.ndarray, facts: dict[str, np.ndarray],
@@ -116,7 +123,7 @@ def _top(values: np.ndarray, n: int, exclude: int | None = None) -> np.ndarray:
     return top[np.isfinite(values[top]) & (values[top] > 0)]
 
 
-def related_units(codes: sp.csc_matrix, decoder: np.ndarray, encoder: np.ndarray,
+def related_units(codes: sp.csr_matrix, decoder: np.ndarray, encoder: np.ndarray,
                   n: int = RELATED_SHOWN) -> list[dict[str, list[Related]]]:
     """Per feature: the features it fires with (ranked by Jaccard index over ``codes``' states, shown as the
     share of its firings on which the other fires too), its nearest features by decoder cosine, and the

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from rlsae.record.recording import Recording
 
 SHEET_STEPS = 16  # steps per sheet: a +-8 clip spans at most two sheets
 JOB_STATES = 512  # states per job: small enough to balance the workers, large enough to replay in runs
+T = TypeVar("T")
 _worker_recording: Recording | None = None
 _palette: np.ndarray | None = None  # packed RGB -> palette index (-1: not seen yet), per process
 _colours: list[int] = []
@@ -96,8 +99,9 @@ def _jobs(blocks: list[np.ndarray]) -> list[list[np.ndarray]]:
 
 
 def render_tiles(rec: Recording, indices: np.ndarray, workers: int = 2, compress_level: int = 3,
-                 progress: bool = True) -> dict[int, Tile]:
-    """A :class:`Tile` for each recording index in ``indices`` (and for the rest of each one's block)."""
+                 progress: bool = True, meanwhile: Callable[[], T] = lambda: None) -> tuple[dict[int, Tile], T]:
+    """A :class:`Tile` for each recording index in ``indices`` (and for the rest of each one's block), and what
+    ``meanwhile()`` returns: it runs in this process while the workers render."""
     blocks = sheet_blocks(rec, np.unique(np.asarray(indices, np.int64)))
     jobs = _jobs(blocks)
     bar = ProgressBar(total=sum(len(b) for b in blocks), desc="rendering frames", unit="frame",
@@ -113,11 +117,13 @@ def render_tiles(rec: Recording, indices: np.ndarray, workers: int = 2, compress
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             keep(job, _render(path, job, compress_level))
+        other = meanwhile()
     else:
         # fork: workers start in milliseconds, without re-importing torch
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [(job, pool.submit(_render, path, job, compress_level)) for job in jobs]
+            other = meanwhile()
             for job, future in futures:
                 keep(job, future.result())
     bar.close()
-    return out
+    return out, other
