@@ -205,6 +205,8 @@ def _settings(config: dict[str, Any], sae_folder: Path, cwd: Path = Path()) -> d
     """The SETTINGS of a config dict, with paths resolved (one folder spelled two ways is one folder), relative
     ones against ``cwd``."""
     out = {k: config.get(k) for k in SETTINGS}  # a setting added since is None (its default) in older results
+    if out["goal"] is None:  # without a goal its step budget decides nothing (and older results lack both)
+        out["goal_steps"] = None
     for k in ("interpret", "recording"):
         out[k] = None if out[k] is None else str((cwd / out[k]).resolve())
     return {"sae": str(Path(sae_folder).resolve()), **out}
