@@ -157,18 +157,31 @@ def test_a_finished_recording_says_so_and_names_settings_that_differ(tmp_path: P
     assert len(Recording.open(tmp_path / "rec")) == 40
 
 
+@pytest.mark.parametrize("older", [False, True], ids=["as-stored-today", "older-rlsae"])
 def test_steer_rerun_from_another_directory_reuses_its_results(small_pipeline: dict[str, Path], tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                                               monkeypatch: pytest.MonkeyPatch, older: bool) -> None:
+    """The same folders spelled from elsewhere are the same settings, also in an older rlsae's steering.json,
+    which held the paths as typed (relative to where steer ran) and lacked the settings added since."""
     root = small_pipeline["root"]
     argv = ["--feature", "0", "--episodes", "1", "--num-envs", "1", "--max-steps", "30", "--gif-steps", "10",
             "--no-progress"]
     monkeypatch.chdir(root)
     assert main(["steer", "--sae", "sae", "--interpret", "interpret", "--out", str(tmp_path / "steer"), *argv]) == 0
-    before = (tmp_path / "steer" / "steering.json").read_bytes()
-    monkeypatch.chdir(tmp_path)  # the same folders, spelled from elsewhere: the same settings
+    results = tmp_path / "steer" / "steering.json"
+    document = json.loads(results.read_text())
+    assert document["config"]["interpret"] == str(root / "interpret")  # stored resolved today
+    if older:
+        document["config"].update(sae="sae", interpret="interpret", out=str(tmp_path / "steer"))
+        for newer in ("goal", "goal_steps"):
+            del document["config"][newer]
+        results.write_text(json.dumps(document))
+    before = results.read_bytes()
+    monkeypatch.chdir(tmp_path)
     assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(root / "interpret"),
                  "--out", "steer", *argv]) == 0
-    assert (tmp_path / "steer" / "steering.json").read_bytes() == before  # feature 0 was found done, not re-run
+    assert results.read_bytes() == before  # feature 0 was found done, not re-run
+    other = Path(shutil.copytree(root / "interpret", tmp_path / "interpret2"))  # another folder: another setting
+    assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(other), "--out", "steer", *argv]) == 2
 
 
 def test_a_full_disk_while_copying_the_agent_names_the_copy_and_leaves_none(
@@ -206,29 +219,3 @@ def test_train_sae_refuses_a_recording_whose_episode_table_is_damaged(store: Pat
     assert code == 2 and err.count("\n") == 1, err
     assert "000001" in err and "episodes.parquet" in err and "the chunk is damaged" in err
     assert not (tmp_path / "sae" / "cfg.json").exists()
-
-
-def test_steer_reuses_an_older_output_that_stored_its_paths_as_given(small_pipeline: dict[str, Path],
-                                                                     tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """Before paths were stored resolved, steering.json held them as typed (relative to where steer ran)."""
-    root = small_pipeline["root"]
-    argv = ["--feature", "0", "--episodes", "1", "--num-envs", "1", "--max-steps", "30", "--gif-steps", "10",
-            "--no-progress"]
-    monkeypatch.chdir(root)
-    assert main(["steer", "--sae", "sae", "--interpret", "interpret", "--out", str(tmp_path / "steer"), *argv]) == 0
-    results = tmp_path / "steer" / "steering.json"
-    document = json.loads(results.read_text())
-    assert document["config"]["interpret"] == str(root / "interpret")  # stored resolved today
-    document["config"].update(sae="sae", interpret="interpret", out="steer")  # as an older rlsae stored them
-    for newer in ("goal", "goal_steps"):  # and without the settings added since
-        del document["config"][newer]
-    results.write_text(json.dumps(document))
-    before = results.read_bytes()
-    monkeypatch.chdir(tmp_path)
-    assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(root / "interpret"),
-                 "--out", "steer", *argv]) == 0
-    assert results.read_bytes() == before  # feature 0 was found done, not re-run
-    # another interpret folder is still another setting
-    other = Path(shutil.copytree(root / "interpret", tmp_path / "interpret2"))
-    assert main(["steer", "--sae", str(root / "sae"), "--interpret", str(other), "--out", "steer", *argv]) == 2
