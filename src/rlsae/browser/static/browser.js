@@ -150,7 +150,8 @@
   }
   // What each metric key means, in words (the key itself is the tooltip).
   var METRIC_NAMES = {
-    fvu: 'variance unexplained (FVU)', l0: 'active features per state (L0)', dead_fraction: 'dead features',
+    fvu: 'variance unexplained (FVU)', l0: 'active features per state (L0)',
+    dead_fraction: 'dead features on the evaluation\u2019s held-out states (the density panel counts its own sample)',
     dense_fraction: 'dense features (active on > 10% of states)', action_agreement: 'same greedy action as the agent',
     action_agreement_large_gap: 'same greedy action, where the best leads by more than the median gap',
     advantage_rel_error: 'advantage error (share of its variance)', regret: 'regret: Q lost by the spliced choice',

@@ -60,7 +60,7 @@
   function histogramSvg(edges, counts, opts) {
     opts = opts || {};
     // opts.dead: a count drawn as its own grey bar left of the axis (it has no value on the x scale)
-    var D = isNum(opts.dead) ? 34 : 0, W = opts.width || 320, H = opts.height || 150, L = 36 + D, B = 28, T = 8, Rm = 8;
+    var D = isNum(opts.dead) ? 40 : 0, W = opts.width || 320, H = opts.height || 150, L = 36 + D, B = 28, T = 8, Rm = 8;
     var svg = sv('svg', {width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, 'class': 'hist'});
     if (!counts.length && !D) { append(svg, sv('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle', text: 'no data'})); return svg; }
     if (!counts.length) { edges = [0, 1]; counts = [0]; }
@@ -82,7 +82,7 @@
     }
     append(svg, sv('line', {'class': 'axis', x1: L, x2: W - Rm, y1: H - B, y2: H - B}));
     append(svg, sv('line', {'class': 'axis', x1: L, x2: L, y1: T, y2: H - B}));
-    append(svg, sv('text', {x: L, y: H - B + 13, 'text-anchor': 'middle', text: fmt(lo)}));
+    append(svg, sv('text', {x: L, y: H - B + 13, 'text-anchor': D ? 'start' : 'middle', text: fmt(lo)}));
     append(svg, sv('text', {x: W - Rm, y: H - B + 13, 'text-anchor': 'end', text: fmt(hi)}));
     append(svg, sv('text', {x: L - D - 4, y: T + 8, 'text-anchor': 'end', text: fmt(top)}));
     append(svg, sv('text', {x: L - D - 4, y: H - B, 'text-anchor': 'end', text: '0'}));
