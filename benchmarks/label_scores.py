@@ -12,7 +12,9 @@ Per set: mean best single-unit F1 over the single facts, coverage at F1 >= 0.5 a
 2024), the OR of precise units, k-sparse probing accuracy (k = 1, 2, 5, 20; SAEBench), the share of live
 units (>= 10 held-out firings) labeled under the label rule, and the seconds the scoring took on one core.
 Then the talk's two features. Writes the table into BENCHMARKS.md and a plot (coverage vs F1 threshold,
-probing accuracy vs k) to --png (default benchmarks/results/label_scores.png).
+probing accuracy vs k) to --png (default benchmarks/results/label_scores.png). With --figure, a picture of
+the talk's two features (their top frames and action arrows; with --steering, the path Pac-Man takes in the
+first game clean and with the heading feature clamped, from a `rlsae steer --goal` run) for the README.
 """
 
 from __future__ import annotations
@@ -32,9 +34,13 @@ from rlsae.analysis.labels import LabelRule, apply_rule, score_units
 from rlsae.analysis.scores import PROBE_KS
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import find_talk_features, format_talk_features
+from rlsae.envs.games import action_names
 from rlsae.sae import SparseAutoencoder, build_sae, load_sae
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Screen direction of each ALE Ms. Pac-Man action (x right, y up), for the arrows; NOOP is the centre dot.
+ARROWS = {"UP": (0, 1), "RIGHT": (1, 0), "LEFT": (-1, 0), "DOWN": (0, -1), "UPRIGHT": (0.7, 0.7),
+          "UPLEFT": (-0.7, 0.7), "DOWNRIGHT": (0.7, -0.7), "DOWNLEFT": (-0.7, -0.7)}
 # The default rule first, then each knob moved: precision, lift, the F1 branch off, the precision branch off.
 RULE_VARIANTS = (LabelRule(), LabelRule(min_precision=0.9), LabelRule(min_precision=0.7), LabelRule(min_precision=0.6),
                  LabelRule(min_precision=0.5), LabelRule(min_lift=2.0), LabelRule(min_lift=5.0),
@@ -74,6 +80,73 @@ def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
     fig.savefig(path)
 
 
+def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, talk: dict[str, Any],
+                effect: np.ndarray, action_names: tuple[str, ...], steering: Path | None) -> None:
+    """For each talk feature: its 4 strongest states (one per episode) and its push on the policy (the
+    advantage: each action's Q change less their mean; blue = more likely, red = less); then, given a
+    steering folder, the first game's path clean vs clamped."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rlsae.analysis.steer import load_steering
+
+    picked = [best for best in talk.values() if best is not None]
+    steered = [r for r in load_steering(steering) if "goal" in r] if steering is not None else []
+    rows = len(picked) + bool(steered)
+    fig, axes = plt.subplots(rows, 5, figsize=(11, 3.0 * rows), dpi=72, squeeze=False)
+    episodes = np.asarray(rec.episode_ids)[states]
+    for row, best in zip(axes, picked):
+        unit = best["unit"]
+        shown: list[int] = []
+        for i in np.argsort(-features[:, unit]):
+            if len(shown) == 4:
+                break
+            if episodes[i] not in episodes[shown]:
+                shown.append(int(i))
+        frames = rec.render_frames(states[shown])
+        for ax, i, frame in zip(row, shown, frames):
+            ax.imshow(frame[:172])
+            ax.set_title(f"activation {features[i, unit]:.2f}", fontsize=8)
+            ax.axis("off")
+        row[0].text(0, -30, f"#{unit}: {best['description']}\nheld-out precision {best['precision']:.2f}, "
+                    f"recall {best['recall']:.2f} ({best['firings']} firings)", fontsize=8, va="bottom")
+        advantage = effect[unit] - effect[unit].mean()
+        scale = np.abs(advantage).max() or 1.0
+        ax = row[4]
+        for name, value in zip(action_names, advantage):
+            colour = "tab:blue" if value > 0 else "tab:red"
+            if name in ARROWS:
+                dx, dy = ARROWS[name]
+                length = abs(value) / scale
+                ax.arrow(0, 0, dx * length, dy * length, width=0.04, color=colour, length_includes_head=True)
+            else:
+                ax.add_patch(plt.Circle((0, 0), 0.12 * abs(value) / scale + 0.03, color=colour))
+        ax.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), aspect="equal", title="push on the policy")
+        ax.title.set_fontsize(8)
+        ax.axis("off")
+    if steered:
+        r = steered[0]
+        row = axes[-1]
+        background = rec.render_frames(states[:1])[0][:172]
+        conditions = (("clean", r["goal_clean"]), (f"#{r['feature']} clamped", r["goal_steered"]))
+        for ax, (title, result) in zip(row, conditions):
+            ax.imshow(background, alpha=0.5)
+            xy = np.array(result["path"], float).reshape(-1, 2)
+            jumps = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > 40) + 1  # the side tunnel: no line across
+            xy = np.insert(xy, jumps, np.nan, axis=0)
+            ax.plot(xy[:, 0], xy[:, 1], color="yellow" if title == "clean" else "cyan", lw=1.5)
+            ax.set_title(f"{title}\nreached {r['goal'].split('=')[-1]} within {r['goal_steps']} steps\n"
+                         f"in {result['share']:.0%} of {result['games']} games", fontsize=8)
+            ax.axis("off")
+        for ax in row[2:]:
+            ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sae", type=Path, required=True)
@@ -81,6 +154,8 @@ def main() -> None:
     parser.add_argument("--max-states", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--png", type=Path, default=RESULTS / "label_scores.png")
+    parser.add_argument("--figure", type=Path, default=None, help="also draw the talk's features here (PNG)")
+    parser.add_argument("--steering", type=Path, default=None, help="a `rlsae steer --goal` output for --figure")
     args = parser.parse_args()
 
     sae = load_sae(args.sae)
@@ -91,7 +166,8 @@ def main() -> None:
     episode_ids = rec.episode_ids[states]
     rule = LabelRule()
     tables, labels = {}, {}
-    for name, units in unit_sets(sae, activations, args.seed).items():
+    units_of = unit_sets(sae, activations, args.seed)
+    for name, units in units_of.items():
         start = time.perf_counter()
         labels[name], tables[name] = score_units(units, facts, descriptions, primary, episode_ids, rule, args.seed)
         tables[name]["seconds"] = time.perf_counter() - start
@@ -99,7 +175,11 @@ def main() -> None:
 
     effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
     live = labels["SAE features"].scores.held_fires[0] >= rule.min_firings
-    talk = format_talk_features(find_talk_features(labels["SAE features"], live, effect, descriptions))
+    found = find_talk_features(labels["SAE features"], live, effect, descriptions, action_names(rec.manifest["game"]))
+    talk = format_talk_features(found)
+    if args.figure is not None:
+        talk_figure(args.figure, rec, states, units_of["SAE features"], found, effect,
+                    action_names(rec.manifest["game"]), args.steering)
     neuron_live = labels["neurons"].scores.held_fires[0] >= rule.min_firings
     neuron_talk = format_talk_features(find_talk_features(labels["neurons"], neuron_live, None, descriptions),
                                        kind="neuron")
