@@ -144,7 +144,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     check_match(sae, rec, cfg.sae)
     states = select_states(rec, cfg.max_states)
     require(len(states) >= 10, f"recording '{rec.path}' has only {len(states)} steps: record more")
-    steps = ProgressBar(total=6, desc="interpret", disable=not cfg.progress)
+    steps = ProgressBar(total=6, desc="interpret", unit="stage", disable=not cfg.progress)
     activations = np.asarray(rec.activations[states], np.float32)
     check_finite_states(rec, states, activations, "analysed")
     # Column-major: histograms, examples and AUROC read one feature's activations over all states at a time.

@@ -283,7 +283,7 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
         max_act, source = clean.max_activation, "the clean agent's own games"
     cfg.out.mkdir(parents=True, exist_ok=True)
     n_actions = int(rec.manifest["n_actions"])
-    for f in ProgressBar(features, desc="steering", disable=not cfg.progress or len(features) < 2):
+    for f in ProgressBar(features, desc="steering", unit="feature", disable=not cfg.progress or len(features) < 2):
         value = 0.0 if cfg.mode == "ablate" else cfg.strength * float(max_act[f])
         steered = play(model, layer, game, cfg, steering_hook(sae, f, cfg.mode, value), desc=f"feature {f}")
         folder = cfg.out / f"feature_{f:05d}"

@@ -20,13 +20,16 @@ def on_terminal() -> bool:
 
 
 class ProgressBar(tqdm):
-    """``tqdm`` with its arguments; off a terminal, one closing line such as ``recording: 80000 steps in 95.2 s``."""
+    """``tqdm`` with its arguments; off a terminal, one closing line such as ``recording: 80000 steps in 95.2 s``.
 
-    def __init__(self, *args: Any, disable: bool = False, **kwargs: Any) -> None:
+    ``desc`` and ``unit`` are required, so every bar and line says what it counts.
+    """
+
+    def __init__(self, *args: Any, desc: str, unit: str, disable: bool = False, **kwargs: Any) -> None:
         self._log_line = not disable and not on_terminal()
         if self._log_line:
             kwargs.update(file=io.StringIO(), mininterval=math.inf, maxinterval=math.inf)
-        super().__init__(*args, disable=disable, **kwargs)
+        super().__init__(*args, desc=desc, unit=unit, disable=disable, **kwargs)
 
     def close(self) -> None:
         if self._log_line and not self.disable:
