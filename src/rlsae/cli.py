@@ -85,8 +85,8 @@ def _lazy(module: str, name: str) -> Callable[[], type]:
 
 
 COMMANDS = [
-    Command("demo", "the whole pipeline on the shipped agent, a few minutes on 2 cores: record, train-sae, "
-            "evaluate, interpret, steer, browse", _lazy("rlsae.demo", "DemoConfig"),
+    Command("demo", "the whole pipeline on the shipped agent in ~17 CPU-minutes: record, train-sae, evaluate, "
+            "interpret, steer, browse", _lazy("rlsae.demo", "DemoConfig"),
             lambda cfg: _lazy("rlsae.demo", "main")()(cfg), out=("out", "demo")),
     Command("train-agent", "train a DQN/PQN agent on an Atari game",
             _lazy("rlsae.agents.train", "TrainAgentConfig"), _train_agent, out=("out", "agent")),
