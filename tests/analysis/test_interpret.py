@@ -10,7 +10,7 @@ import torch
 
 from rlsae.analysis.interpret import InterpretConfig, interpret
 from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
-from rlsae.analysis.results import InterpretResult, load_result
+from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.states import labelling_facts, select_states, state_facts
 from rlsae.cli import main
 from rlsae.config import UserError
@@ -40,18 +40,18 @@ def test_stored_statistics_match_the_sae_on_the_recorded_states(small_pipeline: 
         assert result.hist_counts[feature].sum() == (f[:, feature] > 0).sum()
     labeled = [i for i, lab in enumerate(result.label) if lab is not None]
     assert result.summary["features"]["n_labeled"] == len(labeled)
-    _check_labels(result, f, rec)
+    _check_labels(result, f, rec, read_manifest(small_pipeline["interpret"])["config"]["seed"])
     assert 0 < result.summary["neurons"]["n_units"] <= 512
     assert set(np.unique(result.cluster[~result.alive])) <= {-1}
     assert len(result.cluster_names) == result.cluster.max() + 1 == result.summary["n_clusters"]
 
 
-def _check_labels(result: InterpretResult, f: np.ndarray, rec: Recording) -> None:
+def _check_labels(result: InterpretResult, f: np.ndarray, rec: Recording, seed: int) -> None:
     """Every stored label score recomputed from the activations, the facts and the held-out split; every
     label passes the rule and every unlabeled unit fails it."""
     facts, _, _ = labelling_facts(rec, result.states)
     assert list(facts) == result.fact_names
-    _, held = split_by_episode(rec.episode_ids[result.states], 0.3, 0)
+    _, held = split_by_episode(rec.episode_ids[result.states], 0.3, seed)  # interpret's own split
     rule = LabelRule()
     assert result.summary["label_rule"] == str(rule)
     checked = 0
