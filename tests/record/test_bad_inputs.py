@@ -219,3 +219,17 @@ def test_train_sae_refuses_a_recording_whose_episode_table_is_damaged(store: Pat
     assert code == 2 and err.count("\n") == 1, err
     assert "000001" in err and "episodes.parquet" in err and "the chunk is damaged" in err
     assert not (tmp_path / "sae" / "cfg.json").exists()
+
+
+def test_train_sae_rerun_from_another_directory_has_nothing_to_do(store: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The bad-input sweep's re-run of a finished SAE: the recording typed relative, then absolute elsewhere."""
+    argv = ["--d-sae", "32", "--k", "4", "--samples", "1024", "--batch-size", "128", "--device", "cpu", "--no-progress"]
+    shutil.copytree(store, tmp_path / "rec")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train-sae", "--recording", "rec", "--out", "sae", *argv]) == 0
+    monkeypatch.chdir(tmp_path / "rec")
+    capsys.readouterr()
+    assert main(["train-sae", "--recording", str(tmp_path / "rec"), "--out", str(tmp_path / "sae"), *argv]) == 0
+    assert "nothing to do" in capsys.readouterr().out

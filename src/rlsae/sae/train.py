@@ -389,8 +389,10 @@ class Trainer:
         metrics = evaluate_reconstruction(sae, self.heldout, self.head)
         density = metrics.pop("density")
         log10 = log10_density(density, dead=-10.0)  # SAELens' sparsity files use log10(1e-10) for dead
+        # paths stored resolved (from _comparable): a re-run from another directory compares equal
         metadata = {**self.metadata, "heldout_fraction": cfg.heldout_fraction,
-                    "rlsae": {"config": to_dict(cfg), "input_scale": self.scale, "schedule": asdict(self.schedule),
+                    "rlsae": {"config": {**to_dict(cfg), **_comparable(cfg)}, "input_scale": self.scale,
+                              "schedule": asdict(self.schedule),
                               "k_aux": self.k_aux, "train_states": len(self.train), "steps": self.step,
                               "wall_time_s": round(self.wall, 1), "device": cfg.device, "heldout": metrics,
                               **provenance()}}
