@@ -85,7 +85,7 @@ def _lazy(module: str, name: str) -> Callable[[], type]:
 
 
 COMMANDS = [
-    Command("demo", "the whole pipeline on the shipped agent in ~17 CPU-minutes: record, train-sae, evaluate, "
+    Command("demo", "the whole pipeline on the shipped agent in ~10 minutes on 2 cores: record, train-sae, evaluate, "
             "interpret, steer, browse", _lazy("rlsae.demo", "DemoConfig"),
             lambda cfg: _lazy("rlsae.demo", "main")()(cfg), out=("out", "demo")),
     Command("train-agent", "train a DQN/PQN agent on an Atari game",
