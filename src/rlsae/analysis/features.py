@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,13 +17,19 @@ MAX_SCAN = 20_000  # states looked at when filling the top examples from few epi
 
 
 @torch.no_grad()
+def encode_batches(sae: torch.nn.Module, activations: np.ndarray, batch_size: int = 8192,
+                   rows: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Feature activations of ``activations`` (or of its ``rows`` only), one dense [batch, d_sae] float32 block
+    at a time: a caller keeping them sparse never holds all states densely."""
+    n = len(activations) if rows is None else len(rows)
+    for start in range(0, n, batch_size):
+        pick = slice(start, start + batch_size) if rows is None else rows[start:start + batch_size]
+        yield sae.encode(torch.as_tensor(np.asarray(activations[pick], dtype=np.float32))).numpy()
+
+
 def encode_all(sae: torch.nn.Module, activations: np.ndarray, batch_size: int = 8192) -> np.ndarray:
     """Feature activations [n_states, d_sae] (dense float32) for every state."""
-    out = []
-    for start in range(0, len(activations), batch_size):
-        x = torch.as_tensor(np.asarray(activations[start:start + batch_size], dtype=np.float32))
-        out.append(sae.encode(x).numpy())
-    return np.concatenate(out)
+    return np.concatenate(list(encode_batches(sae, activations, batch_size)))
 
 
 def action_effects(head_weight: torch.Tensor, decoder: torch.Tensor) -> np.ndarray:

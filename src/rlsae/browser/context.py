@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from rlsae.analysis.features import encode_batches
 from rlsae.browser.data import Related
 from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.facts import binary_facts, decode_facts
@@ -46,13 +47,10 @@ class Steps:
         return kept, int(np.flatnonzero(kept == index)[0])
 
 
-@torch.no_grad()
 def sparse_codes(sae: torch.nn.Module, rec: Recording, rows: np.ndarray, batch_size: int = 4096) -> sp.csr_matrix:
     """The SAE's feature activations on the sorted recording indices ``rows``: [len(rows), d_sae], sparse."""
     parts = [sp.csr_matrix((0, sae.W_dec.shape[0]), dtype=np.float32)]
-    for start in range(0, len(rows), batch_size):
-        x = torch.as_tensor(np.asarray(rec.activations[rows[start:start + batch_size]], np.float32))
-        parts.append(sp.csr_matrix(sae.encode(x).numpy()))
+    parts += [sp.csr_matrix(block) for block in encode_batches(sae, rec.activations, batch_size, rows)]
     return sp.vstack(parts, format="csr")
 
 
