@@ -137,8 +137,10 @@ def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, 
             jumps = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > 40) + 1  # the side tunnel: no line across
             xy = np.insert(xy, jumps, np.nan, axis=0)
             ax.plot(xy[:, 0], xy[:, 1], color="yellow" if title == "clean" else "cyan", lw=1.5)
-            ax.set_title(f"{title}\nreached {r['goal'].split('=')[-1]} within {r['goal_steps']} steps\n"
-                         f"in {result['share']:.0%} of {result['games']} games", fontsize=8)
+            reached = [step for step in result["first_step"] if step is not None]
+            when = f", median step {np.median(reached):g}" if reached else ""
+            ax.set_title(f"{title}: {r['goal'].split('=')[-1]}\nwithin {r['goal_steps']} steps in "
+                         f"{result['share']:.0%}\nof {result['games']} games{when}", fontsize=7)
             ax.axis("off")
         for ax in row[2:]:
             ax.axis("off")
