@@ -1,4 +1,4 @@
-"""`rlsae demo`: the whole pipeline on the shipped agent, sized for a 2-core laptop (~10 minutes, 16 CPU-minutes).
+"""`rlsae demo`: the whole pipeline on the shipped agent, sized for a 2-core laptop (~10 minutes, 15 CPU-minutes).
 
     record -> train-sae -> evaluate -> interpret -> steer (top features) -> browse
 
