@@ -10,10 +10,12 @@ acting forward pass at batch N, so bound = 1 / (epochs / training samples/s + ac
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -23,14 +25,23 @@ from rlsae.agents.train import TrainAgentConfig, train_agent
 from rlsae.common.runtime import autocast, autocast_dtype, resolve_device
 
 
-def train_steps_per_second(num_envs: int, steps: int, precision: str, device: str) -> float:
+def train_steps_per_second(num_envs: int, steps: int, precision: str, device: str) -> tuple[float, float]:
+    """(end to end, steady state) steps/s of one short train-agent run.
+
+    End to end counts start-up and the closing evaluation game, which weigh on short runs; steady state
+    is read from the run's own log lines over its second half, the rate a long run trains at.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainAgentConfig(out=Path(tmp), total_steps=steps, num_envs=num_envs, precision=precision,
                                device=device, eval_every=10**12, eval_episodes=1, save_every=10**12, keep_steps=(),
-                               progress=False)
+                               log_every=num_envs * 32, progress=False)
         start = time.perf_counter()
-        train_agent(cfg)  # ends with one evaluation game, a small share of the time at these step counts
-        return steps / (time.perf_counter() - start)
+        train_agent(cfg)
+        end_to_end = steps / (time.perf_counter() - start)
+        lines = [json.loads(line) for line in (Path(tmp) / "log.jsonl").read_text().splitlines()]
+    timed = [line for line in lines if "mean_score" not in line]  # the closing evaluation's line counts the game
+    first = next(line for line in timed if line["step"] >= steps // 2)
+    return end_to_end, (timed[-1]["step"] - first["step"]) / (timed[-1]["wall"] - first["wall"])
 
 
 def synchronize(device: str) -> None:
@@ -79,21 +90,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16_384)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "auto"])
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per precision, taking turns; medians shown")
     args = parser.parse_args()
     device = resolve_device(args.device)
     rows = []
     for n in args.num_envs:
         raw = raw_steps_per_second(n, args.steps, training=True)
+        # Precisions take turns, repeat after repeat, so a drift in the machine's state hits them alike.
+        runs: dict[str, list[tuple[float, float]]] = {p: [] for p in args.precisions}
+        for _ in range(args.repeats):
+            for precision in args.precisions:
+                runs[precision].append(train_steps_per_second(n, args.steps, precision, device))
         baseline = None
-        for precision in args.precisions:
+        for precision, measured in runs.items():
             chosen = autocast_dtype(precision, device)
-            train = train_steps_per_second(n, args.steps, precision, device)
+            end_to_end, train = (float(np.median(column)) for column in zip(*measured))
             bound = network_bound(n, precision, device)
             baseline = baseline or train
-            rows.append([str(n), f"{precision} ({'bf16' if chosen else 'fp32'})", f"{raw:,.0f}", f"{train:,.0f}",
-                         f"{train / raw:.2f}", f"{bound:,.0f}", f"{train / bound:.2f}", f"{train / baseline:.2f}x"])
+            rows.append([str(n), f"{precision} ({'bf16' if chosen else 'fp32'})", f"{raw:,.0f}", f"{end_to_end:,.0f}",
+                         f"{train:,.0f}", " ".join(f"{m[1]:.0f}" for m in measured), f"{train / raw:.2f}",
+                         f"{bound:,.0f}", f"{train / bound:.2f}", f"{train / baseline:.2f}x"])
     append_section(f"train-agent (pqn) on {device} by precision vs raw env stepping and the network bound",
-                   ["envs", "precision (runs as)", "raw env steps/s", "training steps/s", "vs raw",
+                   ["envs", "precision (runs as)", "raw env steps/s", "training steps/s (end to end)",
+                    "training steps/s (steady)", "steady, each repeat", "vs raw",
                     "network bound steps/s", "vs bound", f"vs {args.precisions[0]}"], rows)
 
 
