@@ -30,10 +30,11 @@ import torch
 from _report import append_section
 from rlsae.analysis.features import action_effects, encode_all
 from rlsae.analysis.interpret import sae_recording
-from rlsae.analysis.labels import LabelRule, apply_rule, score_units
+from rlsae.analysis.labels import LabelRule, apply_rule, label_units, score_units
 from rlsae.analysis.scores import PROBE_KS
 from rlsae.analysis.states import labelling_facts, select_states
-from rlsae.analysis.talk import find_talk_features, format_talk_features
+from rlsae.analysis.talk import DEAD, HEADING, find_talk_features, format_talk_features
+from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.games import action_names
 from rlsae.sae import SparseAutoencoder, build_sae, load_sae
 
@@ -56,6 +57,33 @@ def unit_sets(sae: SparseAutoencoder, activations: np.ndarray, seed: int) -> dic
         random_sae.b_dec.copy_(torch.from_numpy(activations.mean(0)))
     return {"SAE features": encode_all(sae, activations), "neurons": activations,
             "rotated neurons": activations @ rotation.numpy(), "random-weight SAE": encode_all(random_sae, activations)}
+
+
+def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray], descriptions: dict[str, str],
+                    episode_ids: np.ndarray, seeds: int) -> list[list[str]]:
+    """The talk's features found again on ``seeds`` fit/held-out splits of the same episodes: how much
+    of a unit's held-out precision and recall is the luck of the split. A row per set of units and feature."""
+    prefixes = DEAD["fact"] + HEADING["fact"]
+    talk_facts = {name: values for name, values in facts.items()
+                  if all(part.removeprefix("not ").startswith(prefixes) for part in name.split(SEPARATOR))}
+    rows = []
+    for name in ("SAE features", "neurons"):
+        picked: dict[str, list[dict[str, Any]]] = {}
+        for seed in range(seeds):
+            labels = label_units(units_of[name], talk_facts, episode_ids, descriptions, seed=seed)
+            live = labels.scores.held_fires[0] >= labels.rule.min_firings
+            for key, best in find_talk_features(labels, live, None, descriptions).items():
+                picked.setdefault(key, []).extend([best] if best is not None else [])
+        for key, bests in picked.items():
+            units, counts = np.unique([b["unit"] for b in bests], return_counts=True)
+
+            def spread(field: str) -> str:
+                values = [b[field] for b in bests]
+                return f"{np.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+            rows.append([name, key, ", ".join(f"#{u} ({c})" for u, c in zip(units, counts)), spread("precision"),
+                         spread("recall"), f"{sum(b['found'] for b in bests)} of {seeds}"])
+    return rows
 
 
 def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
@@ -158,6 +186,8 @@ def main() -> None:
     parser.add_argument("--png", type=Path, default=RESULTS / "label_scores.png")
     parser.add_argument("--figure", type=Path, default=None, help="also draw the talk's features here (PNG)")
     parser.add_argument("--steering", type=Path, default=None, help="a `rlsae steer --goal` output for --figure")
+    parser.add_argument("--split-seeds", type=int, default=0,
+                        help="also find the talk's features on this many other episode splits (seeds 0..N-1)")
     args = parser.parse_args()
 
     sae = load_sae(args.sae)
@@ -224,7 +254,13 @@ def main() -> None:
                    "precision and F1)", ["rule", "features labeled", "precision", "F1", "neurons labeled",
                                          "precision", "F1"], rule_rows,
                    "The default rule is the first row. Same states, SAE and facts as the table above.")
-
+    if args.split_seeds:
+        append_section("The talk's features on other episode splits (held-out numbers)",
+                       ["units", "feature", "unit chosen (splits)", "precision: median (range)",
+                        "recall: median (range)", "found"],
+                       split_stability(units_of, facts, descriptions, episode_ids, args.split_seeds),
+                       f"Split seeds 0 to {args.split_seeds - 1} (30% of the episodes held out each time); same "
+                       "states, units and facts as above, only the talk's facts scored.")
 
 if __name__ == "__main__":
     main()
