@@ -59,6 +59,10 @@ def unit_sets(sae: SparseAutoencoder, activations: np.ndarray, seed: int) -> dic
             "rotated neurons": activations @ rotation.numpy(), "random-weight SAE": encode_all(random_sae, activations)}
 
 
+def _spread(values: list[float]) -> str:
+    return f"{np.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
 def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray], descriptions: dict[str, str],
                     episode_ids: np.ndarray, seeds: int) -> list[list[str]]:
     """The talk's features found again on ``seeds`` fit/held-out splits of the same episodes: how much
@@ -77,12 +81,9 @@ def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray
         for key, bests in picked.items():
             units, counts = np.unique([b["unit"] for b in bests], return_counts=True)
 
-            def spread(field: str) -> str:
-                values = [b[field] for b in bests]
-                return f"{np.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-
-            rows.append([name, key, ", ".join(f"#{u} ({c})" for u, c in zip(units, counts)), spread("precision"),
-                         spread("recall"), f"{sum(b['found'] for b in bests)} of {seeds}"])
+            rows.append([name, key, ", ".join(f"#{u} ({c})" for u, c in zip(units, counts)),
+                         _spread([b["precision"] for b in bests]), _spread([b["recall"] for b in bests]),
+                         f"{sum(b['found'] for b in bests)} of {seeds}"])
     return rows
 
 
