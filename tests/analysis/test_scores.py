@@ -125,4 +125,5 @@ def test_fact_table_counts_only_judgeable_facts() -> None:
     table = fact_table(s, acts, facts, [0, 1], ["a", "b"], np.ones(1, bool), ks=(1,), held=held)
     assert table["n_facts"] == 1 and table["mean_best_f1"] == 1.0 and table["coverage_f1_0.8"] == 1.0
     assert table["probe_accuracy"]["1"] == 1.0 and set(table["per_fact"]) == {"a"}
+    assert table["per_fact"]["a"]["base_rate"] == pytest.approx(facts[~held, 0].mean())
     assert coverage(np.array([0.4, 0.6, 0.9]), 0.5) == pytest.approx(2 / 3)

@@ -297,7 +297,8 @@ def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarr
     if probes is not None:
         table["probe_accuracy"] = {str(k): float(np.nanmean(probes[:, i])) if cols else float("nan")
                                    for i, k in enumerate(ks)}
-    table["per_fact"] = {names[j]: {"best_unit": int(best[i]), "f1": float(best_f1[i]),
+    table["per_fact"] = {names[j]: {"base_rate": float(scores.fit_base_rate[j]), "best_unit": int(best[i]),
+                                    "f1": float(best_f1[i]),
                                     "or_f1": float(scores.or_f1[j]), "or_units": int(scores.or_units[j]),
                                     **({"probe": [float(v) for v in probes[i]]} if probes is not None else {})}
                          for i, j in enumerate(cols)}
