@@ -238,6 +238,7 @@ def main() -> None:
         rows.append([name, f"{t['n_units']}", f"{t['mean_best_f1']:.3f}", f"{t['coverage_f1_0.5']:.1%}",
                      f"{t['coverage_f1_0.8']:.1%}", f"{t['mean_or_f1']:.3f}",
                      *[f"{t['probe_accuracy'][str(k)]:.3f}" for k in PROBE_KS],
+                     f"{t['probe_accuracy_standardised_1']:.3f}",
                      f"{t['labeled_fraction']:.1%}", f"{t['mean_label_precision']:.2f}", f"{t['mean_label_f1']:.2f}",
                      f"{t['seconds']:.0f}"])
     n_facts = tables["neurons"]["n_facts"]
@@ -245,7 +246,9 @@ def main() -> None:
              f"({sae.name}, {sae.d_sae} latents, k={getattr(sae, 'k', None)}); {len(facts)} facts "
              f"scored (pairs and the fine position tiles only label units); the per-fact columns average over "
              f"the {n_facts} of the {len(primary)} single facts with >= {rule.min_firings} positives in each "
-             f"split. Label rule: {rule}. 'live' = above 0 on >= "
+             f"split. Probes choose their units by the class means' difference in the units' own scale (SAEBench); "
+             f"the 'chosen in sd' column ranks them in standard deviations instead. Label rule: {rule}. 'live' = "
+             f"above 0 on >= "
              f"{rule.min_firings} held-out states. Plot: `{args.png.name}`.\n\nThe talk's features "
              f"(SAE):\n\n    {talk.replace(chr(10), chr(10) + '    ')}\n\nBest neurons for the same facts:\n\n"
              f"    {neuron_talk.replace(chr(10), chr(10) + '    ')}")
@@ -264,8 +267,8 @@ def main() -> None:
         rule_rows.append(row)
     append_section("Features vs neurons vs baselines on game facts (held-out episodes)",
                    ["units", "live", "mean best-unit F1", "coverage F1>=0.5", "coverage F1>=0.8", "OR-of-precise F1",
-                    *[f"probe k={k}" for k in PROBE_KS], "live labeled", "label precision", "label F1",
-                    "scoring s"], rows, notes)
+                    *[f"probe k={k}" for k in PROBE_KS], "probe k=1, chosen in sd", "live labeled", "label precision",
+                    "label F1", "scoring s"], rows, notes)
     append_section("Label rule variants on the same scores (share of live units labeled, labels' mean held-out "
                    "precision and F1)", ["rule", "features labeled", "precision", "F1", "neurons labeled",
                                          "precision", "F1"], rule_rows,

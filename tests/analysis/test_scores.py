@@ -114,6 +114,22 @@ def test_frequent_facts_are_negated() -> None:
     np.testing.assert_array_equal(got["not common"], [0, 0, 0, 1])
 
 
+def test_sparse_probing_selects_in_the_units_own_scale_or_in_standard_deviations() -> None:
+    # Unit 0 is sparse and strong: 10 on half the positives, else 0 (mean difference 5, about 1.2 sd).
+    # Unit 1 is dense and weak: 0.3 higher on every positive, noise 0.1 (difference 0.3, about 1.7 sd).
+    rng = np.random.default_rng(4)
+    n = 8000
+    fact = rng.random(n) < 0.3
+    acts = np.stack([10.0 * (fact & (rng.random(n) < 0.5)), 0.3 * fact + rng.normal(0, 0.1, n)], 1)
+    held = np.repeat(np.arange(80), n // 80) % 3 == 0
+    raw = sparse_probing(acts, fact[:, None], held, ks=(1,))
+    standardised = sparse_probing(acts, fact[:, None], held, ks=(1,), select="standardised")
+    assert raw[0, 0] == pytest.approx(0.75, abs=0.03)  # the sparse unit: every negative, half the positives
+    assert standardised[0, 0] > 0.9
+    with pytest.raises(ValueError, match="select"):
+        sparse_probing(acts, fact[:, None], held, select="zscore")
+
+
 def test_fact_table_counts_only_judgeable_facts() -> None:
     rng = np.random.default_rng(5)
     n = 3000
@@ -126,4 +142,5 @@ def test_fact_table_counts_only_judgeable_facts() -> None:
     assert table["n_facts"] == 1 and table["mean_best_f1"] == 1.0 and table["coverage_f1_0.8"] == 1.0
     assert table["probe_accuracy"]["1"] == 1.0 and set(table["per_fact"]) == {"a"}
     assert table["per_fact"]["a"]["base_rate"] == pytest.approx(facts[~held, 0].mean())
+    assert table["probe_accuracy_standardised_1"] == 1.0
     assert coverage(np.array([0.4, 0.6, 0.9]), 0.5) == pytest.approx(2 / 3)

@@ -12,8 +12,9 @@ Per fact (Karvonen et al. 2024, "Measuring Progress in Dictionary Learning ... w
 the best single unit's held-out F1 (the unit chosen on the fitting split) and coverage (the share of facts
 whose best unit reaches an F1); the OR of every unit that is precise for the fact (precision >= 0.9 on the
 fitting split), which counts a fact split over several features as found; and k-sparse probing (SAEBench,
-Karvonen et al. 2025; Gurnee et al. 2023): class-balanced, units standardised, the k units with the largest
-mean difference between the classes, logistic regression.
+Karvonen et al. 2025; Gurnee et al. 2023): class-balanced, the k units with the largest mean difference
+between the classes (in the units' own scale, as SAEBench; at k = 1 also in standard deviations, which
+favours dense units), logistic regression on the chosen units standardised.
 
 AUROC (``labels.auroc_matrix``) asks whether a unit ranks all of a fact's states high, which a unit firing
 on 2% of states cannot do for a fact true on 20%; precision, recall and F1 at a threshold do not punish
@@ -244,12 +245,17 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: i
 
 
 def sparse_probing(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
-                   ks: tuple[int, ...] = PROBE_KS, per_class: int = 2000, seed: int = 0) -> np.ndarray:
+                   ks: tuple[int, ...] = PROBE_KS, per_class: int = 2000, seed: int = 0,
+                   select: str = "raw") -> np.ndarray:
     """[m, len(ks)] held-out accuracy of k-sparse logistic probes (chance = 0.5; NaN: too few states).
 
-    As in SAEBench: class-balanced training and test sets, units standardised on the training set, the k
-    units with the largest absolute difference of the class means chosen on the training set.
+    Class-balanced training and test sets; the k units with the largest absolute difference of the class
+    means on the training set, in the units' own scale as SAEBench chooses them (``select="raw"``) or
+    after standardising (``"standardised"``, which ranks by separation in standard deviations and so
+    favours dense units); the probe is fitted on the chosen units standardised on the training set.
     """
+    if select not in ("raw", "standardised"):
+        raise ValueError(f"select must be 'raw' or 'standardised', got {select!r}")
     facts = np.asarray(facts, bool)
     held = np.asarray(held, bool)
     rng = np.random.default_rng(seed)
@@ -265,7 +271,8 @@ def sparse_probing(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
         z_train = (x_train - mean) / std
         z_test = (np.asarray(activations[test], np.float64) - mean) / std
         y_train, y_test = facts[train, j], facts[test, j]
-        order = np.argsort(-np.abs(z_train[y_train].mean(0) - z_train[~y_train].mean(0)), kind="stable")
+        ranked = z_train if select == "standardised" else x_train
+        order = np.argsort(-np.abs(ranked[y_train].mean(0) - ranked[~y_train].mean(0)), kind="stable")
         for i, k in enumerate(ks):
             cols = order[:k]
             w = logistic_regression(z_train[:, cols], y_train.astype(np.float64))
@@ -287,7 +294,10 @@ def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarr
     cols = [columns[i] for i in judged]
     best, best_f1 = scores.best_units(units)
     best, best_f1 = best[cols], best_f1[cols]
-    probes = sparse_probing(activations, facts[:, judged], held, ks, seed=seed) if held is not None else None
+    probes, standardised = ((sparse_probing(activations, facts[:, judged], held, ks, seed=seed),
+                             sparse_probing(activations, facts[:, judged], held, (1,), seed=seed,
+                                            select="standardised"))
+                            if held is not None else (None, None))
     table: dict[str, Any] = {
         "n_units": int(np.sum(units)), "n_facts": len(cols),
         "mean_best_f1": float(best_f1.mean()) if cols else float("nan"),
@@ -297,6 +307,7 @@ def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarr
     if probes is not None:
         table["probe_accuracy"] = {str(k): float(np.nanmean(probes[:, i])) if cols else float("nan")
                                    for i, k in enumerate(ks)}
+        table["probe_accuracy_standardised_1"] = float(np.nanmean(standardised)) if cols else float("nan")
     table["per_fact"] = {names[j]: {"base_rate": float(scores.fit_base_rate[j]), "best_unit": int(best[i]),
                                     "f1": float(best_f1[i]),
                                     "or_f1": float(scores.or_f1[j]), "or_units": int(scores.or_units[j]),
