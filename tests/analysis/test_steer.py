@@ -125,7 +125,7 @@ def test_bad_values_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
 def test_goal_share_per_condition(small_pipeline: dict[str, Path], tmp_path: Path) -> None:
     # Every game starts standing still (no previous step to move from) and none eats all four pills in 30 steps.
     results = {}
-    for goal in ("pacman_motion=still", "pills_left=0"):
+    for goal in ("pacman_motion=still", "pills_left=0", "not pills_left=0"):
         (results[goal],) = steer_features(small_pipeline["sae"], [3], _cfg(
             small_pipeline, tmp_path / goal, mode="add", strength=0.0, goal=goal, goal_steps=30))
     still, none = results["pacman_motion=still"], results["pills_left=0"]
@@ -134,6 +134,7 @@ def test_goal_share_per_condition(small_pipeline: dict[str, Path], tmp_path: Pat
     assert none["goal_clean"]["share"] == none["goal_steered"]["share"] == 0.0
     assert none["goal_steered"]["first_step"] == [None, None]
     assert len(none["goal_steered"]["path"]) == 30 and none["goal_steered"]["path"] == none["goal_clean"]["path"]
-    with pytest.raises(UserError, match="pacman_region=bottom_left"):
-        steer_features(small_pipeline["sae"], [3],
-                       _cfg(small_pipeline, tmp_path / "typo", goal="pacman_region=botom_left"))
+    assert results["not pills_left=0"]["goal_clean"]["first_step"] == [0, 0]  # the negation holds from the start
+    for typo in ("pacman_region=botom_left", "not pacman_region=botom_left"):
+        with pytest.raises(UserError, match="pacman_region=bottom_left"):
+            steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path / "typo", goal=typo))

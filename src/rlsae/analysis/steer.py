@@ -63,8 +63,9 @@ class SteerConfig:
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
     gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
-    goal: str | None = option(None, "a game fact as interpret names it (pacman_region=bottom_left): report the share "
-                              "of games where it holds by --goal-steps")
+    goal: str | None = option(None, "a game fact as interpret names it (pacman_region=bottom_left), or 'not FACT' "
+                              "(not pill_bottom_left: that pill eaten): report the share of games where it holds by "
+                              "--goal-steps")
     goal_steps: int = option(200, "agent steps from a game's start within which --goal must hold", low=1)
     out: Path = option(Path("runs/steer"), "output folder; features already steered there with the same "
                        "settings are kept and skipped")
@@ -167,8 +168,9 @@ def goal_reached(played: Play, game: str, goal: str, steps: int) -> dict[str, An
     order = np.lexsort((played.game_steps, played.games))
     facts = binary_facts(decode_facts(played.rams[order], played.games[order], actions=played.actions[order],
                                       game=game), game)
+    negated = goal.startswith("not ")
     holds = np.empty(len(order), bool)
-    holds[order] = facts[goal]
+    holds[order] = ~facts[goal.removeprefix("not ")] if negated else facts[goal]
     first: list[int | None] = []
     for g in np.unique(played.games):
         hits = np.flatnonzero((played.games == g) & holds & (played.game_steps < steps))
@@ -269,9 +271,9 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
     model, _ = rec.load_agent(cfg.device)
     layer, game = rec.manifest["layer"], rec.manifest["game"]
     if cfg.goal is not None:  # before any game is played
-        names = list(binary_descriptions(game=game))
-        require(cfg.goal in names, f"--goal '{cfg.goal}' is not a fact of {game}; close names: "
-                f"{', '.join(difflib.get_close_matches(cfg.goal, names, 5, 0.5)) or 'none'}")
+        names, fact = list(binary_descriptions(game=game)), cfg.goal.removeprefix("not ")
+        require(fact in names, f"--goal '{cfg.goal}' is not a fact of {game}, nor 'not' one; close names: "
+                f"{', '.join(difflib.get_close_matches(fact, names, 5, 0.5)) or 'none'}")
     clean = play(model, layer, game, cfg, sae=sae if cfg.interpret is None else None)
     goal_clean = None if cfg.goal is None else goal_reached(clean, game, cfg.goal, cfg.goal_steps)
     if cfg.interpret is not None:
