@@ -61,6 +61,12 @@ def test_summary_holds_metrics_fidelity_curves_and_the_neuron_baseline(site: dic
     assert [p["step"] for p in summary["training_curves"]] == list(range(10))
     assert "note" not in summary["training_curves"][0]
     assert set(summary["label_comparison"]) == {"neurons", "features"}
+    features = site["result"].summary["features"]  # type: ignore[attr-defined]
+    shown = summary["label_comparison"]["features"]
+    assert shown["mean_best_f1"] == pytest.approx(features["mean_best_f1"], rel=1e-4)  # the export rounds
+    assert shown["covered_fraction"] == pytest.approx(features["coverage_f1_0.5"], rel=1e-4)
+    assert shown["probe_k1_accuracy"] == pytest.approx(features["probe_accuracy"]["1"], rel=1e-4)
+    assert shown["count"] == features["n_units"]
     assert summary["n_features"] == 64 and summary["agent"]["score"] == 300.0
     assert "density_png" not in summary  # one histogram, drawn in the page from the interpret sample
     result = site["result"]

@@ -32,6 +32,7 @@ from rlsae.browser.data import (
     FrameGroup,
     FrameItem,
     Headline,
+    LabelStats,
     RunSummary,
     SAEInfo,
     Steering,
@@ -272,15 +273,21 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         density_sample=f"the {s['n_states']:,} states from {s['n_episodes']} episodes analysed by interpret",
         action_names=list(action_names(game)), player=game_spec(game).player,
         frame_size=(SCREEN_WIDTH, SCREEN_HEIGHT), sweep=sweep,
-        label_comparison={kind: {"labeled_fraction": s[kind]["labeled_fraction"],
-                                 "mean_best_auroc": s[kind]["mean_best_auroc"], "count": s[kind]["n_units"]}
-                          for kind in ("neurons", "features")},
+        label_comparison={kind: _label_stats(s[kind]) for kind in ("neurons", "features")},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
                     "evaluation": str(evaluation_file) if raw else None,
                     "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     return BrowserData(summary, features, clusters)
+
+
+def _label_stats(table: dict[str, Any]) -> LabelStats:
+    """The scores interpret gives a set of units (features or neurons), as the summary shows them."""
+    return LabelStats(labeled_fraction=table["labeled_fraction"], mean_best_f1=table["mean_best_f1"],
+                      covered_fraction=table["coverage_f1_0.5"], mean_or_f1=table["mean_or_f1"],
+                      probe_k1_accuracy=table.get("probe_accuracy", {}).get("1"),
+                      mean_best_auroc=table["mean_best_auroc"], count=table["n_units"])
 
 
 def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,

@@ -20,7 +20,8 @@ Layout of the contract (field names are the JSON names the page reads)::
         architecture, layer}, metrics{name: value}, fidelity{row: {metric: value}},
         action_names[...], density_log10[per feature, None = dead] | None, density_sample,
         training_curves[{step, fvu, l0, dead_fraction, ...}],
-        label_comparison{"neurons": {labeled_fraction, mean_best_auroc, count}, "features": {...}},
+        label_comparison{"neurons": LabelStats{labeled_fraction, mean_best_f1, covered_fraction, mean_or_f1,
+        probe_k1_accuracy, mean_best_auroc, count}, "features": {...}},
         notes, headlines[Headline{title, feature, fact, description, precision, recall, firings}],
         provenance{...}
       features: [Feature]
@@ -84,9 +85,15 @@ class TrainingPoint(TypedDict, total=False):
 
 
 class LabelStats(TypedDict, total=False):
-    """How readable a set of units is: share with a label, mean best held-out AUROC over all units."""
+    """How readable a set of units is (held-out episodes; analysis/scores.py): the share of live units with a
+    label; per fact, the best single unit's F1, the share of facts with a unit at F1 >= 0.5 and the F1 of
+    the OR of the units precise for it; k = 1 sparse probing accuracy; the mean best AUROC over units."""
 
     labeled_fraction: float
+    mean_best_f1: float
+    covered_fraction: float
+    mean_or_f1: float
+    probe_k1_accuracy: float | None
     mean_best_auroc: float
     count: int
 

@@ -91,7 +91,9 @@
     }
     var comp = s.label_comparison || {}, groups = Object.keys(comp);
     if (groups.length) {
-      var stats = [['labeled_fraction', 'labeled'], ['mean_best_auroc', 'mean best AUROC'], ['count', 'units']];
+      var stats = [['labeled_fraction', 'live units labeled'], ['mean_best_f1', 'best unit per fact: mean F1'],
+        ['covered_fraction', 'facts with a unit at F1 \u2265 0.5'], ['mean_or_f1', 'OR of precise units: mean F1'],
+        ['probe_k1_accuracy', 'k=1 probe accuracy'], ['mean_best_auroc', 'mean best AUROC'], ['count', 'units']];
       append(grid, el('div', {'class': 'panel', id: 'labels'}, el('h2', {text: 'Neurons vs features: how readable?'}),
         el('table', null,
           el('thead', null, el('tr', null, el('th'), groups.map(function (g) { return el('th', {'class': 'num', text: g}); }))),
