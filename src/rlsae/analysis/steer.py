@@ -63,9 +63,8 @@ class SteerConfig:
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
     gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
-    goal: str | None = option(None, "a game fact as interpret names it (pacman_region=bottom_left), or 'not FACT' "
-                              "(not pill_bottom_left: that pill eaten): report the share of games where it holds by "
-                              "--goal-steps")
+    goal: str | None = option(None, "a fact as interpret names it (pacman_region=bottom_left) or 'not FACT': share "
+                              "of games where it holds by --goal-steps")
     goal_steps: int = option(200, "agent steps from a game's start within which --goal must hold", low=1)
     out: Path = option(Path("runs/steer"), "output folder; features already steered there with the same "
                        "settings are kept and skipped")
