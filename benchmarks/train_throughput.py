@@ -1,8 +1,10 @@
 """train-agent throughput: each precision against raw vector-env stepping and the network's own bound.
 
-    python benchmarks/train_throughput.py --num-envs 32 --steps 16384 --precisions fp32 bf16 auto
+    python benchmarks/train_throughput.py --num-envs 32 --steps 16384 --precisions fp32/loop fp32 bf16 auto
 
-All settings run in one process, one after the other, on the same machine state. The bound is what
+All settings run in one process, one after the other, on the same machine state. A setting ending in
+"/loop" steps the optimizer one tensor at a time, as torch does on a CPU by default and train-agent did
+before it asked for foreach. The bound is what
 the Q-network alone allows: per agent step PQN trains on ``update_epochs`` samples and runs 1/N of an
 acting forward pass at batch N, so bound = 1 / (epochs / training samples/s + acting time / N).
 """
@@ -14,24 +16,32 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from _report import append_section, raw_steps_per_second
+from rlsae.agents.pqn import make_optimizer
 from rlsae.agents.qnet import QNetwork
 from rlsae.agents.train import TrainAgentConfig, train_agent
 from rlsae.common.runtime import autocast, autocast_dtype, resolve_device
 
 
-def train_steps_per_second(num_envs: int, steps: int, precision: str, device: str) -> tuple[float, float]:
+def loop_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Optimizer:
+    return torch.optim.RAdam(model.parameters(), lr=learning_rate, foreach=False)
+
+
+def train_steps_per_second(num_envs: int, steps: int, setting: str, device: str) -> tuple[float, float]:
     """(end to end, steady state) steps/s of one short train-agent run.
 
     End to end counts start-up and the closing evaluation game, which weigh on short runs; steady state
     is read from the run's own log lines over its second half, the rate a long run trains at.
     """
-    with tempfile.TemporaryDirectory() as tmp:
+    precision, _, loop = setting.partition("/")
+    with tempfile.TemporaryDirectory() as tmp, \
+            mock.patch("rlsae.agents.pqn.make_optimizer", loop_optimizer if loop else make_optimizer):
         cfg = TrainAgentConfig(out=Path(tmp), total_steps=steps, num_envs=num_envs, precision=precision,
                                device=device, eval_every=10**12, eval_episodes=1, save_every=10**12, keep_steps=(),
                                log_every=num_envs * 32, progress=False)
@@ -49,12 +59,13 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def network_bound(num_envs: int, precision: str, device: str, minibatch: int = 128, epochs: int = 2,
+def network_bound(num_envs: int, setting: str, device: str, minibatch: int = 128, epochs: int = 2,
                   reps: int = 20) -> float:
     """Agent steps/s the Q-network's forward/backward passes alone allow (no env, no Python loop)."""
+    precision, _, loop = setting.partition("/")
     dtype = autocast_dtype(precision, device)
     model = QNetwork(9, layer_norm=True).to(device)
-    optimizer = torch.optim.RAdam(model.parameters(), lr=2.5e-4)
+    optimizer = (loop_optimizer if loop else make_optimizer)(model, 2.5e-4)
     obs = torch.randint(0, 256, (minibatch, 4, 84, 84), dtype=torch.uint8, device=device)
     act, target = torch.randint(0, 9, (minibatch,), device=device), torch.randn(minibatch, device=device)
 
@@ -88,7 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num-envs", type=int, nargs="+", default=[32])
     parser.add_argument("--steps", type=int, default=16_384)
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "auto"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32/loop", "fp32", "bf16", "auto"],
+                        help="fp32, bf16 or auto, each optionally with /loop (the per-tensor optimizer)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--repeats", type=int, default=1, help="runs per precision, taking turns; medians shown")
     args = parser.parse_args()
@@ -99,15 +111,15 @@ def main() -> None:
         # Precisions take turns, repeat after repeat, so a drift in the machine's state hits them alike.
         runs: dict[str, list[tuple[float, float]]] = {p: [] for p in args.precisions}
         for _ in range(args.repeats):
-            for precision in args.precisions:
-                runs[precision].append(train_steps_per_second(n, args.steps, precision, device))
+            for setting in args.precisions:
+                runs[setting].append(train_steps_per_second(n, args.steps, setting, device))
         baseline = None
-        for precision, measured in runs.items():
-            chosen = autocast_dtype(precision, device)
+        for setting, measured in runs.items():
+            chosen = autocast_dtype(setting.partition("/")[0], device)
             end_to_end, train = (float(np.median(column)) for column in zip(*measured))
-            bound = network_bound(n, precision, device)
+            bound = network_bound(n, setting, device)
             baseline = baseline or train
-            rows.append([str(n), f"{precision} ({'bf16' if chosen else 'fp32'})", f"{raw:,.0f}", f"{end_to_end:,.0f}",
+            rows.append([str(n), f"{setting} ({'bf16' if chosen else 'fp32'})", f"{raw:,.0f}", f"{end_to_end:,.0f}",
                          f"{train:,.0f}", " ".join(f"{m[1]:.0f}" for m in measured), f"{train / raw:.2f}",
                          f"{bound:,.0f}", f"{train / bound:.2f}", f"{train / baseline:.2f}x"])
     append_section(f"train-agent (pqn) on {device} by precision vs raw env stepping and the network bound",

@@ -10,7 +10,7 @@ import torch
 from rlsae.agents.checkpoint import load_agent
 from rlsae.agents.pqn import q_lambda_targets
 from rlsae.agents.qnet import QNetwork
-from rlsae.agents.train import TrainAgentConfig, train_agent
+from rlsae.agents.train import TrainAgentConfig, TrainingRun, train_agent
 from rlsae.config import UserError
 from rlsae.envs.atari import make_vector_env
 
@@ -81,6 +81,11 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path) -> None:
                log_every=32, **SMALL)
     train_agent(TrainAgentConfig(total_steps=256, **cfg))
     first_weights = load_agent(tmp_path / "latest")[0].state_dict()
+    # The optimizer's state comes back; how it steps (foreach, saved as True) stays this process's choice.
+    model = QNetwork(9, layer_norm=True)
+    optimizer = torch.optim.RAdam(model.parameters(), lr=2.5e-4, foreach=False)
+    run = TrainingRun(TrainAgentConfig(total_steps=512, **cfg), model, optimizer)
+    assert run.step == 256 and optimizer.param_groups[0]["foreach"] is False and len(optimizer.state) > 0
     train_agent(TrainAgentConfig(total_steps=512, **cfg))
     steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and steps[-1] == 512 and len(steps) == len(set(steps))

@@ -47,7 +47,7 @@ def train_dqn(cfg: TrainAgentConfig) -> None:
     device = torch.device(cfg.device)
     model = QNetwork(n, layer_norm=cfg.layer_norm).to(device)
     target = QNetwork(n, layer_norm=cfg.layer_norm).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, foreach=True)  # as pqn.make_optimizer
     run = TrainingRun(cfg, model, optimizer)
     target.load_state_dict(model.state_dict())
     rng = np.random.default_rng(cfg.seed + run.step)

@@ -143,7 +143,11 @@ class TrainingRun:
                     "the same settings, or use another --out")
             resumed, _ = load_agent(self.out / "latest", cfg.device)
             model.load_state_dict(resumed.state_dict())
+            # The saved groups carry how the saving process stepped (foreach); this process decides that.
+            stepping = [group.get("foreach") for group in optimizer.param_groups]
             optimizer.load_state_dict(state["optimizer"])
+            for group, foreach in zip(optimizer.param_groups, stepping):
+                group["foreach"] = foreach
             self.step, self.best_score, self.wall = state["step"], state["best_score"], state["wall"]
         self.next_eval = (self.step // cfg.eval_every + 1) * cfg.eval_every
         self.next_save = (self.step // cfg.save_every + 1) * cfg.save_every
