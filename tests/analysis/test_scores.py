@@ -93,7 +93,7 @@ def test_sparse_probing_finds_the_informative_unit_and_chance_elsewhere() -> Non
     acts = rng.normal(size=(n, 30))
     acts[:, 17] += 3 * fact
     held = np.repeat(np.arange(60), n // 60) % 3 == 0
-    acc = sparse_probing(acts, np.stack([fact, rng.random(n) < 0.3], 1), held, ks=(1, 5))
+    acc = sparse_probing(acts, np.stack([fact, rng.random(n) < 0.3], 1), held, (("raw", 1), ("raw", 5)))
     assert acc[0, 0] > 0.9 and acc[0, 1] > 0.9
     assert acc[1, 0] == pytest.approx(0.5, abs=0.06)
 
@@ -122,12 +122,11 @@ def test_sparse_probing_selects_in_the_units_own_scale_or_in_standard_deviations
     fact = rng.random(n) < 0.3
     acts = np.stack([10.0 * (fact & (rng.random(n) < 0.5)), 0.3 * fact + rng.normal(0, 0.1, n)], 1)
     held = np.repeat(np.arange(80), n // 80) % 3 == 0
-    raw = sparse_probing(acts, fact[:, None], held, ks=(1,))
-    standardised = sparse_probing(acts, fact[:, None], held, ks=(1,), select="standardised")
-    assert raw[0, 0] == pytest.approx(0.75, abs=0.03)  # the sparse unit: every negative, half the positives
-    assert standardised[0, 0] > 0.9
+    raw, standardised = sparse_probing(acts, fact[:, None], held, (("raw", 1), ("standardised", 1)))[0]
+    assert raw == pytest.approx(0.75, abs=0.03)  # the sparse unit: every negative, half the positives
+    assert standardised > 0.9
     with pytest.raises(ValueError, match="select"):
-        sparse_probing(acts, fact[:, None], held, select="zscore")
+        sparse_probing(acts, fact[:, None], held, (("zscore", 1),))
 
 
 def test_fact_table_counts_only_judgeable_facts() -> None:

@@ -38,6 +38,7 @@ MIN_FIRINGS = 10
 OR_PRECISION = 0.9  # a unit joins a fact's OR when this precise on the fitting split
 COVERAGE_F1 = (0.5, 0.8)
 PROBE_KS = (1, 2, 5, 20)
+SAEBENCH_PROBES = tuple(("raw", k) for k in PROBE_KS)
 SPARSE_FILL = 0.05  # below this share of non-zero entries a block of units is handled as a sparse matrix
 ROWS, COLUMNS = 32_768, 256  # block sizes: bound memory to ~100 MB whatever the number of states
 
@@ -245,21 +246,23 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: i
 
 
 def sparse_probing(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
-                   ks: tuple[int, ...] = PROBE_KS, per_class: int = 2000, seed: int = 0,
-                   select: str = "raw") -> np.ndarray:
-    """[m, len(ks)] held-out accuracy of k-sparse logistic probes (chance = 0.5; NaN: too few states).
+                   probes: tuple[tuple[str, int], ...] = SAEBENCH_PROBES, per_class: int = 2000,
+                   seed: int = 0) -> np.ndarray:
+    """[m, len(probes)] held-out accuracy of k-sparse logistic probes (chance = 0.5; NaN: too few states).
 
-    Class-balanced training and test sets; the k units with the largest absolute difference of the class
-    means on the training set, in the units' own scale as SAEBench chooses them (``select="raw"``) or
-    after standardising (``"standardised"``, which ranks by separation in standard deviations and so
-    favours dense units); the probe is fitted on the chosen units standardised on the training set.
+    Class-balanced training and test sets, drawn once per fact for every probe. A probe ``(select, k)``
+    takes the k units with the largest absolute difference of the class means on the training set, in
+    the units' own scale as SAEBench chooses them (``select="raw"``) or after standardising
+    (``"standardised"``, which ranks by separation in standard deviations and so favours dense units);
+    it is fitted on the chosen units standardised on the training set.
     """
-    if select not in ("raw", "standardised"):
-        raise ValueError(f"select must be 'raw' or 'standardised', got {select!r}")
+    selects = {select for select, _ in probes}
+    if not selects <= {"raw", "standardised"}:
+        raise ValueError(f"select must be 'raw' or 'standardised', got {sorted(selects)}")
     facts = np.asarray(facts, bool)
     held = np.asarray(held, bool)
     rng = np.random.default_rng(seed)
-    out = np.full((facts.shape[1], len(ks)), np.nan)
+    out = np.full((facts.shape[1], len(probes)), np.nan)
     for j in range(facts.shape[1]):
         train = _balanced(facts[:, j], ~held, per_class, rng)
         test = _balanced(facts[:, j], held, per_class, rng)
@@ -271,10 +274,10 @@ def sparse_probing(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
         z_train = (x_train - mean) / std
         z_test = (np.asarray(activations[test], np.float64) - mean) / std
         y_train, y_test = facts[train, j], facts[test, j]
-        ranked = z_train if select == "standardised" else x_train
-        order = np.argsort(-np.abs(ranked[y_train].mean(0) - ranked[~y_train].mean(0)), kind="stable")
-        for i, k in enumerate(ks):
-            cols = order[:k]
+        order = {select: np.argsort(-np.abs(ranked[y_train].mean(0) - ranked[~y_train].mean(0)), kind="stable")
+                 for select, ranked in (("raw", x_train), ("standardised", z_train)) if select in selects}
+        for i, (select, k) in enumerate(probes):
+            cols = order[select][:k]
             w = logistic_regression(z_train[:, cols], y_train.astype(np.float64))
             out[j, i] = np.mean((z_test[:, cols] @ w[:-1] + w[-1] > 0) == y_test)
     return out
@@ -294,10 +297,10 @@ def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarr
     cols = [columns[i] for i in judged]
     best, best_f1 = scores.best_units(units)
     best, best_f1 = best[cols], best_f1[cols]
-    probes, standardised = ((sparse_probing(activations, facts[:, judged], held, ks, seed=seed),
-                             sparse_probing(activations, facts[:, judged], held, (1,), seed=seed,
-                                            select="standardised"))
-                            if held is not None else (None, None))
+    # The k = 1 probe with units chosen in standard deviations rides along, last, on the same draws.
+    probes = (sparse_probing(activations, facts[:, judged], held,
+                             (*(("raw", k) for k in ks), ("standardised", 1)), seed=seed)
+              if held is not None else None)
     table: dict[str, Any] = {
         "n_units": int(np.sum(units)), "n_facts": len(cols),
         "mean_best_f1": float(best_f1.mean()) if cols else float("nan"),
@@ -307,11 +310,11 @@ def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarr
     if probes is not None:
         table["probe_accuracy"] = {str(k): float(np.nanmean(probes[:, i])) if cols else float("nan")
                                    for i, k in enumerate(ks)}
-        table["probe_accuracy_standardised_1"] = float(np.nanmean(standardised)) if cols else float("nan")
+        table["probe_accuracy_standardised_1"] = float(np.nanmean(probes[:, -1])) if cols else float("nan")
     table["per_fact"] = {names[j]: {"base_rate": float(scores.fit_base_rate[j]), "best_unit": int(best[i]),
-                                    "f1": float(best_f1[i]),
-                                    "or_f1": float(scores.or_f1[j]), "or_units": int(scores.or_units[j]),
-                                    **({"probe": [float(v) for v in probes[i]]} if probes is not None else {})}
+                                    "f1": float(best_f1[i]), "or_f1": float(scores.or_f1[j]),
+                                    "or_units": int(scores.or_units[j]),
+                                    **({"probe": probes[i, :len(ks)].tolist()} if probes is not None else {})}
                          for i, j in enumerate(cols)}
     return table
 
