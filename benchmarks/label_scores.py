@@ -95,7 +95,6 @@ def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray
                 picked.setdefault(key, []).extend([best] if best is not None else [])
         for key, bests in picked.items():
             units, counts = np.unique([b["unit"] for b in bests], return_counts=True)
-
             rows.append([name, key, ", ".join(f"#{u} ({c})" for u, c in zip(units, counts)),
                          _spread([b["precision"] for b in bests]), _spread([b["recall"] for b in bests]),
                          f"{sum(b['found'] for b in bests)} of {seeds}"])
@@ -284,6 +283,7 @@ def main() -> None:
                        split_stability(units_of, facts, descriptions, episode_ids, args.split_seeds),
                        f"Split seeds 0 to {args.split_seeds - 1} (30% of the episodes held out each time); same "
                        "states, units and facts as above, only the talk's facts scored.")
+
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@ acting forward pass at batch N, so bound = 1 / (epochs / training samples/s + ac
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 import time
@@ -29,10 +30,6 @@ from rlsae.agents.train import TrainAgentConfig, train_agent
 from rlsae.common.runtime import autocast, autocast_dtype, resolve_device
 
 
-def loop_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Optimizer:
-    return torch.optim.RAdam(model.parameters(), lr=learning_rate, foreach=False)
-
-
 def train_steps_per_second(num_envs: int, steps: int, setting: str, device: str) -> tuple[float, float]:
     """(end to end, steady state) steps/s of one short train-agent run.
 
@@ -41,7 +38,7 @@ def train_steps_per_second(num_envs: int, steps: int, setting: str, device: str)
     """
     precision, _, loop = setting.partition("/")
     with tempfile.TemporaryDirectory() as tmp, \
-            mock.patch("rlsae.agents.pqn.make_optimizer", loop_optimizer if loop else make_optimizer):
+            mock.patch("rlsae.agents.pqn.make_optimizer", functools.partial(make_optimizer, foreach=not loop)):
         cfg = TrainAgentConfig(out=Path(tmp), total_steps=steps, num_envs=num_envs, precision=precision,
                                device=device, eval_every=10**12, eval_episodes=1, save_every=10**12, keep_steps=(),
                                log_every=num_envs * 32, progress=False)
@@ -65,7 +62,7 @@ def network_bound(num_envs: int, setting: str, device: str, minibatch: int = 128
     precision, _, loop = setting.partition("/")
     dtype = autocast_dtype(precision, device)
     model = QNetwork(9, layer_norm=True).to(device)
-    optimizer = (loop_optimizer if loop else make_optimizer)(model, 2.5e-4)
+    optimizer = make_optimizer(model, 2.5e-4, foreach=not loop)
     obs = torch.randint(0, 256, (minibatch, 4, 84, 84), dtype=torch.uint8, device=device)
     act, target = torch.randint(0, 9, (minibatch,), device=device), torch.randn(minibatch, device=device)
 

@@ -35,10 +35,10 @@ def q_lambda_targets(rewards: torch.Tensor, dones: torch.Tensor, next_max_q: tor
     return targets
 
 
-def make_optimizer(model: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, learning_rate: float, foreach: bool = True) -> torch.optim.Optimizer:
     # foreach: on a CPU torch otherwise steps each tensor in a Python loop, 4.6x slower for this network
     # (12 against 2.6 ms a step on a 2-core EPYC; fp32 training 1.08x faster end to end), same arithmetic.
-    return torch.optim.RAdam(model.parameters(), lr=learning_rate, foreach=True)
+    return torch.optim.RAdam(model.parameters(), lr=learning_rate, foreach=foreach)
 
 
 def train_pqn(cfg: TrainAgentConfig) -> None:
