@@ -30,11 +30,10 @@ import torch
 from _report import append_section
 from rlsae.analysis.features import action_effects, encode_all
 from rlsae.analysis.interpret import sae_recording
-from rlsae.analysis.labels import LabelRule, apply_rule, label_units, score_units
+from rlsae.analysis.labels import LabelRule, about, apply_rule, label_units, score_units
 from rlsae.analysis.scores import PROBE_KS
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import DEAD, HEADING, find_talk_features, format_talk_features
-from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.games import action_names
 from rlsae.sae import SparseAutoencoder, build_sae, load_sae
 
@@ -83,8 +82,7 @@ def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray
     """The talk's features found again on ``seeds`` fit/held-out splits of the same episodes: how much
     of a unit's held-out precision and recall is the luck of the split. A row per set of units and feature."""
     prefixes = DEAD["fact"] + HEADING["fact"]
-    talk_facts = {name: values for name, values in facts.items()
-                  if all(part.removeprefix("not ").startswith(prefixes) for part in name.split(SEPARATOR))}
+    talk_facts = {name: values for name, values in facts.items() if about(name, prefixes)}
     rows = []
     for name in ("SAE features", "neurons"):
         picked: dict[str, list[dict[str, Any]]] = {}

@@ -193,6 +193,12 @@ def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_i
                   heldout_auroc=at_best(auroc), auroc=auroc, scores=scores, rule=rule)
 
 
+def about(fact: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether every part of ``fact`` (a conjunction's parts, each perhaps negated) starts with one of
+    ``prefixes``: "pill present & dying" is not about dying alone."""
+    return all(part.removeprefix("not ").startswith(prefixes) for part in fact.split(SEPARATOR))
+
+
 def best_unit(labels: Labels, prefixes: tuple[str, ...], units: np.ndarray,
               min_fit_precision: float = 0.0) -> dict[str, Any] | None:
     """Among ``units`` (a mask), the unit and fact with the best fitting-split F1 over the facts whose
@@ -201,8 +207,7 @@ def best_unit(labels: Labels, prefixes: tuple[str, ...], units: np.ndarray,
 
     For a conjunction every part must match: "pill present & dying" detects dying, not the pill.
     """
-    columns = [j for j, name in enumerate(labels.fact_names)
-               if all(part.removeprefix("not ").startswith(prefixes) for part in name.split(SEPARATOR))]
+    columns = [j for j, name in enumerate(labels.fact_names) if about(name, prefixes)]
     units = np.asarray(units, bool)
     if not columns or not units.any():
         return None
