@@ -89,6 +89,10 @@ def process_group(device: str) -> Iterator[str]:
             torch.cuda.set_device(local)
             device = f"cuda:{local}"
         yield device
+        # Process 0 still evaluates and saves after the others are done; a process that tore gloo down
+        # while its peer was still connected was seen to abort ("terminate called without an active
+        # exception", SIGABRT) at exit. So all leave together; after an error, at once.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
