@@ -33,7 +33,10 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # x the unit's max activation (fit split)
+# x the unit's max activation (fit split). Steps of 0.05, not 0.1: a unit's best operating point often lies
+# between two tenths (the lab SAE's "dead" feature: precision 0.84-0.90 at 0.1, recall 0.78-0.82 at 0.2,
+# both bars met at 0.15), and the binned counting makes the finer grid cheap for sparse units.
+THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(19))
 MIN_FIRINGS = 10
 OR_PRECISION = 0.9  # a unit joins a fact's OR when this precise on the fitting split
 COVERAGE_F1 = (0.5, 0.8)
@@ -147,6 +150,20 @@ def _blocks(activations: np.ndarray, mask: np.ndarray | None = None) -> Iterator
         yield rows, block if mask is None else block[mask[rows]]
 
 
+def _binned(block: np.ndarray, levels: np.ndarray) -> sparse.csr_matrix | None:
+    """``block`` [n, c] as a sparse [n, c * T] one-hot of each entry's threshold bin (the highest t with the
+    entry above ``levels[t]``; entries above no level are left out), or None when too few entries are above
+    the lowest level for sparse arithmetic to pay. An entry above threshold t lies in a bin >= t, so the
+    counts above each threshold are suffix sums over the bins: one product for all T thresholds."""
+    rows, cols = np.nonzero(block > levels.min(0))
+    if len(rows) >= SPARSE_FILL * block.size:
+        return None
+    n_t = len(levels)
+    bins = (block[rows, cols][None] > levels[:, cols]).sum(0) - 1
+    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols * n_t + bins)),
+                             shape=(block.shape[0], block.shape[1] * n_t))
+
+
 def _count(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray,
            held: np.ndarray) -> np.ndarray:
     """[T, u, 2, m + 1]: per threshold and unit, on the fitting (0) and held-out (1) split, the states above
@@ -159,8 +176,13 @@ def _count(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray,
         targets = np.concatenate([facts[rows] & ~split, ~split, facts[rows] & split, split], 1).astype(np.float32)
         for c in range(0, u, COLUMNS):
             cols = slice(c, min(c + COLUMNS, u))
-            for t, above in enumerate(_above(block[:, cols], levels[:, cols])):
-                out[t, cols] += above.T @ targets
+            binned = _binned(block[:, cols], levels[:, cols])
+            if binned is None:
+                for t, level in enumerate(levels[:, cols]):
+                    out[t, cols] += (block[:, cols] > level).astype(np.float32).T @ targets
+                continue
+            per_bin = (binned.T @ targets).reshape(-1, n_t, targets.shape[1])  # [c, T, 2m + 2]
+            out[:, cols] += np.cumsum(per_bin[:, ::-1], 1)[:, ::-1].transpose(1, 0, 2)
     return out.reshape(n_t, u, 2, m + 1)
 
 
