@@ -135,6 +135,38 @@ def test_goal_share_per_condition(small_pipeline: dict[str, Path], tmp_path: Pat
     assert none["goal_steered"]["first_step"] == [None, None]
     assert len(none["goal_steered"]["path"]) == 30 and none["goal_steered"]["path"] == none["goal_clean"]["path"]
     assert results["not pills_left=0"]["goal_clean"]["first_step"] == [0, 0]  # the negation holds from the start
-    for typo in ("pacman_region=botom_left", "not pacman_region=botom_left"):
+    for typo in ("pacman_region=botom_left", "not pacman_region=botom_left", "pills_left=0 & pacman_region=botom_left"):
         with pytest.raises(UserError, match="pacman_region=bottom_left"):
             steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path / "typo", goal=typo))
+
+
+def test_games_from_recorded_states_begin_where_the_recording_stood(small_pipeline: dict[str, Path],
+                                                                    tmp_path: Path) -> None:
+    from rlsae.analysis.interpret import sae_recording
+    from rlsae.analysis.states import state_facts
+    from rlsae.analysis.steer import choose_starts, play
+    from rlsae.envs.facts import binary_facts
+
+    rec = sae_recording(small_pipeline["sae"], None)
+    cfg = _cfg(small_pipeline, tmp_path, starts=5, start_where="pacman_facing=left", goal_steps=7, num_envs=2)
+    starts = choose_starts(rec, cfg.start_where, cfg.starts, cfg.seed)
+    left = binary_facts(state_facts(rec, np.arange(len(rec))), "ms_pacman")["pacman_facing=left"]
+    assert len(starts.indices) == 5 and left[starts.indices].all() and left.mean() < 0.6  # chance: 0.53 ** 5
+    model, _ = rec.load_agent()
+    played = play(model, rec.manifest["layer"], rec.manifest["game"], cfg, starts=starts)
+    # Five games of 7 steps (none ends that soon), each opening on its recorded state's RAM, in start order.
+    assert len(played.scores) == 5 and played.truncated == 0
+    first = played.game_steps == 0
+    assert np.bincount(played.games)[np.unique(played.games)].tolist() == [7] * 5
+    opening = played.rams[first][np.argsort(played.games[first])]
+    assert np.array_equal(opening, np.asarray(rec.ram)[starts.indices])
+
+    (result,) = steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path / "s", mode="add",
+                               strength=0.0, starts=5, start_where="pacman_facing=left", goal="pacman_facing=left",
+                               goal_steps=7))
+    assert result["goal_clean"]["games"] == 5 and result["goal_clean"]["first_step"] == [0] * 5
+    assert result["scores_steered"] == result["scores_clean"]
+    with pytest.raises(UserError, match="--starts 100000: the recording has"):
+        steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path / "t", starts=100_000))
+    with pytest.raises(UserError, match="--start-where needs --starts"):
+        _cfg(small_pipeline, tmp_path / "u", start_where="pacman_facing=left")

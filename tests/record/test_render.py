@@ -87,3 +87,25 @@ def test_resize_area_is_an_average() -> None:
     ramp = np.tile(np.arange(160, dtype=np.uint8), (210, 1))
     centres = np.arange(84) * 160 / 84 + 160 / 84 / 2 - 0.5  # a linear ramp averages to its centre
     assert np.abs(resize_area(ramp)[0].astype(int) - centres).max() < 1
+
+
+def test_a_game_continued_from_a_recorded_step_goes_on_as_recorded(live_recording: tuple[Path, np.ndarray]) -> None:
+    rec = Recording.open(live_recording[0])
+    steps, dones = np.asarray(rec.episode_steps), np.asarray(rec.dones)
+    episodes = np.asarray(rec.episode_ids)
+    where = {(e, k): j for j, (e, k) in enumerate(zip(episodes.tolist(), steps.tolist()))}
+    following = np.array([where.get((e, k + 1), -1) for e, k in zip(episodes.tolist(), steps.tolist())])
+    # Steps whose game goes on, at and between snapshots, in no sorted order.
+    idx = np.random.default_rng(1).choice(np.flatnonzero((following >= 0) & ~dones & (steps > 3)), 6, replace=False)
+    obs, states = rec.restart_points(idx)
+    assert np.array_equal(obs, rec.observations(idx)) and len(states) == len(idx)
+    envs = EnvBatch(rec.manifest["game"], len(idx), seed=0, snapshot_every=1 << 40, groups=2)
+    envs.reset_all()
+    for i, (k, blob) in enumerate(zip(idx, states)):
+        envs.start_from(i, blob, obs[i], int(steps[k]))
+    assert np.array_equal(envs.ram(), np.asarray(rec.ram)[idx])
+    envs.step(np.asarray(rec.actions)[idx])
+    # The recorded action from the restored state gives the recorded next step, screens included.
+    assert np.array_equal(envs.ram(), np.asarray(rec.ram)[following[idx]])
+    assert np.array_equal(envs.obs, rec.observations(following[idx]))
+    assert np.array_equal(envs.episode_steps, steps[idx] + 1)

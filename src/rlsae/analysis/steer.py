@@ -26,6 +26,7 @@ from torch import nn
 from rlsae.agents.protocol import AGENT_HELP
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
+from rlsae.analysis.states import select_states, state_facts
 from rlsae.analysis.steer_media import heatmap_png, save_gif
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
 from rlsae.common.files import read_json, write_json
@@ -35,12 +36,15 @@ from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
+from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games import game_spec
 from rlsae.record.emulator import EnvBatch
+from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
 
 RESULTS = "steering.json"
+STARTS_FROM = 200_000  # --starts are drawn from the recording's first whole episodes up to this many states
 
 
 @dataclass
@@ -63,9 +67,13 @@ class SteerConfig:
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
     gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
-    goal: str | None = option(None, "a fact as interpret names it (pacman_region=bottom_left) or 'not FACT': share "
-                              "of games where it holds by --goal-steps")
-    goal_steps: int = option(200, "agent steps from a game's start within which --goal must hold", low=1)
+    goal: str | None = option(None, "fact as interpret names it (pacman_region=bottom_left), 'not FACT', 'A & B': "
+                              "share of games where it holds")
+    goal_steps: int = option(200, "agent steps from a game's start within which --goal must hold (with --starts: "
+                             "how long each is played)", low=1)
+    starts: int = option(0, "play from N states of the SAE's recording (where --start-where holds) instead of from "
+                         "--episodes game starts", low=0)
+    start_where: str | None = option(None, "what holds on the --starts states, in --goal's form")
     out: Path = option(Path("runs/steer"), "output folder; features already steered there with the same "
                        "settings are kept and skipped")
     json: Path | None = option(None, "also write the results to this JSON file")
@@ -77,6 +85,7 @@ class SteerConfig:
         require((self.feature is None) != (self.top == 0),
                 "give either --feature I or --top N (with --interpret), not both and not neither")
         require(self.top == 0 or self.interpret is not None, "--top needs --interpret DIR to rank features")
+        require(self.start_where is None or self.starts > 0, "--start-where needs --starts N")
         self.sae, self.out = Path(self.sae), Path(self.out)
         self.device = resolve_device(self.device)
 
@@ -99,21 +108,44 @@ class Play:
     background: np.ndarray | None = None  # first screen, to draw heatmaps on
 
 
+@dataclass
+class Starts:
+    """Recorded states to play on from (``Recording.restart_points``), one game each."""
+
+    indices: np.ndarray        # [n] recording indices
+    obs: np.ndarray            # [n, 4, 84, 84]
+    states: list[bytes]        # emulator states at the end of those steps
+    episode_steps: np.ndarray  # [n] how far into its game each state is
+
+
 @one_thread()
 @torch.no_grad()
 def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn | None = None,
-         sae: SparseAutoencoder | None = None, desc: str = "clean") -> Play:
-    """Play ``cfg.episodes`` full games (each env a fixed quota, as in evaluation) with ``edit`` on ``layer``.
+         sae: SparseAutoencoder | None = None, desc: str = "clean", starts: Starts | None = None) -> Play:
+    """Play ``cfg.episodes`` full games (each env a fixed quota, as in evaluation) with ``edit`` on ``layer``;
+    or, given ``starts``, one game from each of those states for ``cfg.goal_steps`` steps.
 
     With ``sae`` (clean play), the largest activation of every feature is tracked on the way.
     """
-    n = min(cfg.num_envs, cfg.episodes)
-    quota = np.full(n, cfg.episodes // n)
-    quota[: cfg.episodes % n] += 1
+    games_wanted = cfg.episodes if starts is None else len(starts.states)
+    n = min(cfg.num_envs, games_wanted)
+    quota = np.full(n, games_wanted // n)
+    quota[: games_wanted % n] += 1
+    limit = cfg.max_steps if starts is None else cfg.goal_steps
     envs = EnvBatch(game, n, cfg.seed, snapshot_every=1 << 40)
     envs.reset_all()
     rng = np.random.default_rng(cfg.seed)
     background = envs.screen_rgb(0)
+    begin = np.zeros(n, np.int64)  # the episode step each env's current game started at
+
+    def start(i: int, j: int) -> None:
+        envs.start_from(i, starts.states[j], starts.obs[j], int(starts.episode_steps[j]))
+        begin[i] = starts.episode_steps[j]
+
+    first_start = np.r_[0, np.cumsum(quota)[:-1]]  # env i plays starts first_start[i] .. + quota[i]
+    if starts is not None:
+        for i in range(n):
+            start(i, int(first_start[i]))
     scores: list[float] = []
     running, finished = np.zeros(n), np.zeros(n, int)
     acted, clean_acted, rams, games, game_steps = [], [], [], [], []
@@ -139,21 +171,26 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
         clean_acted.append(q_clean.argmax(1).cpu().numpy()[counting])
         rams.append(envs.ram()[counting])
         games.append((np.arange(n) * quota.max() + finished)[counting])
-        game_steps.append(envs.episode_steps[counting].copy())
+        game_steps.append((envs.episode_steps - begin)[counting])
         rewards, dones, _ = envs.step(rng_actions(rng, greedy, cfg.epsilon, envs.n_actions))
         if finished[0] == 0 and len(gif) < cfg.gif_steps and not dones[0]:
             gif.append(envs.screen_rgb(0))
         running += rewards
-        cut = (envs.episode_steps >= cfg.max_steps) & ~dones
-        for i in np.flatnonzero(cut):
-            envs.reset_env(int(i))
+        begin[dones] = 0
+        cut = (envs.episode_steps - begin >= limit) & ~dones
         ended = np.flatnonzero(dones | cut)
         counted = ended[finished[ended] < quota[ended]]
         scores.extend(running[counted].tolist())
-        truncated += int(cut[counted].sum())
+        truncated += int(cut[counted].sum()) if starts is None else 0  # a start's game is cut by design
         bar.update(len(counted))
         finished[ended] += 1
         running[ended] = 0.0
+        for i in ended.tolist():
+            if starts is not None and finished[i] < quota[i]:
+                start(i, int(first_start[i] + finished[i]))
+            elif cut[i]:
+                envs.reset_env(i)
+                begin[i] = 0
     bar.close()
     ram = np.concatenate(rams)
     x, y = player_position(ram, game)
@@ -167,9 +204,8 @@ def goal_reached(played: Play, game: str, goal: str, steps: int) -> dict[str, An
     order = np.lexsort((played.game_steps, played.games))
     facts = binary_facts(decode_facts(played.rams[order], played.games[order], actions=played.actions[order],
                                       game=game), game)
-    negated = goal.startswith("not ")
     holds = np.empty(len(order), bool)
-    holds[order] = ~facts[goal.removeprefix("not ")] if negated else facts[goal]
+    holds[order] = fact_holds(facts, goal)
     first: list[int | None] = []
     for g in np.unique(played.games):
         hits = np.flatnonzero((played.games == g) & holds & (played.game_steps < steps))
@@ -178,6 +214,37 @@ def goal_reached(played: Play, game: str, goal: str, steps: int) -> dict[str, An
     return {"share": float(np.mean([f is not None for f in first])), "games": len(first), "first_step": first,
             "path": np.stack([played.player_x[path], played.player_y[path]], 1).round(1).tolist()
             if len(played.player_x) else []}
+
+
+def fact_holds(facts: dict[str, np.ndarray], expression: str) -> np.ndarray:
+    """Where ``expression`` holds: a binary fact's name, or 'not' and one, or several joined by ' & '."""
+    holds = np.ones(len(next(iter(facts.values()))), bool)
+    for part in expression.split(SEPARATOR):
+        name = part.removeprefix("not ")
+        holds &= ~facts[name] if part.startswith("not ") else facts[name]
+    return holds
+
+
+def check_fact(expression: str, game: str, option_name: str) -> None:
+    """A one-line error unless every part of ``expression`` names a binary fact of ``game`` (perhaps after 'not')."""
+    names = list(binary_descriptions(game=game))
+    for fact in (part.removeprefix("not ") for part in expression.split(SEPARATOR)):
+        require(fact in names, f"{option_name} '{expression}': '{fact}' is not a fact of {game}; close names: "
+                f"{', '.join(difflib.get_close_matches(fact, names, 5, 0.5)) or 'none'}")
+
+
+def choose_starts(rec: Recording, where: str | None, n: int, seed: int) -> Starts:
+    """``n`` recorded states (drawn with ``seed``) where ``where`` holds and the game goes on, ready to play on."""
+    states = select_states(rec, STARTS_FROM)
+    ok = ~np.asarray(rec.dones)[states]
+    if where is not None:
+        ok &= fact_holds(binary_facts(state_facts(rec, states), rec.manifest["game"]), where)
+    candidates = states[ok]
+    require(len(candidates) >= n, f"--starts {n}: the recording has {len(candidates)} such states"
+            + (f" (where {where})" if where else "") + f" among its first {len(states)}")
+    chosen = np.sort(np.random.default_rng(seed).choice(candidates, n, replace=False))
+    obs, blobs = rec.restart_points(chosen)
+    return Starts(chosen, obs, blobs, np.asarray(rec.episode_steps)[chosen])
 
 
 def player_position(ram: np.ndarray, game: str) -> tuple[np.ndarray, np.ndarray]:
@@ -199,15 +266,16 @@ def top_features(interpret_dir: Path, n: int) -> list[int]:
 
 # Settings that decide a feature's result: a rerun on the same --out must match them to reuse results.
 SETTINGS = ("mode", "strength", "interpret", "recording", "episodes", "num_envs", "epsilon", "seed", "max_steps",
-            "gif_steps", "goal", "goal_steps")
+            "gif_steps", "goal", "goal_steps", "starts", "start_where")
 
 
 def _settings(config: dict[str, Any], sae_folder: Path, cwd: Path = Path()) -> dict[str, Any]:
     """The SETTINGS of a config dict, with paths resolved (one folder spelled two ways is one folder), relative
     ones against ``cwd``."""
     out = {k: config.get(k) for k in SETTINGS}  # a setting added since is None (its default) in older results
-    if out["goal"] is None:  # without a goal its step budget decides nothing (and older results lack both)
+    if out["goal"] is None and not out["starts"]:  # then its step budget decides nothing (older results lack both)
         out["goal_steps"] = None
+    out["starts"] = out["starts"] or 0  # older results lack it
     for k in ("interpret", "recording"):
         out[k] = None if out[k] is None else str((cwd / out[k]).resolve())
     return {"sae": str(Path(sae_folder).resolve()), **out}
@@ -269,11 +337,11 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
     rec.use_agent(cfg.agent, cfg.device)
     model, _ = rec.load_agent(cfg.device)
     layer, game = rec.manifest["layer"], rec.manifest["game"]
-    if cfg.goal is not None:  # before any game is played
-        names, fact = list(binary_descriptions(game=game)), cfg.goal.removeprefix("not ")
-        require(fact in names, f"--goal '{cfg.goal}' is not a fact of {game}, nor 'not' one; close names: "
-                f"{', '.join(difflib.get_close_matches(fact, names, 5, 0.5)) or 'none'}")
-    clean = play(model, layer, game, cfg, sae=sae if cfg.interpret is None else None)
+    for expression, option_name in ((cfg.goal, "--goal"), (cfg.start_where, "--start-where")):
+        if expression is not None:  # before any game is played
+            check_fact(expression, game, option_name)
+    starts = choose_starts(rec, cfg.start_where, cfg.starts, cfg.seed) if cfg.starts else None
+    clean = play(model, layer, game, cfg, sae=sae if cfg.interpret is None else None, starts=starts)
     goal_clean = None if cfg.goal is None else goal_reached(clean, game, cfg.goal, cfg.goal_steps)
     if cfg.interpret is not None:
         max_act = load_result(cfg.interpret).max_activation
@@ -286,7 +354,8 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
     n_actions = int(rec.manifest["n_actions"])
     for f in ProgressBar(features, desc="steering", unit="feature", disable=not cfg.progress or len(features) < 2):
         value = 0.0 if cfg.mode == "ablate" else cfg.strength * float(max_act[f])
-        steered = play(model, layer, game, cfg, steering_hook(sae, f, cfg.mode, value), desc=f"feature {f}")
+        steered = play(model, layer, game, cfg, steering_hook(sae, f, cfg.mode, value), desc=f"feature {f}",
+                       starts=starts)
         folder = cfg.out / f"feature_{f:05d}"
         folder.mkdir(exist_ok=True)
         heatmap = heatmap_png(folder / "heatmap.png", clean.background,

@@ -139,6 +139,16 @@ class Emulators:
         self.noops[i] = n
         return self.view()
 
+    def start_from(self, i: int, blob: bytes, obs: np.ndarray, episode_step: int) -> dict[str, np.ndarray]:
+        """Put env ``i`` where a recorded game stood after ``episode_step`` steps (its state and frame stack)."""
+        self.ales[i].restoreState(decode_state(blob))
+        self.obs[i] = obs
+        self.raw[i] = 0
+        self.episode_steps[i] = episode_step
+        self.episode_frames[i] = episode_step * FRAME_SKIP
+        self.noops[i] = 0
+        return self.view()
+
     def reset_all(self) -> dict[str, np.ndarray]:
         for i in range(len(self.ales)):
             self.reset(i)
@@ -313,9 +323,18 @@ class EnvBatch:
             self._mirror(g, self._call(g, "reset_all"))
         self._new_episodes(np.arange(self.num_envs))
 
+    def _block(self, i: int) -> int:
+        return next(g for g, b in enumerate(self.blocks) if b.start <= i < b.stop)
+
     def reset_env(self, i: int, noops: int | None = None) -> None:
-        g = next(g for g, b in enumerate(self.blocks) if b.start <= i < b.stop)
+        g = self._block(i)
         self._mirror(g, self._call(g, "reset", i - self.blocks[g].start, noops))
+        self._new_episodes(np.array([i]))
+
+    def start_from(self, i: int, blob: bytes, obs: np.ndarray, episode_step: int) -> None:
+        """Continue a recorded game in env ``i`` (``Recording.restart_points`` gives ``blob`` and ``obs``)."""
+        g = self._block(i)
+        self._mirror(g, self._call(g, "start_from", i - self.blocks[g].start, blob, obs, episode_step))
         self._new_episodes(np.array([i]))
 
     def ram(self, envs: slice = ALL) -> np.ndarray:
@@ -326,7 +345,7 @@ class EnvBatch:
         return self._lives[envs].copy()
 
     def screen_rgb(self, i: int) -> np.ndarray:
-        g = next(g for g, b in enumerate(self.blocks) if b.start <= i < b.stop)
+        g = self._block(i)
         return self._call(g, "screen_rgb", i - self.blocks[g].start)
 
     def send_step(self, g: int, actions: np.ndarray) -> None:

@@ -183,6 +183,14 @@ class Recording:
         idx = self._steps(indices)
         return replay_frames(self._replayer, self.episode_ids[idx], self.episode_steps[idx], obs=True)
 
+    def restart_points(self, indices: Any) -> tuple[np.ndarray, list[bytes]]:
+        """To play on from recorded steps: each step's frame stack (uint8 [n, 4, 84, 84]) and emulator state
+        at the end of the step (compressed, for ``EnvBatch.start_from``), re-created by replay."""
+        idx = self._steps(indices)
+        states: list[bytes] = []
+        obs = replay_frames(self._replayer, self.episode_ids[idx], self.episode_steps[idx], obs=True, states=states)
+        return obs, states
+
     # ---- the agent ----
 
     def use_agent(self, agent: str | Path | None, device: str = "cpu") -> None:

@@ -22,7 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlsae.envs.atari import FRAME_SKIP
-from rlsae.record.emulator import OBS_SIZE, SCREEN_H, SCREEN_W, STACK, decode_state, new_emulator, resize_area
+from rlsae.record.emulator import (
+    OBS_SIZE,
+    SCREEN_H,
+    SCREEN_W,
+    STACK,
+    decode_state,
+    encode_state,
+    new_emulator,
+    resize_area,
+)
 
 
 class ReplayMismatch(RuntimeError):
@@ -97,8 +106,10 @@ class Replayer:
         out[take_prev] = self.rgb[1][take_prev]  # few pixels differ: ~3x faster than np.where over the screen
         return out
 
-    def episode(self, episode: int, steps: np.ndarray, *, obs: bool, pooled: bool = True) -> list[np.ndarray]:
-        """Frames for the sorted episode ``steps``: rgb [210, 160, 3] each, or obs [4, 84, 84] each."""
+    def episode(self, episode: int, steps: np.ndarray, *, obs: bool, pooled: bool = True,
+                states: list[bytes] | None = None) -> list[np.ndarray]:
+        """Frames for the sorted episode ``steps``: rgb [210, 160, 3] each, or obs [4, 84, 84] each; with
+        ``states``, each step's emulator state (at the end of the step) is appended to it."""
         out: list[np.ndarray] = []
         pos = -1
         history: dict[int, np.ndarray] = {}
@@ -117,6 +128,8 @@ class Replayer:
                 self._advance(episode, pos)
                 self._keep(history, pos, obs)
             self._check_ram(episode, k)
+            if states is not None:
+                states.append(encode_state(self.ale.cloneState()))
             if obs:
                 out.append(np.stack([history.get(j, np.zeros((OBS_SIZE, OBS_SIZE), np.uint8))
                                      for j in range(k - STACK + 1, k + 1)]))
@@ -131,18 +144,25 @@ class Replayer:
 
 
 def replay_frames(replayer: Replayer, episode_ids: np.ndarray, episode_steps: np.ndarray, *, obs: bool,
-                  pooled: bool = True) -> np.ndarray:
-    """Frames for many steps, grouped by episode so each stretch of game is replayed once."""
+                  pooled: bool = True, states: list[bytes] | None = None) -> np.ndarray:
+    """Frames for many steps, grouped by episode so each stretch of game is replayed once; with ``states``
+    (an empty list), also each step's emulator state, in the order of the steps asked for."""
     n = len(episode_ids)
     shape = (STACK, OBS_SIZE, OBS_SIZE) if obs else (SCREEN_H, SCREEN_W, 3)
     out = np.empty((n, *shape), np.uint8)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, e in enumerate(episode_ids):
         groups[int(e)].append(i)
+    taken: dict[int, bytes] = {}
     for e, members in groups.items():
         members_arr = np.asarray(members)
         order = np.argsort(episode_steps[members_arr], kind="stable")
-        frames = replayer.episode(e, episode_steps[members_arr][order], obs=obs, pooled=pooled)
-        for j, frame in zip(members_arr[order], frames):
+        blobs: list[bytes] | None = None if states is None else []
+        frames = replayer.episode(e, episode_steps[members_arr][order], obs=obs, pooled=pooled, states=blobs)
+        for i, (j, frame) in enumerate(zip(members_arr[order], frames)):
             out[j] = frame
+            if blobs is not None:
+                taken[int(j)] = blobs[i]
+    if states is not None:
+        states.extend(taken[j] for j in range(n))
     return out
