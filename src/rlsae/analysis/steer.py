@@ -5,6 +5,10 @@ does. Clean and steered games start from the same seeds (same no-op starts, same
 score differences come from the edit. The action shift is measured on the same states: at every state
 the steered agent visits, both the clean and the steered policy choose an action.
 
+Games from the start test a feature only where the agent goes anyway. ``--starts N`` plays instead from N
+states of the SAE's recording (``--start-where`` picks them, e.g. "the bottom-left pill is there and not
+the nearest"), each for ``--goal-steps`` steps, the clean and the steered agent from the same states.
+
     OUT/
       steering.json               every feature's result (the --json file holds the same)
       feature_00042/heatmap.png   where the player (the game spec's) spends time: clean | steered games
