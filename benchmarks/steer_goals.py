@@ -14,18 +14,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from scipy.stats import binomtest
-
 from _report import append_section
+from rlsae.analysis.steer import goal_change
 
 
 def paired(result: dict) -> list[str]:
-    clean = np.array([step is not None for step in result["goal_clean"]["first_step"]])
-    steered = np.array([step is not None for step in result["goal_steered"]["first_step"]])
-    gained, lost = int((steered & ~clean).sum()), int((clean & ~steered).sum())
-    p = binomtest(gained, gained + lost).pvalue if gained + lost else 1.0
-    return [f"{clean.mean():.0%}", f"{steered.mean():.0%}", str(gained), str(lost), f"{p:.3g}"]
+    g = goal_change(result)
+    return [f"{g['clean']:.0%}", f"{g['steered']:.0%}", str(g["gained"]), str(g["lost"]), f"{g['p']:.3g}"]
 
 
 def main() -> None:

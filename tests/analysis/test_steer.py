@@ -10,7 +10,14 @@ import pytest
 from PIL import Image
 
 from rlsae.analysis.results import load_result
-from rlsae.analysis.steer import SteerConfig, load_steering, steer_features, top_features
+from rlsae.analysis.steer import (
+    SteerConfig,
+    describe_goal,
+    goal_change,
+    load_steering,
+    steer_features,
+    top_features,
+)
 from rlsae.cli import main
 from rlsae.config import UserError
 
@@ -166,7 +173,25 @@ def test_games_from_recorded_states_begin_where_the_recording_stood(small_pipeli
                                goal_steps=7))
     assert result["goal_clean"]["games"] == 5 and result["goal_clean"]["first_step"] == [0] * 5
     assert result["scores_steered"] == result["scores_clean"]
+    assert result["starts"] == {"n": 5, "where": "pacman_facing=left", "steps": 7}
+    assert goal_change(result) == {"clean": 1.0, "steered": 1.0, "games": 5, "gained": 0, "lost": 0, "p": 1.0}
+    assert "from 5 recorded states where pacman_facing=left: 100% -> 100% of 5 games" in describe_goal(result)
     with pytest.raises(UserError, match="--starts 100000: the recording has"):
         steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path / "t", starts=100_000))
     with pytest.raises(UserError, match="--start-where needs --starts"):
         _cfg(small_pipeline, tmp_path / "u", start_where="pacman_facing=left")
+
+
+def test_a_goal_change_is_paired_game_by_game() -> None:
+    def result(clean: list[int | None], steered: list[int | None]) -> dict[str, object]:
+        return {"goal": "pill_top_left", "goal_steps": 9, "goal_clean": {"first_step": clean},
+                "goal_steered": {"first_step": steered}}
+
+    # 6 games gained, none lost: the exact two-sided p is 2 / 2**6.
+    gained = goal_change(result([None] * 6 + [3, 4], [1, 2, 3, 4, 5, 6, 3, 4]))
+    assert gained == {"clean": 0.25, "steered": 1.0, "games": 8, "gained": 6, "lost": 0, "p": 2 / 64}
+    # Same shares, different games: 2 gained and 2 lost is no change.
+    swapped = goal_change(result([1, 2, None, None], [None, None, 1, 2]))
+    assert (swapped["clean"], swapped["steered"], swapped["gained"], swapped["lost"]) == (0.5, 0.5, 2, 2)
+    assert swapped["p"] == 1.0
+    assert describe_goal({"feature": 1}) == ""

@@ -209,3 +209,19 @@ def test_a_sweep_result_is_read_with_its_numbers_and_plot(tmp_path: Path) -> Non
     assert sweep.numbers["default SAE: quadratic fit R\u00b2"] == pytest.approx(1.0)
     assert sweep.numbers["default SAE: fit's peak (live features)"] == pytest.approx(500.0)
     assert sweep.numbers["default SAE: Spearman rho (score, live features)"] == pytest.approx(0.0)
+
+
+def test_a_steering_note_says_where_the_games_began_and_how_the_goal_went() -> None:
+    from rlsae.browser.build import _steering
+
+    result = {"feature": 7, "mode": "clamp", "strength": 3.0, "value": 3.0, "max_activation": 1.0,
+              "tv_distance": 0.1, "score_clean": 10.0, "score_steered": 20.0, "scores_clean": [0.0, 20.0],
+              "scores_steered": [10.0, 30.0], "action_clean": [1.0], "action_steered": [1.0], "heatmap": None,
+              "gif": None, "starts": {"n": 2, "where": "pill_top_left", "steps": 50}, "goal": "not pill_top_left",
+              "goal_steps": 50, "goal_clean": {"first_step": [None, 4]}, "goal_steered": {"first_step": [9, 4]}}
+    note = _steering([result])[7].note
+    assert note.startswith("Games from 2 recorded states, 50 steps each")
+    assert note.endswith("Goal: not pill_top_left within 50 steps from 2 recorded states where pill_top_left: "
+                         "50% -> 100% of 2 games (1 gained, 0 lost; paired p = 1).")
+    del result["starts"], result["goal"]
+    assert "recorded" not in _steering([result])[7].note and "Goal" not in _steering([result])[7].note

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import binomtest
 from torch import nn
 
 from rlsae.agents.protocol import AGENT_HELP
@@ -381,6 +382,8 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
             "steps_steered": len(steered.actions),
             "heatmap": None if heatmap is None else str(heatmap.relative_to(cfg.out)),
             "gif": None if gif is None else str(gif.relative_to(cfg.out))}
+        if starts is not None:  # scores are then points over --goal-steps from those states
+            done[f]["starts"] = {"n": len(starts.states), "where": cfg.start_where, "steps": cfg.goal_steps}
         if cfg.goal is not None:
             done[f].update(goal=cfg.goal, goal_steps=cfg.goal_steps, goal_clean=goal_clean,
                            goal_steered=goal_reached(steered, game, cfg.goal, cfg.goal_steps))
@@ -410,14 +413,36 @@ def load_steering(folder: Path) -> list[dict[str, Any]]:
     return results
 
 
+def goal_change(result: dict[str, Any]) -> dict[str, Any]:
+    """Paired over the same games (seeds or recorded starts): the share reaching the goal clean and steered,
+    the games only the steered agent brought there (``gained``) and those only the clean one did (``lost``),
+    and the two-sided exact binomial (McNemar) p-value of that split."""
+    clean = np.array([step is not None for step in result["goal_clean"]["first_step"]])
+    steered = np.array([step is not None for step in result["goal_steered"]["first_step"]])
+    gained, lost = int((steered & ~clean).sum()), int((clean & ~steered).sum())
+    p = binomtest(gained, gained + lost).pvalue if gained + lost else 1.0
+    return {"clean": float(clean.mean()), "steered": float(steered.mean()), "games": len(clean),
+            "gained": gained, "lost": lost, "p": float(p)}
+
+
+def describe_goal(result: dict[str, Any]) -> str:
+    """One sentence on a steered feature's goal, paired game by game ('' without a goal)."""
+    if "goal" not in result:
+        return ""
+    g = goal_change(result)
+    starts = result.get("starts")
+    where = (f" from {starts['n']} recorded states" + (f" where {starts['where']}" if starts["where"] else "")
+             if starts else "")
+    return (f"{result['goal']} within {result['goal_steps']} steps{where}: {g['clean']:.0%} -> {g['steered']:.0%} "
+            f"of {g['games']} games ({g['gained']} gained, {g['lost']} lost; paired p = {g['p']:.2g})")
+
+
 def format_results(results: list[dict[str, Any]]) -> str:
     def goal(r: dict[str, Any]) -> str:
-        return (f"; {r['goal']} within {r['goal_steps']} steps in {r['goal_clean']['share']:.0%} -> "
-                f"{r['goal_steered']['share']:.0%} of {r['goal_steered']['games']} games" if "goal" in r else "")
+        return f"; {describe_goal(r)}" if "goal" in r else ""
     return "\n".join(f"feature {r['feature']} {r['mode']} x{r['strength']:g} (value {r['value']:.3g}): "
                      f"action TV {r['tv_distance']:.3f}, score {r['score_clean']:.0f} -> {r['score_steered']:.0f}"
                      + goal(r) for r in results)
-
 
 
 def main(cfg: SteerConfig) -> None:
