@@ -15,6 +15,7 @@ Then the talk's two features. Writes the table into BENCHMARKS.md and a plot (co
 probing accuracy vs k) to --png (default benchmarks/results/label_scores.png). With --figure, a picture of
 the talk's two features (their top frames and action arrows; with --steering, the path Pac-Man takes in the
 first game clean and with the heading feature clamped, from a `rlsae steer --goal` run) for the README.
+With --also, other SAEs on the same recording (other sizes, other architectures) get rows of their own.
 """
 
 from __future__ import annotations
@@ -199,6 +200,8 @@ def main() -> None:
     parser.add_argument("--png", type=Path, default=RESULTS / "label_scores.png")
     parser.add_argument("--figure", type=Path, default=None, help="also draw the talk's features here (PNG)")
     parser.add_argument("--steering", type=Path, default=None, help="a `rlsae steer --goal` output for --figure")
+    parser.add_argument("--also", type=Path, nargs="*", default=[],
+                        help="other SAEs on the same recording (e.g. other sizes), scored as more rows")
     parser.add_argument("--split-seeds", type=int, default=0,
                         help="also find the talk's features on this many other episode splits (seeds 0..N-1)")
     args = parser.parse_args()
@@ -212,6 +215,8 @@ def main() -> None:
     rule = LabelRule()
     tables, labels = {}, {}
     units_of = unit_sets(sae, activations, args.seed)
+    for other in args.also:
+        units_of[f"SAE features: {other.name}"] = encode_all(load_sae(other), activations)
     for name, units in units_of.items():
         start = time.perf_counter()
         labels[name], tables[name] = score_units(units, facts, descriptions, primary, episode_ids, rule, args.seed)
