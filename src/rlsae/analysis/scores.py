@@ -170,20 +170,24 @@ def _count(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray,
     the threshold where each fact holds; the last column counts all states above it."""
     n_t, u = levels.shape
     m = facts.shape[1]
-    out = np.zeros((n_t, u, 2 * (m + 1)), np.float32)  # exact: counts stay far below 2**24
+    out = np.zeros((n_t, u, 2, m + 1), np.float32)  # exact: counts stay far below 2**24
     for rows, block in _blocks(activations):
-        split = held[rows, None]
-        targets = np.concatenate([facts[rows] & ~split, ~split, facts[rows] & split, split], 1).astype(np.float32)
-        for c in range(0, u, COLUMNS):
-            cols = slice(c, min(c + COLUMNS, u))
-            binned = _binned(block[:, cols], levels[:, cols])
-            if binned is None:
-                for t, level in enumerate(levels[:, cols]):
-                    out[t, cols] += (block[:, cols] > level).astype(np.float32).T @ targets
+        # Each split's rows against that split's facts: half the products of one matrix for both splits.
+        for split, mask in enumerate((~held[rows], held[rows])):
+            if not mask.any():
                 continue
-            per_bin = (binned.T @ targets).reshape(-1, n_t, targets.shape[1])  # [c, T, 2m + 2]
-            out[:, cols] += np.cumsum(per_bin[:, ::-1], 1)[:, ::-1].transpose(1, 0, 2)
-    return out.reshape(n_t, u, 2, m + 1)
+            part = block[mask]
+            targets = np.concatenate([facts[rows][mask], np.ones((len(part), 1), bool)], 1).astype(np.float32)
+            for c in range(0, u, COLUMNS):
+                cols = slice(c, min(c + COLUMNS, u))
+                binned = _binned(part[:, cols], levels[:, cols])
+                if binned is None:
+                    for t, level in enumerate(levels[:, cols]):
+                        out[t, cols, split] += (part[:, cols] > level).astype(np.float32).T @ targets
+                    continue
+                per_bin = (binned.T @ targets).reshape(-1, n_t, m + 1)  # [c, T, m + 1]
+                out[:, cols, split] += np.cumsum(per_bin[:, ::-1], 1)[:, ::-1].transpose(1, 0, 2)
+    return out
 
 
 def detection_scores(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
