@@ -157,7 +157,7 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
     max_act = np.zeros(sae.d_sae, np.float32) if sae is not None else None
     gif: list[np.ndarray] = []
     truncated = 0
-    bar = ProgressBar(total=cfg.episodes, desc=desc, unit="game", disable=not cfg.progress, leave=False)
+    bar = ProgressBar(total=games_wanted, desc=desc, unit="game", disable=not cfg.progress, leave=False)
     while (finished < quota).any():
         counting = finished < quota
         obs = torch.from_numpy(envs.obs).to(cfg.device)
