@@ -195,3 +195,16 @@ def test_a_goal_change_is_paired_game_by_game() -> None:
     assert (swapped["clean"], swapped["steered"], swapped["gained"], swapped["lost"]) == (0.5, 0.5, 2, 2)
     assert swapped["p"] == 1.0
     assert describe_goal({"feature": 1}) == ""
+
+
+def test_starts_that_cannot_be_recreated_are_a_one_line_error(small_pipeline: dict[str, Path],
+                                                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from rlsae.record.recording import Recording
+    from rlsae.record.render import ReplayMismatch
+
+    def mismatch(self: Recording, indices: object) -> None:
+        raise ReplayMismatch("replaying episode 0 to step 5 gave a different RAM than recorded")
+
+    monkeypatch.setattr(Recording, "restart_points", mismatch)
+    with pytest.raises(UserError, match="--starts: cannot re-create the recording's states here: replaying"):
+        steer_features(small_pipeline["sae"], [3], _cfg(small_pipeline, tmp_path, starts=2))

@@ -46,6 +46,7 @@ from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games import game_spec
 from rlsae.record.emulator import EnvBatch
 from rlsae.record.recording import Recording
+from rlsae.record.render import ReplayMismatch
 from rlsae.sae import SparseAutoencoder, load_sae
 
 RESULTS = "steering.json"
@@ -248,7 +249,10 @@ def choose_starts(rec: Recording, where: str | None, n: int, seed: int) -> Start
     require(len(candidates) >= n, f"--starts {n}: the recording has {len(candidates)} such states"
             + (f" (where {where})" if where else "") + f" among its first {len(states)}")
     chosen = np.sort(np.random.default_rng(seed).choice(candidates, n, replace=False))
-    obs, blobs = rec.restart_points(chosen)
+    try:
+        obs, blobs = rec.restart_points(chosen)
+    except ReplayMismatch as err:
+        raise UserError(f"--starts: cannot re-create the recording's states here: {err}") from None
     return Starts(chosen, obs, blobs, np.asarray(rec.episode_steps)[chosen])
 
 
