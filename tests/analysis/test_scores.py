@@ -7,6 +7,7 @@ import pytest
 
 from rlsae.analysis import scores as scores_module
 from rlsae.analysis.scores import (
+    OR_PRECISION,
     THRESHOLDS,
     coverage,
     detection_scores,
@@ -37,6 +38,18 @@ def _brute(acts: np.ndarray, facts: np.ndarray, held: np.ndarray, min_firings: i
             out["f1"][i, j] = 2 * hits / (on.sum() + facts[held, j].sum())
             out["precision"][i, j] = hits / on.sum() if on.sum() else np.nan
             out["chosen"][i, j] = best_t
+    # The OR: each unit joins at the lowest threshold where it is precise for the fact on the fitting split.
+    out["or_f1"] = np.zeros(m)
+    for j in range(m):
+        union = np.zeros(held.sum(), bool)
+        for i in range(u):
+            top = max(acts[~held, i].max(), 0)
+            for frac in THRESHOLDS:
+                on = acts[~held, i] > frac * top
+                if on.sum() >= min_firings and (on & facts[~held, j]).sum() / on.sum() >= OR_PRECISION:
+                    union |= acts[held, i] > frac * top
+                    break
+        out["or_f1"][j] = 2 * (union & facts[held, j]).sum() / (union.sum() + facts[held, j].sum())
     return out
 
 
@@ -57,6 +70,8 @@ def test_scores_match_brute_force(monkeypatch: pytest.MonkeyPatch, sparse_fill: 
     np.testing.assert_array_equal(got.chosen, want["chosen"])
     np.testing.assert_allclose(got.f1, want["f1"], atol=1e-12)
     np.testing.assert_allclose(got.precision, want["precision"], atol=1e-12)
+    np.testing.assert_allclose(got.or_f1, want["or_f1"], atol=1e-12)
+    assert got.or_units.sum() > 0  # some unit is precise enough to join an OR
     base = facts[held].mean(0)
     assert base.min() > 0
     np.testing.assert_allclose(got.lift, want["precision"] / base, atol=1e-9)

@@ -122,24 +122,6 @@ def threshold_levels(activations: np.ndarray, fit: np.ndarray,
     return np.asarray(thresholds, np.float32)[:, None] * top[None]
 
 
-def _above(block: np.ndarray, levels: np.ndarray) -> Iterator[sparse.csr_matrix | np.ndarray]:
-    """Per threshold row of ``levels`` [T, c], ``block > level`` as float32: sparse when mostly zero.
-
-    The lowest level is t = 0, so its non-zeros bound every later threshold's: one scan finds them.
-    """
-    lowest = block > levels.min(0)
-    if lowest.mean() < SPARSE_FILL:
-        rows, cols = np.nonzero(lowest)
-        values = block[rows, cols]
-        for level in levels:
-            keep = values > level[cols]
-            yield sparse.csr_matrix((np.ones(int(keep.sum()), np.float32), (rows[keep], cols[keep])),
-                                    shape=block.shape)
-    else:
-        for level in levels:
-            yield (block > level).astype(np.float32)
-
-
 def _blocks(activations: np.ndarray, mask: np.ndarray | None = None) -> Iterator[tuple[slice, np.ndarray]]:
     """(row slice, dense float32 rows) of ``activations`` in blocks of ``ROWS``, only rows in ``mask``."""
     for start in range(0, len(activations), ROWS):
@@ -222,20 +204,39 @@ def detection_scores(activations: np.ndarray, facts: np.ndarray, held: np.ndarra
         n_held=int(held.sum()), or_f1=or_f1, or_units=or_units, min_firings=min_firings)
 
 
+def _or_weights(or_level: np.ndarray, n_t: int) -> sparse.csr_matrix:
+    """[c * T, m]: 1 where unit c's threshold bin b puts it in fact f's OR (b >= its level ``or_level[c, f]``),
+    so that ``_binned(block) @ weights`` counts, per state and fact, the OR's units above their levels."""
+    unit, fact = np.nonzero(or_level >= 0)
+    start = or_level[unit, fact]
+    count = n_t - start
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)  # 0 .. count - 1 per pair
+    rows = np.repeat(unit * n_t + start, count) + offset
+    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, np.repeat(fact, count))),
+                             shape=(or_level.shape[0] * n_t, or_level.shape[1]))
+
+
 def _or_scores(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray, held: np.ndarray,
                or_level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Held-out F1 of each fact's OR: fires where any of its units is above its own level ([u, m] index
     into levels, -1 = not in the OR). Returns (F1 [m], units per fact [m])."""
+    n_t = len(levels)
     u, m = or_level.shape
     hits, fires = np.zeros(m), np.zeros(m)
-    members = [(or_level == t).astype(np.float32) for t in range(len(levels))]  # [u, m] each
+    chunks = [slice(c, min(c + COLUMNS, u)) for c in range(0, u, COLUMNS)]
+    chunks = [cols for cols in chunks if (or_level[cols] >= 0).any()]
+    weights = [_or_weights(or_level[cols], n_t) for cols in chunks]
     for rows, block in _blocks(activations, held):
         union = np.zeros((len(block), m), np.float32)
-        for c in range(0, u, COLUMNS):
-            cols = slice(c, min(c + COLUMNS, u))
-            for t, above in enumerate(_above(block[:, cols], levels[:, cols])):
-                if members[t][cols].any():
-                    union += above @ members[t][cols]
+        for cols, weight in zip(chunks, weights):
+            binned = _binned(block[:, cols], levels[:, cols])
+            if binned is not None:
+                union += (binned @ weight).toarray()
+                continue
+            for t, level in enumerate(levels[:, cols]):
+                members = (or_level[cols] == t).astype(np.float32)
+                if members.any():
+                    union += (block[:, cols] > level).astype(np.float32) @ members
         on = union > 0
         hits += (on & facts[rows][held[rows]]).sum(0)
         fires += on.sum(0)
