@@ -81,11 +81,12 @@ def _spread(values: list[float]) -> str:
 def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray], descriptions: dict[str, str],
                     episode_ids: np.ndarray, seeds: int) -> list[list[str]]:
     """The talk's features found again on ``seeds`` fit/held-out splits of the same episodes: how much
-    of a unit's held-out precision and recall is the luck of the split. A row per set of units and feature."""
+    of a unit's held-out precision and recall is the luck of the split. A row per set of units and feature,
+    the untrained baselines left out."""
     prefixes = DEAD["fact"] + HEADING["fact"]
     talk_facts = {name: values for name, values in facts.items() if about(name, prefixes)}
     rows = []
-    for name in ("SAE features", "neurons"):
+    for name in (name for name in units_of if name not in ("rotated neurons", "random-weight SAE")):
         picked: dict[str, list[dict[str, Any]]] = {}
         for seed in range(seeds):
             labels = label_units(units_of[name], talk_facts, episode_ids, descriptions, seed=seed)
@@ -97,6 +98,26 @@ def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray
             rows.append([name, key, ", ".join(f"#{u} ({c})" for u, c in zip(units, counts)),
                          _spread([b["precision"] for b in bests]), _spread([b["recall"] for b in bests]),
                          f"{sum(b['found'] for b in bests)} of {seeds}"])
+    return rows
+
+
+def labeled_over_splits(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray],
+                        descriptions: dict[str, str], episode_ids: np.ndarray, seeds: int) -> list[list[str]]:
+    """The share of live units labeled on ``seeds`` fit/held-out splits of the same episodes: which units are
+    live (>= 10 held-out firings) and which pass the rule both move with the split. A row per set of units."""
+    rows = []
+    for name, units in units_of.items():
+        shares, counts, lives = [], [], []
+        for seed in range(seeds):
+            labels = label_units(units, facts, episode_ids, descriptions, seed=seed)
+            live = labels.scores.held_fires[0] >= labels.rule.min_firings
+            summary = labels.summary(live)
+            counts.append(summary["n_labeled"])
+            lives.append(summary["n_units"])
+            shares.append(summary["labeled_fraction"])
+        rows.append([name, f"{np.median(shares):.1%} ({min(shares):.1%}-{max(shares):.1%})",
+                     f"{np.median(counts):.0f} ({min(counts)}-{max(counts)})",
+                     f"{np.median(lives):.0f} ({min(lives)}-{max(lives)})"])
     return rows
 
 
@@ -204,6 +225,8 @@ def main() -> None:
                         help="other SAEs on the same recording (e.g. other sizes), scored as more rows")
     parser.add_argument("--split-seeds", type=int, default=0,
                         help="also find the talk's features on this many other episode splits (seeds 0..N-1)")
+    parser.add_argument("--label-splits", type=int, default=0,
+                        help="also count the live units labeled on this many episode splits (seeds 0..N-1)")
     args = parser.parse_args()
 
     sae = load_sae(args.sae)
@@ -286,6 +309,12 @@ def main() -> None:
                        split_stability(units_of, facts, descriptions, episode_ids, args.split_seeds),
                        f"Split seeds 0 to {args.split_seeds - 1} (30% of the episodes held out each time); same "
                        "states, units and facts as above, only the talk's facts scored.")
+    if args.label_splits:
+        append_section("Live units labeled on other episode splits", ["units", "live labeled: median (range)",
+                                                                      "labeled units", "live units"],
+                       labeled_over_splits(units_of, facts, descriptions, episode_ids, args.label_splits),
+                       f"Split seeds 0 to {args.label_splits - 1} (30% of the episodes held out each time); same "
+                       f"states, units, facts and rule as above.")
 
 
 if __name__ == "__main__":
