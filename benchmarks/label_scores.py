@@ -16,6 +16,7 @@ probing accuracy vs k) to --png (default benchmarks/results/label_scores.png). W
 the talk's two features (their top frames and action arrows; with --steering, the path Pac-Man takes in the
 first game clean and with the heading feature clamped, from a `rlsae steer --goal` run) for the README.
 With --also, other SAEs on the same recording (other sizes, other architectures) get rows of their own.
+With --label-splits N, the share of live units labeled on N episode splits, since it moves with the split.
 """
 
 from __future__ import annotations
