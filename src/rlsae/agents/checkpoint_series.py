@@ -9,7 +9,8 @@ stores it in float16 (a few MB each) in a series folder, so a sweep reads the sc
       index.json      [{"name": "1M", "step": 1000448, "mean_score": ..., ...}, ...] in step order
       1M/             model.safetensors (float16) + manifest.json (with its 30-game evaluation)
 
-    python -m rlsae.agents.checkpoint_series runs/agent --dest runs/series   # then: rlsae sweep --checkpoints runs/series
+    python -m rlsae.agents.checkpoint_series runs/agent --dest runs/series
+    rlsae sweep --checkpoints runs/series
 """
 
 from __future__ import annotations
