@@ -152,6 +152,8 @@ def reference_markdown() -> str:
     lines = ["# Command reference", "",
              "Generated from the command-line parser by `python -m rlsae.cli --markdown > docs/reference.md`; "
              "`rlsae COMMAND --help` prints the same.", ""]
+    # argparse has no public way to list a parser's options; reading its actions keeps the page exactly
+    # what --help shows, ranges and defaults included.
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in subparsers.choices.items():
         lines += [f"## rlsae {name}", "", sub.description or "", "", "| option | what it sets |", "|---|---|"]
@@ -163,7 +165,8 @@ def reference_markdown() -> str:
                 flag += " {" + ",".join(map(str, action.choices)) + "}"
             elif action.nargs != 0:  # not a --flag/--no-flag switch
                 flag += f" {action.metavar}" + (" ..." if action.nargs == "*" else "")
-            lines.append(f"| `{flag}` | {(action.help or '').replace('|', chr(92) + '|')} |")
+            text = (action.help or "").replace("|", "\\|")  # a bare | would end the table cell
+            lines.append(f"| `{flag}` | {text} |")
         lines.append("")
     return "\n".join(lines)
 
