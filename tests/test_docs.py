@@ -148,12 +148,21 @@ def test_the_readme_test_command_is_the_one_ci_runs() -> None:
     assert blocks == [ci_test_command()]
 
 
-def test_links_point_at_files_that_exist() -> None:
+def anchors(page: Path) -> set[str]:
+    """The #fragments GitHub gives the page's headings."""
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.*)$", page.read_text(), re.MULTILINE)}
+
+
+def test_links_point_at_files_and_headings_that_exist() -> None:
     broken = []
     for page in PAGES:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
-            if not re.match(r"[a-z]+:", target) and not (page.parent / target).exists():
-                broken.append(f"{page.relative_to(ROOT)}: {target}")
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)]*))?\)", page.read_text()):
+            linked = page.parent / target if target else page
+            if re.match(r"[a-z]+:", target):
+                continue
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}#{anchor}")
     assert not broken, broken
 
 
