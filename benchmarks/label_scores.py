@@ -14,7 +14,7 @@ units (>= 10 held-out firings) labeled under the label rule, and the seconds the
 Then the talk's two features. Writes the table into BENCHMARKS.md and a plot (coverage vs F1 threshold,
 probing accuracy vs k) to --png (default benchmarks/results/label_scores.png). With --figure, a picture of
 the talk's two features (their top frames and action arrows; with --steering, the path Pac-Man takes in the
-first game clean and with the heading feature clamped, from a `rlsae steer --goal` run) for the README.
+first game clean and with the heading feature clamped, from a `rlsae steer --goal` run) for docs/results.md.
 With --also, other SAEs on the same recording (other sizes, other architectures) get rows of their own.
 With --label-splits N, the share of live units labeled on N episode splits, since it moves with the split.
 """

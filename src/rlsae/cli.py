@@ -145,6 +145,32 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def reference_markdown() -> str:
+    """docs/reference.md: every command's options as its --help shows them (tests/test_docs.py keeps the
+    committed page equal to this)."""
+    parser = build_parser()
+    lines = ["# Command reference", "",
+             "Generated from the command-line parser by `python -m rlsae.cli --markdown > docs/reference.md`; "
+             "`rlsae COMMAND --help` prints the same.", ""]
+    # argparse has no public way to list a parser's options; reading its actions keeps the page exactly
+    # what --help shows, ranges and defaults included.
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        lines += [f"## rlsae {name}", "", sub.description or "", "", "| option | what it sets |", "|---|---|"]
+        for action in sub._actions:
+            if action.help == argparse.SUPPRESS or not action.option_strings or action.dest == "help":
+                continue
+            flag = " / ".join(action.option_strings)
+            if action.choices:
+                flag += " {" + ",".join(map(str, action.choices)) + "}"
+            elif action.nargs != 0:  # not a --flag/--no-flag switch
+                flag += f" {action.metavar}" + (" ..." if action.nargs == "*" else "")
+            text = (action.help or "").replace("|", "\\|")  # a bare | would end the table cell
+            lines.append(f"| `{flag}` | {text} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _interrupt_on_sigterm() -> None:
     """Make `kill` behave like Ctrl-C, so long jobs save their state on the way out.
 
@@ -184,4 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--markdown"]:
+        print(reference_markdown(), end="")
+        sys.exit(0)
     sys.exit(main())
