@@ -32,7 +32,7 @@ SUMMARY = "summary.json"
 @dataclass
 class DemoConfig:
     out: Path = option(Path("runs/demo"), "output folder (a finished stage found there is reused)")
-    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
+    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped agent)")
     steps: int = option(80_000, "agent steps to record")
     num_envs: int = option(16, "games played in parallel while recording")
     samples: int = option(2_000_000, "SAE training samples")

@@ -32,7 +32,7 @@ SERIES_PREFIX = "series:"
 
 
 def default_agent_path() -> Path:
-    """The Ms. Pac-Man agent shipped inside the package."""
+    """The agent shipped inside the package (it plays ``DEFAULT_GAME``)."""
     return Path(str(resources.files("rlsae") / "agents" / "default"))
 
 
@@ -81,7 +81,7 @@ def game_actions(game: str) -> int:
 
 
 def check_agent_manifest(manifest: Any, folder: Path) -> None:
-    """The manifest's types, and a network whose outputs match its game's actions (no game: Ms. Pac-Man).
+    """The manifest's types, and a network whose outputs match its game's actions (no game: ``DEFAULT_GAME``).
 
     An agent with more outputs than its game has actions would send the env actions it does not have
     (ALE's vector env then hangs for good); one with fewer would never press some buttons.

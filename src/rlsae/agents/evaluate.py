@@ -21,8 +21,8 @@ from rlsae.envs.atari import DEFAULT_GAME, make_vector_env, rng_actions
 class EvaluateAgentConfig:
     checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped agent); or --agent")
     agent: str | None = option(None, AGENT_HELP)
-    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; Ms. Pac-Man for a factory "
-                              "that names none)")
+    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; "
+                              f"{DEFAULT_GAME} for a factory that names none)")
     episodes: int = option(30, "number of full games to play", low=1)
     num_envs: int = option(16, "games played in parallel", low=1)
     epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol)", low=0, high=1)

@@ -54,7 +54,7 @@ ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
 class TrainAgentConfig:
     algorithm: str = option("pqn", "pqn (vectorised Q(lambda), no replay; fast) or dqn (replay + target net)",
                             choices=["pqn", "dqn"])
-    game: str = option(DEFAULT_GAME, "ALE game, in any of ALE's spellings (ms_pacman, breakout, ALE/Pong-v5)")
+    game: str = option(DEFAULT_GAME, f"ALE game, in any of ALE's spellings ({DEFAULT_GAME}, breakout, ALE/Pong-v5)")
     total_steps: int = option(10_000_000, "agent steps (each = 4 frames) summed over all envs")
     out: Path = option(Path("runs/agent"), "output folder for checkpoints and logs")
     seed: int = option(1, "random seed")

@@ -73,7 +73,7 @@ class SteerConfig:
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
     gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
-    goal: str | None = option(None, "fact as interpret names it (pacman_region=bottom_left), 'not FACT', 'A & B': "
+    goal: str | None = option(None, "fact as interpret names it (FACT or FACT=VALUE), 'not FACT', 'A & B': "
                               "share of games where it holds")
     goal_steps: int = option(200, "agent steps from a game's start within which --goal must hold (with --starts: "
                              "how long each is played)", low=1)

@@ -59,8 +59,8 @@ class RecordConfig:
     out: Path = option(Path("runs/recording"), "store folder; an interrupted recording there is finished")
     checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped agent); or --agent")
     agent: str | None = option(None, AGENT_HELP)
-    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; Ms. Pac-Man for a factory "
-                              "that names none)")
+    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; "
+                              f"{DEFAULT_GAME} for a factory that names none)")
     layer: str | None = option(None, "layer to record, a name from model.named_modules() (default: the agent's "
                                "own, 'hidden' for rlsae agents)")
     steps: int = option(100_000, "agent steps to record (rounded up to a multiple of --num-envs)", low=1)
