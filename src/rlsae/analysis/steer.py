@@ -41,10 +41,10 @@ from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
 from rlsae.config import UserError, check_options, option, require, to_dict
 from rlsae.envs.atari import rng_actions
+from rlsae.envs.batch import EnvBatch
 from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games import game_spec
-from rlsae.record.emulator import EnvBatch
 from rlsae.record.recording import Recording
 from rlsae.record.render import ReplayMismatch
 from rlsae.sae import SparseAutoencoder, load_sae

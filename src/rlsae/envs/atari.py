@@ -18,7 +18,8 @@ from ale_py.vector_env import AtariVectorEnv
 
 from rlsae.config import UserError
 
-DEFAULT_GAME = "ms_pacman"
+DEFAULT_GAME = "ms_pacman"  # the game a command plays when neither the user nor the agent names one
+SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210  # every ALE game's screen
 FRAME_SKIP = 4
 NOOP_MAX = 30
 

@@ -15,11 +15,10 @@ from typing import Literal
 
 import numpy as np
 
-from rlsae.envs.atari import action_names
+from rlsae.envs.atari import SCREEN_HEIGHT, SCREEN_WIDTH, action_names
 from rlsae.envs.sequences import episode_array, same_episode_as_next, within_next
 
 RAM_SIZE = 128
-SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210
 LOOKAHEAD = 8  # agent steps for "soon" in every game's event facts
 
 
