@@ -41,13 +41,13 @@ from rlsae.browser.data import (
 )
 from rlsae.browser.export import export_browser
 from rlsae.browser.frames import render_tiles
+from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
 from rlsae.config import UserError, option, require
 from rlsae.envs.games import game_spec
 from rlsae.record.recording import Recording
 from rlsae.sae.evaluate import EVALUATION
 from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
-from rlsae.sweep import SWEEP_JSON, SWEEP_PNG
 
 MAX_CURVE_POINTS = 400
 FACTS_SHOWN = 8

@@ -25,6 +25,7 @@ from rlsae.common.files import write_json
 from rlsae.config import UserError
 
 MARKER = ".rlsae-output.json"
+SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"  # `rlsae sweep`'s result and plot (the browser reads them)
 # kind -> the command that writes it
 KINDS = {"agent": "rlsae train-agent", "recording": "rlsae record", "sae": "rlsae train-sae",
          "interpret": "rlsae interpret", "steer": "rlsae steer", "browser": "rlsae browse", "demo": "rlsae demo",
