@@ -68,6 +68,11 @@ class SparseAutoencoder(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
+            known = REGISTRY.get(cls.name)
+            # the same class defined again (a module reloaded) replaces itself; another class may not take its name
+            if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise ValueError(f"SAE architecture name '{cls.name}' of {cls.__module__}.{cls.__qualname__} is "
+                                 f"already taken by {known.__module__}.{known.__qualname__}: choose another name")
             REGISTRY[cls.name] = cls
 
     def __init__(self, d_in: int, d_sae: int, k: int | None = None):
