@@ -3,13 +3,13 @@ and the tiny valid command line each one changes."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import types
 import typing
 from pathlib import Path
 
 from bad_input_base import BASE, Case
+from rlsae.config import flag_fields
 
 # A valid, tiny command line per command: a generated value case changes one flag of it, so a value
 # wrongly accepted shows up as a run that finishes (or times out), not as a different error.
@@ -58,10 +58,9 @@ def value_cases() -> list[Case]:
     for one option of each command (argparse and the finiteness check treat every option alike)."""
     cases = []
     for command, cls in _config_classes().items():
-        hints = typing.get_type_hints(cls)
         once: set[str] = set()
-        for f in dataclasses.fields(cls):
-            kind, meta = _scalar_type(hints[f.name]), f.metadata
+        for f, hint in flag_fields(cls):  # a block's options (train-sae's --k, --l1-coef) are flags too
+            kind, meta = _scalar_type(hint), f.metadata
             if kind is None:
                 continue
             flag = "--" + f.name.replace("_", "-")
