@@ -9,7 +9,7 @@ import torch
 
 from rlsae.agents.checkpoint import save_checkpoint
 from rlsae.agents.qnet import QNetwork
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepConfig, run_sweep, trend_statistics
 
 

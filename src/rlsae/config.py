@@ -7,22 +7,17 @@ documentation and the ``--help`` text, so the two cannot drift apart.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import math
-import signal
-import threading
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rlsae.common.errors import UserError
+
 T = TypeVar("T")
-
-
-class UserError(Exception):
-    """A mistake the user can fix (bad path, bad value); the CLI prints it as one line, no traceback."""
 
 
 def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -191,32 +186,3 @@ def require(condition: bool, message: str) -> None:
     """Raise a UserError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise UserError(message)
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM inside :func:`stop_requested`, instead of raising mid-computation."""
-
-    def __init__(self) -> None:
-        self.set = False
-
-
-@contextlib.contextmanager
-def stop_requested() -> Iterator[StopFlag]:
-    """Turn Ctrl-C and `kill` into a flag the loop checks between steps, so the state it saves is whole.
-
-    Outside the main thread (where handlers cannot be installed) it yields a flag that is never set.
-    """
-    flag = StopFlag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(_signum: int, _frame: object) -> None:
-        flag.set = True
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

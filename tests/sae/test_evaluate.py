@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from rlsae.common.errors import UserError
 from rlsae.common.files import current_umask
-from rlsae.config import UserError
 from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae, format_report
 from rlsae.sae.fidelity import recovered
 from rlsae.sae.io import WEIGHTS

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rlsae.config import UserError, add_options, from_args, from_flags
+from rlsae.common.errors import UserError
+from rlsae.config import add_options, from_args, from_flags
 from rlsae.sae import load_sae
 from rlsae.sae.architectures.jumprelu import JumpReLUOptions
 from rlsae.sae.architectures.matryoshka import MatryoshkaOptions

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from rlsae.config import UserError, from_flags
+from rlsae.common.errors import UserError
+from rlsae.config import from_flags
 from rlsae.record.recording import Recording
 from rlsae.sae.data import heldout_mask, load_split, q_head
 from rlsae.sae.io import load_sae

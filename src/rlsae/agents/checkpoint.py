@@ -19,8 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rlsae.agents.qnet import QNetwork
+from rlsae.common.errors import UserError
 from rlsae.common.files import atomic_path, load_state, read_json, save_state, write_json
-from rlsae.config import UserError
 from rlsae.envs.atari import DEFAULT_GAME, action_names
 
 WEIGHTS = "model.safetensors"

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
+from rlsae.common.errors import UserError
 from rlsae.common.progress import ProgressBar
-from rlsae.config import UserError
 from rlsae.envs.atari import make_vector_env, rng_actions
 from rlsae.envs.batch import EnvBatch
 

@@ -33,9 +33,10 @@ from rlsae.analysis.labels import LabelRule, best_unit, score_units
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import find_talk_features, format_talk_features
+from rlsae.common.errors import UserError
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance
-from rlsae.config import UserError, option, require, to_dict
+from rlsae.config import option, require, to_dict
 from rlsae.envs.games import game_spec, no_facts_note
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae

@@ -35,12 +35,13 @@ from rlsae.analysis.results import load_result
 from rlsae.analysis.states import select_states, state_facts
 from rlsae.analysis.steer_media import heatmap_png, save_gif
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
+from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_json
 from rlsae.common.hooks import HookFn, capture, hooked
 from rlsae.common.outputs import write_results
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
-from rlsae.config import UserError, check_options, option, require, to_dict
+from rlsae.config import check_options, option, require, to_dict
 from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games import game_spec

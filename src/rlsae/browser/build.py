@@ -41,8 +41,9 @@ from rlsae.browser.data import (
 )
 from rlsae.browser.export import export_browser
 from rlsae.browser.frames import render_tiles
+from rlsae.common.errors import UserError
 from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
-from rlsae.config import UserError, option, require
+from rlsae.config import option, require
 from rlsae.envs.games import game_spec
 from rlsae.record.recording import Recording
 from rlsae.sae.evaluate import EVALUATION

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rlsae.common.errors import UserError
 from rlsae.common.files import write_json
-from rlsae.config import UserError
 
 MARKER = ".rlsae-output.json"
 SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"  # `rlsae sweep`'s result and plot (the browser reads them)

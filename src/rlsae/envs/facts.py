@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.envs.games import game_spec
 from rlsae.envs.games.spec import RAM_SIZE, Fact, GameSpec, dying_within

@@ -27,11 +27,12 @@ from torch import nn
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
 from rlsae.agents.checkpoint import WEIGHTS
 from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE, OBSERVATION, check_head, load, weights_sha256
+from rlsae.common.errors import UserError
 from rlsae.common.hooks import capture, hooked
 from rlsae.common.outputs import holds_only_marker
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
-from rlsae.config import UserError, check_options, option, require, to_dict
+from rlsae.config import check_options, option, require, to_dict
 from rlsae.envs.atari import DEFAULT_GAME, FRAME_SKIP, NOOP_MAX, check_game, rng_actions
 from rlsae.envs.batch import EnvBatch
 from rlsae.envs.emulator import MAX_EPISODE_FRAMES, rng_from_str, rng_to_str

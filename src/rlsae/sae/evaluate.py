@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from rlsae.agents.protocol import AGENT_HELP
+from rlsae.common.errors import UserError
 from rlsae.common.files import write_bytes
 from rlsae.common.outputs import write_results
 from rlsae.common.runtime import provenance
-from rlsae.config import UserError, check_options, option
+from rlsae.config import check_options, option
 from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head

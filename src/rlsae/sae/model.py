@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlsae.config import UserError, option
+from rlsae.common.errors import UserError
+from rlsae.config import option
 
 
 @dataclass

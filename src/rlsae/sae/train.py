@@ -30,10 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from rlsae.agents.protocol import HEAD_UNAVAILABLE
+from rlsae.common.errors import UserError
 from rlsae.common.files import load_state, read_json, save_state
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance, resolve_device
-from rlsae.config import UserError, check_options, option, require, stop_requested, to_dict
+from rlsae.common.signals import stop_requested
+from rlsae.config import check_options, option, require, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES, build_sae
 from rlsae.sae.data import check_finite_rows, geometric_median, load_activations, load_split, q_head, split_rows

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.sae.architectures.topk import TopKOptions
 from rlsae.sae.losses import aux_k_terms
 from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
