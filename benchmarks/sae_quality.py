@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from _report import append_section
+from rlsae.config import from_flags
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import REGISTRY
 from rlsae.sae.data import load_split, q_head
@@ -33,7 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def train_and_measure(recording: Recording, train: torch.Tensor, heldout: torch.Tensor, out: Path,
                       **overrides: Any) -> tuple[dict[str, Any], Any]:
-    cfg = TrainSAEConfig(recording=recording.path, out=out, progress=True, **overrides)
+    cfg = from_flags(TrainSAEConfig, {"recording": recording.path, "out": out, "progress": True, **overrides})
     trainer = Trainer(cfg, train, heldout, q_head(recording))
     result = trainer.run()  # held-out metrics of the saved SAE (trainer.sae, now in raw units)
     samples = trainer.schedule.steps * trainer.schedule.batch_size

@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from _report import append_section
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.sae import ARCHITECTURES, build_sae, load_sae, save_sae
 from sae_speed import ROOT, saelens_python
 

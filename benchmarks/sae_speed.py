@@ -107,7 +107,7 @@ def load_activations(recording: Path | None, samples: int, seed: int) -> tuple[n
 def rlsae_speed(x: np.ndarray, head: tuple | None, advantage_weight: float, args: argparse.Namespace) -> dict:
     # dead_window in samples, matched to SAELens' window in steps (it counts a latent dead after
     # window + 1 silent steps), so both sides run AuxK on the same rule.
-    cfg = TrainSAEConfig(d_sae=args.d_sae, k=args.k, batch_size=args.batch_size, device="cpu",
+    cfg = TrainSAEConfig(d_sae=args.d_sae, options={"k": args.k}, batch_size=args.batch_size, device="cpu",
                          advantage_weight=advantage_weight, dead_window=(args.dead_window + 1) * args.batch_size,
                          lr=args.lr, seed=args.seed, progress=False)
     data = torch.from_numpy(x)

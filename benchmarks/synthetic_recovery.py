@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from _report import append_section
+from rlsae.config import from_flags
 from rlsae.sae.synthetic import run
 from rlsae.sae.train import Schedule, TrainSAEConfig
 
@@ -36,8 +37,9 @@ def main() -> None:
     for architecture in args.architectures:
         for samples in args.samples:
             with tempfile.TemporaryDirectory() as tmp:
-                cfg = TrainSAEConfig(out=Path(tmp) / "sae", architecture=architecture, k=args.k, samples=samples,
-                                     advantage_weight=0, progress=False)
+                cfg = from_flags(TrainSAEConfig, {"out": Path(tmp) / "sae", "architecture": architecture,
+                                                  "k": args.k, "samples": samples, "advantage_weight": 0,
+                                                  "progress": False})
                 schedule = Schedule.derive(cfg, 4 * args.d_in)
                 result = run(args.d_in, args.features, args.active, min(args.data, samples), cfg, decay=args.decay,
                              offset_norm=args.offset)

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rlsae.cli import COMMANDS
-from rlsae.config import UserError, add_options, check_options, from_args, option
+from rlsae.common.errors import UserError
+from rlsae.config import add_options, check_options, from_args, option
 
 
 @dataclass

@@ -9,7 +9,7 @@ import torch
 
 from rlsae.agents.checkpoint import save_checkpoint
 from rlsae.agents.qnet import QNetwork
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepConfig, run_sweep, trend_statistics
 
 
@@ -44,7 +44,7 @@ def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     assert all(result["statistics"][arm]["score_on_live"]["n"] == 2 for arm in ("default", "talk"))
     # The talk's arm trains with its own settings, unscaled: its saved input scale is 1.
     talk = json.loads((cfg.out / "step0" / "talk" / "sae" / "cfg.json").read_text())["metadata"]["rlsae"]
-    assert talk["config"]["init"] == "random" and talk["config"]["k"] == 50 and talk["input_scale"] == 1.0
+    assert talk["config"]["init"] == "random" and talk["config"]["options"]["k"] == 50 and talk["input_scale"] == 1.0
     assert (cfg.out / SWEEP_JSON).is_file() and (cfg.out / SWEEP_PNG).stat().st_size > 0
     # Finished stages are reused: a second run trains nothing and gives the same rows.
     sae_cfg = cfg.out / "step0" / "default" / "sae" / "cfg.json"

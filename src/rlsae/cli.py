@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rlsae.config import UserError, add_options, flag_name, from_args
+from rlsae.common.errors import UserError
+from rlsae.config import add_options, flag_name, from_args
 
 
 @dataclass(frozen=True)

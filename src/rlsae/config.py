@@ -7,22 +7,17 @@ documentation and the ``--help`` text, so the two cannot drift apart.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import math
-import signal
-import threading
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rlsae.common.errors import UserError
+
 T = TypeVar("T")
-
-
-class UserError(Exception):
-    """A mistake the user can fix (bad path, bad value); the CLI prints it as one line, no traceback."""
 
 
 def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -31,6 +26,10 @@ def option(default: Any, help: str, *, low: float | None = None, high: float | N
 
     ``low``/``high`` are inclusive bounds, ``gt``/``lt`` exclusive ones; ``choices=[...]`` lists the
     allowed values. Float fields must also be finite (NaN and inf are never a meaningful setting).
+
+    A field holding a block of options (a nested dataclass) names the blocks it may hold,
+    ``blocks=lambda: {value: BlockClass}``, and the field whose value picks one, ``chosen_by="name"``:
+    every block's fields become flags, and the chosen block is built from them.
     """
     bounds = {k: v for k, v in (("low", low), ("high", high), ("gt", gt), ("lt", lt)) if v is not None}
     return dataclasses.field(default=default, metadata={"help": help, **bounds, **kwargs})
@@ -66,17 +65,25 @@ def check_options(cfg: Any) -> None:
     """
     for field in dataclasses.fields(cfg):
         value = getattr(cfg, field.name)
-        values = value if isinstance(value, (list, tuple)) else (value,)
-        meta, flag = field.metadata, flag_name(field.name)
-        for v in values:
-            if v is None or isinstance(v, bool):
-                continue
-            if isinstance(v, float) and not math.isfinite(v):
-                raise UserError(f"{flag} must be a finite number, got {v}")
-            if meta.get("choices") is not None and v not in meta["choices"]:
-                raise UserError(f"{flag} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
-            if isinstance(v, (int, float)) and not _in_range(v, meta):
-                raise UserError(f"{flag} must be {_range_text(meta)}, got {v}")
+        if dataclasses.is_dataclass(value):
+            check_options(value)
+        else:
+            _check_value(field, value)
+
+
+def _check_value(field: dataclasses.Field, value: Any) -> None:
+    """A UserError naming the flag unless ``value`` is in ``field``'s range and choices (and finite)."""
+    values = value if isinstance(value, (list, tuple)) else (value,)
+    meta, flag = field.metadata, flag_name(field.name)
+    for v in values:
+        if v is None or isinstance(v, bool):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"{flag} must be a finite number, got {v}")
+        if meta.get("choices") is not None and v not in meta["choices"]:
+            raise UserError(f"{flag} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
+        if isinstance(v, (int, float)) and not _in_range(v, meta):
+            raise UserError(f"{flag} must be {_range_text(meta)}, got {v}")
 
 
 def _base_type(annotation: Any) -> tuple[type, bool]:
@@ -94,37 +101,80 @@ def shows_default(field: dataclasses.Field) -> bool:
     return not isinstance(field.default, (list, tuple)) and field.default not in (None, "")
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one ``--flag`` per field of the dataclass ``cls``."""
+def flag_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
+    """(field, type hint) of every flag of the dataclass ``cls``: its fields, and for a field holding a block
+    of options, the fields of every block it may hold (a name several blocks share counts once)."""
+    out: dict[str, tuple[dataclasses.Field, Any]] = {}
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
-        kind, _ = _base_type(hints[field.name])
-        flag = flag_name(field.name)
-        help_text = field.metadata.get("help", "")
-        if _range_text(field.metadata):
-            help_text = f"{help_text}; {_range_text(field.metadata)}"
-        default = field.default
-        if shows_default(field):
-            help_text = f"{help_text} (default: {default})"
-        if kind is bool:
-            parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
-                                default=default, help=help_text)
+        if "blocks" not in field.metadata:
+            out.setdefault(field.name, (field, hints[field.name]))
             continue
-        if typing.get_origin(kind) in (list, tuple):  # a repeatable value: --flag A B C
-            parser.add_argument(flag, dest=field.name, nargs="*", type=typing.get_args(kind)[0],
-                                default=default, metavar=field.name.upper(), help=help_text)
-            continue
-        choices = field.metadata.get("choices")
-        parser.add_argument(flag, dest=field.name, type=kind, default=default, choices=choices,
-                            metavar=None if choices else field.name.upper(), help=help_text)
+        for block in field.metadata["blocks"]().values():
+            block_hints = typing.get_type_hints(block)
+            for inner in dataclasses.fields(block):
+                out.setdefault(inner.name, (inner, block_hints[inner.name]))
+    return list(out.values())
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one ``--flag`` per field of the dataclass ``cls`` (per field of its blocks, for a block field)."""
+    for field, hint in flag_fields(cls):
+        _add_flag(parser, field, hint)
+
+
+def _add_flag(parser: argparse.ArgumentParser, field: dataclasses.Field, hint: Any) -> None:
+    """Add the ``--flag`` of one field."""
+    kind, _ = _base_type(hint)
+    flag = flag_name(field.name)
+    help_text = field.metadata.get("help", "")
+    if _range_text(field.metadata):
+        help_text = f"{help_text}; {_range_text(field.metadata)}"
+    default = field.default
+    if shows_default(field):
+        help_text = f"{help_text} (default: {default})"
+    if kind is bool:
+        parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction,
+                            default=default, help=help_text)
+        return
+    if typing.get_origin(kind) in (list, tuple):  # a repeatable value: --flag A B C
+        parser.add_argument(flag, dest=field.name, nargs="*", type=typing.get_args(kind)[0],
+                            default=default, metavar=field.name.upper(), help=help_text)
+        return
+    choices = field.metadata.get("choices")
+    parser.add_argument(flag, dest=field.name, type=kind, default=default, choices=choices,
+                        metavar=None if choices else field.name.upper(), help=help_text)
+
+
+def from_flags(cls: type[T], flags: Mapping[str, Any], *, strict: bool = True) -> T:
+    """Build the dataclass ``cls`` from values named as its flags (``k=8`` for ``--k 8``): a block field's
+    block is built from its chosen block's flags (the others are checked against their ranges, and
+    otherwise unused); what is not given keeps its default. ``strict``: a name that is no flag is a TypeError."""
+    known = {field.name: field for field, _ in flag_fields(cls)}
+    unknown = sorted(set(flags) - set(known))
+    if strict and unknown:
+        raise TypeError(f"{cls.__name__} has no option {', '.join(unknown)}")
+    for name, value in flags.items():
+        if name in known:
+            _check_value(known[name], value)
+    values = {}
+    for field in dataclasses.fields(cls):
+        if "blocks" in field.metadata:
+            by = field.metadata["chosen_by"]
+            chosen = flags.get(by, next(f.default for f in dataclasses.fields(cls) if f.name == by))
+            block = field.metadata["blocks"]().get(chosen)  # an unknown choice: cls names the choices
+            values[field.name] = None if block is None else block(
+                **{f.name: flags[f.name] for f in dataclasses.fields(block) if f.name in flags})
+        elif field.name in flags:
+            values[field.name] = flags[field.name]
+    cfg = cls(**values)
+    check_options(cfg)  # for configs whose __post_init__ does not already
+    return cfg
 
 
 def from_args(cls: type[T], args: argparse.Namespace) -> T:
     """Build the dataclass from parsed arguments (extra namespace entries are ignored)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    cfg = cls(**{k: v for k, v in vars(args).items() if k in names})
-    check_options(cfg)  # for configs whose __post_init__ does not already
-    return cfg
+    return from_flags(cls, vars(args), strict=False)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -136,32 +186,3 @@ def require(condition: bool, message: str) -> None:
     """Raise a UserError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise UserError(message)
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM inside :func:`stop_requested`, instead of raising mid-computation."""
-
-    def __init__(self) -> None:
-        self.set = False
-
-
-@contextlib.contextmanager
-def stop_requested() -> Iterator[StopFlag]:
-    """Turn Ctrl-C and `kill` into a flag the loop checks between steps, so the state it saves is whole.
-
-    Outside the main thread (where handlers cannot be installed) it yields a flag that is never set.
-    """
-    flag = StopFlag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(_signum: int, _frame: object) -> None:
-        flag.set = True
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -32,7 +32,7 @@ SUMMARY = "summary.json"
 @dataclass
 class DemoConfig:
     out: Path = option(Path("runs/demo"), "output folder (a finished stage found there is reused)")
-    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped Ms. Pac-Man agent)")
+    checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped agent)")
     steps: int = option(80_000, "agent steps to record")
     num_envs: int = option(16, "games played in parallel while recording")
     samples: int = option(2_000_000, "SAE training samples")
@@ -97,8 +97,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         out=recording, checkpoint=cfg.checkpoint, steps=cfg.steps, num_envs=cfg.num_envs, seed=cfg.seed,
         progress=cfg.progress)))
     stages.run("train-sae", (sae / CFG).exists(), lambda: train_sae(TrainSAEConfig(
-        recording=recording, out=sae, expansion_factor=cfg.expansion_factor, k=cfg.k, samples=cfg.samples,
-        seed=cfg.seed, progress=cfg.progress)))
+        recording=recording, out=sae, expansion_factor=cfg.expansion_factor, options={"k": cfg.k},
+        samples=cfg.samples, seed=cfg.seed, progress=cfg.progress)))
     stages.run("evaluate", (sae / EVALUATION).exists(), lambda: evaluate_sae(EvaluateSAEConfig(
         sae=sae, episodes=cfg.episodes, seed=cfg.seed, progress=cfg.progress)))
     stages.run("interpret", (interpreted / INTERPRETED).exists(), lambda: interpret(InterpretConfig(

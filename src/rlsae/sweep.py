@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from rlsae.common.files import read_json, write_json
+from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
 from rlsae.common.runtime import provenance
 from rlsae.config import option, require, to_dict
 
-SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"
 ARMS: dict[str, dict[str, Any]] = {
     "default": {},
-    "talk": {"k": 50, "init": "random", "aux_coef": 0.0, "scale_inputs": False, "advantage_weight": 0.0,
+    "talk": {"options": {"k": 50, "aux_coef": 0.0}, "init": "random", "scale_inputs": False, "advantage_weight": 0.0,
              "lr": 1e-3, "warmup_fraction": 0.0, "decay_fraction": 0.0},
 }
 # The metrics set against the agent's score: (key in a sweep row, axis label).

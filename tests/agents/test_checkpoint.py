@@ -5,7 +5,7 @@ import torch
 
 from rlsae.agents.checkpoint import load_agent, save_checkpoint
 from rlsae.agents.qnet import QNetwork
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 @pytest.mark.parametrize("layer_norm", [True, False])

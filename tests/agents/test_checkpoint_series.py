@@ -8,7 +8,7 @@ import torch
 from rlsae.agents.checkpoint import load_agent, resolve_checkpoint
 from rlsae.agents.checkpoint_series import publish_series, series_folders
 from rlsae.agents.train import TrainAgentConfig, series_label, train_agent
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 def test_series_labels_read_as_step_counts() -> None:

@@ -10,7 +10,7 @@ from rlsae.agents.checkpoint import load_agent, save_checkpoint
 from rlsae.agents.evaluate import greedy_policy, play_games, summarize
 from rlsae.agents.qnet import QNetwork
 from rlsae.cli import main
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 def test_play_games_returns_one_unclipped_score_per_requested_game(random_agent: Path) -> None:

@@ -13,7 +13,7 @@ import torch
 from rlsae.agents.protocol import weights_sha256
 from rlsae.analysis.results import load_result
 from rlsae.cli import main
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.record import Recording
 from rlsae.sae import load_sae
 

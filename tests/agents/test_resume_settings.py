@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rlsae.agents.train import TrainAgentConfig, train_agent
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 TINY = dict(total_steps=64, num_envs=2, rollout_steps=8, minibatch_size=16, eval_every=10**9, save_every=10**9,
             device="cpu", progress=False)

@@ -11,7 +11,7 @@ from rlsae.agents.checkpoint import load_agent
 from rlsae.agents.pqn import q_lambda_targets
 from rlsae.agents.qnet import QNetwork
 from rlsae.agents.train import TrainAgentConfig, TrainingRun, train_agent
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.atari import make_vector_env
 
 

@@ -13,7 +13,7 @@ from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_ep
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.states import labelling_facts, select_states, state_facts
 from rlsae.cli import main
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.facts import decode_facts
 from rlsae.record import Recording
 from rlsae.sae import build_sae, load_sae, save_sae

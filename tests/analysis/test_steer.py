@@ -19,7 +19,7 @@ from rlsae.analysis.steer import (
     top_features,
 )
 from rlsae.cli import main
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 def _cfg(pipeline: dict[str, Path], out: Path, **overrides: object) -> SteerConfig:

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from rlsae.analysis.steering import action_distribution, steering_hook, total_variation
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 class TinySAE(torch.nn.Module):

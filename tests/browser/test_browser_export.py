@@ -23,7 +23,7 @@ from rlsae.browser import (
     export_browser,
 )
 from rlsae.browser.synthetic import synthetic_browser_data
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 CALL = re.compile(r"^RLSAE\.(\w+)\((.*)\);\s*$", re.DOTALL)
 

@@ -17,7 +17,7 @@ from rlsae.browser.build import MAX_CURVE_POINTS, BrowseConfig, browse, training
 from rlsae.browser.context import CLIP_RADIUS
 from rlsae.browser.frames import SHEET_STEPS, render_tiles
 from rlsae.cli import main
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.games.ms_pacman import PACMAN_OFFSET, PACMAN_X, PACMAN_Y
 from rlsae.record import Recording
 

@@ -13,8 +13,8 @@ import torch
 from safetensors import SafetensorError
 
 from rlsae.common import outputs
+from rlsae.common.errors import UserError
 from rlsae.common.files import atomic_path, current_umask, load_state, save_state, write_json
-from rlsae.config import UserError
 from rlsae.sae import build_sae, save_sae
 
 

@@ -41,7 +41,7 @@ def test_edit_adds_a_direction_exactly_through_the_linear_head() -> None:
 def test_unknown_layer_is_a_user_error_listing_layers() -> None:
     import pytest
 
-    from rlsae.config import UserError
+    from rlsae.common.errors import UserError
 
     with pytest.raises(UserError, match="hidden"), hooked(QNetwork(9), {"nope": lambda a: None}):
         pass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.atari import make_render_env
 from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games.ms_pacman import (

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.atari import action_names, check_game, make_render_env
 from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games import GAMES, game_spec, no_facts_note

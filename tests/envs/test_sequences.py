@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.sequences import episode_array, previous_delta, value_after, within_next
 
 

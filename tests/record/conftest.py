@@ -11,7 +11,7 @@ import torch
 
 from rlsae.agents.checkpoint import save_checkpoint
 from rlsae.agents.qnet import QNetwork
-from rlsae.record.emulator import EnvBatch
+from rlsae.envs.batch import EnvBatch
 from rlsae.record.recorder import RecordConfig
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from rlsae.agents.checkpoint import load_agent
 from rlsae.cli import main
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.record import Recording
 
 

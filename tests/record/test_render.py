@@ -9,7 +9,8 @@ import torch
 
 from rlsae.common.hooks import capture, hooked
 from rlsae.envs.atari import make_vector_env
-from rlsae.record.emulator import EnvBatch, resize_area
+from rlsae.envs.batch import EnvBatch
+from rlsae.envs.emulator import resize_area
 from rlsae.record.recording import Recording
 
 

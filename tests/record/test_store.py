@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rlsae.config import UserError
-from rlsae.record.emulator import EnvBatch
+from rlsae.common.errors import UserError
+from rlsae.envs.batch import EnvBatch
 from rlsae.record.recorder import record
 from rlsae.record.recording import Recording
 from rlsae.record.store import ChunkedArray

@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.record import ChunkedArray, Recording
 from rlsae.record.store import CHUNKS, FORMAT, FORMAT_VERSION, ChunkWriter, step_array_specs, write_store_manifest
 

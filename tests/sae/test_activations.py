@@ -51,7 +51,7 @@ def test_bad_arrays_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_trainer_takes_numpy_and_needs_no_advantage_weight(tmp_path: Path) -> None:
     x = _sparse_data(1000, 16)
-    cfg = TrainSAEConfig(out=tmp_path / "sae", d_sae=32, k=4, samples=4096, progress=False, device="cpu")
+    cfg = TrainSAEConfig(out=tmp_path / "sae", d_sae=32, options={"k": 4}, samples=4096, progress=False, device="cpu")
     result = Trainer(cfg, x[:900], x[900:]).run()
     assert result["states"] == 100 and np.isfinite(result["fvu"])
     # Asking for the advantage-aware term without a head is refused, saying why.

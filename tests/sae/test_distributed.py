@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rlsae.config import from_flags
 from rlsae.sae.io import load_sae
 from rlsae.sae.train import TrainSAEConfig, train_sae
 
@@ -46,7 +47,8 @@ def test_two_processes_train_the_weights_of_one(tiny_recording: Path, tmp_path: 
                                                 tolerance: float) -> None:
     torch.set_num_threads(1)
     single = tmp_path / "single"
-    train_sae(TrainSAEConfig(recording=tiny_recording, out=single, aux_coef=aux_coef, **SETTINGS))
+    train_sae(from_flags(TrainSAEConfig, {"recording": tiny_recording, "out": single, "aux_coef": aux_coef,
+                                          **SETTINGS}))
     proc = _torchrun(tiny_recording, tmp_path / "ddp", aux_coef=aux_coef)
     assert proc.returncode == 0, proc.stderr[-3000:]
     difference = _max_difference(single, tmp_path / "ddp")

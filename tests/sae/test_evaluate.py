@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from rlsae.common.errors import UserError
 from rlsae.common.files import current_umask
-from rlsae.config import UserError
 from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae, format_report
 from rlsae.sae.fidelity import recovered
 from rlsae.sae.io import WEIGHTS
@@ -22,8 +22,8 @@ from rlsae.sae.train import TrainSAEConfig, train_sae
 def tiny_sae(tiny_recording: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("sae") / "sae"
-    train_sae(TrainSAEConfig(recording=tiny_recording, out=out, d_sae=64, k=8, samples=40 * 256, batch_size=256,
-                             heldout_fraction=0.25, lr=2e-3, progress=False))
+    train_sae(TrainSAEConfig(recording=tiny_recording, out=out, d_sae=64, options={"k": 8}, samples=40 * 256,
+                             batch_size=256, heldout_fraction=0.25, lr=2e-3, progress=False))
     return out
 
 

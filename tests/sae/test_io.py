@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.sae import ARCHITECTURES, build_sae
 from rlsae.sae.io import CFG, SPARSITY, WEIGHTS, architecture_name, load_log10_density, load_sae, save_sae
 

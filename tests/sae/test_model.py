@@ -30,6 +30,13 @@ def test_every_module_registers_its_architecture() -> None:
     assert all(REGISTRY[name].name == name for name in ARCHITECTURES)
 
 
+def test_a_second_architecture_of_the_same_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="name 'topk' of .*Impostor is already taken by .*TopK"):
+        class Impostor(SparseAutoencoder):
+            name = "topk"
+    assert REGISTRY["topk"].__name__ == "TopK"
+
+
 def test_sparse_top_k_matches_the_dense_definition_in_value_and_gradient() -> None:
     sae = build_sae("topk", 24, 96, k=5)
     with torch.no_grad():

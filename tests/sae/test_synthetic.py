@@ -32,7 +32,7 @@ def test_default_settings_recover_planted_features(tmp_path: Path) -> None:
     """Only the SAE's shape is chosen (the default 4x expansion, k = the planted features' mean count
     rounded up): batch, learning rate, warm-up and dead window are the budget-derived defaults."""
     torch.set_num_threads(1)
-    cfg = TrainSAEConfig(out=tmp_path / "sae", k=4, samples=300_000, advantage_weight=0, progress=False)
+    cfg = TrainSAEConfig(out=tmp_path / "sae", options={"k": 4}, samples=300_000, advantage_weight=0, progress=False)
     result = run(d_in=32, n_features=128, active=3, n_samples=100_000, cfg=cfg, decay=1.0, offset_norm=2.0)
     assert result["recovered"] >= 0.9, result
     # 73 steps at the old fixed batch of 4096 also point the decoder the right way but reconstruct

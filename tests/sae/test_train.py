@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
+from rlsae.config import from_flags
 from rlsae.record.recording import Recording
 from rlsae.sae.data import heldout_mask, load_split, q_head
 from rlsae.sae.io import load_sae
@@ -24,7 +25,7 @@ def _cfg(recording: Path, out: Path, **overrides: object) -> TrainSAEConfig:
     base = dict(recording=recording, out=out, d_sae=128, k=8, samples=60 * 256, batch_size=256,
                 heldout_fraction=0.25, lr=2e-3, log_every=10, save_every=20, dead_window=2048,
                 progress=False)
-    return TrainSAEConfig(**{**base, **overrides})
+    return from_flags(TrainSAEConfig, {**base, **overrides})
 
 
 def test_training_saves_a_loadable_sae_that_reconstructs(tiny_recording: Path, tmp_path: Path) -> None:
@@ -142,12 +143,13 @@ def test_every_architecture_trains_and_reloads(tiny_recording: Path, tmp_path: P
 
 
 def test_defaults_follow_the_budget_and_the_width() -> None:
-    small = Schedule.derive(TrainSAEConfig(samples=1_000_000, d_sae=256, k=4), 256)
+    small = Schedule.derive(from_flags(TrainSAEConfig, {"samples": 1_000_000, "d_sae": 256, "k": 4}), 256)
     assert small.batch_size == 1024 and small.steps == 976 and small.lr == pytest.approx(2e-4 * 8)
     assert small.warmup_steps == 48 and small.dead_window == 256 * 256 // 4
     large = Schedule.derive(TrainSAEConfig(samples=20_000_000), 2048)
     assert large.batch_size == 4096 and large.lr == pytest.approx(2e-4 * 8**0.5) and large.warmup_steps == 244
-    assert Schedule.derive(TrainSAEConfig(samples=50_000, k=4), 2048).dead_window == 5_000  # a tenth of the budget
+    tenth = Schedule.derive(from_flags(TrainSAEConfig, {"samples": 50_000, "k": 4}), 2048)
+    assert tenth.dead_window == 5_000  # a tenth of the budget
     lrs = [large.lr_at(step) for step in range(large.steps)]
     assert lrs[0] < lrs[243] < lrs[244] == large.lr == max(lrs) and lrs[-1] < large.lr / 500
 
@@ -163,7 +165,7 @@ def test_defaults_follow_the_budget_and_the_width() -> None:
 ])
 def test_out_of_range_settings_are_refused(flag: str, value: object, message: str) -> None:
     with pytest.raises(UserError, match=message):
-        TrainSAEConfig(**{flag: value})
+        from_flags(TrainSAEConfig, {flag: value})
 
 
 def test_non_finite_recordings_are_refused_naming_chunk_and_row(tiny_recording: Path, tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rlsae.agents.qnet import QNetwork
+from rlsae.common.errors import UserError
 from rlsae.common.files import atomic_path, load_state, read_json, save_state, write_json
-from rlsae.config import UserError
 from rlsae.envs.atari import DEFAULT_GAME, action_names
 
 WEIGHTS = "model.safetensors"
@@ -35,7 +35,7 @@ MAKE_SERIES = ("the checkpoint series no longer ships with rlsae: `rlsae train-a
 
 
 def default_agent_path() -> Path:
-    """The agent shipped inside the package."""
+    """The agent shipped inside the package (it plays ``DEFAULT_GAME``)."""
     return Path(str(resources.files("rlsae") / "agents" / "default"))
 
 
@@ -77,7 +77,7 @@ def game_actions(game: str) -> int:
 
 
 def check_agent_manifest(manifest: Any, folder: Path) -> None:
-    """The manifest's types, and a network whose outputs match its game's actions (no game: Ms. Pac-Man).
+    """The manifest's types, and a network whose outputs match its game's actions (no game: ``DEFAULT_GAME``).
 
     An agent with more outputs than its game has actions would send the env actions it does not have
     (ALE's vector env then hangs for good); one with fewer would never press some buttons.

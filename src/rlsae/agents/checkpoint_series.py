@@ -23,8 +23,8 @@ import torch
 
 from rlsae.agents.checkpoint import MAKE_SERIES, MANIFEST, SERIES_PREFIX, load_agent, read_manifest, save_checkpoint
 from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_json
-from rlsae.config import UserError
 
 INDEX = "index.json"
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from rlsae.agents.qnet import QNetwork
-from rlsae.agents.train import TrainAgentConfig, TrainingRun
+from rlsae.agents.run import TrainAgentConfig, TrainingRun
 from rlsae.envs.atari import make_vector_env, rng_actions
 
 

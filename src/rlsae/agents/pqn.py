@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlsae.agents.qnet import QNetwork
-from rlsae.agents.train import TrainAgentConfig, TrainingRun
+from rlsae.agents.run import TrainAgentConfig, TrainingRun
 from rlsae.common.runtime import autocast, autocast_dtype
 from rlsae.envs.atari import make_vector_env, rng_actions
 

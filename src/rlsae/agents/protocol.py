@@ -32,7 +32,8 @@ from torch import nn
 
 from rlsae.agents.checkpoint import load_agent, resolve_checkpoint
 from rlsae.agents.qnet import HIDDEN_LAYER
-from rlsae.config import UserError, require
+from rlsae.common.errors import UserError
+from rlsae.config import require
 
 OBSERVATION = "uint8 [B, 4, 84, 84]: four stacked 84x84 grey frames (ALE's standard DQN preprocessing)"
 AGENT_HELP = "agent: a checkpoint folder or module:function[@WEIGHTS]"

@@ -33,10 +33,11 @@ from rlsae.analysis.labels import LabelRule, best_unit, score_units
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import find_talk_features, format_talk_features
+from rlsae.common.errors import UserError
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance
-from rlsae.config import UserError, option, require, to_dict
-from rlsae.envs.games import action_names, game_spec, no_facts_note
+from rlsae.config import option, require, to_dict
+from rlsae.envs.games import game_spec, no_facts_note
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
 from rlsae.sae.data import check_finite_states
@@ -193,9 +194,8 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
            for h in spec.headlines},
         **{f"neuron_{h.key}": _with_description(best_unit(neurons, h.prefixes, neuron_live), descriptions,
                                                 (activations > 0).mean(0)) for h in spec.headlines},
-        "talk_features": find_talk_features(labels, alive, None if rec.head is None else effect, descriptions,
-                                            action_names(spec.game)),
-        "neuron_talk_features": find_talk_features(neurons, neuron_live, None, descriptions),
+        "talk_features": find_talk_features(labels, alive, None if rec.head is None else effect, descriptions, spec),
+        "neuron_talk_features": find_talk_features(neurons, neuron_live, None, descriptions, spec),
         "notes": ([] if spec.has_facts else [no_facts_note(spec)])
         + ([] if rec.head is not None else [f"action effects: {HEAD_UNAVAILABLE}"]),
         "n_clusters": len(clusters.names),

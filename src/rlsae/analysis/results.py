@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_bytes, write_json
-from rlsae.config import UserError
 
 ARRAYS = "features.npz"
 STRINGS = "features.json"

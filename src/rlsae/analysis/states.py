@@ -62,8 +62,8 @@ def labelling_facts(rec: Recording, states: np.ndarray,
     """The boolean facts units are scored and labeled against: every binary fact that holds somewhere,
     informative pairs of them, each oriented to hold on at most half the states. Returns (facts,
     descriptions, the names the per-fact tables average over: the single facts except those the game's
-    spec excludes, such as Ms. Pac-Man's fine position tiles, whose hundreds of near-identical entries
-    would swamp the mean)."""
+    spec excludes (``GameSpec.table_excludes``, such as a fine grid of positions), whose hundreds of
+    near-identical entries would swamp the mean)."""
     spec = game_spec(rec.manifest["game"])
     facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, dying_horizon), spec.game),
                                             binary_descriptions(dying_horizon, spec.game), spec.conjunction_groups)

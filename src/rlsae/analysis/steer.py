@@ -29,22 +29,22 @@ from scipy.stats import binomtest
 from torch import nn
 
 from rlsae.agents.protocol import AGENT_HELP
+from rlsae.agents.rollout import BatchGames, Starts, quotas, rollout
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
 from rlsae.analysis.states import select_states, state_facts
 from rlsae.analysis.steer_media import heatmap_png, save_gif
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
+from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_json
 from rlsae.common.hooks import HookFn, capture, hooked
 from rlsae.common.outputs import write_results
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
-from rlsae.config import UserError, check_options, option, require, to_dict
-from rlsae.envs.atari import rng_actions
+from rlsae.config import check_options, option, require, to_dict
 from rlsae.envs.conjunctions import SEPARATOR
 from rlsae.envs.facts import binary_descriptions, binary_facts, decode_facts
 from rlsae.envs.games import game_spec
-from rlsae.record.emulator import EnvBatch
 from rlsae.record.recording import Recording
 from rlsae.record.render import ReplayMismatch
 from rlsae.sae import SparseAutoencoder, load_sae
@@ -73,7 +73,7 @@ class SteerConfig:
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
     gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
-    goal: str | None = option(None, "fact as interpret names it (pacman_region=bottom_left), 'not FACT', 'A & B': "
+    goal: str | None = option(None, "fact as interpret names it (FACT or FACT=VALUE), 'not FACT', 'A & B': "
                               "share of games where it holds")
     goal_steps: int = option(200, "agent steps from a game's start within which --goal must hold (with --starts: "
                              "how long each is played)", low=1)
@@ -114,16 +114,6 @@ class Play:
     background: np.ndarray | None = None  # first screen, to draw heatmaps on
 
 
-@dataclass
-class Starts:
-    """Recorded states to play on from (``Recording.restart_points``), one game each."""
-
-    indices: np.ndarray        # [n] recording indices
-    obs: np.ndarray            # [n, 4, 84, 84]
-    states: list[bytes]        # emulator states at the end of those steps
-    episode_steps: np.ndarray  # [n] how far into its game each state is
-
-
 @one_thread()
 @torch.no_grad()
 def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn | None = None,
@@ -133,35 +123,15 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
 
     With ``sae`` (clean play), the largest activation of every feature is tracked on the way.
     """
-    games_wanted = cfg.episodes if starts is None else len(starts.states)
-    n = min(cfg.num_envs, games_wanted)
-    quota = np.full(n, games_wanted // n)
-    quota[: games_wanted % n] += 1
-    limit = cfg.max_steps if starts is None else cfg.goal_steps
-    envs = EnvBatch(game, n, cfg.seed, snapshot_every=1 << 40)
-    envs.reset_all()
-    rng = np.random.default_rng(cfg.seed)
-    background = envs.screen_rgb(0)
-    begin = np.zeros(n, np.int64)  # the episode step each env's current game started at
-
-    def start(i: int, j: int) -> None:
-        envs.start_from(i, starts.states[j], starts.obs[j], int(starts.episode_steps[j]))
-        begin[i] = starts.episode_steps[j]
-
-    first_start = np.r_[0, np.cumsum(quota)[:-1]]  # env i plays starts first_start[i] .. + quota[i]
-    if starts is not None:
-        for i in range(n):
-            start(i, int(first_start[i]))
-    scores: list[float] = []
-    running, finished = np.zeros(n), np.zeros(n, int)
-    acted, clean_acted, rams, games, game_steps = [], [], [], [], []
+    quota = quotas(cfg.episodes if starts is None else len(starts.states), cfg.num_envs)
+    games = BatchGames(game, quota, cfg.seed, starts, film=cfg.gif_steps)
+    acted, clean_acted, rams, game_ids, game_steps = [], [], [], [], []
     max_act = np.zeros(sae.d_sae, np.float32) if sae is not None else None
-    gif: list[np.ndarray] = []
-    truncated = 0
-    bar = ProgressBar(total=games_wanted, desc=desc, unit="game", disable=not cfg.progress, leave=False)
-    while (finished < quota).any():
-        counting = finished < quota
-        obs = torch.from_numpy(envs.obs).to(cfg.device)
+    clean_greedy = np.zeros(0, np.int64)
+
+    def act(observations: np.ndarray) -> np.ndarray:
+        nonlocal max_act, clean_greedy
+        obs = torch.from_numpy(observations).to(cfg.device)
         cache: dict[str, torch.Tensor] = {}
         with hooked(model, {layer: capture(cache, layer)} if sae is not None else {}):
             q_clean = model(obs)
@@ -172,36 +142,24 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
             q = q_clean
         if sae is not None:
             max_act = np.maximum(max_act, sae.encode(cache[layer].float()).max(0).values.cpu().numpy())
-        greedy = q.argmax(1).cpu().numpy()
+        clean_greedy = q_clean.argmax(1).cpu().numpy()
+        return q.argmax(1).cpu().numpy()
+
+    def watch(greedy: np.ndarray, counting: np.ndarray, finished: np.ndarray) -> None:
         acted.append(greedy[counting])
-        clean_acted.append(q_clean.argmax(1).cpu().numpy()[counting])
-        rams.append(envs.ram()[counting])
-        games.append((np.arange(n) * quota.max() + finished)[counting])
-        game_steps.append((envs.episode_steps - begin)[counting])
-        rewards, dones, _ = envs.step(rng_actions(rng, greedy, cfg.epsilon, envs.n_actions))
-        if finished[0] == 0 and len(gif) < cfg.gif_steps and not dones[0]:
-            gif.append(envs.screen_rgb(0))
-        running += rewards
-        begin[dones] = 0
-        cut = (envs.episode_steps - begin >= limit) & ~dones
-        ended = np.flatnonzero(dones | cut)
-        counted = ended[finished[ended] < quota[ended]]
-        scores.extend(running[counted].tolist())
-        truncated += int(cut[counted].sum()) if starts is None else 0  # a start's game is cut by design
-        bar.update(len(counted))
-        finished[ended] += 1
-        running[ended] = 0.0
-        for i in ended.tolist():
-            if starts is not None and finished[i] < quota[i]:
-                start(i, int(first_start[i] + finished[i]))
-            elif cut[i]:
-                envs.reset_env(i)
-                begin[i] = 0
-    bar.close()
+        clean_acted.append(clean_greedy[counting])
+        rams.append(games.envs.ram()[counting])
+        game_ids.append((np.arange(len(quota)) * quota.max() + finished)[counting])
+        game_steps.append(games.game_steps()[counting])
+
+    played = rollout(games, act, quota, rng=np.random.default_rng(cfg.seed), epsilon=cfg.epsilon,
+                     max_steps=cfg.max_steps if starts is None else cfg.goal_steps, on_step=watch,
+                     progress=cfg.progress, label=desc)
     ram = np.concatenate(rams)
     x, y = player_position(ram, game)
-    return Play(scores, np.concatenate(acted), np.concatenate(clean_acted), x, y, np.concatenate(games),
-                np.concatenate(game_steps), ram, truncated, max_act, gif, background)
+    truncated = played.truncated if starts is None else 0  # a start's game is cut by design
+    return Play(played.scores, np.concatenate(acted), np.concatenate(clean_acted), x, y, np.concatenate(game_ids),
+                np.concatenate(game_steps), ram, truncated, max_act, games.frames, games.background)
 
 
 def goal_reached(played: Play, game: str, goal: str, steps: int) -> dict[str, Any]:

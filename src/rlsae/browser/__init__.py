@@ -5,7 +5,6 @@ page itself is hand-written HTML/CSS/JS in ``static/``, copied next to the expor
 """
 
 from rlsae.browser.data import (
-    MS_PACMAN_ACTIONS,
     AgentInfo,
     BrowserData,
     Clip,
@@ -29,6 +28,6 @@ from rlsae.browser.data import (
 )
 from rlsae.browser.export import encode_png, export_browser
 
-__all__ = ["MS_PACMAN_ACTIONS", "AgentInfo", "BrowserData", "Clip", "Cluster", "FactScore", "Feature", "FrameGroup",
+__all__ = ["AgentInfo", "BrowserData", "Clip", "Cluster", "FactScore", "Feature", "FrameGroup",
            "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "LabelStats", "Related", "RunSummary",
            "SAEInfo", "Steering", "Sweep", "TrainingPoint", "Tile", "encode_png", "export_browser"]

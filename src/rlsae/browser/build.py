@@ -41,15 +41,14 @@ from rlsae.browser.data import (
 )
 from rlsae.browser.export import export_browser
 from rlsae.browser.frames import render_tiles
-from rlsae.config import UserError, option, require
-from rlsae.envs.atari import action_names
+from rlsae.common.errors import UserError
+from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
+from rlsae.config import option, require
 from rlsae.envs.games import game_spec
-from rlsae.envs.games.spec import SCREEN_HEIGHT, SCREEN_WIDTH
 from rlsae.record.recording import Recording
 from rlsae.sae.evaluate import EVALUATION
 from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
-from rlsae.sweep import SWEEP_JSON, SWEEP_PNG
 
 MAX_CURVE_POINTS = 400
 FACTS_SHOWN = 8
@@ -276,8 +275,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
                     _architecture(sae_cfg), rec.manifest["layer"]),
         metrics=metrics, fidelity=fidelity_table(evaluation), training_curves=curves,
         density_sample=f"the {s['n_states']:,} states from {s['n_episodes']} episodes analysed by interpret",
-        action_names=list(action_names(game)), player=game_spec(game).player,
-        frame_size=(SCREEN_WIDTH, SCREEN_HEIGHT), sweep=sweep,
+        action_names=list(game_spec(game).action_names), player=game_spec(game).player,
+        frame_size=game_spec(game).frame_size, sweep=sweep,
         label_comparison={kind: _label_stats(s[kind]) for kind in ("neurons", "features")},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),

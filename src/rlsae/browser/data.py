@@ -45,6 +45,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from rlsae.config import require
+from rlsae.envs.games import game_spec
 
 ImageSource = bytes | Path | np.ndarray
 """Encoded image bytes, a path to an image file, or an ``H x W x 3`` uint8 frame."""
@@ -64,9 +65,6 @@ class Tile:
 
 FrameSource = ImageSource | Tile
 """A frame: an image of its own, or one tile of a sheet."""
-
-MS_PACMAN_ACTIONS = ["NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT"]
-
 
 class Histogram(TypedDict):
     """Bin edges (``len(counts) + 1`` of them) and counts, e.g. of a feature's non-zero activations."""
@@ -101,7 +99,7 @@ class LabelStats(TypedDict, total=False):
 @dataclass
 class AgentInfo:
     game: str
-    """Game id, e.g. ``ms_pacman``."""
+    """Game id (the ALE ROM id), e.g. ``breakout``."""
     steps: int
     """Agent training steps."""
     score: float | None = None
@@ -156,8 +154,9 @@ class RunSummary:
     metrics: dict[str, float | None]
     """Headline numbers: fvu, l0, dead_fraction, dense_fraction, action_agreement,
     action_agreement_large_gap, advantage_rel_error, regret, score_clean, score_spliced, ..."""
-    action_names: list[str] = field(default_factory=lambda: list(MS_PACMAN_ACTIONS))
-    """One per Q-value, in the head's order. Names containing UP/DOWN/LEFT/RIGHT become arrows."""
+    action_names: list[str] = field(default_factory=list)
+    """One per Q-value, in the head's order (empty: the game spec's). Names containing UP/DOWN/LEFT/RIGHT
+    become arrows."""
     fidelity: dict[str, dict[str, float | None]] = field(default_factory=dict)
     """Row name (clean, SAE, zero-ablation, mean-ablation, ...) -> metric -> value."""
     density_log10: list[float | None] | None = None
@@ -174,9 +173,16 @@ class RunSummary:
     """What produced the run (commands, commits, paths); shown as a key-value list."""
     player: str = "the player"
     """What the game calls the player (the game spec's word), for the mark on the frames."""
-    frame_size: tuple[int, int] = (160, 210)
-    """Width and height of a frame in screen pixels: the coordinates of positions and regions."""
+    frame_size: tuple[int, int] | None = None
+    """Width and height of a frame in screen pixels: the coordinates of positions and regions (None: the
+    game spec's)."""
     sweep: Sweep | None = None
+
+    def __post_init__(self) -> None:
+        if not self.action_names or self.frame_size is None:
+            spec = game_spec(self.agent.game)
+            self.action_names = self.action_names or list(spec.action_names)
+            self.frame_size = self.frame_size or spec.frame_size
 
 
 @dataclass
@@ -232,7 +238,7 @@ class Steering:
     """Action distribution of the clean agent (one probability per action)."""
     action_steered: list[float] | None = None
     heatmap: ImageSource | None = None
-    """Where Pac-Man goes under steering (an image)."""
+    """Where the player goes under steering (an image)."""
     gif: Path | None = None
     """A short video of the steered agent."""
     note: str = ""

@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 
 from rlsae.browser.data import BrowserData, Clip, Feature, FrameItem, FrameSource, ImageSource, Tile, log10_density
+from rlsae.common.errors import UserError
 from rlsae.common.files import write_bytes, write_json
 from rlsae.common.outputs import check_output_folder
 from rlsae.common.runtime import provenance
-from rlsae.config import UserError, require
+from rlsae.config import require
 
 STATIC_FILES = ("charts.js", "common.js", "map.js", "summary.js", "list.js", "frames.js", "feature.js", "clusters.js",
                 "browser.js", "browser.css")

@@ -2,7 +2,7 @@
 
     python -m rlsae.browser.synthetic out/demo --features 256
 
-Frames look like a Pac-Man screen (blue maze walls, dots, a yellow player and coloured ghosts at
+Frames look like a maze game's screen (blue maze walls, dots, a yellow player and coloured ghosts at
 state-dependent places), so their PNG size and encoding cost are close to real 210x160 Atari frames.
 """
 
@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from rlsae.browser.data import (
-    MS_PACMAN_ACTIONS,
     AgentInfo,
     BrowserData,
     Clip,
@@ -31,10 +30,12 @@ from rlsae.browser.data import (
     Sweep,
 )
 from rlsae.browser.export import encode_png
+from rlsae.envs.atari import DEFAULT_GAME
+from rlsae.envs.games import game_spec
 
 FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
-         "region_bottom_right", "few_dots_left", "pacman_dead", "heading_to_power_pill"]
+         "region_bottom_right", "few_dots_left", "player_dead", "heading_to_power_pill"]
 _QUANTILES = ["quantile 90%-99%", "quantile 50%-90%", "quantile 10%-50%", "quantile 0%-10%"]
 CLIP_RADIUS = 2  # steps each side of an example in its clip
 _SPRITES = [(210, 164, 74), (200, 72, 72), (84, 184, 153), (252, 144, 200), (180, 122, 48)]
@@ -68,7 +69,7 @@ def player_position(state: int) -> tuple[float, float]:
 
 
 def synthetic_frame(state: int, maze: np.ndarray | None = None) -> np.ndarray:
-    """A 210x160x3 uint8 Pac-Man-like frame; sprite places depend on ``state``."""
+    """A 210x160x3 uint8 maze-game-like frame; sprite places depend on ``state``."""
     frame = (maze if maze is not None else _maze()).copy()
     h, w, _ = frame.shape
     for color, (y, x) in zip(_SPRITES, _sprite_corners(state, h, w)):
@@ -96,7 +97,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
     (a handful of states, for fast tests).
     """
     rng = np.random.default_rng(seed)
-    n_actions = len(MS_PACMAN_ACTIONS)
+    n_actions = len(game_spec(DEFAULT_GAME).action_names)
     n_top, n_quantile = frames_per_feature // 2, frames_per_feature - frames_per_feature // 2
     alive_mask = rng.random(n_features) >= dead_fraction
     if n_features:
@@ -176,7 +177,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
     best = next(f for f in features if f.label)
     summary = RunSummary(
         title=f"synthetic run ({n_features} features)",
-        agent=AgentInfo(game="ms_pacman", steps=10_000_000, score=2150.0, algorithm="pqn"),
+        agent=AgentInfo(game=DEFAULT_GAME, steps=10_000_000, score=2150.0, algorithm="pqn"),
         sae=SAEInfo(d_in=512, d_sae=n_features, k=32, architecture="topk", layer="head_input"),
         metrics={"fvu": 0.083, "l0": 32.0, "dead_fraction": 1 - n_alive / max(1, n_features),
                  "dense_fraction": 0.004, "action_agreement": 0.94, "action_agreement_large_gap": 0.99,

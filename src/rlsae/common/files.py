@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 def current_umask() -> int:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 HookFn = Callable[[torch.Tensor], torch.Tensor | None]
 

@@ -21,10 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rlsae.common.errors import UserError
 from rlsae.common.files import write_json
-from rlsae.config import UserError
 
 MARKER = ".rlsae-output.json"
+SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"  # `rlsae sweep`'s result and plot (the browser reads them)
 # kind -> the command that writes it
 KINDS = {"agent": "rlsae train-agent", "recording": "rlsae record", "sae": "rlsae train-sae",
          "interpret": "rlsae interpret", "steer": "rlsae steer", "browser": "rlsae browse", "demo": "rlsae demo",

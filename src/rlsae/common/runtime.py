@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from rlsae import __version__
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 def git_commit() -> str | None:

@@ -16,9 +16,10 @@ import numpy as np
 from ale_py import ALEInterface, LoggerMode, roms
 from ale_py.vector_env import AtariVectorEnv
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
-DEFAULT_GAME = "ms_pacman"
+DEFAULT_GAME = "ms_pacman"  # the game a command plays when neither the user nor the agent names one
+SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210  # every ALE game's screen
 FRAME_SKIP = 4
 NOOP_MAX = 30
 

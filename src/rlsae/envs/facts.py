@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.envs.atari import DEFAULT_GAME
-from rlsae.envs.games import action_names, game_spec
+from rlsae.envs.games import game_spec
 from rlsae.envs.games.spec import RAM_SIZE, Fact, GameSpec, dying_within
 from rlsae.envs.sequences import episode_array
 
@@ -20,7 +20,7 @@ from rlsae.envs.sequences import episode_array
 def fact_table(spec: GameSpec) -> dict[str, Fact]:
     """The spec's facts and the agent's action (named by ALE's action meanings)."""
     return {**spec.facts, "action": Fact("action", "categorical", "the agent's chosen action",
-                                         categories=action_names(spec.game))}
+                                         categories=spec.action_names)}
 
 
 def decode_facts(ram: np.ndarray, episode_ids: np.ndarray | None = None, lives: np.ndarray | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 
 
 def episode_array(episode_ids: np.ndarray | None, n: int) -> np.ndarray:

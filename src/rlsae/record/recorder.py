@@ -27,13 +27,15 @@ from torch import nn
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
 from rlsae.agents.checkpoint import WEIGHTS
 from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE, OBSERVATION, check_head, load, weights_sha256
+from rlsae.common.errors import UserError
 from rlsae.common.hooks import capture, hooked
 from rlsae.common.outputs import holds_only_marker
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, provenance, resolve_device
-from rlsae.config import UserError, check_options, option, require, to_dict
+from rlsae.config import check_options, option, require, to_dict
 from rlsae.envs.atari import DEFAULT_GAME, FRAME_SKIP, NOOP_MAX, check_game, rng_actions
-from rlsae.record.emulator import MAX_EPISODE_FRAMES, EnvBatch, _rng_from_str, _rng_to_str
+from rlsae.envs.batch import EnvBatch
+from rlsae.envs.emulator import MAX_EPISODE_FRAMES, rng_from_str, rng_to_str
 from rlsae.record.store import (
     AGENT,
     CHUNKS,
@@ -59,8 +61,8 @@ class RecordConfig:
     out: Path = option(Path("runs/recording"), "store folder; an interrupted recording there is finished")
     checkpoint: Path | None = option(None, "agent checkpoint folder (default: the shipped agent); or --agent")
     agent: str | None = option(None, AGENT_HELP)
-    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; Ms. Pac-Man for a factory "
-                              "that names none)")
+    game: str | None = option(None, "ALE game, any spelling (default: the agent's own; "
+                              f"{DEFAULT_GAME} for a factory that names none)")
     layer: str | None = option(None, "layer to record, a name from model.named_modules() (default: the agent's "
                                "own, 'hidden' for rlsae agents)")
     steps: int = option(100_000, "agent steps to record (rounded up to a multiple of --num-envs)", low=1)
@@ -233,7 +235,7 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
         if resume is not None and len(resume["episode_ids"]) == n:
             envs.set_state(dict(resume))
             if "action_rngs" in resume:  # absent in stores from before per-half streams
-                rngs = [_rng_from_str(str(text)) for text in resume["action_rngs"]]
+                rngs = [rng_from_str(str(text)) for text in resume["action_rngs"]]
         else:
             if resume is not None:
                 envs.next_episode_id = int(resume["next_episode_id"])
@@ -246,7 +248,7 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
             _record_chunk(model, layer, envs, rngs, epsilon, writer, done, run_index, cfg, bar)
             done += writer.length
             state = envs.get_state()
-            state["action_rngs"] = np.array([_rng_to_str(r) for r in rngs])
+            state["action_rngs"] = np.array([rng_to_str(r) for r in rngs])
             writer.commit(state)
             chunks.append(writer.folder)
             manifest["n_steps"], manifest["n_chunks"] = done, len(chunks)

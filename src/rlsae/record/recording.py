@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from rlsae.config import UserError, require
+from rlsae.common.errors import UserError
+from rlsae.config import require
 from rlsae.record.render import EpisodeIndex, Replayer, replay_frames
 from rlsae.record.store import (
     AGENT,

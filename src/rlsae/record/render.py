@@ -21,11 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlsae.envs.atari import FRAME_SKIP
-from rlsae.record.emulator import (
+from rlsae.envs.atari import FRAME_SKIP, SCREEN_HEIGHT, SCREEN_WIDTH
+from rlsae.envs.emulator import (
     OBS_SIZE,
-    SCREEN_H,
-    SCREEN_W,
     STACK,
     decode_state,
     encode_state,
@@ -55,8 +53,8 @@ class Replayer:
                  snapshot_every: int):
         self.ale, self.action_set = new_emulator(game)
         self.index, self.actions, self.ram, self.every = index, actions, ram, snapshot_every
-        self.grey = np.zeros((2, SCREEN_H, SCREEN_W), np.uint8)   # frame 4, frame 3
-        self.rgb = np.zeros((2, SCREEN_H, SCREEN_W, 3), np.uint8)
+        self.grey = np.zeros((2, SCREEN_HEIGHT, SCREEN_WIDTH), np.uint8)   # frame 4, frame 3
+        self.rgb = np.zeros((2, SCREEN_HEIGHT, SCREEN_WIDTH, 3), np.uint8)
 
     def _action(self, episode: int, step: int) -> object:
         return self.action_set[int(self.actions[self.index.order[self.index.first[episode] + step]])]
@@ -148,7 +146,7 @@ def replay_frames(replayer: Replayer, episode_ids: np.ndarray, episode_steps: np
     """Frames for many steps, grouped by episode so each stretch of game is replayed once; with ``states``
     (an empty list), also each step's emulator state, in the order of the steps asked for."""
     n = len(episode_ids)
-    shape = (STACK, OBS_SIZE, OBS_SIZE) if obs else (SCREEN_H, SCREEN_W, 3)
+    shape = (STACK, OBS_SIZE, OBS_SIZE) if obs else (SCREEN_HEIGHT, SCREEN_WIDTH, 3)
     out = np.empty((n, *shape), np.uint8)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, e in enumerate(episode_ids):

@@ -39,8 +39,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_json
-from rlsae.config import UserError
 
 T = TypeVar("T")
 MANIFEST = "manifest.json"

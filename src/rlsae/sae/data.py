@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
 from rlsae.record.recording import Recording
 
 _GOLDEN = 2654435761  # Knuth's multiplicative hash: spreads consecutive ids evenly over [0, 2^32)

@@ -30,8 +30,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from rlsae.common.errors import UserError
 from rlsae.common.outputs import claim_output
-from rlsae.config import UserError, add_options, from_args, require
+from rlsae.config import add_options, from_args, require
 from rlsae.sae.train import Trainer, TrainSAEConfig, train_sae
 
 

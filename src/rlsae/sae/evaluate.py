@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from rlsae.agents.protocol import AGENT_HELP
+from rlsae.common.errors import UserError
 from rlsae.common.files import write_bytes
 from rlsae.common.outputs import write_results
 from rlsae.common.runtime import provenance
-from rlsae.config import UserError, check_options, option
+from rlsae.config import check_options, option
+from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head
 from rlsae.sae.io import WEIGHTS, load_sae, sae_metadata
@@ -139,7 +141,7 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
 
         model, manifest = recording.load_agent()
         result.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.activations.mean(0),
-                                    episodes=cfg.episodes, game=manifest.get("game", "ms_pacman"),
+                                    episodes=cfg.episodes, game=manifest.get("game", DEFAULT_GAME),
                                     num_envs=cfg.num_envs, epsilon=cfg.epsilon, seed=cfg.seed,
                                     progress=cfg.progress))
     result["provenance"] = provenance()

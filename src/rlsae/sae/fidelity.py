@@ -16,6 +16,7 @@ from torch import nn
 
 from rlsae.agents.evaluate import play_games, summarize
 from rlsae.common.hooks import HookFn, hooked
+from rlsae.envs.atari import DEFAULT_GAME
 
 Policy = Callable[[np.ndarray], np.ndarray]
 
@@ -45,7 +46,7 @@ def recovered(spliced: float, clean: float, ablated: float) -> float:
 
 
 def game_fidelity(model: nn.Module, layer: str, sae: nn.Module, mean_activation: torch.Tensor, *,
-                  episodes: int = 30, game: str = "ms_pacman", num_envs: int = 16, epsilon: float = 0.05,
+                  episodes: int = 30, game: str = DEFAULT_GAME, num_envs: int = 16, epsilon: float = 0.05,
                   seed: int = 1, device: str = "cpu", progress: bool = True) -> dict[str, float]:
     """Mean full-game score of the clean, spliced, zero- and mean-ablated agents, and recovered fractions."""
     conditions: dict[str, dict[str, HookFn]] = {

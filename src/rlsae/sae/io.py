@@ -25,8 +25,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from rlsae.common.errors import UserError
 from rlsae.common.files import atomic_path, read_json, write_json
-from rlsae.config import UserError
 from rlsae.sae.architectures import REGISTRY, build_sae, saelens_reader
 from rlsae.sae.model import SparseAutoencoder
 

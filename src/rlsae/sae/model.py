@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
+from rlsae.config import option
 
 
 @dataclass
@@ -52,6 +53,23 @@ class TrainingBatch:
 
 
 REGISTRY: dict[str, type[SparseAutoencoder]] = {}
+DEFAULT_K = 32
+
+
+def k_option() -> Any:
+    """``--k``, shared by the architectures that take one (each block declares its own field)."""
+    return option(DEFAULT_K, "active latents per state (exact for topk, on average for batchtopk and matryoshka, "
+                             "at initialisation for jumprelu)", low=1)
+
+
+@dataclass
+class ArchitectureOptions:
+    """An architecture's own `train-sae` options (one dataclass per architecture, nested in
+    ``TrainSAEConfig.options``); fields are flags of their own name, shared between blocks that have them."""
+
+    def sae_kwargs(self) -> dict[str, Any]:
+        """The keywords of the architecture's constructor among these options."""
+        return {}
 
 
 class SparseAutoencoder(nn.Module):
@@ -60,6 +78,7 @@ class SparseAutoencoder(nn.Module):
     name: ClassVar[str]                 # rlsae's name (``--architecture``)
     saelens_name: ClassVar[str]         # the inference architecture SAELens loads it as
     options: ClassVar[tuple[str, ...]] = ()  # constructor keywords beyond d_in and d_sae
+    options_class: ClassVar[type[ArchitectureOptions]]  # its block of `train-sae` options
     reads_saelens: ClassVar[bool] = False  # loads files SAELens wrote as ``saelens_name``
     # The option whose value sets L0 where no k does (a penalty coefficient; L0 falls as it grows), so a
     # comparison can match L0 across architectures; None where k sets it.
@@ -68,6 +87,11 @@ class SparseAutoencoder(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
+            known = REGISTRY.get(cls.name)
+            # the same class defined again (a module reloaded) replaces itself; another class may not take its name
+            if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise ValueError(f"SAE architecture name '{cls.name}' of {cls.__module__}.{cls.__qualname__} is "
+                                 f"already taken by {known.__module__}.{known.__qualname__}: choose another name")
             REGISTRY[cls.name] = cls
 
     def __init__(self, d_in: int, d_sae: int, k: int | None = None):

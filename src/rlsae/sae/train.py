@@ -21,7 +21,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +30,28 @@ import torch
 import torch.nn.functional as F
 
 from rlsae.agents.protocol import HEAD_UNAVAILABLE
+from rlsae.common.errors import UserError
 from rlsae.common.files import load_state, read_json, save_state
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance, resolve_device
-from rlsae.config import UserError, check_options, option, require, stop_requested, to_dict
+from rlsae.common.signals import stop_requested
+from rlsae.config import check_options, option, require, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES, build_sae
 from rlsae.sae.data import check_finite_rows, geometric_median, load_activations, load_split, q_head, split_rows
 from rlsae.sae.io import CFG, save_sae
 from rlsae.sae.losses import advantage_matrix, squared_error
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
-from rlsae.sae.model import TrainingBatch
+from rlsae.sae.model import DEFAULT_K, REGISTRY, ArchitectureOptions, TrainingBatch
 
 CHECKPOINT = "checkpoint"
 STATE = "state"  # checkpoint/state.safetensors + state.json (rlsae.common.files.save_state)
 LOG = "log.jsonl"
+
+
+def _k(cfg: TrainSAEConfig) -> int:
+    """The architecture's k; one without (relu) sizes its dead window as for the default k."""
+    return getattr(cfg.options, "k", DEFAULT_K)
 
 
 def _power_of_two_near(value: float) -> int:
@@ -82,7 +89,7 @@ class Schedule:
         warmup = min(1000, steps // 20) if cfg.warmup_fraction is None else int(cfg.warmup_fraction * steps)
         return cls(steps=steps, batch_size=batch, lr=cfg.lr or 2e-4 * math.sqrt(16384 / d_sae),
                    warmup_steps=warmup, decay_steps=min(steps - warmup, int(cfg.decay_fraction * steps)),
-                   dead_window=cfg.dead_window or max(1, min(256 * d_sae // cfg.k, cfg.samples // 10)))
+                   dead_window=cfg.dead_window or max(1, min(256 * d_sae // _k(cfg), cfg.samples // 10)))
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -90,6 +97,11 @@ class Schedule:
         if step >= self.steps - self.decay_steps:
             return self.lr * (self.steps - step) / (self.decay_steps + 1)
         return self.lr
+
+
+def architecture_options() -> dict[str, type[ArchitectureOptions]]:
+    """Each architecture's block of options."""
+    return {name: REGISTRY[name].options_class for name in ARCHITECTURES}
 
 
 @dataclass
@@ -102,8 +114,9 @@ class TrainSAEConfig:
                                choices=list(ARCHITECTURES))
     expansion_factor: int = option(4, "latents per input dimension (512 -> 2048 at 4)", low=1)
     d_sae: int | None = option(None, "number of latents (overrides --expansion-factor)", low=1)
-    k: int = option(32, "active latents per state (exact for topk, on average for batchtopk and matryoshka, "
-                        "at initialisation for jumprelu)", low=1)
+    options: ArchitectureOptions | dict[str, Any] | None = option(
+        None, "the architecture's own options (its block; a dict of them, or None for the defaults)",
+        blocks=architecture_options, chosen_by="architecture")
     samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)", low=1)
     batch_size: int | None = option(None, "samples per step (default: the power of two nearest to "
                                     "samples / 1000, in [256, 4096])", low=1)
@@ -114,15 +127,8 @@ class TrainSAEConfig:
     decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero", low=0, high=1)
     advantage_weight: float | None = option(None, "weight of the advantage-aware term (0 = plain MSE; default: 1 "
                                             "where a linear Q-head reads the recorded layer, else 0)", low=0)
-    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)",
-                             low=0)
-    k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)", low=1)
     dead_window: int | None = option(None, "samples without firing before AuxK counts a latent dead (default: "
                                      "256 x d_sae / k, at most --samples / 10)", low=1)
-    l1_coef: float = option(0.2, "L1 coefficient (relu only)", low=0)
-    l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)", low=0)
-    matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
-                                                "d_sae/16, /8, /4, /2, d_sae)", low=1)
     init: str = option("tied", "tied: encoder = decoder transposed, b_dec at the geometric median (Gao et al. "
                        "2024); random: the talk's (dead-prone)", choices=["tied", "random"])
     scale_inputs: bool = option(True, "scale inputs to unit variance per dimension (folded back into the weights "
@@ -138,13 +144,27 @@ class TrainSAEConfig:
     def __post_init__(self) -> None:
         self.recording, self.out = Path(self.recording), Path(self.out)
         self.activations = None if self.activations is None else Path(self.activations)
-        self.matryoshka_widths = tuple(self.matryoshka_widths)
+        if self.architecture in REGISTRY:  # else check_options names the choices
+            self.options = _options_block(self.architecture, self.options)
         check_options(self)
         require(self.samples >= (self.batch_size or 1),
                 f"--samples ({self.samples}) must be >= --batch-size ({self.batch_size})")
         require((self.warmup_fraction or 0) + self.decay_fraction <= 1,
                 "--warmup-fraction + --decay-fraction must be <= 1")
         self.device = resolve_device(self.device)
+
+
+def _options_block(architecture: str, given: ArchitectureOptions | dict[str, Any] | None) -> ArchitectureOptions:
+    """``architecture``'s options from a block, a dict of them (a saved config's) or None (the defaults)."""
+    block = REGISTRY[architecture].options_class
+    if isinstance(given, block):
+        return given
+    require(given is None or isinstance(given, dict),
+            f"options {given!r} are not {architecture}'s: give a {block.__name__} or a dict of its options")
+    unknown = sorted(set(given or {}) - {f.name for f in fields(block)})
+    require(not unknown, f"{architecture} has no option {', '.join(unknown)}; its options: "
+            f"{', '.join(f.name for f in fields(block))}")
+    return block(**(given or {}))
 
 
 def _comparable(cfg: TrainSAEConfig) -> dict[str, Any]:
@@ -155,14 +175,25 @@ def _comparable(cfg: TrainSAEConfig) -> dict[str, Any]:
 
 def _settings(config: dict[str, Any]) -> dict[str, Any]:
     settings = {k: v for k, v in config.items() if k not in ("progress", "device", "out")}
+    if "options" not in settings:  # saved before the options blocks, with every architecture's option flat
+        flat = {f.name for block in architecture_options().values() for f in fields(block)}
+        block = architecture_options().get(settings.get("architecture", "topk"))
+        mine = {f.name for f in fields(block)} if block else set()
+        settings["options"] = {k: settings[k] for k in sorted(mine) if k in settings}
+        settings = {k: v for k, v in settings.items() if k not in flat}
     for key in ("recording", "activations"):
         settings[key] = settings.get(key) and str(Path(settings[key]).resolve())
     return settings
 
 
 def _changed(saved: dict[str, Any], cfg: TrainSAEConfig) -> list[str]:
-    saved, ours = (json.loads(json.dumps(c)) for c in (saved, _comparable(cfg)))  # tuples and lists alike
+    """The settings (named as their flags) in which the saved config, of any rlsae version, differs from ``cfg``."""
+    saved, ours = (_flat(json.loads(json.dumps(c))) for c in (_settings(saved), _comparable(cfg)))  # tuples = lists
     return sorted(k for k in saved.keys() | ours.keys() if saved.get(k) != ours.get(k))
+
+
+def _flat(settings: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in settings.items() if k != "options"}, **settings.get("options", {})}
 
 
 class Trainer:
@@ -187,7 +218,7 @@ class Trainer:
         x = train
         d_in = x.shape[1]
         d_sae = cfg.d_sae or cfg.expansion_factor * d_in
-        require(cfg.k <= d_sae, f"--k ({cfg.k}) must be <= d_sae ({d_sae})")
+        require(_k(cfg) <= d_sae, f"--k ({_k(cfg)}) must be <= d_sae ({d_sae})")
         require(not cfg.advantage_weight or head is not None,
                 f"--advantage-weight {cfg.advantage_weight}: {HEAD_UNAVAILABLE}; leave it out or give 0")
         self.advantage_weight = (1.0 if head is not None else 0.0) if cfg.advantage_weight is None \
@@ -195,7 +226,9 @@ class Trainer:
         if head is None and self.main:
             print(f"train-sae: plain MSE and no action metrics: {HEAD_UNAVAILABLE}")
         self.schedule = Schedule.derive(cfg, d_sae)
-        self.k_aux = cfg.k_aux or max(1, d_in // 2)
+        # AuxK's settings; an architecture without AuxK (relu, jumprelu) has none
+        self.k_aux = getattr(cfg.options, "k_aux", None) or max(1, d_in // 2)
+        self.aux_coef = getattr(cfg.options, "aux_coef", 0.0)
         # Unit variance per dimension about the mean, so one learning rate suits any layer's scale.
         centred = x - x.mean(0)  # one [n, d_in] temporary for all three statistics
         variance = float(centred.pow(2).sum(1).mean())
@@ -207,8 +240,7 @@ class Trainer:
         del centred
         torch.manual_seed(cfg.seed)
         try:
-            self.sae = build_sae(cfg.architecture, d_in, d_sae, k=cfg.k, l1_coef=cfg.l1_coef, l0_coef=cfg.l0_coef,
-                                 widths=cfg.matryoshka_widths).to(self.device)
+            self.sae = build_sae(cfg.architecture, d_in, d_sae, **cfg.options.sae_kwargs()).to(self.device)
         except ValueError as err:
             raise UserError(str(err)) from None
         if cfg.init == "tied":
@@ -280,7 +312,7 @@ class Trainer:
         return (self.train[index] / self.scale).to(self.device, non_blocking=True)
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
-        cfg, sae = self.cfg, self.sae
+        sae = self.sae
         for group in self.optimizer.param_groups:
             group["lr"] = self.schedule.lr_at(self.step)
         x_hat, code = sae(x)
@@ -292,7 +324,7 @@ class Trainer:
             loss = loss + self.advantage_weight * adv_fvu
             metrics["advantage_fvu"] = adv_fvu.item()
         dead = self.since_fired >= self.dead_window
-        terms = sae.training_losses(TrainingBatch(x, x_hat, code, dead, self.total_variance, cfg.aux_coef,
+        terms = sae.training_losses(TrainingBatch(x, x_hat, code, dead, self.total_variance, self.aux_coef,
                                                   self.k_aux))
         for name, term in terms.items():
             loss = loss + term
@@ -368,7 +400,7 @@ class Trainer:
         out = self.cfg.out
         try:
             stored = read_json(out / CFG)["metadata"]["rlsae"]
-            changed = _changed(_settings(stored["config"]), self.cfg)
+            changed = _changed(stored["config"], self.cfg)
         except (OSError, ValueError, KeyError, TypeError):
             raise UserError(f"'{out}' already holds an SAE that rlsae train-sae did not finish: choose another "
                             "--out or delete it") from None

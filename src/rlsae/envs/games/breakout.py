@@ -20,6 +20,7 @@ from rlsae.envs.games.spec import (
     Fact,
     GameSpec,
     Headline,
+    SteeringGoal,
     ball_facts,
     dying_fact,
     dying_within,
@@ -104,4 +105,9 @@ SPEC = GameSpec(
                Headline("best_ball", "ball beside the paddle", ("ball_vs_paddle",)),
                Headline("best_brick", "brick broken soon", ("breaks_brick_soon",))),
     source="AtariARI RAM annotations (Anand et al. 2019); docs/ram_facts.md",
+    actions=("NOOP", "FIRE", "RIGHT", "LEFT"),
+    steering_goals=(SteeringGoal("break_brick", "breaks_brick_soon", 100),
+                    SteeringGoal("paddle_left", "paddle_x=0", 50),
+                    SteeringGoal("paddle_right", "paddle_x=2", 50),
+                    SteeringGoal("survive", "not dying", 300, holds="throughout")),
 )

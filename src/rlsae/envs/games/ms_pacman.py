@@ -24,6 +24,8 @@ from rlsae.envs.games.spec import (
     Fact,
     GameSpec,
     Headline,
+    SteeringGoal,
+    TalkFeature,
     direction,
     dying_fact,
     dying_within,
@@ -363,6 +365,17 @@ SPEC = GameSpec(
     headlines=(Headline("best_dying", "life lost soon", ("dying", "dead")),
                Headline("best_power_pill", "power pill", ("pill_", "pills_left", "ghosts_frightened"))),
     table_excludes=("pacman_tile=",),
+    actions=("NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT"),
+    # The seed talk's two features (its #1410 and #55), found automatically by interpret.
+    talk_features=(TalkFeature("dead", "'Pac-Man is dead'", ("dead",), min_precision=0.9, min_recall=0.8),
+                   TalkFeature("heading_to_pill", "'heading for a power pill'", ("heading_to_pill_",),
+                               min_precision=0.8, fit_precision=0.8)),
+    steering_goals=(*[SteeringGoal(f"eat_pill_{p}", f"not pill_{p}", 200) for p in PILLS],
+                    *[SteeringGoal(f"reach_{r}", f"pacman_region={r}", 200) for r in REGIONS],
+                    SteeringGoal("eat_ghost", "eats_ghost_soon", 200),
+                    SteeringGoal("turn_around", "reverses_soon", 50),
+                    SteeringGoal("survive", "not dying", 300, holds="throughout"),
+                    SteeringGoal("eat_fruit", "eats_fruit_soon", 300)),
     source="OCAtari (Delfosse et al. 2023) and AtariARI (Anand et al. 2019) RAM maps, plus addresses found "
            "here; docs/ram_facts.md",
 )

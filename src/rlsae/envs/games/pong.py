@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.envs.games.spec import LOOKAHEAD, SCREEN_WIDTH, Fact, GameSpec, Headline, ball_facts, step_change
+from rlsae.envs.games.spec import (
+    LOOKAHEAD,
+    SCREEN_WIDTH,
+    Fact,
+    GameSpec,
+    Headline,
+    SteeringGoal,
+    ball_facts,
+    step_change,
+)
 from rlsae.envs.sequences import previous_delta, within_next
 
 PLAYER_Y, OPPONENT_Y, BALL_X, BALL_Y, OPPONENT_SCORE, PLAYER_SCORE = 51, 50, 49, 54, 13, 14
@@ -84,4 +93,8 @@ SPEC = GameSpec(
     headlines=(Headline("best_point", "point scored soon", ("agent_scores_soon", "opponent_scores_soon")),
                Headline("best_ball", "ball against the agent's paddle", ("ball_vs_paddle",))),
     source="AtariARI RAM annotations (Anand et al. 2019); docs/ram_facts.md",
+    actions=("NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"),
+    steering_goals=(SteeringGoal("win_point", "agent_scores_soon", 300),
+                    SteeringGoal("meet_ball", "ball_vs_paddle=level", 50),
+                    SteeringGoal("keep_point", "not opponent_scores_soon", 300, holds="throughout")),
 )

@@ -1,22 +1,24 @@
 """What a game spec holds: everything game-specific the analysis and the browser ask for.
 
 A spec decodes facts from the 128-byte RAM (vectorised over steps), describes them, groups them for
-conjunctions, says where the player is (for heatmaps), which facts the summaries headline, and the
-words to use for the player. Facts every game shares - a life lost soon, the agent's own action - are
-built here once; a game without a spec gets those and nothing else.
+conjunctions, says where the player is (for heatmaps), which facts the summaries headline, the words to
+use for the player, the action names and frame size, the features interpret looks for (``TalkFeature``)
+and the behaviours steering can aim for (``SteeringGoal``). Facts every game shares - a life lost soon,
+the agent's own action - are built here once; a game without a spec gets those and nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
+from rlsae.envs.atari import SCREEN_HEIGHT, SCREEN_WIDTH, action_names
 from rlsae.envs.sequences import episode_array, same_episode_as_next, within_next
 
 RAM_SIZE = 128
-SCREEN_WIDTH, SCREEN_HEIGHT = 160, 210
 LOOKAHEAD = 8  # agent steps for "soon" in every game's event facts
 
 
@@ -44,6 +46,34 @@ class Headline:
     prefixes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class TalkFeature:
+    """A feature interpret looks for by name (e.g. one a talk showed): the unit that best detects a fact
+    named by one of ``prefixes``, chosen on the fitting split among the units whose fitting precision is
+    at least ``fit_precision``; ``found`` when its held-out precision >= ``min_precision`` and recall >=
+    ``min_recall``. ``key`` names it in interpret's summary, ``title`` in prose."""
+
+    key: str
+    title: str
+    prefixes: tuple[str, ...]
+    min_precision: float
+    min_recall: float = 0.0
+    fit_precision: float = 0.0
+
+
+@dataclass(frozen=True)
+class SteeringGoal:
+    """A behaviour steering can aim for: ``expression`` over binary facts, in ``rlsae steer --goal``'s form
+    (a fact name, ``not FACT``, ``A & B``), that should hold at some step within ``horizon`` agent steps
+    (``holds="once"``) or at every one of them (``"throughout"``). Meant to be tried from states where it
+    does not hold yet; declared here, played by a steering benchmark."""
+
+    name: str
+    expression: str
+    horizon: int
+    holds: Literal["once", "throughout"] = "once"
+
+
 # decode(ram int64 [N, 128], episodes [N], lives [N] or None (then read from RAM), dying_horizon) -> facts
 Decoder = Callable[[np.ndarray, np.ndarray, "np.ndarray | None", int], dict[str, np.ndarray]]
 
@@ -52,7 +82,9 @@ Decoder = Callable[[np.ndarray, np.ndarray, "np.ndarray | None", int], dict[str,
 class GameSpec:
     """One game's knowledge. ``facts`` describe what ``decode`` returns (the shared "action" fact is
     added by ``rlsae.envs.facts``); ``position`` names the facts (or constants, in screen pixels) of
-    the player's x and y; ``playfield`` is the (width, height) of the screen area it moves in."""
+    the player's x and y; ``playfield`` is the (width, height) of the screen area it moves in and
+    ``frame_size`` the (width, height) of the screen. ``actions`` names the minimal action set in the
+    agents' order (empty: asked from ALE, see ``action_names``)."""
 
     game: str
     title: str
@@ -66,6 +98,15 @@ class GameSpec:
     headlines: tuple[Headline, ...] = ()
     table_excludes: tuple[str, ...] = ()
     source: str = ""
+    actions: tuple[str, ...] = ()
+    frame_size: tuple[int, int] = (SCREEN_WIDTH, SCREEN_HEIGHT)
+    talk_features: tuple[TalkFeature, ...] = ()
+    steering_goals: tuple[SteeringGoal, ...] = ()
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """The names of the game's actions, one per Q-value in the head's order."""
+        return self.actions or action_names(self.game)
 
     @property
     def has_facts(self) -> bool:

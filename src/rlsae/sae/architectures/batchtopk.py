@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rlsae.config import UserError
+from rlsae.common.errors import UserError
+from rlsae.sae.architectures.topk import TopKOptions
 from rlsae.sae.losses import aux_k_terms
 from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
 
@@ -22,6 +23,7 @@ class BatchTopK(SparseAutoencoder):
     saelens_name = "jumprelu"
     reads_saelens = False
     options = ("k",)
+    options_class = TopKOptions
 
     def __init__(self, d_in: int, d_sae: int, k: int = 32):
         super().__init__(d_in, d_sae, k)

@@ -12,10 +12,14 @@ like the Top-K SAEs it is compared with, and the L0 penalty moves it from there.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
-from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
+from rlsae.config import option
+from rlsae.sae.model import ArchitectureOptions, SparseAutoencoder, SparseCode, TrainingBatch, k_option
 
 
 def _window(pre: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
@@ -60,11 +64,23 @@ class _Step(torch.autograd.Function):
         return None, -(_window(pre, threshold, ctx.bandwidth) * grad).sum(0), None
 
 
+@dataclass
+class JumpReLUOptions(ArchitectureOptions):
+    """JumpReLU's options: the k its thresholds start at, and the L0 penalty."""
+
+    k: int = k_option()
+    l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)", low=0)
+
+    def sae_kwargs(self) -> dict[str, Any]:
+        return {"k": self.k, "l0_coef": self.l0_coef}
+
+
 class JumpReLU(SparseAutoencoder):
     name = "jumprelu"
     saelens_name = "jumprelu"
     reads_saelens = True
     options = ("k", "l0_coef", "bandwidth")
+    options_class = JumpReLUOptions
     sparsity_coef = "l0_coef"
 
     def __init__(self, d_in: int, d_sae: int, k: int = 32, l0_coef: float = 1e-3, bandwidth: float = 0.05):

@@ -10,10 +10,14 @@ SAELens loads it as "jumprelu", as SAELens saves its own Matryoshka SAEs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from rlsae.config import option
 from rlsae.sae.architectures.batchtopk import BatchTopK
+from rlsae.sae.architectures.topk import TopKOptions
 from rlsae.sae.losses import squared_error
 from rlsae.sae.model import TrainingBatch
 
@@ -23,9 +27,24 @@ def default_widths(d_sae: int) -> tuple[int, ...]:
     return tuple(sorted({max(1, d_sae // 2**i) for i in range(4, -1, -1)}))
 
 
+@dataclass
+class MatryoshkaOptions(TopKOptions):
+    """BatchTopK's options and the nested dictionaries' widths."""
+
+    matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
+                                                "d_sae/16, /8, /4, /2, d_sae)", low=1)
+
+    def __post_init__(self) -> None:
+        self.matryoshka_widths = tuple(self.matryoshka_widths)
+
+    def sae_kwargs(self) -> dict[str, Any]:
+        return {"k": self.k, "widths": self.matryoshka_widths}
+
+
 class Matryoshka(BatchTopK):
     name = "matryoshka"
     options = ("k", "widths")
+    options_class = MatryoshkaOptions
 
     def __init__(self, d_in: int, d_sae: int, k: int = 32, widths: Sequence[int] = ()):
         super().__init__(d_in, d_sae, k)

@@ -6,11 +6,24 @@ with a positive pre-activation fires; an L1 penalty on the code makes it sparse.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
+from rlsae.config import option
+from rlsae.sae.model import ArchitectureOptions, SparseAutoencoder, SparseCode, TrainingBatch
+
+
+@dataclass
+class ReLUOptions(ArchitectureOptions):
+    """ReLU's option: the L1 penalty."""
+
+    l1_coef: float = option(0.2, "L1 coefficient (relu only)", low=0)
+
+    def sae_kwargs(self) -> dict[str, Any]:
+        return {"l1_coef": self.l1_coef}
 
 
 class ReLU(SparseAutoencoder):
@@ -18,6 +31,7 @@ class ReLU(SparseAutoencoder):
     saelens_name = "standard"
     reads_saelens = True
     options = ("l1_coef",)
+    options_class = ReLUOptions
     sparsity_coef = "l1_coef"
 
     def __init__(self, d_in: int, d_sae: int, l1_coef: float = 0.2):

@@ -7,13 +7,28 @@ only the chosen latents: most of the speed on a CPU.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from rlsae.config import option
 from rlsae.sae.losses import aux_k_terms
-from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
+from rlsae.sae.model import ArchitectureOptions, SparseAutoencoder, SparseCode, TrainingBatch, k_option
+
+
+@dataclass
+class TopKOptions(ArchitectureOptions):
+    """Top-K's options (BatchTopK's and, with its widths, Matryoshka's): k, and AuxK for dead latents."""
+
+    k: int = k_option()
+    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)",
+                             low=0)
+    k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)", low=1)
+
+    def sae_kwargs(self) -> dict[str, Any]:
+        return {"k": self.k}
 
 
 class _GatherPreActivations(torch.autograd.Function):
@@ -50,6 +65,7 @@ class TopK(SparseAutoencoder):
     saelens_name = "topk"
     reads_saelens = True
     options = ("k",)
+    options_class = TopKOptions
 
     def __init__(self, d_in: int, d_sae: int, k: int = 32):
         super().__init__(d_in, d_sae, k)
