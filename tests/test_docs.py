@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from rlsae.cli import COMMANDS, build_parser, main, reference_markdown
-from rlsae.config import UserError, from_args
+from rlsae.common.errors import UserError
+from rlsae.config import from_args
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
