@@ -5,12 +5,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 from rlsae.common.files import current_umask
+from rlsae.common.records import schema
 from rlsae.config import UserError
 from rlsae.sae.evaluate import EvaluateSAEConfig, Evaluation, evaluate_sae, format_report
 from rlsae.sae.fidelity import recovered
@@ -27,7 +29,7 @@ def tiny_sae(tiny_recording: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return out
 
 
-def test_evaluate_writes_metrics_plot_and_game_fidelity(tiny_sae: Path, tmp_path: Path) -> None:
+def test_evaluate_writes_metrics_plot_and_game_fidelity(tiny_sae: Path, tmp_path: Path, conforms: Any) -> None:
     result = evaluate_sae(EvaluateSAEConfig(sae=tiny_sae, episodes=2, num_envs=2, json=tmp_path / "e.json",
                                             png=tmp_path / "d.png", progress=False))
     saved = json.loads((tmp_path / "e.json").read_text())
@@ -41,6 +43,7 @@ def test_evaluate_writes_metrics_plot_and_game_fidelity(tiny_sae: Path, tmp_path
         recovered(saved["score_spliced"], saved["score_clean"], saved["score_mean_ablation"]), nan_ok=True)
     assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
     assert Evaluation.load(tmp_path / "e.json") == result
+    assert conforms(saved, schema(Evaluation))
     report = format_report(result, tmp_path / "e.json")
     assert "greedy agreement" in report and "score, SAE spliced in" in report and "fvu" not in report
 
