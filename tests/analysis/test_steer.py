@@ -63,9 +63,9 @@ def test_top_features_are_live_and_ranked_by_label_auroc(small_pipeline: dict[st
     result = load_result(small_pipeline["interpret"])
     top = top_features(small_pipeline["interpret"], 5)
     assert len(top) == 5 and all(result.alive[f] for f in top)
-    scores = np.nan_to_num(result.label_auroc[top], nan=0.0)
+    scores = np.nan_to_num(result.label_scores.auroc[top], nan=0.0)
     assert np.all(np.diff(scores) <= 0)
-    assert scores[0] == np.nan_to_num(result.label_auroc[result.alive], nan=0.0).max()
+    assert scores[0] == np.nan_to_num(result.label_scores.auroc[result.alive], nan=0.0).max()
 
 
 def test_bad_requests_are_user_errors(small_pipeline: dict[str, Path], tmp_path: Path) -> None:

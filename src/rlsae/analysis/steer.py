@@ -269,7 +269,7 @@ def player_position(ram: np.ndarray, game: str) -> tuple[np.ndarray, np.ndarray]
 def top_features(interpret_dir: Path, n: int) -> list[int]:
     """The ``n`` live features whose labels have the highest held-out AUROC."""
     result = load_result(interpret_dir)
-    score = np.where(result.alive, np.nan_to_num(result.label_auroc, nan=0.0), -np.inf)
+    score = np.where(result.alive, np.nan_to_num(result.label_scores.auroc, nan=0.0), -np.inf)
     return [int(f) for f in np.argsort(-score, kind="stable")[:n] if result.alive[f]]
 
 
