@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from rlsae.analysis.labels import LABEL_SCORES
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer import SteerConfig, steer_features
 from rlsae.browser.build import MAX_CURVE_POINTS, BrowseConfig, browse, training_curves
@@ -20,6 +21,7 @@ from rlsae.cli import main
 from rlsae.config import UserError
 from rlsae.envs.games.ms_pacman import PACMAN_OFFSET, PACMAN_X, PACMAN_Y
 from rlsae.record import Recording
+from rlsae.sae.evaluation import Evaluation
 
 CALL = re.compile(r"^RLSAE\.(\w+)\((.*)\);\s*$", re.DOTALL)
 
@@ -42,8 +44,9 @@ def site(small_pipeline: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     evaluation = root / "eval.json"
     density = root / "density.png"
     Image.new("RGB", (30, 20), "white").save(density)
-    evaluation.write_text(json.dumps({"fvu": 0.12, "l0": 4.0, "density_png": str(density),
-                                      "scores": {"score_clean": 300.0, "score_spliced": 250.0}}))
+    Evaluation(sae="s", recording="r", architecture="topk", d_in=512, d_sae=64, k=4, states=100, fvu=0.12, l0=4.0,
+               dead_fraction=0.25, dense_fraction=0.0, mse=1.0, score_clean=300.0, score_spliced=250.0,
+               density_png=str(density)).save(evaluation)
     log = root / "log.jsonl"
     log.write_text("\n".join(json.dumps({"step": s, "fvu": 1 / (s + 1), "l0": 4, "note": "x"}) for s in range(10)))
     assert main(["browse", "--interpret", str(small_pipeline["interpret"]), "--out", str(root / "web"),
@@ -54,10 +57,13 @@ def site(small_pipeline: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
 
 def test_summary_holds_metrics_fidelity_curves_and_the_neuron_baseline(site: dict[str, object]) -> None:
     summary = read_js(site["out"] / "data" / "summary.js")  # type: ignore[operator]
-    assert summary["metrics"]["fvu"] == 0.12 and summary["metrics"]["score_spliced"] == 250.0
-    assert "regret" not in summary["metrics"]  # absent from the evaluation: left out, not invented
-    assert summary["fidelity"]["clean agent"]["score"] == 300.0
-    assert "zero ablation" not in summary["fidelity"]
+    rows = {row["key"]: row for row in summary["fidelity"]}
+    assert rows["fvu"]["value"] == 0.12 and rows["score_spliced"]["shown"] == "250 points"
+    assert rows["score_clean"]["meaning"] == "the agent as trained scores 300 points a game"
+    assert rows["dead_fraction"]["name"] == "dead features" and "25.0%" in rows["dead_fraction"]["meaning"]
+    assert "regret" not in rows and "score_zero_ablation" not in rows  # absent: left out, not invented
+    assert set(summary["metrics"]) == {"live_features", "labeled_fraction", "neuron_labeled_fraction"}
+    assert [c["key"] for c in summary["label_scores"]] == list(LABEL_SCORES)  # the page's label columns
     assert [p["step"] for p in summary["training_curves"]] == list(range(10))
     assert "note" not in summary["training_curves"][0]
     assert set(summary["label_comparison"]) == {"neurons", "features"}
@@ -127,12 +133,17 @@ def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str,
             assert table["frames"][frame][3:] == pytest.approx(list(positions[k]))
         checked += 1
     assert checked == 3
-    for feature in range(64):  # each label carries its held-out precision, unlabeled features none
+    listed = read_js(out / "data" / "features.js")  # type: ignore[operator]
+    for feature in range(64):  # each label carries its held-out scores, named as in LabelScores; unlabeled none
         detail = read_js(out / "data" / "f" / f"{feature}.js")  # type: ignore[operator]
-        precision = detail["label_precision"]
-        assert (precision is None) if detail["label"] is None else (precision is None or 0 <= precision <= 1)
-        if precision is not None:
-            assert precision == pytest.approx(result.label_precision[feature], rel=1e-5)  # type: ignore[attr-defined]
+        scores = detail["label_scores"]
+        assert (scores is None) == (detail["label"] is None)
+        assert scores is None or list(scores) == list(LABEL_SCORES)  # exactly the record's fields, no copies
+        row = dict(zip(listed["columns"], listed["rows"][feature]))
+        for name in LABEL_SCORES:
+            kept = getattr(result.label_scores, name)[feature]  # type: ignore[attr-defined]
+            shown = None if scores is None or not np.isfinite(kept) else pytest.approx(kept, rel=1e-4)
+            assert (scores or {}).get(name) == shown and row[name] == shown, (feature, name)
     steering = read_js(out / "data" / "f" / f"{site['steered']}.js")["steering"]  # type: ignore[operator]
     assert steering["mode"] == "clamp" and 0 <= steering["tv_distance"] <= 1
     assert (out / steering["heatmap"]).is_file() and (out / steering["gif"]).read_bytes()[:4] == b"GIF8"

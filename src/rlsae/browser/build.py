@@ -41,26 +41,19 @@ from rlsae.browser.data import (
 )
 from rlsae.browser.export import export_browser
 from rlsae.browser.frames import render_tiles
+from rlsae.common.records import described
 from rlsae.config import UserError, option, require
 from rlsae.envs.atari import action_names
 from rlsae.envs.games import game_spec
 from rlsae.envs.games.spec import SCREEN_HEIGHT, SCREEN_WIDTH
 from rlsae.record.recording import Recording
-from rlsae.sae.evaluate import EVALUATION
+from rlsae.sae.evaluation import EVALUATION, Evaluation
 from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
 from rlsae.sweep import SWEEP_JSON, SWEEP_PNG
 
 MAX_CURVE_POINTS = 400
 FACTS_SHOWN = 8
-# Evaluation keys shown as headline metrics, in this order (missing ones are skipped).
-METRICS = ("fvu", "l0", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
-           "advantage_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
-           "score_mean_ablation")
-FIDELITY_ROWS = (("clean agent", "clean"), ("SAE spliced in", "spliced"), ("zero ablation", "zero_ablation"),
-                 ("mean ablation", "mean_ablation"))
-
-
 @dataclass
 class BrowseConfig:
     interpret: Path = option(Path("runs/interpret"), "interpret output folder (written by `rlsae interpret`)")
@@ -94,31 +87,6 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise UserError(f"{what} '{path}' is not valid JSON ({err})") from None
     require(isinstance(data, dict), f"{what} '{path}' must hold a JSON object")
     return data
-
-
-def _numbers(data: dict[str, Any]) -> dict[str, float]:
-    """Numeric entries of ``data`` and of the objects nested one level in it (first one wins)."""
-    out: dict[str, float] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    out.setdefault(k, float(v))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out.setdefault(key, float(value))
-    return out
-
-
-def fidelity_table(evaluation: dict[str, float]) -> dict[str, dict[str, float | None]]:
-    """Rows clean / spliced / ablations with the score and, for the spliced agent, the fidelity metrics."""
-    rows: dict[str, dict[str, float | None]] = {}
-    for title, key in FIDELITY_ROWS:
-        if f"score_{key}" in evaluation:
-            rows[title] = {"score": evaluation[f"score_{key}"], "score_std": evaluation.get(f"score_{key}_std")}
-    extra = {k: evaluation[k] for k in METRICS[:8] if k in evaluation}
-    if extra:
-        rows.setdefault("SAE spliced in", {}).update(extra)
-    return rows
 
 
 # Log fields that are bookkeeping, not training curves worth a chart.
@@ -195,8 +163,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     rec = Recording.open(manifest["recording"])
     sae_cfg = read_sae_config(sae_folder) if sae_folder.is_dir() else {}
     evaluation_file = cfg.evaluation or sae_folder / EVALUATION
-    raw = _read_json(evaluation_file, "evaluation") if cfg.evaluation or evaluation_file.is_file() else {}
-    evaluation = _numbers(raw)
+    evaluation = Evaluation.load(evaluation_file) if cfg.evaluation or evaluation_file.is_file() else None
     log = cfg.training_log or sae_folder / TRAINING_LOG
     curves = training_curves(log) if cfg.training_log or log.is_file() else []
     steering: dict[int, Steering] = {}
@@ -245,11 +212,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         features.append(Feature(
             id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
             action_effect=result.action_effect[f].tolist(), label=label,
-            label_score=float(result.label_auroc[f]) if label else None,
-            label_precision=_finite(result.label_precision[f]) if label else None,
-            label_recall=_finite(result.label_recall[f]) if label else None,
-            label_f1=_finite(result.label_f1[f]) if label else None,
-            label_lift=_finite(result.label_lift[f]) if label else None,
+            label_scores=result.label_scores.unit(f) if label else None,
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
@@ -263,25 +226,26 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     sweep = read_sweep(sweep_folder) if cfg.sweep or (sweep_folder / SWEEP_JSON).is_file() else None
     s = result.summary
     agent_manifest = rec.manifest.get("agent", {}).get("manifest", {})
-    metrics: dict[str, float | None] = {k: evaluation[k] for k in METRICS if k in evaluation}
-    metrics.update({"live_features": s["n_live"], "labeled_fraction": s["features"]["labeled_fraction"],
-                    "neuron_labeled_fraction": s["neurons"]["labeled_fraction"]})
+    metrics: dict[str, float | None] = {"live_features": s["n_live"],
+                                        "labeled_fraction": s["features"]["labeled_fraction"],
+                                        "neuron_labeled_fraction": s["neurons"]["labeled_fraction"]}
+    agent_score = agent_manifest.get("training_eval", {}).get("mean_score")
     game = rec.manifest["game"]
     summary = RunSummary(
         title=cfg.title or f"rlsae: {sae_folder.name} on {game}",
         agent=AgentInfo(game, int(agent_manifest.get("step", 0)),
-                        evaluation.get("score_clean", agent_manifest.get("training_eval", {}).get("mean_score")),
+                        evaluation.score_clean if evaluation and evaluation.played else agent_score,
                         str(agent_manifest.get("algorithm", ""))),
         sae=SAEInfo(int(rec.manifest["d_act"]), result.d_sae, sae_cfg.get("k"),
                     _architecture(sae_cfg), rec.manifest["layer"]),
-        metrics=metrics, fidelity=fidelity_table(evaluation), training_curves=curves,
+        metrics=metrics, fidelity=described(evaluation) if evaluation else [], training_curves=curves,
         density_sample=f"the {s['n_states']:,} states from {s['n_episodes']} episodes analysed by interpret",
         action_names=list(action_names(game)), player=game_spec(game).player,
         frame_size=(SCREEN_WIDTH, SCREEN_HEIGHT), sweep=sweep,
         label_comparison={kind: _label_stats(s[kind]) for kind in ("neurons", "features")},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
-                    "evaluation": str(evaluation_file) if raw else None,
+                    "evaluation": str(evaluation_file) if evaluation else None,
                     "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     return BrowserData(summary, features, clusters)
@@ -329,10 +293,6 @@ def read_sweep(folder: Path) -> Sweep:
     counts = ", ".join(f"{arm} SAE {n} agents" for arm, n in agents.items())
     return Sweep(plot if plot.is_file() else None, numbers,
                  f"From {folder / SWEEP_JSON} ({counts}); a dash: too few agents for that number.")
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def _architecture(sae_cfg: dict[str, Any]) -> str:

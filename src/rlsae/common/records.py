@@ -65,6 +65,13 @@ def described(record: Any, keys: typing.Iterable[str] | None = None) -> list[Des
     return out
 
 
+def declared(cls: type) -> list[dict[str, str]]:
+    """The declared numbers of a record class: key, name, meaning, format (a Python format spec such as
+    ``{:.1%}``) and unit, in field order: e.g. the columns a page shows."""
+    return [{"key": f.name, "name": f.metadata["name"], "meaning": f.metadata["meaning"],
+             "format": f.metadata["format"], "unit": f.metadata["unit"]} for f in fields(cls) if "name" in f.metadata]
+
+
 class Record:
     """Base of the stage results (mix into a ``@dataclass(frozen=True)``).
 
