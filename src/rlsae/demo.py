@@ -73,44 +73,37 @@ class Stages:
 
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     from rlsae.analysis.interpret import InterpretConfig, interpret
-    from rlsae.analysis.results import MANIFEST as INTERPRETED
-    from rlsae.analysis.steer import RESULTS as STEERING
     from rlsae.analysis.steer import SteerConfig, steer
     from rlsae.browser.build import BrowseConfig, browse
     from rlsae.record import RecordConfig, record
-    from rlsae.sae.evaluate import EVALUATION, EvaluateSAEConfig, evaluate_sae
-    from rlsae.sae.io import CFG
+    from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
     from rlsae.sae.train import TrainSAEConfig, train_sae
+    from rlsae.stages import BROWSE, EVALUATE, INTERPRET, RECORD, STEER, TRAIN_SAE, recorded
 
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages()
     started = time.perf_counter()
-    recording, sae, interpreted, steered = out / "recording", out / "sae", out / "interpret", out / "steer"
+    recording, sae, interpreted, steered = RECORD.path(out), TRAIN_SAE.path(out), INTERPRET.path(out), STEER.path(out)
 
-    # A recording is complete when its manifest counts every step asked for; `record` resumes otherwise.
-    def recorded() -> bool:
-        manifest = recording / "manifest.json"
-        return manifest.exists() and json.loads(manifest.read_text())["n_steps"] >= cfg.steps
-
-    stages.run("record", recorded(), lambda: record(RecordConfig(
+    stages.run(RECORD.name, recorded(out, cfg.steps), lambda: record(RecordConfig(
         out=recording, checkpoint=cfg.checkpoint, steps=cfg.steps, num_envs=cfg.num_envs, seed=cfg.seed,
         progress=cfg.progress)))
-    stages.run("train-sae", (sae / CFG).exists(), lambda: train_sae(TrainSAEConfig(
+    stages.run(TRAIN_SAE.name, TRAIN_SAE.done(out), lambda: train_sae(TrainSAEConfig(
         recording=recording, out=sae, expansion_factor=cfg.expansion_factor, k=cfg.k, samples=cfg.samples,
         seed=cfg.seed, progress=cfg.progress)))
-    stages.run("evaluate", (sae / EVALUATION).exists(), lambda: evaluate_sae(EvaluateSAEConfig(
+    stages.run(EVALUATE.name, EVALUATE.done(out), lambda: evaluate_sae(EvaluateSAEConfig(
         sae=sae, episodes=cfg.episodes, seed=cfg.seed, progress=cfg.progress)))
-    stages.run("interpret", (interpreted / INTERPRETED).exists(), lambda: interpret(InterpretConfig(
+    stages.run(INTERPRET.name, INTERPRET.done(out), lambda: interpret(InterpretConfig(
         sae=sae, out=interpreted, seed=cfg.seed, progress=cfg.progress)))
     if cfg.steer_top:
-        stages.run("steer", (steered / STEERING).exists(), lambda: steer(SteerConfig(
+        stages.run(STEER.name, STEER.done(out), lambda: steer(SteerConfig(
             sae=sae, top=cfg.steer_top, interpret=interpreted, episodes=cfg.steer_episodes, out=steered,
             seed=cfg.seed, progress=cfg.progress)))
-    index, _ = stages.run("browse", False, lambda: browse(BrowseConfig(
-        interpret=interpreted, out=out / "browser", evaluation=sae / EVALUATION,
+    index, _ = stages.run(BROWSE.name, False, lambda: browse(BrowseConfig(
+        interpret=interpreted, out=BROWSE.path(out), evaluation=EVALUATE.output(out),
         steering=(steered,) if cfg.steer_top else (), progress=cfg.progress)))
-    summary = _summary(out, index, steered / STEERING if cfg.steer_top else None, stages.seconds,
+    summary = _summary(out, index, STEER.output(out) if cfg.steer_top else None, stages.seconds,
                        time.perf_counter() - started)
     write_json(out / SUMMARY, summary)
     return summary
@@ -118,9 +111,11 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
 def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, float],
              total: float) -> dict[str, Any]:
-    evaluation = json.loads((out / "sae" / "evaluation.json").read_text())
-    interpreted = json.loads((out / "interpret" / INTERPRET_SUMMARY).read_text())
-    labels = load_result(out / "interpret").label
+    from rlsae.stages import EVALUATE, INTERPRET
+
+    evaluation = json.loads(EVALUATE.output(out).read_text())
+    interpreted = json.loads((INTERPRET.path(out) / INTERPRET_SUMMARY).read_text())
+    labels = load_result(INTERPRET.path(out)).label
     steered = [{"feature": r["feature"], "label": labels[r["feature"]], "mode": r["mode"], "strength": r["strength"],
                 "tv_distance": r["tv_distance"], "scores_clean": r["scores_clean"],
                 "scores_steered": r["scores_steered"]}

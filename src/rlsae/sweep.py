@@ -89,28 +89,28 @@ def agent_score(folder: Path, episodes: int, seed: int) -> dict[str, Any]:
 def _measure(folder: Path, arm: str, cfg: SweepConfig) -> dict[str, Any]:
     """Record (once per checkpoint), then train, evaluate and interpret one arm's SAE."""
     from rlsae.analysis.interpret import InterpretConfig, interpret
-    from rlsae.analysis.results import MANIFEST as INTERPRETED
     from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
-    from rlsae.record import RecordConfig, Recording, record
-    from rlsae.sae.evaluate import EVALUATION, EvaluateSAEConfig, evaluate_sae
-    from rlsae.sae.io import CFG
+    from rlsae.record import RecordConfig, record
+    from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
     from rlsae.sae.train import TrainSAEConfig, train_sae
+    from rlsae.stages import EVALUATE, INTERPRET, RECORD, TRAIN_SAE, recorded
 
-    base = cfg.out / folder.name
-    recording, sae, interpreted = base / "recording", base / arm / "sae", base / arm / "interpret"
-    if not (recording / "manifest.json").exists() or len(Recording.open(recording)) < cfg.steps:
+    base = cfg.out / folder.name  # the recording is shared by the arms; each arm has its own SAE and interpret
+    run = base / arm
+    recording, sae, interpreted = RECORD.path(base), TRAIN_SAE.path(run), INTERPRET.path(run)
+    if not recorded(base, cfg.steps):
         record(RecordConfig(out=recording, checkpoint=folder, steps=cfg.steps, seed=cfg.seed,
                             progress=cfg.progress))
-    if not (sae / CFG).exists():
+    if not TRAIN_SAE.done(run):
         train_sae(TrainSAEConfig(recording=recording, out=sae, d_sae=cfg.d_sae, samples=cfg.samples,
                                  heldout_fraction=cfg.heldout_fraction, seed=cfg.seed, progress=cfg.progress,
                                  **ARMS[arm]))
-    if not (sae / EVALUATION).exists():
+    if not EVALUATE.done(run):
         evaluate_sae(EvaluateSAEConfig(sae=sae, max_states=cfg.steps, episodes=cfg.episodes, seed=cfg.seed,
                                        progress=cfg.progress))
-    if not (interpreted / INTERPRETED).exists():
+    if not INTERPRET.done(run):
         interpret(InterpretConfig(sae=sae, out=interpreted, seed=cfg.seed, progress=cfg.progress))
-    evaluation = read_json(sae / EVALUATION, "evaluation")
+    evaluation = read_json(EVALUATE.output(run), "evaluation")
     labels = read_json(interpreted / INTERPRET_SUMMARY, "interpret summary")["features"]
     row = {key: evaluation.get(key) for key in ("fvu", "l0", "dead_fraction", "states", "action_agreement",
                                                 "action_agreement_large_gap", "score_spliced", "score_clean")}
