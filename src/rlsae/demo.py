@@ -111,15 +111,15 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
 def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, float],
              total: float) -> dict[str, Any]:
+    from rlsae.analysis.steer_results import SteeringRun
     from rlsae.stages import EVALUATE, INTERPRET
 
     evaluation = json.loads(EVALUATE.output(out).read_text())
     interpreted = json.loads((INTERPRET.path(out) / INTERPRET_SUMMARY).read_text())
     labels = load_result(INTERPRET.path(out)).label
-    steered = [{"feature": r["feature"], "label": labels[r["feature"]], "mode": r["mode"], "strength": r["strength"],
-                "tv_distance": r["tv_distance"], "scores_clean": r["scores_clean"],
-                "scores_steered": r["scores_steered"]}
-               for r in (json.loads(steering.read_text())["results"] if steering else [])]
+    steered = [{"feature": r.feature, "label": labels[r.feature], "mode": r.mode, "strength": r.strength,
+                "tv_distance": r.tv_distance, "scores_clean": r.scores_clean, "scores_steered": r.scores_steered}
+               for r in (SteeringRun.load(steering).results if steering else [])]
     keys = ("fvu", "l0", "states", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
             "advantage_rel_error", "q_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
             "score_mean_ablation", "recovered_vs_mean_ablation", "episodes")

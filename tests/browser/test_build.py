@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from PIL import Image
 from rlsae.analysis.labels import LABEL_SCORES
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer import SteerConfig, steer_features
+from rlsae.analysis.steer_results import GoalReached, StartsUsed, SteeredFeature
 from rlsae.browser.build import MAX_CURVE_POINTS, BrowseConfig, browse, training_curves
 from rlsae.browser.context import CLIP_RADIUS
 from rlsae.browser.frames import SHEET_STEPS, render_tiles
@@ -225,14 +227,19 @@ def test_a_sweep_result_is_read_with_its_numbers_and_plot(tmp_path: Path) -> Non
 def test_a_steering_note_says_where_the_games_began_and_how_the_goal_went() -> None:
     from rlsae.browser.build import _steering
 
-    result = {"feature": 7, "mode": "clamp", "strength": 3.0, "value": 3.0, "max_activation": 1.0,
-              "tv_distance": 0.1, "score_clean": 10.0, "score_steered": 20.0, "scores_clean": [0.0, 20.0],
-              "scores_steered": [10.0, 30.0], "action_clean": [1.0], "action_steered": [1.0], "heatmap": None,
-              "gif": None, "starts": {"n": 2, "where": "pill_top_left", "steps": 50}, "goal": "not pill_top_left",
-              "goal_steps": 50, "goal_clean": {"first_step": [None, 4]}, "goal_steered": {"first_step": [9, 4]}}
+    def reached(first: list[int | None]) -> GoalReached:
+        return GoalReached(share=0.0, games=len(first), first_step=first, path=[])
+
+    result = SteeredFeature(
+        feature=7, mode="clamp", strength=3.0, value=3.0, max_activation=1.0, max_activation_source="test",
+        tv_distance=0.1, score_clean=10.0, score_steered=20.0, scores_clean=[0.0, 20.0], scores_steered=[10.0, 30.0],
+        action_clean=[1.0], action_steered=[1.0], action_clean_own_games=[1.0], truncated_clean=0,
+        truncated_steered=0, steps_steered=100, heatmap=None, gif=None,
+        starts=StartsUsed(n=2, where="pill_top_left", steps=50), goal="not pill_top_left", goal_steps=50,
+        goal_clean=reached([None, 4]), goal_steered=reached([9, 4]))
     note = _steering([result])[7].note
     assert note.startswith("Games from 2 recorded states, 50 steps each")
     assert note.endswith("Goal: not pill_top_left within 50 steps from 2 recorded states where pill_top_left: "
                          "50% -> 100% of 2 games (1 gained, 0 lost; paired p = 1).")
-    del result["starts"], result["goal"]
+    result = replace(result, starts=None, goal=None)
     assert "recorded" not in _steering([result])[7].note and "Goal" not in _steering([result])[7].note

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
+from rlsae.analysis.steer_results import SteeredFeature
 from rlsae.browser.context import StepFacts, Steps, related_units, sparse_codes
 from rlsae.browser.data import (
     AgentInfo,
@@ -121,19 +122,18 @@ def _chosen_examples(result: InterpretResult, feature: int, cfg: BrowseConfig) -
     return groups
 
 
-def _steering(results: list[dict[str, Any]]) -> dict[int, Steering]:
+def _steering(results: list[SteeredFeature]) -> dict[int, Steering]:
     out: dict[int, Steering] = {}
     for r in results:
-        starts = r.get("starts")
-        played = (f"Games from {starts['n']} recorded states, {starts['steps']} steps each (points over those "
-                  "steps). " if starts else "")
-        goal = f" Goal: {describe_goal(r)}." if "goal" in r else ""
-        out[int(r["feature"])] = Steering(
-            r["mode"], r["strength"], r["tv_distance"], r["score_clean"], r["score_steered"], r["action_clean"],
-            r["action_steered"], r["heatmap"], r["gif"],
-            note=f"{played}{score_change(r['scores_clean'], r['scores_steered'])} {r['mode']} value "
-                 f"{r['value']:.3g} ({r['value'] / r['max_activation']:.3g}x the max activation "
-                 f"{r['max_activation']:.3g}).{goal}")
+        played = (f"Games from {r.starts.n} recorded states, {r.starts.steps} steps each (points over those "
+                  "steps). " if r.starts else "")
+        goal = f" Goal: {describe_goal(r)}." if r.goal is not None else ""
+        out[r.feature] = Steering(
+            r.mode, r.strength, r.tv_distance, r.score_clean, r.score_steered, r.action_clean, r.action_steered,
+            None if r.heatmap is None else Path(r.heatmap), None if r.gif is None else Path(r.gif),
+            note=f"{played}{score_change(r.scores_clean, r.scores_steered)} {r.mode} value "
+                 f"{r.value:.3g} ({r.value / r.max_activation:.3g}x the max activation "
+                 f"{r.max_activation:.3g}).{goal}")
     return out
 
 
