@@ -209,13 +209,14 @@ def test_a_score_change_comes_with_its_standard_error_and_a_verdict() -> None:
 
 def test_a_sweep_result_is_read_with_its_numbers_and_plot(tmp_path: Path) -> None:
     from rlsae.browser.build import read_sweep
-    from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, analyse
+    from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepArm, SweepResult, SweepRow, analyse
 
     # live counts that peak in the middle, as the paper's quadratic claims: the fit must find the peak
     live = [100, 300, 500, 700, 900]
-    rows = [{"score": 1000 - (n - 500) ** 2 / 400, "arms": {"default": {"live": n, "dead_fraction": 1 - n / 2048}}}
-            for n in live]
-    (tmp_path / SWEEP_JSON).write_text(json.dumps({"rows": rows, "statistics": analyse(rows, ("default",))}))
+    rows = [SweepRow(f"step{n}", "agents", n, 1000 - (n - 500) ** 2 / 400, 10.0, 30, {"default": SweepArm(
+        Evaluation(sae="s", recording="r", architecture="topk", d_in=512, d_sae=2048, k=32, states=100, fvu=0.1,
+                   l0=32.0, dead_fraction=1 - n / 2048, dense_fraction=0.0, mse=1.0), live=n)}) for n in live]
+    SweepResult(rows, analyse(rows, ("default",)), {}, {}).save(tmp_path / SWEEP_JSON)
     Image.new("RGB", (40, 20), "white").save(tmp_path / SWEEP_PNG)
     sweep = read_sweep(tmp_path)
     assert sweep.plot == tmp_path / SWEEP_PNG and "5 agents" in sweep.note

@@ -51,7 +51,7 @@ from rlsae.record.recording import Recording
 from rlsae.sae.evaluation import EVALUATION, Evaluation
 from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
-from rlsae.sweep import SWEEP_JSON, SWEEP_PNG
+from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepResult
 
 MAX_CURVE_POINTS = 400
 FACTS_SHOWN = 8
@@ -77,17 +77,6 @@ class BrowseConfig:
         require(min(self.top_frames or 0, self.quantile_frames or 0) >= 0,
                 "--top-frames/--quantile-frames must be >= 0")
         require(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
-
-
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise UserError(f"cannot read {what} '{path}': {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{what} '{path}' is not valid JSON ({err})") from None
-    require(isinstance(data, dict), f"{what} '{path}' must hold a JSON object")
-    return data
 
 
 # Log fields that are bookkeeping, not training curves worth a chart.
@@ -279,10 +268,10 @@ def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
 def read_sweep(folder: Path) -> Sweep:
     """The sweep's plot and, per arm, the numbers that test "dead features predict skill": Spearman's rho of
     the agent's score on the live-feature count and the quadratic fit the paper reports, with p-values."""
-    result = _read_json(folder / SWEEP_JSON, "sweep result")
+    result = SweepResult.load(folder / SWEEP_JSON)
     numbers: dict[str, float | None] = {}
     agents = {}
-    for arm, stats in result.get("statistics", {}).items():
+    for arm, stats in result.statistics.items():
         fit = stats.get("score_on_live", {})
         agents[arm] = fit.get("n", 0)
         for key, name in (("spearman", "Spearman rho (score, live features)"), ("spearman_p", "Spearman p-value"),

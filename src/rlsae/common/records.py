@@ -180,7 +180,7 @@ def _type_schema(tp: Any) -> dict[str, Any]:
     if _is_union(tp):
         return {"anyOf": [_type_schema(t) for t in typing.get_args(tp)]}
     if isinstance(tp, type) and is_dataclass(tp):
-        return schema(tp)
+        return schema(tp, nested=True)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (list, tuple):
         return {"type": "array", **({"items": _type_schema(args[0])} if args else {})}
@@ -191,9 +191,10 @@ def _type_schema(tp: Any) -> dict[str, Any]:
     return {}  # Any
 
 
-def schema(cls: type) -> dict[str, Any]:
+def schema(cls: type, nested: bool = False) -> dict[str, Any]:
     """The JSON schema of a record (or any dataclass in one): each field's type, and its human name and
-    meaning as ``title`` and ``description``; a record's ``kind`` and ``version`` are required constants."""
+    meaning as ``title`` and ``description``; a record's file requires its ``kind`` and ``version`` (a record
+    ``nested`` in another is written without them)."""
     hints = _hints(cls)
     properties: dict[str, Any] = {}
     required = []
@@ -206,7 +207,7 @@ def schema(cls: type) -> dict[str, Any]:
             required.append(f.name)
     out: dict[str, Any] = {"type": "object", "title": cls.__name__, "properties": properties,
                            "additionalProperties": False, "required": required}
-    if issubclass(cls, Record):
+    if issubclass(cls, Record) and not nested:
         properties.update(kind={"const": cls.KIND}, version={"const": cls.VERSION})
         out["required"] = ["kind", "version", *required]
     return out
