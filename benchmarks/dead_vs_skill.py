@@ -1,6 +1,6 @@
 """Dead SAE features vs agent skill over a checkpoint series (`rlsae sweep`), written into BENCHMARKS.md.
 
-    python benchmarks/dead_vs_skill.py --checkpoints series --out runs/sweep --steps 60000 --samples 1000000 \\
+    python benchmarks/dead_vs_skill.py --checkpoints runs/series --out runs/sweep --steps 60000 --samples 1000000 \\
         --episodes 10
 
 Stages already finished in ``--out`` are reused, so the table can be written from an interrupted sweep
@@ -19,7 +19,7 @@ from rlsae.sweep import ARMS, SWEEP_PNG, SweepConfig, run_sweep
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoints", type=Path, default=Path("series"))
+    parser.add_argument("--checkpoints", type=Path, default=Path("runs/series"))
     parser.add_argument("--out", type=Path, default=Path("runs/sweep"))
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=2_000_000)

@@ -94,8 +94,8 @@ class SweepResult(Record):
 
 @dataclass
 class SweepConfig:
-    checkpoints: Path = option(Path("series"), "'series' (the shipped checkpoint series) or a folder of agent "
-                                               "checkpoint folders")
+    checkpoints: Path = option(Path("runs/agent/series"), "a folder of agent checkpoint folders (a train-agent "
+                                                           "run's series/, or one published in float16)")
     out: Path = option(Path("runs/sweep"), "output folder (finished stages found there are reused)")
     steps: int = option(200_000, "agent steps recorded per checkpoint")
     heldout_fraction: float = option(0.5, "share of recorded episodes held out for every metric")
@@ -118,9 +118,9 @@ class SweepConfig:
 
 
 def checkpoint_folders(spec: Path) -> list[Path]:
-    from rlsae.agents.checkpoint_series import series_folders, shipped_series
+    from rlsae.agents.checkpoint_series import series_folders
 
-    return series_folders(shipped_series() if str(spec) == "series" else spec)
+    return series_folders(spec)
 
 
 def agent_score(folder: Path, episodes: int, seed: int) -> dict[str, Any]:

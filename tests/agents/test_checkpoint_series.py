@@ -1,4 +1,4 @@
-"""The checkpoint series: kept by train-agent at the asked steps, published in float16, loaded by name."""
+"""The checkpoint series: kept by train-agent at the asked steps, published in float16, loaded by path."""
 
 from pathlib import Path
 
@@ -36,6 +36,8 @@ def test_train_agent_keeps_each_asked_step_and_publish_scores_them(tmp_path: Pat
     assert manifest["evaluation"]["episodes"] == 1 and next(model.parameters()).dtype == torch.float32
 
 
-def test_unknown_series_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(UserError, match="shipped series"):
-        resolve_checkpoint("series:no-such-step")
+def test_the_retired_series_names_say_how_to_make_a_series() -> None:
+    with pytest.raises(UserError, match="no longer ships.*rlsae train-agent"):
+        resolve_checkpoint("series:1M")
+    with pytest.raises(UserError, match="no longer ships.*runs/agent/series"):
+        series_folders(Path("series"))

@@ -28,27 +28,23 @@ MANIFEST = "manifest.json"
 TRAIN_STATE = "train_state"
 
 
+# Earlier versions shipped a checkpoint series loaded as ``series:NAME``; it now comes from a command.
 SERIES_PREFIX = "series:"
+MAKE_SERIES = ("the checkpoint series no longer ships with rlsae: `rlsae train-agent --out runs/agent` keeps the "
+               "network at log-spaced steps in runs/agent/series/ (see --keep-steps)")
 
 
 def default_agent_path() -> Path:
-    """The Ms. Pac-Man agent shipped inside the package."""
+    """The agent shipped inside the package."""
     return Path(str(resources.files("rlsae") / "agents" / "default"))
 
 
 def resolve_checkpoint(path: Path | str | None) -> Path:
-    """A checkpoint folder from a path, ``series:NAME`` (the shipped checkpoint series) or None (the
-    shipped agent)."""
+    """A checkpoint folder from a path (a file inside it will do), or the shipped agent for None."""
     if path is None:
         return default_agent_path()
-    text = str(path)
-    if text.startswith(SERIES_PREFIX):
-        series = Path(str(resources.files("rlsae") / "agents" / "series"))
-        name = text[len(SERIES_PREFIX):]
-        if not (series / name / MANIFEST).is_file():
-            names = sorted(p.name for p in series.iterdir() if (p / MANIFEST).is_file()) if series.is_dir() else []
-            raise UserError(f"no checkpoint '{name}' in the shipped series (it has: {', '.join(names) or 'none'})")
-        return series / name
+    if str(path).startswith(SERIES_PREFIX):
+        raise UserError(f"'{path}': {MAKE_SERIES}; give one of its folders, e.g. runs/agent/series/1M")
     folder = Path(path)
     return folder.parent if folder.is_file() else folder
 
@@ -99,9 +95,9 @@ def check_agent_manifest(manifest: Any, folder: Path) -> None:
 
 
 def load_agent(path: Path | str | None = None, device: str = "cpu") -> tuple[QNetwork, dict[str, Any]]:
-    """Load a Q-network checkpoint folder, ``series:NAME`` or None (the shipped default agent).
+    """Load a Q-network checkpoint folder, or the shipped default agent for None.
 
-    Weights stored in float16 (the series) load into a float32 network."""
+    Weights stored in float16 (the shipped agent, a published series) load into a float32 network."""
     folder = resolve_checkpoint(path)
     manifest = read_manifest(folder)
     check_agent_manifest(manifest, folder)

@@ -1,28 +1,27 @@
 """The checkpoint series: one agent kept at log-spaced steps of a training run, with its score.
 
 A series shows how features form as an agent learns (`rlsae sweep` reads one). `train-agent` keeps the
-network at each of ``--keep-steps`` under ``OUT/series/``; :func:`publish_series` scores each one over
-full games and stores it in float16 (a few MB each) in a series folder:
+network at each of ``--keep-steps`` under ``OUT/series/``, where every command that takes an agent loads it
+by path (``--checkpoint runs/agent/series/1M``); :func:`publish_series` scores each one over full games and
+stores it in float16 (a few MB each) in a series folder, so a sweep reads the scores instead of replaying:
 
     series/
       index.json      [{"name": "1M", "step": 1000448, "mean_score": ..., ...}, ...] in step order
       1M/             model.safetensors (float16) + manifest.json (with its 30-game evaluation)
 
-The series shipped in the package loads by name: ``load_agent("series:1M")``.
-
-    python -m rlsae.agents.checkpoint_series runs/agent        # publish runs/agent/series into the package
+    python -m rlsae.agents.checkpoint_series runs/agent --dest runs/series
+    rlsae sweep --checkpoints runs/series
 """
 
 from __future__ import annotations
 
 import argparse
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rlsae.agents.checkpoint import MANIFEST, load_agent, read_manifest, save_checkpoint
+from rlsae.agents.checkpoint import MAKE_SERIES, MANIFEST, SERIES_PREFIX, load_agent, read_manifest, save_checkpoint
 from rlsae.agents.evaluate import greedy_policy, play_games, summarize
 from rlsae.common.files import read_json, write_json
 from rlsae.config import UserError
@@ -30,12 +29,10 @@ from rlsae.config import UserError
 INDEX = "index.json"
 
 
-def shipped_series() -> Path:
-    return Path(str(resources.files("rlsae") / "agents" / "series"))
-
-
 def series_folders(folder: Path) -> list[Path]:
     """The checkpoint folders in ``folder`` (a series, or any folder of checkpoint folders), by step."""
+    if str(folder) == SERIES_PREFIX.rstrip(":"):
+        raise UserError(f"'{folder}': {MAKE_SERIES}; give that folder, e.g. runs/agent/series")
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"'{folder}' is not a folder of agent checkpoints")
@@ -80,7 +77,7 @@ def publish_series(run: Path, dest: Path, episodes: int = 30) -> list[dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description="score a train-agent run's series and store it in float16")
     parser.add_argument("run", type=Path, help="train-agent output folder (holds series/)")
-    parser.add_argument("--dest", type=Path, default=shipped_series(), help="series folder to write")
+    parser.add_argument("--dest", type=Path, default=Path("runs/series"), help="series folder to write")
     parser.add_argument("--episodes", type=int, default=30)
     args = parser.parse_args()
     torch.set_num_threads(1)

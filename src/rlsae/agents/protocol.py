@@ -7,7 +7,7 @@ produces them - plus the name of the layer to read and, when there is one, the n
 loss, the action arrows and the regret are exact; without it they are unavailable (a linear read-out
 is what makes them exact), and every command says so. A command names an agent with ``--agent``:
 
-    runs/agent/best                 an rlsae checkpoint folder (series:NAME: the shipped series)
+    runs/agent/best                 an rlsae checkpoint folder
     mypkg.nets:build                a factory: build() returns an nn.Module, or an Agent naming its layer,
                                     head and game (the module must be importable)
     mypkg.nets:build@model.pt       the same, then rlsae loads the weights: safetensors, or a torch
@@ -35,7 +35,7 @@ from rlsae.agents.qnet import HIDDEN_LAYER
 from rlsae.config import UserError, require
 
 OBSERVATION = "uint8 [B, 4, 84, 84]: four stacked 84x84 grey frames (ALE's standard DQN preprocessing)"
-AGENT_HELP = "agent: a checkpoint folder, series:NAME or module:function[@WEIGHTS]"
+AGENT_HELP = "agent: a checkpoint folder or module:function[@WEIGHTS]"
 HEAD_UNAVAILABLE = ("no linear Q-head reads this layer, so the advantage-aware loss, the action arrows and the "
                     "regret are unavailable (they need Q = W_head @ layer + b exactly)")
 
@@ -53,7 +53,7 @@ class Agent:
 
 
 def is_factory(text: str) -> bool:
-    """``package.module:function[@weights]`` rather than a path or ``series:NAME``."""
+    """``package.module:function[@weights]`` rather than a path (or the retired ``series:NAME``)."""
     name = text.split("@", 1)[0]
     module, sep, function = name.partition(":")
     return bool(sep) and module.replace(".", "").replace("_", "").isalnum() and function.isidentifier() \

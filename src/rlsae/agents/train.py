@@ -35,7 +35,7 @@ SERIES_STEPS = (0, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_000_000, 4_00
 
 
 def series_label(step: int) -> str:
-    """0, 50k, 1M, 2.5M: the name a kept checkpoint goes by (``--checkpoint series:1M``)."""
+    """0, 50k, 1M, 2.5M: the name a kept checkpoint goes by (``--checkpoint runs/agent/series/1M``)."""
     for unit, size in (("M", 1_000_000), ("k", 1_000)):
         if step >= size and step % (size // 10) == 0:
             return f"{step / size:g}{unit}"

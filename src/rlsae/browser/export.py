@@ -2,7 +2,8 @@
 
     out_dir/
       index.html            the page (a copy of static/index.html with the run's title)
-      assets/               charts.js, browser.js, browser.css (copied from the package's static folder)
+      assets/               the page's scripts (charts.js, common.js, the pages' files, browser.js) and browser.css,
+                            copied from the package's static folder
       data/summary.js       run summary, clusters, action names
       data/features.js      the feature list: one compact row per feature
       data/frames.js        the frame table: per frame [sheet URL number, tile index, tiles in the sheet,
@@ -41,7 +42,8 @@ from rlsae.common.records import declared
 from rlsae.common.runtime import provenance
 from rlsae.config import UserError, require
 
-STATIC_FILES = ("charts.js", "browser.js", "browser.css")
+STATIC_FILES = ("charts.js", "common.js", "map.js", "summary.js", "list.js", "frames.js", "feature.js", "clusters.js",
+                "browser.js", "browser.css")
 LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", *LABEL_SCORES, "cluster_id", "top_action",
                 "bottom_action", "facts", "map_xy"]
 IO_THREADS = 8

@@ -1,0 +1,154 @@
+/* rlsae feature browser: one feature's page (#feature/<id>), its data loaded on demand.
+ */
+(function () {
+  'use strict';
+  var U = window.RLSAEUI, el = U.el, append = U.append, clear = U.clear, $ = U.$,
+      isNum = U.isNum, fmt = U.fmt, fmtDensity = U.fmtDensity, histogramSvg = U.histogramSvg, arrowsSvg = U.arrowsSvg,
+      distributionSvg = U.distributionSvg, POS = U.POS, NEG = U.NEG;
+  var R = window.RLSAE, state = R.state, card = R.card, clusterName = R.clusterName, memberChips = R.memberChips,
+      frameBox = R.frameBox, marksLegend = R.marksLegend, openClip = R.openClip;
+
+  function neighbour(id, delta) {
+    var ids = (R.filtered.length ? R.filtered : R.rows).map(function (r) { return r.id; });
+    var at = ids.indexOf(id);
+    if (at < 0) { ids = R.rows.map(function (r) { return r.id; }); at = ids.indexOf(id); }
+    var next = ids[at + delta];
+    return next === undefined ? null : next;
+  }
+  function step(delta) { var n = neighbour(state.current, delta); if (n !== null) location.hash = '#feature/' + n; }
+
+  function loadFeature(id) {
+    var root = clear($('view-feature'));
+    state.current = id;
+    if (!(id in R.byId)) { append(root, el('p', {'class': 'error', text: 'There is no feature ' + id + ' in this export.'})); return; }
+    if (R.cache[id]) { renderFeature(R.cache[id]); return; }
+    append(root, el('p', {'class': 'muted', text: 'Loading feature ' + id + '\u2026'}));
+    if (R.loading[id]) return;
+    R.loading[id] = true;
+    var script = el('script', {src: 'data/f/' + id + '.js'});
+    script.onerror = function () {
+      delete R.loading[id];
+      if (state.current === id) clear(root).appendChild(el('p', {'class': 'error', text: 'Could not load data/f/' + id + '.js (is the export complete?)'}));
+    };
+    document.head.appendChild(script);
+  }
+
+  R.receiveFeature = function (d) {
+    R.cache[d.id] = d;
+    delete R.loading[d.id];
+    if (state.current === d.id && R.view === 'feature') renderFeature(d);
+  };
+
+  function signed(e) { return (e > 0 ? '+' : '') + fmt(e, 3); }
+
+  function renderFeature(d) {
+    var root = clear($('view-feature')), names = R.summary.action_names, prev = neighbour(d.id, -1), next = neighbour(d.id, 1);
+    append(root, el('div', {'class': 'feature-head'},
+      el('h1', {text: 'Feature ' + d.id}),
+      el('span', {'class': 'label', text: d.label || (d.alive ? 'no label' : 'dead feature')}),
+      isNum(d.label_score) ? el('span', {'class': 'pill', text: 'AUROC ' + fmt(d.label_score, 3)}) : null,
+      isNum(d.label_precision) ? el('span', {'class': 'pill', title: 'share of the states where it fires on which the label holds',
+                                             text: 'holds when firing ' + Math.round(100 * d.label_precision) + '%'}) : null,
+      el('span', {'class': 'nav'},
+        el('a', {href: '#features', 'class': 'back', text: '\u2190 list', onclick: function (e) {
+          if (state.lastRoute === 'features') { e.preventDefault(); history.back(); }
+        }}),
+        prev !== null ? el('a', {href: '#feature/' + prev, 'class': 'prev', text: '\u2039 #' + prev}) : null,
+        next !== null ? el('a', {href: '#feature/' + next, 'class': 'next', text: '#' + next + ' \u203a'}) : null)));
+    append(root, el('div', {'class': 'cards'},
+      card('status', d.alive ? 'alive' : 'dead'), card('density', fmtDensity(d.density)),
+      card('max activation', fmt(d.max_activation)),
+      card('cluster', d.cluster_id >= 0 ? el('a', {href: '#cluster/' + d.cluster_id, text: '#' + d.cluster_id + ' ' + (d.cluster_name || clusterName(d.cluster_id))}) : '\u2014')));
+
+    var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
+    append(root, grid);
+    var adv = d.advantage_effect, peak = Math.max.apply(null, adv.map(function (e) { return isNum(e) ? Math.abs(e) : 0; }));
+    append(grid, el('div', {'class': 'panel', id: 'effects'}, el('h2', {text: 'Push on the policy'}),
+      el('div', {'class': 'arrows-wrap'}, arrowsSvg(adv, names),
+        el('table', {'class': 'effects'},
+          el('thead', null, el('tr', null, el('th', {text: 'action'}), el('th', {'class': 'num', text: 'advantage'}),
+                                           el('th', {'class': 'num', text: 'Q'}))),
+          el('tbody', null, adv.map(function (e, i) {
+            return el('tr', null, el('td', {text: names[i]}),
+              el('td', {'class': 'num ' + (e > 0 ? 'act-pos' : e < 0 ? 'act-neg' : ''), text: signed(e)}),
+              el('td', {'class': 'num muted', text: signed(d.action_effect[i])}));
+          })))),
+      el('p', {'class': 'value-shift', text: 'Value shift (the same for every action): ' + signed(d.value_shift) +
+               ' per unit activation' + (Math.abs(d.value_shift) > peak ? ', larger than any difference between actions.' : '.')}),
+      el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
+               text: 'Arrows: (W_head − its mean row) · decoder direction, the change of each action’s advantage ' +
+                     'per unit activation. Blue encourages, red discourages; lengths relative to this feature’s largest (' +
+                     fmt(peak, 3) + '). Q = the raw change of each Q-value, value shift included.'})));
+    var hist = d.histogram || {edges: [], counts: []};
+    append(grid, el('div', {'class': 'panel', id: 'histogram'}, el('h2', {text: 'Activations (non-zero)'}),
+      histogramSvg(hist.edges, hist.counts, {xlabel: 'activation'})));
+    append(grid, el('div', {'class': 'panel', id: 'facts'}, el('h2', {text: 'Game facts it detects'}),
+      d.facts.length ? el('table', null,
+        el('thead', null, el('tr', null, el('th', {text: 'fact'}), el('th', {'class': 'num', text: 'AUROC'}), el('th'))),
+        el('tbody', null, d.facts.map(function (f) {
+          var a = isNum(f.auroc) ? f.auroc : 0.5, left = Math.min(a, 0.5), width = Math.abs(a - 0.5);
+          return el('tr', null, el('td', {title: f.description || '', text: f.fact},
+              f.description ? el('div', {'class': 'muted', style: 'font-size:11px', text: f.description}) : null),
+            el('td', {'class': 'num', text: fmt(f.auroc, 3)}),
+            el('td', null, el('span', {'class': 'aurocbar'}, el('i', {style: 'left:' + (100 * left).toFixed(1) + '%;width:' +
+              (100 * width).toFixed(1) + '%;background:' + (a >= 0.5 ? POS : NEG)}))));
+        }))) : el('p', {'class': 'muted', text: 'No fact scores.'})));
+    if (d.steering) append(grid, steeringPanel(d.steering, names));
+    var lists = Object.keys(d.related || {});
+    if (lists.length) append(grid, el('div', {'class': 'panel', id: 'related'}, el('h2', {text: 'Related units'}),
+      lists.map(function (title) {
+        return el('div', {'class': 'related'}, el('h3', {text: title}), el('div', {'class': 'chips'}, d.related[title].map(function (u) {
+          var value = (u[2] > 0 && /weight/.test(title) ? '+' : '') + fmt(u[2], 2);
+          if (u[0] !== 'feature') return el('span', {'class': 'neuron', 'data-unit': u[1]}, 'neuron ' + u[1] + ' ', el('small', {text: value}));
+          var r = R.byId[u[1]] || {};
+          return el('a', {href: '#feature/' + u[1], title: r.label || '', 'data-unit': u[1]}, '#' + u[1] + ' ', el('small', {text: value}));
+        })));
+      })));
+    if (d.cluster_id >= 0 && R.clusterById[d.cluster_id]) {
+      var c = R.clusterById[d.cluster_id];
+      append(grid, el('div', {'class': 'panel', id: 'cluster'}, el('h2', null, 'Cluster ',
+        el('a', {href: '#cluster/' + c.id, text: '#' + c.id + ' ' + c.name})), memberChips(c.members, d.id)));
+    }
+    var frames = el('div', {'class': 'panel wide', id: 'frames'}, el('h2', {text: 'States that activate it'}));
+    if (!d.frames.length) append(frames, el('p', {'class': 'muted', text: d.alive ? 'No frames exported.' : 'Never active: no frames.'}));
+    if (d.frames.length) append(frames, marksLegend(d), el('p', {'class': 'muted', style: 'font-size:12px;margin:0 0 6px',
+      text: 'Click a frame for its clip: the steps before and after it, with the feature\u2019s activation over them.'}));
+    d.frames.forEach(function (g) {
+      append(frames, el('div', {'class': 'frames-group'}, el('h3', {text: g.title + ' (' + g.items.length + ')'}),
+        el('div', {'class': 'frames'}, g.items.map(function (it) {
+          var rel = d.max_activation > 0 && isNum(it.activation) ? Math.max(0, Math.min(1, it.activation / d.max_activation)) : 0;
+          var tile = frameBox(it.frame, 160, d.region, 'state ' + it.step);
+          tile.style.borderColor = 'rgba(31,111,235,' + (0.15 + 0.85 * rel).toFixed(2) + ')';
+          return el('figure', {'class': 'frame'},
+            el('a', {href: '#', onclick: function (e) { e.preventDefault(); openClip(it, d); }}, tile),
+            el('figcaption', null, el('b', {text: fmt(it.activation, 3)}), ' \u00b7 step ' + it.step,
+              it.caption ? el('div', {text: it.caption}) : null));
+        }))));
+    });
+    append(root, frames);
+  }
+
+  function steeringPanel(s, names) {
+    var delta = isNum(s.score_clean) && isNum(s.score_steered) ? s.score_steered - s.score_clean : null;
+    return el('div', {'class': 'panel steer', id: 'steering'}, el('h2', {text: 'Steering: ' + s.mode + ' \u00d7' + fmt(s.strength)}),
+      el('div', {'class': 'cards'}, card('action shift (TV)', fmt(s.tv_distance, 3)),
+        card('score', fmt(s.score_clean) + ' \u2192 ' + fmt(s.score_steered) + (delta !== null ? ' (' + (delta >= 0 ? '+' : '') + fmt(delta) + ')' : ''))),
+      s.note ? el('p', {'class': 'muted', text: s.note}) : null,
+      s.action_clean && s.action_steered ? distributionSvg(s.action_clean, s.action_steered, names) : null,
+      s.heatmap ? el('div', null, el('h3', {text: 'Where the player goes'}), el('img', {src: s.heatmap, alt: 'steering heatmap'})) : null,
+      s.gif ? el('div', null, el('h3', {text: 'Steered play'}), el('img', {src: s.gif, alt: 'steered agent'})) : null);
+  }
+
+  /** Escape closes a clip, arrows step through it; on a feature page arrows (or j/k) go to the next feature. */
+  function bindKeys() {
+    document.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && $('zoom')) { R.closeZoom(); return; }
+      if ($('zoom') && (e.key === 'ArrowRight' || e.key === 'ArrowLeft')) { R.clipStep(e.key === 'ArrowRight' ? 1 : -1); return; }
+      if (state.current === null || /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
+      if (e.key === 'ArrowRight' || e.key === 'j') step(1);
+      if (e.key === 'ArrowLeft' || e.key === 'k') step(-1);
+    });
+  }
+
+  R.loadFeature = loadFeature; R.bindKeys = bindKeys;
+})();

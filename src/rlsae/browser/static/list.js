@@ -1,0 +1,166 @@
+/* rlsae feature browser: the feature list (#features): search, filters (kept in the URL), sorting and
+ * a virtualised list of rows.
+ */
+(function () {
+  'use strict';
+  var U = window.RLSAEUI, el = U.el, append = U.append, clear = U.clear, $ = U.$,
+      isNum = U.isNum, fmt = U.fmt, fmtDensity = U.fmtDensity;
+  var R = window.RLSAE, state = R.state, actionName = R.actionName, clusterName = R.clusterName, normalise = R.normalise;
+
+  var ROW_H = 32, OVERSCAN = 8;
+
+  // ---------- feature list ----------
+  var COLUMNS = [['id', 'id'], ['label', 'label'], ['label_score', 'AUROC'], ['label_precision', 'prec.'],
+                 ['label_recall', 'recall'], ['label_f1', 'F1'], ['label_lift', 'lift'], ['density', 'density'],
+                 ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']];
+  var NUMERIC = ['label_score', 'label_precision', 'label_recall', 'label_f1', 'label_lift', 'density', 'max_activation'];
+  var COLUMN_TIPS = {label_precision: 'held-out share of its firings on which the label holds',
+                     label_recall: 'held-out share of the label\u2019s states on which it fires',
+                     label_f1: 'held-out F1 of the feature as a detector of its label',
+                     label_lift: 'precision over the label\u2019s base rate'};
+
+  // Words a reader may type for the same thing (any game); each query word matches any word of its group.
+  // Fact names are searched with '_' as a space, so 'pill' already finds 'power pill' facts.
+  var SYNONYMS = [['dead', 'dying', 'death', 'die', 'dies', 'killed', 'life lost'],
+                  ['eat', 'eating', 'eats', 'eaten'], ['near', 'close', 'nearby'], ['far', 'distant']];
+  function queryTerms(q) {
+    return normalise(q).split(/\s+/).filter(Boolean).map(function (w) {
+      var group = SYNONYMS.filter(function (g) { return g.indexOf(w) >= 0; })[0];
+      return group || [w];
+    });
+  }
+  function matches(r, terms) {
+    return terms.every(function (alts) { return alts.some(function (w) { return r.search.indexOf(w) >= 0; }); });
+  }
+
+  function applyFilters() {
+    var q = state.query.trim().toLowerCase(), idq = /^#?\d+$/.test(q) ? parseInt(q.replace('#', ''), 10) : null,
+        terms = queryTerms(q);
+    var out = R.rows.filter(function (r) {
+      if (state.alive === 'alive' && !r.alive) return false;
+      if (state.alive === 'dead' && r.alive) return false;
+      if (state.label === 'labeled' && !r.label) return false;
+      if (state.label === 'unlabeled' && r.label) return false;
+      if (state.cluster !== 'all' && String(r.cluster_id) !== state.cluster) return false;
+      if ((state.dmin !== null || state.dmax !== null) && r.logd === null) return false;  // dead: no density
+      if (state.dmin !== null && r.logd < state.dmin) return false;
+      if (state.dmax !== null && r.logd > state.dmax) return false;
+      if (state.mmin !== null && !(isNum(r[state.metric]) && r[state.metric] >= state.mmin)) return false;
+      if (q) {
+        if (idq !== null && r.id === idq) return true;
+        return matches(r, terms);
+      }
+      return true;
+    });
+    var key = state.sort, sign = state.asc ? 1 : -1;
+    out.sort(function (a, b) {
+      var x = a[key], y = b[key];
+      if (x === y) return a.id - b.id;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * sign;
+    });
+    R.filtered = out;
+    if (R.view === 'features') history.replaceState(null, '', '#features' + filterQuery());
+    $('list-count').textContent = out.length + ' of ' + R.rows.length + ' features';
+    $('list-spacer').style.height = (out.length * ROW_H) + 'px';
+    $('list').scrollTop = 0;
+    renderHead();
+    renderRows();
+  }
+
+  var FILTERS = [['q', 'query', 'search'], ['alive', 'alive', 'f-alive'], ['label', 'label', 'f-label'],
+                 ['cluster', 'cluster', 'f-cluster'], ['dmin', 'dmin', 'f-dmin'], ['dmax', 'dmax', 'f-dmax'],
+                 ['m', 'metric', 'f-metric'], ['mmin', 'mmin', 'f-mmin']];
+  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'label_f1', mmin: null};
+  var NUMBER_FILTERS = ['dmin', 'dmax', 'mmin'];
+  function filterQuery() {
+    var params = new URLSearchParams();
+    FILTERS.forEach(function (f) { if (state[f[1]] !== DEFAULTS[f[1]]) params.set(f[0], state[f[1]]); });
+    var text = params.toString();
+    return text ? '?' + text : '';
+  }
+  /** Filters from a #features?... hash into the state and the form; true when they changed. */
+  function readFilters(query) {
+    var params = new URLSearchParams(query || ''), changed = false;
+    FILTERS.forEach(function (f) {
+      var raw = params.get(f[0]), value = raw === null ? DEFAULTS[f[1]] : NUMBER_FILTERS.indexOf(f[1]) >= 0 ? parseFloat(raw) : raw;
+      if (typeof value === 'number' && isNaN(value)) value = null;
+      if (value !== state[f[1]]) { state[f[1]] = value; changed = true; }
+      $(f[2]).value = value === null ? '' : value;
+    });
+    return changed;
+  }
+
+  function renderHead() {
+    var head = clear($('list-head'));
+    COLUMNS.forEach(function (c) {
+      var cls = (state.sort === c[0] ? 'sorted' + (state.asc ? ' asc' : '') : '') + (NUMERIC.indexOf(c[0]) >= 0 ? ' num' : '');
+      append(head, el('span', {'class': cls, 'data-sort': c[0], text: c[1], title: COLUMN_TIPS[c[0]] || null, onclick: function () {
+        if (state.sort === c[0]) state.asc = !state.asc; else { state.sort = c[0]; state.asc = c[0] === 'id' || c[0] === 'label'; }
+        applyFilters();
+      }}));
+    });
+  }
+
+  function renderRows() {
+    var list = $('list'), box = clear($('list-rows'));
+    if (!R.filtered.length) { append(box, el('div', {'class': 'empty', text: 'No feature matches these filters.'})); return; }
+    var first = Math.max(0, Math.floor(list.scrollTop / ROW_H) - OVERSCAN);
+    var last = Math.min(R.filtered.length, Math.ceil((list.scrollTop + (list.clientHeight || 800)) / ROW_H) + OVERSCAN);
+    box.style.transform = 'translateY(' + (first * ROW_H) + 'px)';
+    var frag = document.createDocumentFragment();
+    for (var i = first; i < last; i++) frag.appendChild(rowElement(R.filtered[i]));
+    box.appendChild(frag);
+  }
+
+  function rowElement(r) {
+    return el('a', {'class': 'row' + (r.alive ? '' : ' dead'), href: '#feature/' + r.id, 'data-id': r.id},
+      el('span', {text: '#' + r.id}),
+      el('span', {text: r.label || (r.alive ? '' : 'dead'), title: r.label || ''}),
+      el('span', {'class': 'num', text: fmt(r.label_score, 2)}),
+      ['label_precision', 'label_recall', 'label_f1', 'label_lift'].map(function (k) {
+        return el('span', {'class': 'num', text: fmt(r[k], 2)});
+      }),
+      el('span', {'class': 'num', text: fmtDensity(r.density)}),
+      el('span', {'class': 'num', text: fmt(r.max_activation)}),
+      el('span', {title: clusterName(r.cluster_id)}, r.cluster_id >= 0 ? el('span', {'class': 'pill', text: r.cluster_id}) : '',
+         ' ', clusterName(r.cluster_id)),
+      el('span', null, el('span', {'class': 'act-pos', text: actionName(r.top_action)}),
+         r.top_action !== null && r.bottom_action !== null ? ' / ' : '',
+         el('span', {'class': 'act-neg', text: actionName(r.bottom_action)})));
+  }
+
+  function bindControls() {
+    var timer = null;
+    $('search').addEventListener('input', function (e) {
+      clearTimeout(timer);
+      timer = setTimeout(function () { state.query = e.target.value; applyFilters(); }, 60);
+    });
+    [['f-alive', 'alive'], ['f-label', 'label'], ['f-cluster', 'cluster']].forEach(function (p) {
+      $(p[0]).addEventListener('change', function (e) { state[p[1]] = e.target.value; applyFilters(); });
+    });
+    $('f-metric').addEventListener('change', function (e) { state.metric = e.target.value; applyFilters(); });
+    [['f-dmin', 'dmin'], ['f-dmax', 'dmax'], ['f-mmin', 'mmin']].forEach(function (p) {
+      $(p[0]).addEventListener('input', function (e) {
+        var v = parseFloat(e.target.value); state[p[1]] = isNaN(v) ? null : v; applyFilters();
+      });
+    });
+    $('f-reset').addEventListener('click', function () {
+      $('filters').reset();
+      Object.keys(DEFAULTS).forEach(function (k) { state[k] = DEFAULTS[k]; });
+      applyFilters();
+    });
+    var pending = false;
+    $('list').addEventListener('scroll', function () {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(function () { pending = false; renderRows(); });
+    });
+    var sel = $('f-cluster');
+    R.summary.clusters.forEach(function (c) { append(sel, el('option', {value: String(c.id), text: c.id + ': ' + c.name})); });
+  }
+
+  R.applyFilters = applyFilters; R.readFilters = readFilters; R.filterQuery = filterQuery; R.renderRows = renderRows;
+  R.bindControls = bindControls;
+})();

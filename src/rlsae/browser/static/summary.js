@@ -1,0 +1,141 @@
+/* rlsae feature browser: the summary page (#summary): headlines, cards, metrics, fidelity, density,
+ * training curves, label comparison, sweep and provenance.
+ */
+(function () {
+  'use strict';
+  var U = window.RLSAEUI, el = U.el, append = U.append, clear = U.clear, $ = U.$,
+      isNum = U.isNum, fmt = U.fmt, fmtMetric = U.fmtMetric, histogramSvg = U.histogramSvg, lineSvg = U.lineSvg;
+  var R = window.RLSAE, card = R.card, featureMap = R.featureMap;
+
+  // ---------- summary ----------
+  function renderSummary() {
+    var s = R.summary, root = clear($('view-summary'));
+    append(root, el('h1', {text: s.title}));
+    if (s.notes) append(root, el('p', {'class': 'muted', text: s.notes}));
+    if ((s.headlines || []).length) append(root, el('ul', {'class': 'headlines', id: 'headlines'}, s.headlines.map(headline)));
+    var nAlive = R.rows.filter(function (r) { return r.alive; }).length;
+    var cards = el('div', {'class': 'cards'},
+      card('game', s.agent.game), card('agent', (s.agent.algorithm || '') + ' \u00b7 ' + fmt(s.agent.steps) + ' steps'),
+      card('agent score', fmt(s.agent.score)),
+      card('SAE', s.sae.architecture + (s.sae.k ? ' k=' + s.sae.k : '')),
+      card('d_in \u2192 d_sae', s.sae.d_in + ' \u2192 ' + s.sae.d_sae),
+      card('features alive', nAlive + ' / ' + R.rows.length));
+    append(root, cards);
+    var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
+    append(root, grid);
+    var mapped = R.rows.filter(function (r) { return r.alive && r.map_xy; });
+    if (mapped.length) {
+      append(grid, el('div', {'class': 'panel', id: 'map'}, el('h2', {text: 'Map of the live features'}), featureMap(mapped),
+        el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
+                 text: 'First two principal components of the decoder directions: features that write alike sit together. ' +
+                       'Colour = cluster (grey: none). Click a dot to open its feature.'})));
+    }
+
+    var metrics = Object.keys(s.metrics || {});
+    if (metrics.length) {
+      append(grid, el('div', {'class': 'panel', id: 'metrics'}, el('h2', {text: 'Metrics'}),
+        el('table', null, el('tbody', null, metrics.map(function (k) {
+          var unit = k === 'regret' ? '% of the Q range' : /^score/.test(k) ? 'points' : '';
+          return el('tr', null, el('td', {title: k, text: METRIC_NAMES[k] || k.replace(/_/g, ' ')}),
+            el('td', {'class': 'num', text: fmtMetric(k, s.metrics[k]) + (unit && isNum(s.metrics[k]) ? ' ' + unit : '')}));
+        })))));
+    }
+    var fidRows = Object.keys(s.fidelity || {});
+    if (fidRows.length) {
+      var cols = [];
+      fidRows.forEach(function (r) { Object.keys(s.fidelity[r]).forEach(function (c) { if (cols.indexOf(c) < 0) cols.push(c); }); });
+      append(grid, el('div', {'class': 'panel', id: 'fidelity'}, el('h2', {text: 'Fidelity: spliced into the agent'}),
+        el('table', null,
+          el('thead', null, el('tr', null, el('th', {text: 'condition'}), cols.map(function (c) { return el('th', {'class': 'num', text: c}); }))),
+          el('tbody', null, fidRows.map(function (r) {
+            return el('tr', null, el('td', {text: r}), cols.map(function (c) {
+              return el('td', {'class': 'num', text: fmtMetric(c, s.fidelity[r][c])});
+            }));
+          })))));
+    }
+    // density histogram (log10), dead features counted apart
+    var logs = s.density_log10 || [], alive = logs.filter(isNum), dead = logs.length - alive.length, edges = null, counts = null;
+    var dens = el('div', {'class': 'panel', id: 'density'}, el('h2', {text: 'Feature density'}));
+    if (alive.length) {
+      var lo = Math.floor(Math.min.apply(null, alive) * 4) / 4, hi = Math.max(lo + 0.25, Math.ceil(Math.max.apply(null, alive) * 4) / 4);
+      var nb = Math.round((hi - lo) / 0.25);
+      edges = []; counts = [];
+      for (var i = 0; i <= nb; i++) edges.push(lo + 0.25 * i);
+      for (i = 0; i < nb; i++) counts.push(0);
+      alive.forEach(function (v) { counts[Math.min(nb - 1, Math.floor((v - lo) / 0.25))] += 1; });
+    }
+    append(dens, histogramSvg(edges || [], counts || [], {width: 330, xlabel: 'log10 activation density', logCounts: true, dead: dead}));
+    append(dens, el('p', {'class': 'muted', id: 'density-note', text: alive.length + ' alive, ' + dead + ' dead (never active) of ' + logs.length +
+                          (s.density_sample ? ', over ' + s.density_sample : '') + '. The grey bar counts the dead; counts on a log scale.'}));
+    append(grid, dens);
+
+    if (s.training_curves && s.training_curves.length) {
+      var keys = [];
+      s.training_curves.forEach(function (p) { Object.keys(p).forEach(function (k) { if (k !== 'step' && keys.indexOf(k) < 0) keys.push(k); }); });
+      append(grid, el('div', {'class': 'panel wide', id: 'curves'}, el('h2', {text: 'SAE training'}),
+        el('div', {'class': 'charts'}, keys.map(function (k) {
+          return lineSvg(s.training_curves.map(function (p) { return {x: p.step, y: p[k]}; }), k);
+        }))));
+    }
+    var comp = s.label_comparison || {}, groups = Object.keys(comp);
+    if (groups.length) {
+      var stats = [['labeled_fraction', 'live units labeled'], ['mean_best_f1', 'best unit per fact: mean F1'],
+        ['covered_fraction', 'facts with a unit at F1 \u2265 0.5'], ['mean_or_f1', 'OR of precise units: mean F1'],
+        ['probe_k1_accuracy', 'k=1 probe accuracy'], ['mean_best_auroc', 'mean best AUROC'], ['count', 'units']];
+      append(grid, el('div', {'class': 'panel', id: 'labels'}, el('h2', {text: 'Neurons vs features: how readable?'}),
+        el('table', null,
+          el('thead', null, el('tr', null, el('th'), groups.map(function (g) { return el('th', {'class': 'num', text: g}); }))),
+          el('tbody', null, stats.map(function (st) {
+            return el('tr', null, el('td', {text: st[1]}), groups.map(function (g) {
+              return el('td', {'class': 'num', text: fmtMetric(st[0], comp[g][st[0]])});
+            }));
+          }))),
+        groups.map(function (g) {
+          var f = comp[g].labeled_fraction;
+          return isNum(f) ? el('div', {style: 'margin-top:6px;font-size:12px'}, g + ' labeled ',
+            el('span', {'class': 'aurocbar', style: 'width:160px'}, el('i', {style: 'left:0;width:' + (100 * f).toFixed(1) + '%'}))) : null;
+        })));
+    }
+    if (R.summary.clusters.length) {
+      append(grid, el('div', {'class': 'panel', id: 'cluster-summary'}, el('h2', {text: 'Clusters'}),
+        el('p', null, R.summary.clusters.length + ' clusters of related features. ', el('a', {href: '#clusters', text: 'Browse clusters'}))));
+    }
+    if (s.sweep) {
+      append(grid, el('div', {'class': 'panel wide', id: 'sweep'}, el('h2', {text: 'Sweep: do dead features predict the agent\u2019s skill?'}),
+        s.sweep.plot ? el('img', {src: s.sweep.plot, alt: 'sweep plot', style: 'max-width:100%'}) : null,
+        el('table', null, el('tbody', null, Object.keys(s.sweep.numbers).map(function (k) {
+          return el('tr', null, el('td', {text: k}), el('td', {'class': 'num', text: fmt(s.sweep.numbers[k], 3)}));
+        }))), el('p', {'class': 'muted', text: s.sweep.note})));
+    }
+    var prov = s.provenance || {};
+    if (Object.keys(prov).length) {
+      append(grid, el('div', {'class': 'panel', id: 'provenance'}, el('h2', {text: 'Provenance'}),
+        el('dl', {'class': 'kv'}, Object.keys(prov).map(function (k) {
+          var v = prov[k];
+          return [el('dt', {text: k}), el('dd', {text: typeof v === 'object' ? JSON.stringify(v) : String(v)})];
+        }))));
+    }
+  }
+  /** "Best dying feature: #1571 <its own label> - fact holds on 83% of its 1,114 held-out firings (recall 85%)". */
+  function headline(h) {
+    var r = R.byId[h.feature] || {}, pct = function (x) { return isNum(x) ? Math.round(100 * x) + '%' : '\u2014'; };
+    return el('li', null, 'Best ' + h.title + ' feature: ',
+      el('a', {href: '#feature/' + h.feature, 'class': 'headline-link', text: '#' + h.feature}), ' ',
+      el('span', {'class': 'label', text: r.label || 'no label'}),
+      el('span', {'class': 'muted', text: ' \u2014 ' + h.description + ' on ' + pct(h.precision) + ' of its ' +
+                  fmt(h.firings) + ' held-out firings (recall ' + pct(h.recall) + ')'}));
+  }
+  // What each metric key means, in words (the key itself is the tooltip).
+  var METRIC_NAMES = {
+    fvu: 'variance unexplained (FVU)', l0: 'active features per state (L0)',
+    dead_fraction: 'dead features on the evaluation\u2019s held-out states (the density panel counts its own sample)',
+    dense_fraction: 'dense features (active on > 10% of states)', action_agreement: 'same greedy action as the agent',
+    action_agreement_large_gap: 'same greedy action, where the best leads by more than the median gap',
+    advantage_rel_error: 'advantage error (share of its variance)', regret: 'regret: Q lost by the spliced choice',
+    score_clean: 'game score, clean agent', score_spliced: 'game score, SAE spliced in',
+    score_zero_ablation: 'game score, layer zeroed', score_mean_ablation: 'game score, layer at its mean',
+    live_features: 'live features', labeled_fraction: 'live features with a label',
+    neuron_labeled_fraction: 'live neurons with a label'};
+
+  R.renderSummary = renderSummary;
+})();
