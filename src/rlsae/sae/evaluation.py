@@ -12,6 +12,7 @@ from rlsae.common.records import Record, build, number
 
 EVALUATION = "evaluation.json"
 _SCORE = {"fmt": "{:,.0f}", "unit": "points"}
+_GAMES = " (mean \u00b1 standard deviation over the games)"
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,16 @@ class Evaluation(Record):
                                   "per state", "{:.3f}", "% of the Q range", default=None)
     episodes: int | None = number("games per condition", "each score is the mean of {} full games", "{:d}",
                                   default=None)
-    score_clean: float | None = number("score, clean agent", "the agent as trained scores {} a game",
+    score_clean: float | None = number("score, clean agent", "the agent as trained scores {} a game" + _GAMES,
                                        spread="score_clean_std", default=None, **_SCORE)
     score_spliced: float | None = number("score, SAE spliced in", "with the layer replaced by its SAE "
-                                         "reconstruction the agent scores {} a game", spread="score_spliced_std",
-                                         default=None, **_SCORE)
+                                         "reconstruction the agent scores {} a game" + _GAMES,
+                                         spread="score_spliced_std", default=None, **_SCORE)
     score_zero_ablation: float | None = number("score, layer zeroed", "with the layer set to zero the agent "
-                                               "scores {} a game", spread="score_zero_ablation_std",
+                                               "scores {} a game" + _GAMES, spread="score_zero_ablation_std",
                                                default=None, **_SCORE)
     score_mean_ablation: float | None = number("score, layer at its mean", "with the layer held at its mean "
-                                               "the agent scores {} a game", spread="score_mean_ablation_std",
+                                               "the agent scores {} a game" + _GAMES, spread="score_mean_ablation_std",
                                                default=None, **_SCORE)
     score_ratio: float | None = number("score kept", "the SAE agent keeps {} of the clean agent's score",
                                        "{:.1%}", default=None)
