@@ -84,7 +84,7 @@ class SweepResult(Record):
     """``sweep.json``: every agent's row and, per arm, each metric against the agent's score."""
 
     KIND = "rlsae-sweep"
-    WRITER = "rlsae sweep (finished stages are reused)"
+    WRITER = "rlsae sweep"  # into the same --out: its finished stages are reused, so only sweep.json is rewritten
 
     rows: list[SweepRow]
     statistics: dict[str, Any]

@@ -223,6 +223,10 @@ def test_a_sweep_result_is_read_with_its_numbers_and_plot(tmp_path: Path) -> Non
     assert sweep.numbers["default SAE: quadratic fit R\u00b2"] == pytest.approx(1.0)
     assert sweep.numbers["default SAE: fit's peak (live features)"] == pytest.approx(500.0)
     assert sweep.numbers["default SAE: Spearman rho (score, live features)"] == pytest.approx(0.0)
+    # a sweep.json from before versions: rerunning the sweep (its stages are reused) writes it again
+    (tmp_path / SWEEP_JSON).write_text(json.dumps({"rows": [], "statistics": {}}))
+    with pytest.raises(UserError, match="older rlsae.*rerun `rlsae sweep`"):
+        read_sweep(tmp_path)
 
 
 def test_a_steering_note_says_where_the_games_began_and_how_the_goal_went() -> None:
