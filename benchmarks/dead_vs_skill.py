@@ -34,14 +34,15 @@ def main() -> None:
         return "n/a" if value is None else pattern.format(value)
 
     rows = []
-    for row in result["rows"]:
-        for arm, m in row["arms"].items():
-            rows.append([row["checkpoint"], f"{row['step']:,}", f"{row['score']:.0f} +- {row['score_std']:.0f}", arm,
-                         f"{m['dead_fraction']:.1%} ({m['live']} live)", fmt(m["fvu"], "{:.3f}"),
-                         fmt(m["action_agreement"], "{:.1%}"), fmt(m.get("score_ratio"), "{:.2f}"),
-                         fmt(m["labeled_fraction"], "{:.1%}")])
+    for row in result.rows:
+        for arm, m in row.arms.items():
+            e = m.evaluation
+            rows.append([row.checkpoint, f"{row.step or 0:,}", f"{row.score:.0f} +- {row.score_std:.0f}", arm,
+                         f"{e.dead_fraction:.1%} ({m.live} live)", fmt(e.fvu, "{:.3f}"),
+                         fmt(e.action_agreement, "{:.1%}"), fmt(e.score_ratio, "{:.2f}"),
+                         fmt(m.labeled_fraction, "{:.1%}")])
     notes = []
-    for arm, stats in result["statistics"].items():
+    for arm, stats in result.statistics.items():
         parts = [f"{key} {s['spearman']:+.2f} (p {s['spearman_p']:.2f})"
                  for key, s in stats["vs_score"].items() if "spearman" in s]
         fit = stats["score_on_live"]

@@ -157,7 +157,7 @@ def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, 
     from rlsae.analysis.steer import load_steering
 
     picked = [best for best in talk.values() if best is not None]
-    steered = [r for r in load_steering(steering) if "goal" in r] if steering is not None else []
+    steered = [r for r in load_steering(steering) if r.goal is not None] if steering is not None else []
     rows = len(picked) + bool(steered)
     fig, axes = plt.subplots(rows, 5, figsize=(11, 3.0 * rows), dpi=72, squeeze=False)
     episodes = np.asarray(rec.episode_ids)[states]
@@ -194,17 +194,17 @@ def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, 
         r = steered[0]
         row = axes[-1]
         background = rec.render_frames(states[:1])[0][:172]
-        conditions = (("clean", r["goal_clean"]), (f"#{r['feature']} clamped", r["goal_steered"]))
+        conditions = (("clean", r.goal_clean), (f"#{r.feature} clamped", r.goal_steered))
         for ax, (title, result) in zip(row, conditions):
             ax.imshow(background, alpha=0.5)
-            xy = np.array(result["path"], float).reshape(-1, 2)
+            xy = np.array(result.path, float).reshape(-1, 2)
             jumps = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > 40) + 1  # the side tunnel: no line across
             xy = np.insert(xy, jumps, np.nan, axis=0)
             ax.plot(xy[:, 0], xy[:, 1], color="yellow" if title == "clean" else "cyan", lw=1.5)
-            reached = [step for step in result["first_step"] if step is not None]
+            reached = [step for step in result.first_step if step is not None]
             when = f", median step {np.median(reached):g}" if reached else ""
-            ax.set_title(f"{title}: {r['goal'].split('=')[-1]}\nwithin {r['goal_steps']} steps in "
-                         f"{result['share']:.0%}\nof {result['games']} games{when}", fontsize=7)
+            ax.set_title(f"{title}: {r.goal.split('=')[-1]}\nwithin {r.goal_steps} steps in "
+                         f"{result.share:.0%}\nof {result.games} games{when}", fontsize=7)
             ax.axis("off")
         for ax in row[2:]:
             ax.axis("off")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -63,3 +64,35 @@ def small_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     interpret(InterpretConfig(sae=root / "sae", out=root / "interpret", n_top=6, n_per_quantile=2,
                               features_per_cluster=8, progress=False))
     return {"recording": recording, "sae": root / "sae", "interpret": root / "interpret", "root": root}
+
+
+_TYPES = {"integer": int, "number": (int, float), "string": str, "boolean": bool, "null": type(None),
+          "array": list, "object": dict}
+
+
+def _conforms(value: Any, rule: dict[str, Any]) -> bool:
+    """A small JSON-schema check: type, const, anyOf, required and known properties, items."""
+    if "anyOf" in rule:
+        return any(_conforms(value, r) for r in rule["anyOf"])
+    if "const" in rule:
+        return value == rule["const"]
+    kind = rule.get("type")
+    if kind is not None and (not isinstance(value, _TYPES[kind]) or (kind != "boolean" and isinstance(value, bool))):
+        return False
+    if kind == "array":
+        return all(_conforms(v, rule.get("items", {})) for v in value)
+    if kind == "object":
+        props = rule.get("properties", {})
+        if any(key not in value for key in rule.get("required", [])):
+            return False
+        if rule.get("additionalProperties") is False and any(key not in props for key in value):
+            return False
+        extra = rule.get("additionalProperties") if isinstance(rule.get("additionalProperties"), dict) else {}
+        return all(_conforms(v, props.get(k, extra)) for k, v in value.items())
+    return True
+
+
+@pytest.fixture
+def conforms() -> Any:
+    """``conforms(value, schema)``: whether a parsed JSON value fits a JSON schema made by rlsae.common.records."""
+    return _conforms

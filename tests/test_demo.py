@@ -6,14 +6,16 @@ from pathlib import Path
 
 import torch
 
-from rlsae.demo import DemoConfig, format_summary, run_demo
+from rlsae.common.records import schema
+from rlsae.demo import DemoConfig, DemoSummary, format_summary, run_demo
 
-SUMMARY_KEYS = ("fvu", "l0", "dead_fraction", "action_agreement", "action_agreement_large_gap",
-                "advantage_rel_error", "regret", "score_clean", "score_spliced", "n_features", "n_labeled",
-                "neuron_n_labeled", "mean_best_f1", "neuron_mean_best_f1", "label_precision", "label_rule")
+EVALUATION_KEYS = ("fvu", "l0", "dead_fraction", "action_agreement", "action_agreement_large_gap",
+                   "advantage_rel_error", "regret", "score_clean", "score_spliced")
+SUMMARY_KEYS = ("n_features", "n_labeled", "neuron_n_labeled", "mean_best_f1", "neuron_mean_best_f1",
+                "label_precision", "label_rule")
 
 
-def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys) -> None:
+def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys, conforms) -> None:
     torch.set_num_threads(1)
     cfg = DemoConfig(out=tmp_path / "demo", steps=3000, samples=20_000, episodes=1, steer_top=1,
                      steer_episodes=2, progress=False)
@@ -21,7 +23,11 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys) -> None:
     saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
     for key in SUMMARY_KEYS:
         assert saved[key] is not None, key
-    assert saved["n_features"] == 2048 and 0 <= saved["fvu"] < 1
+    for key in EVALUATION_KEYS:
+        assert saved["evaluation"][key] is not None, key
+    assert saved["n_features"] == 2048 and 0 <= saved["evaluation"]["fvu"] < 1
+    assert conforms(saved, schema(DemoSummary))
+    assert DemoSummary.load(tmp_path / "demo" / "summary.json").to_json() == json.loads(json.dumps(summary.to_json()))
     assert set(saved["stage_seconds"]) == {"record", "train-sae", "evaluate", "interpret", "steer", "browse"}
     assert Path(saved["browser"]).name == "index.html" and Path(saved["browser"]).exists()
     assert "open the feature browser" in format_summary(summary)
@@ -33,5 +39,5 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys) -> None:
     assert "standard error" in format_summary(summary) and "chance" in format_summary(summary)
 
     again = run_demo(cfg)
-    assert set(again["stage_seconds"]) == {"browse"}  # everything else was reused
+    assert set(again.stage_seconds) == {"browse"}  # everything else was reused
     assert "already done" in capsys.readouterr().out

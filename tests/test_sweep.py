@@ -10,7 +10,8 @@ import torch
 from rlsae.agents.checkpoint import save_checkpoint
 from rlsae.agents.qnet import QNetwork
 from rlsae.common.errors import UserError
-from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepConfig, run_sweep, trend_statistics
+from rlsae.common.records import plain
+from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepConfig, SweepResult, run_sweep, trend_statistics
 
 
 def test_trend_statistics_find_a_monotone_trend_and_a_peak() -> None:
@@ -35,13 +36,16 @@ def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     cfg = SweepConfig(checkpoints=agents, out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64, episodes=1,
                       progress=False)
     result = run_sweep(cfg)
-    rows = result["rows"]
-    assert [r["step"] for r in rows] == [0, 1000]
+    rows = result.rows
+    assert [r.step for r in rows] == [0, 1000]
     for row in rows:
-        for arm in row["arms"].values():
-            assert 0 <= arm["dead_fraction"] <= 1 and arm["live"] == round(64 * (1 - arm["dead_fraction"]))
-            assert arm["fvu"] >= 0 and 0 <= arm["action_agreement"] <= 1 and row["score_episodes"] == 1
-    assert all(result["statistics"][arm]["score_on_live"]["n"] == 2 for arm in ("default", "talk"))
+        for arm in row.arms.values():
+            e = arm.evaluation
+            assert 0 <= e.dead_fraction <= 1 and arm.live == round(64 * (1 - e.dead_fraction))
+            assert e.fvu >= 0 and e.action_agreement is not None and 0 <= e.action_agreement <= 1
+            assert row.score_episodes == 1
+    assert all(result.statistics[arm]["score_on_live"]["n"] == 2 for arm in ("default", "talk"))
+    assert json.dumps(SweepResult.load(cfg.out / SWEEP_JSON).to_json()) == json.dumps(result.to_json())
     # The talk's arm trains with its own settings, unscaled: its saved input scale is 1.
     talk = json.loads((cfg.out / "step0" / "talk" / "sae" / "cfg.json").read_text())["metadata"]["rlsae"]
     assert talk["config"]["init"] == "random" and talk["config"]["options"]["k"] == 50 and talk["input_scale"] == 1.0
@@ -49,7 +53,8 @@ def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     # Finished stages are reused: a second run trains nothing and gives the same rows.
     sae_cfg = cfg.out / "step0" / "default" / "sae" / "cfg.json"
     before = sae_cfg.stat().st_mtime_ns
-    assert run_sweep(cfg)["rows"] == rows and sae_cfg.stat().st_mtime_ns == before
+    again = run_sweep(cfg)
+    assert json.dumps(plain(again.rows)) == json.dumps(plain(rows)) and sae_cfg.stat().st_mtime_ns == before
 
 
 def test_bad_sweep_settings_are_user_errors(tmp_path: Path) -> None:

@@ -72,9 +72,9 @@ def _train_sae(cfg: Any) -> None:
 
 
 def _evaluate(cfg: Any) -> None:
-    from rlsae.sae.evaluate import evaluate_sae, format_report
+    from rlsae.sae.evaluate import evaluate_sae, format_report, results_path
 
-    print(format_report(evaluate_sae(cfg)))
+    print(format_report(evaluate_sae(cfg), results_path(cfg)))
 
 
 def _lazy(module: str, name: str) -> Callable[[], type]:

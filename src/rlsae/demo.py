@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
 from rlsae.analysis.results import load_result
 from rlsae.analysis.talk import format_talk_features
-from rlsae.common.files import write_json
+from rlsae.common.records import Record, described, number, show
 from rlsae.common.runtime import provenance
 from rlsae.config import option, require
+from rlsae.sae.evaluation import Evaluation
 
 T = TypeVar("T")
 SUMMARY = "summary.json"
@@ -71,123 +72,153 @@ class Stages:
         return result
 
 
-def run_demo(cfg: DemoConfig) -> dict[str, Any]:
+def run_demo(cfg: DemoConfig) -> DemoSummary:
     from rlsae.analysis.interpret import InterpretConfig, interpret
-    from rlsae.analysis.results import MANIFEST as INTERPRETED
-    from rlsae.analysis.steer import RESULTS as STEERING
     from rlsae.analysis.steer import SteerConfig, steer
     from rlsae.browser.build import BrowseConfig, browse
     from rlsae.record import RecordConfig, record
-    from rlsae.sae.evaluate import EVALUATION, EvaluateSAEConfig, evaluate_sae
-    from rlsae.sae.io import CFG
+    from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
     from rlsae.sae.train import TrainSAEConfig, train_sae
+    from rlsae.stages import BROWSE, EVALUATE, INTERPRET, RECORD, STEER, TRAIN_SAE, recorded
 
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages()
     started = time.perf_counter()
-    recording, sae, interpreted, steered = out / "recording", out / "sae", out / "interpret", out / "steer"
+    recording, sae, interpreted, steered = RECORD.path(out), TRAIN_SAE.path(out), INTERPRET.path(out), STEER.path(out)
 
-    # A recording is complete when its manifest counts every step asked for; `record` resumes otherwise.
-    def recorded() -> bool:
-        manifest = recording / "manifest.json"
-        return manifest.exists() and json.loads(manifest.read_text())["n_steps"] >= cfg.steps
-
-    stages.run("record", recorded(), lambda: record(RecordConfig(
+    stages.run(RECORD.name, recorded(out, cfg.steps), lambda: record(RecordConfig(
         out=recording, checkpoint=cfg.checkpoint, steps=cfg.steps, num_envs=cfg.num_envs, seed=cfg.seed,
         progress=cfg.progress)))
-    stages.run("train-sae", (sae / CFG).exists(), lambda: train_sae(TrainSAEConfig(
+    stages.run(TRAIN_SAE.name, TRAIN_SAE.done(out), lambda: train_sae(TrainSAEConfig(
         recording=recording, out=sae, expansion_factor=cfg.expansion_factor, options={"k": cfg.k},
         samples=cfg.samples, seed=cfg.seed, progress=cfg.progress)))
-    stages.run("evaluate", (sae / EVALUATION).exists(), lambda: evaluate_sae(EvaluateSAEConfig(
+    stages.run(EVALUATE.name, EVALUATE.done(out), lambda: evaluate_sae(EvaluateSAEConfig(
         sae=sae, episodes=cfg.episodes, seed=cfg.seed, progress=cfg.progress)))
-    stages.run("interpret", (interpreted / INTERPRETED).exists(), lambda: interpret(InterpretConfig(
+    stages.run(INTERPRET.name, INTERPRET.done(out), lambda: interpret(InterpretConfig(
         sae=sae, out=interpreted, seed=cfg.seed, progress=cfg.progress)))
     if cfg.steer_top:
-        stages.run("steer", (steered / STEERING).exists(), lambda: steer(SteerConfig(
+        stages.run(STEER.name, STEER.done(out), lambda: steer(SteerConfig(
             sae=sae, top=cfg.steer_top, interpret=interpreted, episodes=cfg.steer_episodes, out=steered,
             seed=cfg.seed, progress=cfg.progress)))
-    index, _ = stages.run("browse", False, lambda: browse(BrowseConfig(
-        interpret=interpreted, out=out / "browser", evaluation=sae / EVALUATION,
+    index, _ = stages.run(BROWSE.name, False, lambda: browse(BrowseConfig(
+        interpret=interpreted, out=BROWSE.path(out), evaluation=EVALUATE.output(out),
         steering=(steered,) if cfg.steer_top else (), progress=cfg.progress)))
-    summary = _summary(out, index, steered / STEERING if cfg.steer_top else None, stages.seconds,
+    summary = _summary(out, index, STEER.output(out) if cfg.steer_top else None, stages.seconds,
                        time.perf_counter() - started)
-    write_json(out / SUMMARY, summary)
+    summary.save(out / SUMMARY)
     return summary
 
 
+@dataclass(frozen=True)
+class DemoSteered:
+    """A steered feature as the demo reports it (the full record is in steer/steering.json)."""
+
+    feature: int
+    label: str | None
+    mode: str
+    strength: float
+    tv_distance: float
+    scores_clean: list[float]
+    scores_steered: list[float]
+
+
+@dataclass(frozen=True)
+class DemoSummary(Record):
+    """What `rlsae demo` found, in one file: the evaluation, the labels against the neuron baseline, steering."""
+
+    KIND = "rlsae-demo-summary"
+    WRITER = "rlsae demo"
+
+    evaluation: Evaluation
+    n_features: int
+    n_live: int
+    density: dict[str, Any]
+    """interpret's density summary: dead counts over the analysed and the SAE's own evaluation states."""
+    label_rule: str
+    n_labeled: int = number("features labeled", "{} live features carry a label", "{:,}")
+    labeled_fraction_of_live: float = number("labeled share", "{} of the live features carry a label", "{:.1%}")
+    label_precision: float = number("label precision", "the labels hold on {} of the held-out states where their "
+                                    "features fire (mean over labels)", "{:.1%}")
+    mean_best_f1: float = number("best F1 per fact", "per fact, the best single feature detects it with held-out "
+                                 "F1 {} (mean over facts)", "{:.3f}")
+    neuron_n_labeled: int = number("neurons labeled", "{} live neurons carry a label", "{:,}")
+    neuron_labeled_fraction: float = number("labeled share of neurons", "{} of the live neurons carry a label",
+                                            "{:.1%}")
+    neuron_label_precision: float = number("neuron label precision", "the neurons' labels hold on {} of the "
+                                           "held-out states where they fire", "{:.1%}")
+    neuron_mean_best_f1: float = number("best neuron F1 per fact", "per fact, the best single neuron detects it "
+                                        "with held-out F1 {} (mean over facts)", "{:.3f}")
+    talk_features: dict[str, Any] = field(default_factory=dict)
+    steering: list[DemoSteered] = field(default_factory=list)
+    browser: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
 def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, float],
-             total: float) -> dict[str, Any]:
-    evaluation = json.loads((out / "sae" / "evaluation.json").read_text())
-    interpreted = json.loads((out / "interpret" / INTERPRET_SUMMARY).read_text())
-    labels = load_result(out / "interpret").label
-    steered = [{"feature": r["feature"], "label": labels[r["feature"]], "mode": r["mode"], "strength": r["strength"],
-                "tv_distance": r["tv_distance"], "scores_clean": r["scores_clean"],
-                "scores_steered": r["scores_steered"]}
-               for r in (json.loads(steering.read_text())["results"] if steering else [])]
-    keys = ("fvu", "l0", "states", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
-            "advantage_rel_error", "q_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
-            "score_mean_ablation", "recovered_vs_mean_ablation", "episodes")
+             total: float) -> DemoSummary:
+    from rlsae.analysis.steer_results import SteeringRun
+    from rlsae.stages import EVALUATE, INTERPRET
+
+    interpreted = json.loads((INTERPRET.path(out) / INTERPRET_SUMMARY).read_text())
+    labels = load_result(INTERPRET.path(out)).label
+    steered = [DemoSteered(r.feature, labels[r.feature], r.mode, r.strength, r.tv_distance, r.scores_clean,
+                           r.scores_steered) for r in (SteeringRun.load(steering).results if steering else [])]
     features, neurons = interpreted["features"], interpreted["neurons"]
-    return {
-        **{key: evaluation.get(key) for key in keys},
-        "n_features": interpreted["n_features"], "n_live": interpreted["n_live"],
-        "density": interpreted["density"], "label_rule": interpreted["label_rule"],
-        "n_labeled": features["n_labeled"], "labeled_fraction_of_live": features["labeled_fraction"],
-        "label_precision": features["mean_label_precision"], "mean_best_f1": features["mean_best_f1"],
-        "neuron_n_labeled": neurons["n_labeled"], "neuron_labeled_fraction": neurons["labeled_fraction"],
-        "neuron_label_precision": neurons["mean_label_precision"], "neuron_mean_best_f1": neurons["mean_best_f1"],
-        "talk_features": interpreted.get("talk_features", {}), "steering": steered,
-        "browser": str(index.resolve()), "stage_seconds": seconds, "wall_time_s": round(total, 1),
-        "provenance": provenance(),
-    }
+    return DemoSummary(
+        evaluation=Evaluation.load(EVALUATE.output(out)),
+        n_features=interpreted["n_features"], n_live=interpreted["n_live"],
+        density=interpreted["density"], label_rule=interpreted["label_rule"],
+        n_labeled=features["n_labeled"], labeled_fraction_of_live=features["labeled_fraction"],
+        label_precision=features["mean_label_precision"], mean_best_f1=features["mean_best_f1"],
+        neuron_n_labeled=neurons["n_labeled"], neuron_labeled_fraction=neurons["labeled_fraction"],
+        neuron_label_precision=neurons["mean_label_precision"], neuron_mean_best_f1=neurons["mean_best_f1"],
+        talk_features=interpreted.get("talk_features", {}), steering=steered,
+        browser=str(index.resolve()), stage_seconds=seconds, wall_time_s=round(total, 1),
+        provenance=provenance())
 
 
-def _format_steering(results: list[dict[str, Any]]) -> str:
+def _format_steering(results: list[DemoSteered]) -> str:
     """Two lines per steered feature: what was done and how far the actions moved, then the score change with
     its standard error and whether that many games tell it from chance."""
     from rlsae.browser.build import score_change
 
-    return "\n".join(f"#{r['feature']} ({r['label'] or 'no label'}) {r['mode']} x{r['strength']:g}: action "
-                     f"distribution moved by {r['tv_distance']:.2f} (total variation)\n"
-                     f"  {score_change(r['scores_clean'], r['scores_steered'])}" for r in results)
+    return "\n".join(f"#{r.feature} ({r.label or 'no label'}) {r.mode} x{r.strength:g}: action "
+                     f"distribution moved by {r.tv_distance:.2f} (total variation)\n"
+                     f"  {score_change(r.scores_clean, r.scores_steered)}" for r in results)
 
 
-def format_summary(s: dict[str, Any]) -> str:
-    def pct(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.1%}"
+def format_summary(s: DemoSummary) -> str:
+    e = s.evaluation
 
-    def num(v: float | None, fmt: str = "{:.4f}") -> str:
-        return "n/a" if v is None else fmt.format(v)
+    def shown(record: Any, *keys: str) -> str:
+        return ", ".join(f"{row.name} {row.shown}" for row in described(record, keys))
 
     rows = [
-        ("SAE", f"{s['n_features']} features, {s['density']['dead']} dead (never fire on "
-                f"{s['density']['dead_over_states']:,} states); {pct(s['dead_fraction'])} silent on the "
-                f"{s['states']:,} held-out states of the evaluation"),
-        ("reconstruction", f"FVU {num(s['fvu'])}, L0 {num(s['l0'], '{:.1f}')}"),
-        ("agent's choices", f"greedy action kept {pct(s['action_agreement'])} "
-                            f"({pct(s['action_agreement_large_gap'])} on large-gap states), "
-                            f"advantage error {num(s['advantage_rel_error'])}, regret {num(s['regret'], '{:.3f}')}% "
-                            "of Q range"),
-        ("game score", f"clean {num(s['score_clean'], '{:.0f}')}, SAE spliced {num(s['score_spliced'], '{:.0f}')}, "
-                       f"layer at its mean {num(s['score_mean_ablation'], '{:.0f}')} ({s['episodes']} games each)"),
-        ("labels", f"{s['n_labeled']} features labeled = {pct(s['labeled_fraction_of_live'])} of live, holding on "
-                   f"{pct(s['label_precision'])} of the states where they fire; neurons: {s['neuron_n_labeled']} "
-                   f"= {pct(s['neuron_labeled_fraction'])}, holding on {pct(s['neuron_label_precision'])} "
-                   f"(rule: {s['label_rule']})"),
-        ("facts found", f"mean best single-unit F1 per fact: features {num(s['mean_best_f1'], '{:.3f}')}, "
-                        f"neurons {num(s['neuron_mean_best_f1'], '{:.3f}')}"),
+        ("SAE", f"{s.n_features} features, {s.density['dead']} dead (never fire on "
+                f"{s.density['dead_over_states']:,} states); {show(e.dead_fraction, '{:.1%}')} silent on the "
+                f"{e.states:,} held-out states of the evaluation"),
+        ("reconstruction", shown(e, "fvu", "l0")),
+        ("agent's choices", shown(e, "action_agreement", "action_agreement_large_gap", "advantage_rel_error",
+                                  "regret")),
+        ("game score", shown(e, "score_clean", "score_spliced", "score_mean_ablation", "episodes")),
+        ("labels", f"{shown(s, 'n_labeled', 'labeled_fraction_of_live', 'label_precision')}; neurons: "
+                   f"{shown(s, 'neuron_n_labeled', 'neuron_labeled_fraction', 'neuron_label_precision')} "
+                   f"(rule: {s.label_rule})"),
+        ("facts found", shown(s, "mean_best_f1", "neuron_mean_best_f1")),
     ]
-    talk = format_talk_features(s["talk_features"])
+    talk = format_talk_features(s.talk_features)
     if talk:
         rows.append(("talk's features", talk.replace("\n", "\n" + " " * 4)))
-    if s["steering"]:
-        rows.append(("steering", _format_steering(s["steering"]).replace("\n", "\n" + " " * 4)))
-    rows.append(("time", f"{s['wall_time_s']:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in
-                                                                   s["stage_seconds"].items()) + ")"))
+    if s.steering:
+        rows.append(("steering", _format_steering(s.steering).replace("\n", "\n" + " " * 4)))
+    rows.append(("time", f"{s.wall_time_s:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in
+                                                                s.stage_seconds.items()) + ")"))
     width = max(len(name) for name, _ in rows)
     return "\n".join([*(f"  {name:<{width}}  {text}" for name, text in rows), "",
-                      f"open the feature browser: {s['browser']}"])
+                      f"open the feature browser: {s.browser}"])
 
 
 def main(cfg: DemoConfig) -> None:

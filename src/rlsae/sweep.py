@@ -27,20 +27,20 @@ from typing import Any
 
 import numpy as np
 
-from rlsae.common.files import read_json, write_json
+from rlsae.analysis.sweep_results import SweepArm, SweepResult, SweepRow, metric_name
+from rlsae.common.files import read_json
 from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
 from rlsae.common.runtime import provenance
 from rlsae.config import option, require, to_dict
+from rlsae.sae.evaluation import Evaluation
 
 ARMS: dict[str, dict[str, Any]] = {
     "default": {},
     "talk": {"options": {"k": 50, "aux_coef": 0.0}, "init": "random", "scale_inputs": False, "advantage_weight": 0.0,
              "lr": 1e-3, "warmup_fraction": 0.0, "decay_fraction": 0.0},
 }
-# The metrics set against the agent's score: (key in a sweep row, axis label).
-METRICS = (("dead_fraction", "dead fraction (held-out)"), ("fvu", "FVU (held-out)"),
-           ("action_agreement", "greedy-action agreement"), ("score_ratio", "spliced / clean score"),
-           ("labeled_fraction", "labeled share of live features"))
+# The numbers set against the agent's score (fields of SweepArm or of its evaluation; named there).
+METRICS = ("dead_fraction", "fvu", "action_agreement", "score_ratio", "labeled_fraction")
 
 
 @dataclass
@@ -86,39 +86,34 @@ def agent_score(folder: Path, episodes: int, seed: int) -> dict[str, Any]:
     return evaluate_checkpoint(folder, episodes, seed)
 
 
-def _measure(folder: Path, arm: str, cfg: SweepConfig) -> dict[str, Any]:
+def _measure(folder: Path, arm: str, cfg: SweepConfig) -> SweepArm:
     """Record (once per checkpoint), then train, evaluate and interpret one arm's SAE."""
     from rlsae.analysis.interpret import InterpretConfig, interpret
-    from rlsae.analysis.results import MANIFEST as INTERPRETED
     from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
-    from rlsae.record import RecordConfig, Recording, record
-    from rlsae.sae.evaluate import EVALUATION, EvaluateSAEConfig, evaluate_sae
-    from rlsae.sae.io import CFG
+    from rlsae.record import RecordConfig, record
+    from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
     from rlsae.sae.train import TrainSAEConfig, train_sae
+    from rlsae.stages import EVALUATE, INTERPRET, RECORD, TRAIN_SAE, recorded
 
-    base = cfg.out / folder.name
-    recording, sae, interpreted = base / "recording", base / arm / "sae", base / arm / "interpret"
-    if not (recording / "manifest.json").exists() or len(Recording.open(recording)) < cfg.steps:
+    base = cfg.out / folder.name  # the recording is shared by the arms; each arm has its own SAE and interpret
+    run = base / arm
+    recording, sae, interpreted = RECORD.path(base), TRAIN_SAE.path(run), INTERPRET.path(run)
+    if not recorded(base, cfg.steps):
         record(RecordConfig(out=recording, checkpoint=folder, steps=cfg.steps, seed=cfg.seed,
                             progress=cfg.progress))
-    if not (sae / CFG).exists():
+    if not TRAIN_SAE.done(run):
         train_sae(TrainSAEConfig(recording=recording, out=sae, d_sae=cfg.d_sae, samples=cfg.samples,
                                  heldout_fraction=cfg.heldout_fraction, seed=cfg.seed, progress=cfg.progress,
                                  **ARMS[arm]))
-    if not (sae / EVALUATION).exists():
+    if not EVALUATE.done(run):
         evaluate_sae(EvaluateSAEConfig(sae=sae, max_states=cfg.steps, episodes=cfg.episodes, seed=cfg.seed,
                                        progress=cfg.progress))
-    if not (interpreted / INTERPRETED).exists():
+    if not INTERPRET.done(run):
         interpret(InterpretConfig(sae=sae, out=interpreted, seed=cfg.seed, progress=cfg.progress))
-    evaluation = read_json(sae / EVALUATION, "evaluation")
+    evaluation = Evaluation.load(EVALUATE.output(run))
     labels = read_json(interpreted / INTERPRET_SUMMARY, "interpret summary")["features"]
-    row = {key: evaluation.get(key) for key in ("fvu", "l0", "dead_fraction", "states", "action_agreement",
-                                                "action_agreement_large_gap", "score_spliced", "score_clean")}
-    row["live"] = round(cfg.d_sae * (1 - row["dead_fraction"]))
-    row["labeled_fraction"] = labels.get("labeled_fraction")
-    if row["score_spliced"] is not None and row["score_clean"]:
-        row["score_ratio"] = row["score_spliced"] / row["score_clean"]
-    return row
+    return SweepArm(evaluation, live=round(cfg.d_sae * (1 - evaluation.dead_fraction)),
+                    labeled_fraction=labels.get("labeled_fraction"))
 
 
 def trend_statistics(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -147,35 +142,35 @@ def trend_statistics(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def analyse(rows: list[dict[str, Any]], arms: tuple[str, ...]) -> dict[str, Any]:
+def analyse(rows: list[SweepRow], arms: tuple[str, ...]) -> dict[str, Any]:
     """Per arm: each metric against the agent's score, and the paper's score-on-live-count fit."""
     result: dict[str, Any] = {}
     for arm in arms:
-        measured = [r for r in rows if arm in r["arms"]]
-        score = np.array([r["score"] for r in measured], float)
-        per_metric = {key: trend_statistics(np.array([np.nan if r["arms"][arm].get(key) is None
-                                                      else r["arms"][arm][key] for r in measured], float), score)
-                      for key, _ in METRICS}
-        live = np.array([r["arms"][arm]["live"] for r in measured], float)
+        measured = [r for r in rows if arm in r.arms]
+        score = np.array([r.score for r in measured], float)
+        per_metric = {key: trend_statistics(np.array([np.nan if r.arms[arm].value(key) is None
+                                                      else r.arms[arm].value(key) for r in measured], float), score)
+                      for key in METRICS}
+        live = np.array([r.arms[arm].live for r in measured], float)
         result[arm] = {"vs_score": per_metric, "score_on_live": trend_statistics(live, score)}
     return result
 
 
-def plot(rows: list[dict[str, Any]], arms: tuple[str, ...], path: Path) -> None:
+def plot(rows: list[SweepRow], arms: tuple[str, ...], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.6), dpi=100)
-    for ax, (key, name) in zip(axes, METRICS):
+    for ax, key in zip(axes, METRICS):
         for arm, marker in zip(arms, "os^"):
-            points = [(r["score"], r["arms"][arm].get(key)) for r in rows if arm in r["arms"]]
+            points = [(r.score, r.arms[arm].value(key)) for r in rows if arm in r.arms]
             points = [(s, v) for s, v in points if v is not None]
             if points:
                 ax.plot(*zip(*points), marker=marker, linestyle="", label=arm)
         ax.set_xlabel("agent's mean full-game score")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(metric_name(key), fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()
@@ -183,35 +178,34 @@ def plot(rows: list[dict[str, Any]], arms: tuple[str, ...], path: Path) -> None:
     plt.close(fig)
 
 
-def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
+def run_sweep(cfg: SweepConfig) -> SweepResult:
     from rlsae.agents.checkpoint import read_manifest
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for folder in checkpoint_folders(cfg.checkpoints):
         score = agent_score(folder, max(cfg.episodes, 1), cfg.seed)
-        row = {"checkpoint": folder.name, "path": str(folder), "step": read_manifest(folder).get("step"),
-               "score": score["mean_score"], "score_std": score["std_score"], "score_episodes": score["episodes"],
-               "arms": {}}
+        arms = {}
         for arm in cfg.arms:
-            print(f"[sweep] {folder.name} ({row['score']:.0f} points): {arm} SAE")
-            row["arms"][arm] = _measure(folder, arm, cfg)
-        rows.append(row)
-    result = {"rows": rows, "statistics": analyse(rows, cfg.arms), "config": to_dict(cfg),
-              "provenance": provenance()}
-    write_json(cfg.out / SWEEP_JSON, result)
+            print(f"[sweep] {folder.name} ({score['mean_score']:.0f} points): {arm} SAE")
+            arms[arm] = _measure(folder, arm, cfg)
+        rows.append(SweepRow(folder.name, str(folder), read_manifest(folder).get("step"), score["mean_score"],
+                             score["std_score"], score["episodes"], arms))
+    result = SweepResult(rows, analyse(rows, cfg.arms), to_dict(cfg), provenance())
+    result.save(cfg.out / SWEEP_JSON)
     plot(rows, cfg.arms, cfg.out / SWEEP_PNG)
     return result
 
 
-def format_result(result: dict[str, Any]) -> str:
+def format_result(result: SweepResult) -> str:
     lines = []
-    for arm, stats in result["statistics"].items():
+    for arm, stats in result.statistics.items():
         lines.append(f"{arm} SAE, {stats['score_on_live']['n']} agents:")
-        for key, name in METRICS:
+        for key in METRICS:
             s = stats["vs_score"][key]
             if "spearman" in s:
-                lines.append(f"  {name:<32} Spearman vs score {s['spearman']:+.2f} (p {s['spearman_p']:.3f})")
+                lines.append(f"  {metric_name(key):<32} Spearman vs score {s['spearman']:+.2f} "
+                             f"(p {s['spearman_p']:.3f})")
         fit = stats["score_on_live"]
         if "quadratic_r2" in fit:
             lines.append(f"  score ~ quadratic(live features): R^2 {fit['quadratic_r2']:.2f} "

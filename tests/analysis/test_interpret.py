@@ -57,18 +57,18 @@ def _check_labels(result: InterpretResult, f: np.ndarray, rec: Recording, seed: 
     checked = 0
     for unit in np.flatnonzero(result.alive):
         fact = facts[result.label_fact[unit]][held]
-        level = result.label_threshold[unit] * f[~held, unit].max()
+        level = result.label_scores.threshold[unit] * f[~held, unit].max()
         on = f[held, unit] > level
-        assert result.label_firings[unit] == on.sum()
+        assert result.label_scores.firings[unit] == on.sum()
         if on.sum():
-            assert result.label_precision[unit] == pytest.approx(fact[on].mean())
+            assert result.label_scores.precision[unit] == pytest.approx(fact[on].mean())
         if on.sum() and fact.sum():
-            assert result.label_lift[unit] == pytest.approx(fact[on].mean() / fact.mean())
-            assert result.label_recall[unit] == pytest.approx((on & fact).sum() / fact.sum())
-            assert result.label_f1[unit] == pytest.approx(2 * (on & fact).sum() / (on.sum() + fact.sum()))
+            assert result.label_scores.lift[unit] == pytest.approx(fact[on].mean() / fact.mean())
+            assert result.label_scores.recall[unit] == pytest.approx((on & fact).sum() / fact.sum())
+            assert result.label_scores.f1[unit] == pytest.approx(2 * (on & fact).sum() / (on.sum() + fact.sum()))
             checked += 1
-        passes = rule.passes(result.label_precision[unit], result.label_lift[unit], result.label_f1[unit],
-                             result.label_firings[unit])
+        at = result.label_scores
+        passes = rule.passes(at.precision[unit], at.lift[unit], at.f1[unit], at.firings[unit])
         assert passes == (result.label[unit] is not None)
     assert checked > 10
 

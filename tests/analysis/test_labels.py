@@ -45,10 +45,10 @@ def test_planted_detector_is_labeled_and_noise_is_not() -> None:
                          descriptions={"dying": "a life is lost soon"})
     assert labels.label == ["a life is lost soon", None, None]
     # The detector's weak firings (0.3) stay under a threshold of 20% of its max (~2.3): F1 ~1.
-    assert labels.f1[0] > 0.95 and labels.precision[0] > 0.95 and labels.lift[0] > 15
-    assert labels.heldout_auroc[0] > 0.95 and labels.heldout_auroc[1] == pytest.approx(0.5, abs=0.1)
+    assert labels.at_label.f1[0] > 0.95 and labels.at_label.precision[0] > 0.95 and labels.at_label.lift[0] > 15
+    assert labels.at_label.auroc[0] > 0.95 and labels.at_label.auroc[1] == pytest.approx(0.5, abs=0.1)
     assert labels.summary()["n_labeled"] == 1
-    assert labels.summary()["mean_label_f1"] == pytest.approx(labels.f1[0])
+    assert labels.summary()["mean_label_f1"] == pytest.approx(labels.at_label.f1[0])
 
 
 def test_perfect_detector_of_a_rare_fact_scores_f1_one() -> None:
@@ -58,8 +58,8 @@ def test_perfect_detector_of_a_rare_fact_scores_f1_one() -> None:
     acts = (rare * rng.uniform(0.5, 3, n))[:, None]
     labels = label_units(acts, {"rare": rare, "common": rng.random(n) < 0.4}, np.repeat(np.arange(100), n // 100))
     assert labels.fact == ["rare"] and labels.label == ["rare"]
-    assert labels.f1[0] == 1.0 and labels.precision[0] == 1.0 and labels.recall[0] == 1.0
-    assert labels.threshold[0] == 0.0  # any firing counts: the lowest threshold loses no positive
+    assert labels.at_label.f1[0] == 1.0 and labels.at_label.precision[0] == 1.0 and labels.at_label.recall[0] == 1.0
+    assert labels.at_label.threshold[0] == 0.0  # any firing counts: the lowest threshold loses no positive
 
 
 def test_rule_needs_lift_or_f1_and_enough_firings() -> None:
@@ -76,7 +76,7 @@ def test_precise_but_narrow_feature_is_labeled_by_precision() -> None:
     fact = rng.random(n) < 0.1
     narrow = (fact & (rng.random(n) < 0.2)) * rng.uniform(1, 2, n)  # 20% of the fact, nothing else
     labels = label_units(narrow[:, None], {"fact": fact}, np.repeat(np.arange(50), n // 50))
-    assert labels.f1[0] < 0.5 and labels.precision[0] == 1.0 and labels.lift[0] > 5
+    assert labels.at_label.f1[0] < 0.5 and labels.at_label.precision[0] == 1.0 and labels.at_label.lift[0] > 5
     assert labels.label == ["fact"]
 
 
@@ -106,8 +106,9 @@ def test_feature_firing_on_a_conjunction_gets_it_as_label_with_its_precision() -
     acts = np.stack([exact, loose], 1)
     labels = label_units(acts, facts, np.repeat(np.arange(60), n // 60), text)
     assert labels.label == ["Pac-Man is in the bottom-left region and faces left"] * 2
-    assert labels.f1[0] == pytest.approx(1.0) and labels.precision[0] == 1.0
-    assert labels.threshold[1] >= 0.2 and labels.f1[1] > 0.95  # above 20% of max the extra firings vanish
+    assert labels.at_label.f1[0] == pytest.approx(1.0) and labels.at_label.precision[0] == 1.0
+    # above 20% of max the extra firings vanish
+    assert labels.at_label.threshold[1] >= 0.2 and labels.at_label.f1[1] > 0.95
     # Against the broad facts alone the precise feature is still precise, with lift ~9 over "region 6".
     broad = label_units(acts, base, np.repeat(np.arange(60), n // 60))
-    assert broad.fact[0] == "pacman_region=6" and broad.precision[0] == 1.0 and broad.label[0] is not None
+    assert broad.fact[0] == "pacman_region=6" and broad.at_label.precision[0] == 1.0 and broad.label[0] is not None

@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rlsae.analysis.labels import LABEL_SCORES, LabelScores
 from rlsae.browser import export_browser
 from rlsae.browser.synthetic import synthetic_browser_data
+from rlsae.common.records import declared
+from rlsae.sae.evaluation import Evaluation
 
 N_FEATURES = 2048
 BLUE, RED = "#1f6feb", "#d1242f"
@@ -98,9 +101,16 @@ def test_summary_renders_and_is_interactive(driver, site) -> None:
     assert ready_ms > 0  # the page reports when it became interactive (timings belong in benchmarks)
     assert driver.execute_script("return RLSAE.rows.length") == N_FEATURES
     assert len(driver.find_elements(By.CSS_SELECTOR, "#metrics tr")) == len(data.summary.metrics)
-    metrics = driver.find_element(By.ID, "metrics").text
-    assert "variance unexplained (FVU)" in metrics and "% of the Q range" in metrics and "regret\n" not in metrics
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#fidelity tbody tr")) == 4
+    assert "live features with a label" in driver.find_element(By.ID, "metrics").text
+    # The fidelity table: every evaluation number by its name, its value with the unit and its meaning; no raw key.
+    fidelity = driver.find_element(By.ID, "fidelity").text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#fidelity tbody tr")) == len(data.summary.fidelity)
+    for row in data.summary.fidelity:
+        assert row.name in fidelity and row.meaning in fidelity
+    assert "variance unexplained (FVU)" in fidelity and "% of the Q range" in fidelity
+    assert "the SAE agent picks the same action as the clean agent in 94.0% of the states" in fidelity
+    shown = fidelity + driver.find_element(By.ID, "metrics").text
+    assert not [key for key in [*Evaluation.__dataclass_fields__, *data.summary.metrics] if "_" in key and key in shown]
     assert len(driver.find_elements(By.CSS_SELECTOR, "#density svg rect.bar")) > 3
     assert len(driver.find_elements(By.CSS_SELECTOR, "#curves svg path.line")) == 3
     assert "neurons" in driver.find_element(By.ID, "labels").text
@@ -376,10 +386,16 @@ def test_dead_features_have_their_own_bar(driver, site) -> None:
 
 def test_the_list_sorts_and_filters_by_label_measures(driver, site) -> None:
     data, index = site
-    open_page(driver, index, "#features?m=label_lift&mmin=20")
-    lifted = [f.id for f in data.features if f.label_lift is not None and f.label_lift >= 20]
+    open_page(driver, index, "#features?m=lift&mmin=20")
+    lifted = [f.id for f in data.features if f.label_scores is not None and f.label_scores.lift >= 20]
     wait(driver, lambda d: count_text(d) == f"{len(lifted)} of {N_FEATURES} features")
-    assert driver.find_element(By.ID, "f-metric").get_attribute("value") == "label_lift"
-    driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=label_f1]").click()
-    best = sorted((f for f in data.features if f.id in lifted), key=lambda f: (-f.label_f1, f.id))
+    assert driver.find_element(By.ID, "f-metric").get_attribute("value") == "lift"
+    # the list's label columns and the filter's measures are the record's fields, by their declared names
+    head = [e.get_attribute("data-sort") for e in driver.find_elements(By.CSS_SELECTOR, "#list-head span")]
+    assert [k for k in head if k in LABEL_SCORES] == list(LABEL_SCORES)
+    options = driver.find_elements(By.CSS_SELECTOR, "#f-metric option")
+    assert [o.get_attribute("value") for o in options] == list(LABEL_SCORES)
+    assert [o.text for o in options] == [c["name"] for c in declared(LabelScores)]
+    driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=f1]").click()
+    best = sorted((f for f in data.features if f.id in lifted), key=lambda f: (-f.label_scores.f1, f.id))
     wait(driver, lambda d: list_ids(d)[:3] == [f.id for f in best[:3]])

@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from rlsae.analysis.labels import LABEL_SCORES
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer import SteerConfig, steer_features
+from rlsae.analysis.steer_results import GoalReached, StartsUsed, SteeredFeature
 from rlsae.browser.build import MAX_CURVE_POINTS, BrowseConfig, browse, training_curves
 from rlsae.browser.context import CLIP_RADIUS
 from rlsae.browser.frames import SHEET_STEPS, render_tiles
@@ -20,6 +23,7 @@ from rlsae.cli import main
 from rlsae.common.errors import UserError
 from rlsae.envs.games.ms_pacman import PACMAN_OFFSET, PACMAN_X, PACMAN_Y
 from rlsae.record import Recording
+from rlsae.sae.evaluation import Evaluation
 
 CALL = re.compile(r"^RLSAE\.(\w+)\((.*)\);\s*$", re.DOTALL)
 
@@ -42,8 +46,9 @@ def site(small_pipeline: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     evaluation = root / "eval.json"
     density = root / "density.png"
     Image.new("RGB", (30, 20), "white").save(density)
-    evaluation.write_text(json.dumps({"fvu": 0.12, "l0": 4.0, "density_png": str(density),
-                                      "scores": {"score_clean": 300.0, "score_spliced": 250.0}}))
+    Evaluation(sae="s", recording="r", architecture="topk", d_in=512, d_sae=64, k=4, states=100, fvu=0.12, l0=4.0,
+               dead_fraction=0.25, dense_fraction=0.0, mse=1.0, score_clean=300.0, score_spliced=250.0,
+               density_png=str(density)).save(evaluation)
     log = root / "log.jsonl"
     log.write_text("\n".join(json.dumps({"step": s, "fvu": 1 / (s + 1), "l0": 4, "note": "x"}) for s in range(10)))
     assert main(["browse", "--interpret", str(small_pipeline["interpret"]), "--out", str(root / "web"),
@@ -54,10 +59,13 @@ def site(small_pipeline: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
 
 def test_summary_holds_metrics_fidelity_curves_and_the_neuron_baseline(site: dict[str, object]) -> None:
     summary = read_js(site["out"] / "data" / "summary.js")  # type: ignore[operator]
-    assert summary["metrics"]["fvu"] == 0.12 and summary["metrics"]["score_spliced"] == 250.0
-    assert "regret" not in summary["metrics"]  # absent from the evaluation: left out, not invented
-    assert summary["fidelity"]["clean agent"]["score"] == 300.0
-    assert "zero ablation" not in summary["fidelity"]
+    rows = {row["key"]: row for row in summary["fidelity"]}
+    assert rows["fvu"]["value"] == 0.12 and rows["score_spliced"]["shown"] == "250 points"
+    assert rows["score_clean"]["meaning"].startswith("the agent as trained scores 300 points a game")
+    assert rows["dead_fraction"]["name"] == "dead features" and "25.0%" in rows["dead_fraction"]["meaning"]
+    assert "regret" not in rows and "score_zero_ablation" not in rows  # absent: left out, not invented
+    assert set(summary["metrics"]) == {"live_features", "labeled_fraction", "neuron_labeled_fraction"}
+    assert [c["key"] for c in summary["label_scores"]] == list(LABEL_SCORES)  # the page's label columns
     assert [p["step"] for p in summary["training_curves"]] == list(range(10))
     assert "note" not in summary["training_curves"][0]
     assert set(summary["label_comparison"]) == {"neurons", "features"}
@@ -127,12 +135,17 @@ def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str,
             assert table["frames"][frame][3:] == pytest.approx(list(positions[k]))
         checked += 1
     assert checked == 3
-    for feature in range(64):  # each label carries its held-out precision, unlabeled features none
+    listed = read_js(out / "data" / "features.js")  # type: ignore[operator]
+    for feature in range(64):  # each label carries its held-out scores, named as in LabelScores; unlabeled none
         detail = read_js(out / "data" / "f" / f"{feature}.js")  # type: ignore[operator]
-        precision = detail["label_precision"]
-        assert (precision is None) if detail["label"] is None else (precision is None or 0 <= precision <= 1)
-        if precision is not None:
-            assert precision == pytest.approx(result.label_precision[feature], rel=1e-5)  # type: ignore[attr-defined]
+        scores = detail["label_scores"]
+        assert (scores is None) == (detail["label"] is None)
+        assert scores is None or list(scores) == list(LABEL_SCORES)  # exactly the record's fields, no copies
+        row = dict(zip(listed["columns"], listed["rows"][feature]))
+        for name in LABEL_SCORES:
+            kept = getattr(result.label_scores, name)[feature]  # type: ignore[attr-defined]
+            shown = None if scores is None or not np.isfinite(kept) else pytest.approx(kept, rel=1e-4)
+            assert (scores or {}).get(name) == shown and row[name] == shown, (feature, name)
     steering = read_js(out / "data" / "f" / f"{site['steered']}.js")["steering"]  # type: ignore[operator]
     assert steering["mode"] == "clamp" and 0 <= steering["tv_distance"] <= 1
     assert (out / steering["heatmap"]).is_file() and (out / steering["gif"]).read_bytes()[:4] == b"GIF8"
@@ -196,32 +209,42 @@ def test_a_score_change_comes_with_its_standard_error_and_a_verdict() -> None:
 
 def test_a_sweep_result_is_read_with_its_numbers_and_plot(tmp_path: Path) -> None:
     from rlsae.browser.build import read_sweep
-    from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, analyse
+    from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepArm, SweepResult, SweepRow, analyse
 
     # live counts that peak in the middle, as the paper's quadratic claims: the fit must find the peak
     live = [100, 300, 500, 700, 900]
-    rows = [{"score": 1000 - (n - 500) ** 2 / 400, "arms": {"default": {"live": n, "dead_fraction": 1 - n / 2048}}}
-            for n in live]
-    (tmp_path / SWEEP_JSON).write_text(json.dumps({"rows": rows, "statistics": analyse(rows, ("default",))}))
+    rows = [SweepRow(f"step{n}", "agents", n, 1000 - (n - 500) ** 2 / 400, 10.0, 30, {"default": SweepArm(
+        Evaluation(sae="s", recording="r", architecture="topk", d_in=512, d_sae=2048, k=32, states=100, fvu=0.1,
+                   l0=32.0, dead_fraction=1 - n / 2048, dense_fraction=0.0, mse=1.0), live=n)}) for n in live]
+    SweepResult(rows, analyse(rows, ("default",)), {}, {}).save(tmp_path / SWEEP_JSON)
     Image.new("RGB", (40, 20), "white").save(tmp_path / SWEEP_PNG)
     sweep = read_sweep(tmp_path)
     assert sweep.plot == tmp_path / SWEEP_PNG and "5 agents" in sweep.note
     assert sweep.numbers["default SAE: quadratic fit R\u00b2"] == pytest.approx(1.0)
     assert sweep.numbers["default SAE: fit's peak (live features)"] == pytest.approx(500.0)
     assert sweep.numbers["default SAE: Spearman rho (score, live features)"] == pytest.approx(0.0)
+    # a sweep.json from before versions: rerunning the sweep (its stages are reused) writes it again
+    (tmp_path / SWEEP_JSON).write_text(json.dumps({"rows": [], "statistics": {}}))
+    with pytest.raises(UserError, match="older rlsae.*rerun `rlsae sweep`"):
+        read_sweep(tmp_path)
 
 
 def test_a_steering_note_says_where_the_games_began_and_how_the_goal_went() -> None:
     from rlsae.browser.build import _steering
 
-    result = {"feature": 7, "mode": "clamp", "strength": 3.0, "value": 3.0, "max_activation": 1.0,
-              "tv_distance": 0.1, "score_clean": 10.0, "score_steered": 20.0, "scores_clean": [0.0, 20.0],
-              "scores_steered": [10.0, 30.0], "action_clean": [1.0], "action_steered": [1.0], "heatmap": None,
-              "gif": None, "starts": {"n": 2, "where": "pill_top_left", "steps": 50}, "goal": "not pill_top_left",
-              "goal_steps": 50, "goal_clean": {"first_step": [None, 4]}, "goal_steered": {"first_step": [9, 4]}}
+    def reached(first: list[int | None]) -> GoalReached:
+        return GoalReached(share=0.0, games=len(first), first_step=first, path=[])
+
+    result = SteeredFeature(
+        feature=7, mode="clamp", strength=3.0, value=3.0, max_activation=1.0, max_activation_source="test",
+        tv_distance=0.1, score_clean=10.0, score_steered=20.0, scores_clean=[0.0, 20.0], scores_steered=[10.0, 30.0],
+        action_clean=[1.0], action_steered=[1.0], action_clean_own_games=[1.0], truncated_clean=0,
+        truncated_steered=0, steps_steered=100, heatmap=None, gif=None,
+        starts=StartsUsed(n=2, where="pill_top_left", steps=50), goal="not pill_top_left", goal_steps=50,
+        goal_clean=reached([None, 4]), goal_steered=reached([9, 4]))
     note = _steering([result])[7].note
     assert note.startswith("Games from 2 recorded states, 50 steps each")
     assert note.endswith("Goal: not pill_top_left within 50 steps from 2 recorded states where pill_top_left: "
                          "50% -> 100% of 2 games (1 gained, 0 lost; paired p = 1).")
-    del result["starts"], result["goal"]
+    result = replace(result, starts=None, goal=None)
     assert "recorded" not in _steering([result])[7].note and "Goal" not in _steering([result])[7].note

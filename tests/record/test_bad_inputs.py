@@ -172,6 +172,7 @@ def test_steer_rerun_from_another_directory_reuses_its_results(small_pipeline: d
     assert document["config"]["interpret"] == str(root / "interpret")  # stored resolved today
     if older:
         document["config"].update(sae="sae", interpret="interpret", out=str(tmp_path / "steer"))
+        del document["version"]  # written before result records had versions
         for newer in ("goal", "goal_steps"):
             del document["config"][newer]
         results.write_text(json.dumps(document))

@@ -205,10 +205,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         states=states, density=density, max_activation=features.max(0), action_effect=effect,
         hist_edges=edges, hist_counts=counts, example_states=ex_states, example_activations=ex_acts,
         example_groups=ex_groups, fact_auroc=labels.auroc.astype(np.float32),
-        fact_f1=labels.scores.f1.astype(np.float32), label_auroc=labels.heldout_auroc.astype(np.float32),
-        label_precision=labels.precision.astype(np.float32), label_recall=labels.recall.astype(np.float32),
-        label_f1=labels.f1.astype(np.float32), label_lift=labels.lift.astype(np.float32),
-        label_firings=labels.firings.astype(np.int64), label_threshold=labels.threshold.astype(np.float32),
+        fact_f1=labels.scores.f1.astype(np.float32), label_scores=labels.at_label,
         cluster=clusters.assignment, group_titles=titles, fact_names=fact_names,
         fact_descriptions=[descriptions[n] for n in fact_names], label_fact=labels.fact, label=labels.label,
         cluster_names=clusters.names, summary=summary)

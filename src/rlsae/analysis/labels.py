@@ -15,15 +15,18 @@ all of a fact's states high, which a dense unit can do and a sparse one cannot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
 
 from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores, fact_table
+from rlsae.common.records import number
 from rlsae.envs.conjunctions import SEPARATOR
+
+T = TypeVar("T")
 
 
 def auroc_matrix(activations: np.ndarray, facts: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -96,6 +99,45 @@ class LabelRule:
                 f"{self.min_f1:g}; >= {self.min_firings} held-out firings")
 
 
+@dataclass(frozen=True)
+class LabelScores(Generic[T]):
+    """The held-out scores of a unit's label: of its fact, at the threshold chosen on the fitting split.
+
+    One value per field for one unit (the browser's Feature), or one array per field over all units
+    (Labels, InterpretResult). These names are the names everywhere: interpret's arrays (``label_<name>``
+    in features.npz), the browser's Feature and the page's JSON and columns. A new label metric is one
+    field here and its entry in :func:`_at_label`.
+    """
+
+    precision: T = number("precision", "the fact holds on {} of the held-out states where the unit fires",
+                          "{:.0%}")
+    recall: T = number("recall", "the unit fires on {} of the held-out states where the fact holds", "{:.0%}")
+    f1: T = number("F1", "held-out F1 of the unit as a detector of the fact: {}", "{:.2f}")
+    lift: T = number("lift", "the fact holds {} more often where the unit fires than overall", "{:.1f}", "x")
+    firings: T = number("firings", "the unit is above its threshold on {} held-out states (the sample behind "
+                        "precision)", "{:,.0f}")
+    auroc: T = number("AUROC", "ranking the held-out states by the unit's activation sorts the fact's states "
+                      "first with AUROC {} (0.5: chance)", "{:.3f}")
+    threshold: T = number("threshold", "the unit counts as firing above {} of its max activation", "{:.0%}")
+
+    def unit(self, i: int) -> LabelScores[float]:
+        """One unit's scores as Python numbers (NaN where undefined, e.g. the precision of a unit that never
+        fires)."""
+        return LabelScores(**{f.name: getattr(self, f.name)[i].item() for f in fields(self)})
+
+
+LABEL_SCORES = tuple(f.name for f in fields(LabelScores))
+
+
+def _at_label(scores: DetectionScores, auroc: np.ndarray, best: np.ndarray) -> LabelScores[np.ndarray]:
+    """Each unit's scores for the fact ``best`` names."""
+    units = np.arange(len(best))
+    return LabelScores(precision=scores.precision[units, best], recall=scores.recall[units, best],
+                       f1=scores.f1[units, best], lift=scores.lift[units, best],
+                       firings=scores.firings[units, best], auroc=auroc[units, best],
+                       threshold=scores.thresholds[scores.chosen[units, best]])
+
+
 @dataclass
 class Labels:
     """Per unit: its best fact and that fact's held-out scores; ``label`` is None where the rule fails."""
@@ -104,13 +146,7 @@ class Labels:
     label: list[str | None]
     fact_names: list[str]  # the m facts scored, in the column order of ``auroc`` and ``scores``
     held: np.ndarray       # [n_states] the held-out split (whole episodes)
-    precision: np.ndarray  # [u] held-out P(fact | unit above its threshold); NaN if never above it there
-    recall: np.ndarray
-    f1: np.ndarray
-    lift: np.ndarray
-    firings: np.ndarray    # [u] held-out states above the threshold
-    threshold: np.ndarray  # [u] the threshold as a fraction of the unit's max activation (fit split)
-    heldout_auroc: np.ndarray  # [u] held-out AUROC of the unit for its fact
+    at_label: LabelScores[np.ndarray]  # [u] each: the scores of each unit's fact
     auroc: np.ndarray      # [u, m] held-out AUROC for every fact
     scores: DetectionScores  # every unit x fact, for per-fact tables
     rule: LabelRule
@@ -129,12 +165,12 @@ class Labels:
             values = values[np.isfinite(values)]
             return float(values.mean()) if values.size else float("nan")
 
-        best = np.nan_to_num(self.heldout_auroc[keep], nan=0.5)
+        best = np.nan_to_num(self.at_label.auroc[keep], nan=0.5)
         return {"n_units": int(keep.sum()), "n_labeled": int(labeled.sum()),
                 "labeled_fraction": float(labeled.mean()) if keep.any() else 0.0,
                 "mean_best_auroc": float(best.mean()) if keep.any() else float("nan"),
-                "mean_label_precision": mean(self.precision), "mean_label_recall": mean(self.recall),
-                "mean_label_f1": mean(self.f1), "mean_label_lift": mean(self.lift)}
+                "mean_label_precision": mean(self.at_label.precision), "mean_label_recall": mean(self.at_label.recall),
+                "mean_label_f1": mean(self.at_label.f1), "mean_label_lift": mean(self.at_label.lift)}
 
 
 def split_by_episode(episode_ids: np.ndarray, heldout_fraction: float = 0.3,
@@ -178,19 +214,11 @@ def label_units(activations: np.ndarray, facts: dict[str, np.ndarray], episode_i
     _, held = split_by_episode(episode_ids, heldout_fraction, seed)
     scores = detection_scores(activations, matrix, held, min_firings=rule.min_firings)
     best, passed = apply_rule(scores, rule)
-    units = np.arange(activations.shape[1])
-
-    def at_best(values: np.ndarray) -> np.ndarray:
-        return values[units, best]
-
-    precision, recall, f1, lift = (at_best(v) for v in (scores.precision, scores.recall, scores.f1, scores.lift))
-    firings = at_best(scores.firings)
     auroc = auroc_matrix(_rows(activations, held), matrix[held])
     descriptions = descriptions or {}
     label = [descriptions.get(names[b], names[b]) if ok else None for b, ok in zip(best, passed)]
-    return Labels(fact=[names[b] for b in best], label=label, fact_names=names, held=held, precision=precision,
-                  recall=recall, f1=f1, lift=lift, firings=firings, threshold=scores.thresholds[at_best(scores.chosen)],
-                  heldout_auroc=at_best(auroc), auroc=auroc, scores=scores, rule=rule)
+    return Labels(fact=[names[b] for b in best], label=label, fact_names=names, held=held,
+                  at_label=_at_label(scores, auroc, best), auroc=auroc, scores=scores, rule=rule)
 
 
 def about(fact: str, prefixes: tuple[str, ...]) -> bool:
@@ -216,14 +244,9 @@ def best_unit(labels: Labels, prefixes: tuple[str, ...], units: np.ndarray,
     precise = np.nan_to_num(s.fit_precision[:, columns]) >= min_fit_precision
     score = np.where(units[:, None], fit_f1 + 2 * (precise & (fit_f1 >= 0)), -np.inf)
     unit, col = np.unravel_index(int(np.argmax(score)), score.shape)
-    fact = columns[col]
-
-    def held(values: np.ndarray) -> float:
-        return float(values[unit, fact])
-
-    return {"unit": int(unit), "fact": labels.fact_names[fact], "f1": held(s.f1), "precision": held(s.precision),
-            "recall": held(s.recall), "lift": held(s.lift), "firings": int(held(s.firings)),
-            "threshold": float(s.thresholds[s.chosen[unit, fact]]), "auroc": held(labels.auroc)}
+    fact = np.full(len(units), columns[col])
+    return {"unit": int(unit), "fact": labels.fact_names[fact[0]],
+            **asdict(_at_label(s, labels.auroc, fact).unit(int(unit)))}
 
 
 def score_units(activations: np.ndarray, facts: dict[str, np.ndarray], descriptions: dict[str, str],

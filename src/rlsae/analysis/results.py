@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.analysis.labels import LABEL_SCORES, LabelScores
 from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_bytes, write_json
 
@@ -46,13 +47,7 @@ class InterpretResult:
     example_groups: np.ndarray      # [d, n_examples] index into group_titles, -1 = none
     fact_auroc: np.ndarray          # [d, n_facts] held-out AUROC of each feature for each binary fact
     fact_f1: np.ndarray             # [d, n_facts] held-out F1 at the threshold chosen on the fitting split
-    label_auroc: np.ndarray         # [d] held-out AUROC of the best (fit-split) fact
-    label_precision: np.ndarray     # [d] held-out P(that fact | feature above its threshold); NaN: never above
-    label_recall: np.ndarray        # [d] held-out P(feature above its threshold | fact)
-    label_f1: np.ndarray            # [d]
-    label_lift: np.ndarray          # [d] precision / the fact's held-out base rate
-    label_firings: np.ndarray       # [d] held-out states above the threshold
-    label_threshold: np.ndarray     # [d] the threshold as a fraction of the feature's max activation
+    label_scores: LabelScores[np.ndarray]  # [d] each: the scores of each feature's label_fact (analysis/labels.py)
     cluster: np.ndarray             # [d] cluster id, -1 for dead features
     group_titles: list[str]
     fact_names: list[str]
@@ -82,6 +77,8 @@ class InterpretResult:
 
 
 _STRING_FIELDS = ("group_titles", "fact_names", "fact_descriptions", "label_fact", "label", "cluster_names")
+_NOT_ARRAYS = (*_STRING_FIELDS, "summary", "label_scores")
+LABEL_PREFIX = "label_"  # features.npz holds each label score as label_<name> (as before typed scores)
 
 
 def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) -> Path:
@@ -90,8 +87,9 @@ def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) ->
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
     buffer = io.BytesIO()
-    np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result)
-                        if f.name not in _STRING_FIELDS and f.name != "summary"})
+    np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result) if f.name not in _NOT_ARRAYS},
+             **{LABEL_PREFIX + name: np.asarray(getattr(result.label_scores, name), np.float32)
+                for name in LABEL_SCORES})
     write_bytes(out / ARRAYS, buffer.getvalue())
     write_json(out / STRINGS, {name: getattr(result, name) for name in _STRING_FIELDS})
     write_json(out / SUMMARY, result.summary)
@@ -119,12 +117,13 @@ def load_result(folder: Path) -> InterpretResult:
     try:
         with np.load(folder / ARRAYS) as arrays:
             values: dict[str, Any] = {name: arrays[name] for name in arrays.files}
+        values["label_scores"] = LabelScores(**{name: values.pop(LABEL_PREFIX + name) for name in LABEL_SCORES})
         part = STRINGS
         values.update(json.loads((folder / STRINGS).read_text()))
         part = SUMMARY
         values["summary"] = json.loads((folder / SUMMARY).read_text())
         part = f"{ARRAYS} + {STRINGS}"
         return InterpretResult(**values)
-    except (OSError, ValueError, TypeError, zipfile.BadZipFile) as err:
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
         raise UserError(f"the interpret output '{folder}' is damaged or incomplete: {part} "
                         f"({str(err).splitlines()[0]}); run `rlsae interpret` again into a new --out") from None

@@ -18,8 +18,7 @@ the nearest"), each for ``--goal-steps`` steps, the clean and the steered agent 
 from __future__ import annotations
 
 import difflib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,10 @@ from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.results import load_result
 from rlsae.analysis.states import select_states, state_facts
 from rlsae.analysis.steer_media import heatmap_png, save_gif
+from rlsae.analysis.steer_results import GoalReached, StartsUsed, SteeredFeature, SteeringRun
 from rlsae.analysis.steering import MODES, action_distribution, steering_hook, total_variation
 from rlsae.common.errors import UserError
-from rlsae.common.files import read_json, write_json
+from rlsae.common.files import read_json
 from rlsae.common.hooks import HookFn, capture, hooked
 from rlsae.common.outputs import write_results
 from rlsae.common.progress import ProgressBar
@@ -162,7 +162,7 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
                 np.concatenate(game_steps), ram, truncated, max_act, games.frames, games.background)
 
 
-def goal_reached(played: Play, game: str, goal: str, steps: int) -> dict[str, Any]:
+def goal_reached(played: Play, game: str, goal: str, steps: int) -> GoalReached:
     """Share of ``played``'s games in which the binary fact ``goal`` holds within their first ``steps`` steps,
     each game's first step where it does (None: not within ``steps``), and the first game's path until then."""
     order = np.lexsort((played.game_steps, played.games))
@@ -175,9 +175,9 @@ def goal_reached(played: Play, game: str, goal: str, steps: int) -> dict[str, An
         hits = np.flatnonzero((played.games == g) & holds & (played.game_steps < steps))
         first.append(int(played.game_steps[hits].min()) if len(hits) else None)
     path = (played.games == played.games[0]) & (played.game_steps < steps)
-    return {"share": float(np.mean([f is not None for f in first])), "games": len(first), "first_step": first,
-            "path": np.stack([played.player_x[path], played.player_y[path]], 1).round(1).tolist()
-            if len(played.player_x) else []}
+    return GoalReached(share=float(np.mean([f is not None for f in first])), games=len(first), first_step=first,
+                       path=np.stack([played.player_x[path], played.player_y[path]], 1).round(1).tolist()
+                       if len(played.player_x) else [])
 
 
 def fact_holds(facts: dict[str, np.ndarray], expression: str) -> np.ndarray:
@@ -227,7 +227,7 @@ def player_position(ram: np.ndarray, game: str) -> tuple[np.ndarray, np.ndarray]
 def top_features(interpret_dir: Path, n: int) -> list[int]:
     """The ``n`` live features whose labels have the highest held-out AUROC."""
     result = load_result(interpret_dir)
-    score = np.where(result.alive, np.nan_to_num(result.label_auroc, nan=0.0), -np.inf)
+    score = np.where(result.alive, np.nan_to_num(result.label_scores.auroc, nan=0.0), -np.inf)
     return [int(f) for f in np.argsort(-score, kind="stable")[:n] if result.alive[f]]
 
 
@@ -257,26 +257,26 @@ def _run_directory(sae_resolved: str, sae_given: str) -> Path:
     return Path(*resolved[: -len(given)])
 
 
-def _finished(cfg: SteerConfig, sae_folder: Path) -> dict[int, dict[str, Any]]:
+def _finished(cfg: SteerConfig, sae_folder: Path) -> dict[int, SteeredFeature]:
     """Results already in ``cfg.out`` (feature -> result), if they were made with the same settings."""
     path = cfg.out / RESULTS
     if not path.exists():
         return {}
-    document = read_json(path, "steering results")
+    document = SteeringRun.load(path)
     try:
-        config = document["config"]
-        before = _settings(config, document["sae"], _run_directory(document["sae"], config["sae"]))
-        now = _settings(to_dict(cfg), sae_folder)
-        results = {int(r["feature"]): r for r in document["results"]}
+        config = document.config
+        before = _settings(config, document.sae, _run_directory(document.sae, config["sae"]))
     except (KeyError, TypeError, ValueError):
         raise UserError(f"'{path}' is not a steering result of this rlsae: choose another --out") from None
+    now = _settings(to_dict(cfg), sae_folder)
+    results = {r.feature: r for r in document.results}
     changed = [k for k in now if before[k] != now[k]]
     require(not changed, f"'{cfg.out}' holds steering results made with other settings ({', '.join(changed)}): "
             "use the same settings to add features to it, or another --out")
     return results
 
 
-def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> list[dict[str, Any]]:
+def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> list[SteeredFeature]:
     """Steer each of ``features`` in turn (one set of clean games serves them all); write and return results.
 
     ``steering.json`` is rewritten after every feature, so an interrupted run keeps the finished ones;
@@ -291,14 +291,13 @@ def steer_features(sae_folder: Path, features: list[int], cfg: SteerConfig) -> l
         print(f"{len(set(features)) - len(todo)} of {len(set(features))} features already steered in '{cfg.out}'")
     if todo:
         _steer(sae, sae_folder, todo, cfg, done)
-    document = read_json(cfg.out / RESULTS, "steering results")
     if cfg.json is not None:
-        write_results(Path(cfg.json), document, "--json")
+        write_results(Path(cfg.json), read_json(cfg.out / RESULTS, "steering results"), "--json")
     return [done[f] for f in features]
 
 
 def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: SteerConfig,
-           done: dict[int, dict[str, Any]]) -> None:
+           done: dict[int, SteeredFeature]) -> None:
     """Steer ``features``, adding each result to ``done`` and saving them all after each one."""
     rec = sae_recording(sae_folder, cfg.recording)
     rec.use_agent(cfg.agent, cfg.device)
@@ -332,78 +331,76 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
         gif = save_gif(folder / "game.gif", steered.gif_frames) if steered.gif_frames else None
         p_clean = action_distribution(steered.clean_actions, n_actions)
         p_steered = action_distribution(steered.actions, n_actions)
-        done[f] = {
-            "feature": f, "mode": cfg.mode, "strength": cfg.strength, "value": value,
-            "max_activation": float(max_act[f]), "max_activation_source": source,
-            "tv_distance": total_variation(p_clean, p_steered),
-            "action_clean": p_clean.tolist(), "action_steered": p_steered.tolist(),
-            "action_clean_own_games": action_distribution(clean.actions, n_actions).tolist(),
-            "score_clean": float(np.mean(clean.scores)), "score_steered": float(np.mean(steered.scores)),
-            "scores_clean": clean.scores, "scores_steered": steered.scores,
-            "truncated_clean": clean.truncated, "truncated_steered": steered.truncated,
-            "steps_steered": len(steered.actions),
-            "heatmap": None if heatmap is None else str(heatmap.relative_to(cfg.out)),
-            "gif": None if gif is None else str(gif.relative_to(cfg.out))}
-        if starts is not None:  # scores are then points over --goal-steps from those states
-            done[f]["starts"] = {"n": len(starts.states), "where": cfg.start_where, "steps": cfg.goal_steps}
-        if cfg.goal is not None:
-            done[f].update(goal=cfg.goal, goal_steps=cfg.goal_steps, goal_clean=goal_clean,
-                           goal_steered=goal_reached(steered, game, cfg.goal, cfg.goal_steps))
-        write_json(cfg.out / RESULTS, {
-            "kind": "rlsae-steering", "sae": str(Path(sae_folder).resolve()), "recording": str(rec.path.resolve()),
-            # paths stored resolved: a rerun from another directory still finds them the same
-            "config": {**to_dict(cfg), **_settings(to_dict(cfg), sae_folder)}, "provenance": provenance(),
-            "results": list(done.values())})
+        done[f] = SteeredFeature(
+            feature=f, mode=cfg.mode, strength=cfg.strength, value=value, max_activation=float(max_act[f]),
+            max_activation_source=source, tv_distance=total_variation(p_clean, p_steered),
+            score_clean=float(np.mean(clean.scores)), score_steered=float(np.mean(steered.scores)),
+            action_clean=p_clean.tolist(), action_steered=p_steered.tolist(),
+            action_clean_own_games=action_distribution(clean.actions, n_actions).tolist(),
+            scores_clean=clean.scores, scores_steered=steered.scores, truncated_clean=clean.truncated,
+            truncated_steered=steered.truncated, steps_steered=len(steered.actions),
+            heatmap=None if heatmap is None else str(heatmap.relative_to(cfg.out)),
+            gif=None if gif is None else str(gif.relative_to(cfg.out)),
+            # with starts, scores are points over --goal-steps from those states
+            starts=None if starts is None else StartsUsed(len(starts.states), cfg.start_where, cfg.goal_steps),
+            **({} if cfg.goal is None else {
+                "goal": cfg.goal, "goal_steps": cfg.goal_steps, "goal_clean": goal_clean,
+                "goal_steered": goal_reached(steered, game, cfg.goal, cfg.goal_steps)}))
+        SteeringRun(sae=str(Path(sae_folder).resolve()), recording=str(rec.path.resolve()),
+                    # paths stored resolved: a rerun from another directory still finds them the same
+                    config={**to_dict(cfg), **_settings(to_dict(cfg), sae_folder)}, provenance=provenance(),
+                    results=list(done.values())).save(cfg.out / RESULTS)
 
 
-def steer(cfg: SteerConfig) -> list[dict[str, Any]]:
+def steer(cfg: SteerConfig) -> list[SteeredFeature]:
     """Run the experiment ``cfg`` describes (one feature, or the top N of an interpret output)."""
     features = [cfg.feature] if cfg.feature is not None else top_features(cfg.interpret, cfg.top)
     require(bool(features), f"no live features in '{cfg.interpret}' to steer")
     return steer_features(cfg.sae, features, cfg)
 
 
-def load_steering(folder: Path) -> list[dict[str, Any]]:
+def load_steering(folder: Path) -> list[SteeredFeature]:
     """Results of a ``rlsae steer --out folder`` run, with heatmap/gif as absolute paths."""
     path = Path(folder) / RESULTS
     if not path.is_file():
         raise UserError(f"no steering results at '{folder}': expected {RESULTS} written by `rlsae steer`")
-    results = json.loads(path.read_text())["results"]
-    for r in results:
-        for key in ("heatmap", "gif"):
-            r[key] = None if r[key] is None else Path(folder) / r[key]
-    return results
+
+    def absolute(name: str | None) -> str | None:
+        return None if name is None else str(Path(folder) / name)
+
+    return [replace(r, heatmap=absolute(r.heatmap), gif=absolute(r.gif)) for r in SteeringRun.load(path).results]
 
 
-def goal_change(result: dict[str, Any]) -> dict[str, Any]:
+def goal_change(result: SteeredFeature) -> dict[str, Any]:
     """Paired over the same games (seeds or recorded starts): the share reaching the goal clean and steered,
     the games only the steered agent brought there (``gained``) and those only the clean one did (``lost``),
     and the two-sided exact binomial (McNemar) p-value of that split."""
-    clean = np.array([step is not None for step in result["goal_clean"]["first_step"]])
-    steered = np.array([step is not None for step in result["goal_steered"]["first_step"]])
+    assert result.goal_clean is not None and result.goal_steered is not None
+    clean = np.array([step is not None for step in result.goal_clean.first_step])
+    steered = np.array([step is not None for step in result.goal_steered.first_step])
     gained, lost = int((steered & ~clean).sum()), int((clean & ~steered).sum())
     p = binomtest(gained, gained + lost).pvalue if gained + lost else 1.0
     return {"clean": float(clean.mean()), "steered": float(steered.mean()), "games": len(clean),
             "gained": gained, "lost": lost, "p": float(p)}
 
 
-def describe_goal(result: dict[str, Any]) -> str:
+def describe_goal(result: SteeredFeature) -> str:
     """One sentence on a steered feature's goal, paired game by game ('' without a goal)."""
-    if "goal" not in result:
+    if result.goal is None:
         return ""
     g = goal_change(result)
-    starts = result.get("starts")
-    where = (f" from {starts['n']} recorded states" + (f" where {starts['where']}" if starts["where"] else "")
+    starts = result.starts
+    where = (f" from {starts.n} recorded states" + (f" where {starts.where}" if starts.where else "")
              if starts else "")
-    return (f"{result['goal']} within {result['goal_steps']} steps{where}: {g['clean']:.0%} -> {g['steered']:.0%} "
+    return (f"{result.goal} within {result.goal_steps} steps{where}: {g['clean']:.0%} -> {g['steered']:.0%} "
             f"of {g['games']} games ({g['gained']} gained, {g['lost']} lost; paired p = {g['p']:.2g})")
 
 
-def format_results(results: list[dict[str, Any]]) -> str:
-    def goal(r: dict[str, Any]) -> str:
-        return f"; {describe_goal(r)}" if "goal" in r else ""
-    return "\n".join(f"feature {r['feature']} {r['mode']} x{r['strength']:g} (value {r['value']:.3g}): "
-                     f"action TV {r['tv_distance']:.3f}, score {r['score_clean']:.0f} -> {r['score_steered']:.0f}"
+def format_results(results: list[SteeredFeature]) -> str:
+    def goal(r: SteeredFeature) -> str:
+        return f"; {describe_goal(r)}" if r.goal is not None else ""
+    return "\n".join(f"feature {r.feature} {r.mode} x{r.strength:g} (value {r.value:.3g}): "
+                     f"action TV {r.tv_distance:.3f}, score {r.score_clean:.0f} -> {r.score_steered:.0f}"
                      + goal(r) for r in results)
 
 

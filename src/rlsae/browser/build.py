@@ -21,6 +21,8 @@ import scipy.sparse as sp
 from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
+from rlsae.analysis.steer_results import SteeredFeature
+from rlsae.analysis.sweep_results import SweepResult
 from rlsae.browser.context import StepFacts, Steps, related_units, sparse_codes
 from rlsae.browser.data import (
     AgentInfo,
@@ -43,23 +45,16 @@ from rlsae.browser.export import export_browser
 from rlsae.browser.frames import render_tiles
 from rlsae.common.errors import UserError
 from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
+from rlsae.common.records import described
 from rlsae.config import option, require
 from rlsae.envs.games import game_spec
 from rlsae.record.recording import Recording
-from rlsae.sae.evaluate import EVALUATION
+from rlsae.sae.evaluation import EVALUATION, Evaluation
 from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
 
 MAX_CURVE_POINTS = 400
 FACTS_SHOWN = 8
-# Evaluation keys shown as headline metrics, in this order (missing ones are skipped).
-METRICS = ("fvu", "l0", "dead_fraction", "dense_fraction", "action_agreement", "action_agreement_large_gap",
-           "advantage_rel_error", "regret", "score_clean", "score_spliced", "score_zero_ablation",
-           "score_mean_ablation")
-FIDELITY_ROWS = (("clean agent", "clean"), ("SAE spliced in", "spliced"), ("zero ablation", "zero_ablation"),
-                 ("mean ablation", "mean_ablation"))
-
-
 @dataclass
 class BrowseConfig:
     interpret: Path = option(Path("runs/interpret"), "interpret output folder (written by `rlsae interpret`)")
@@ -82,42 +77,6 @@ class BrowseConfig:
         require(min(self.top_frames or 0, self.quantile_frames or 0) >= 0,
                 "--top-frames/--quantile-frames must be >= 0")
         require(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
-
-
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise UserError(f"cannot read {what} '{path}': {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{what} '{path}' is not valid JSON ({err})") from None
-    require(isinstance(data, dict), f"{what} '{path}' must hold a JSON object")
-    return data
-
-
-def _numbers(data: dict[str, Any]) -> dict[str, float]:
-    """Numeric entries of ``data`` and of the objects nested one level in it (first one wins)."""
-    out: dict[str, float] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    out.setdefault(k, float(v))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out.setdefault(key, float(value))
-    return out
-
-
-def fidelity_table(evaluation: dict[str, float]) -> dict[str, dict[str, float | None]]:
-    """Rows clean / spliced / ablations with the score and, for the spliced agent, the fidelity metrics."""
-    rows: dict[str, dict[str, float | None]] = {}
-    for title, key in FIDELITY_ROWS:
-        if f"score_{key}" in evaluation:
-            rows[title] = {"score": evaluation[f"score_{key}"], "score_std": evaluation.get(f"score_{key}_std")}
-    extra = {k: evaluation[k] for k in METRICS[:8] if k in evaluation}
-    if extra:
-        rows.setdefault("SAE spliced in", {}).update(extra)
-    return rows
 
 
 # Log fields that are bookkeeping, not training curves worth a chart.
@@ -152,19 +111,18 @@ def _chosen_examples(result: InterpretResult, feature: int, cfg: BrowseConfig) -
     return groups
 
 
-def _steering(results: list[dict[str, Any]]) -> dict[int, Steering]:
+def _steering(results: list[SteeredFeature]) -> dict[int, Steering]:
     out: dict[int, Steering] = {}
     for r in results:
-        starts = r.get("starts")
-        played = (f"Games from {starts['n']} recorded states, {starts['steps']} steps each (points over those "
-                  "steps). " if starts else "")
-        goal = f" Goal: {describe_goal(r)}." if "goal" in r else ""
-        out[int(r["feature"])] = Steering(
-            r["mode"], r["strength"], r["tv_distance"], r["score_clean"], r["score_steered"], r["action_clean"],
-            r["action_steered"], r["heatmap"], r["gif"],
-            note=f"{played}{score_change(r['scores_clean'], r['scores_steered'])} {r['mode']} value "
-                 f"{r['value']:.3g} ({r['value'] / r['max_activation']:.3g}x the max activation "
-                 f"{r['max_activation']:.3g}).{goal}")
+        played = (f"Games from {r.starts.n} recorded states, {r.starts.steps} steps each (points over those "
+                  "steps). " if r.starts else "")
+        goal = f" Goal: {describe_goal(r)}." if r.goal is not None else ""
+        out[r.feature] = Steering(
+            r.mode, r.strength, r.tv_distance, r.score_clean, r.score_steered, r.action_clean, r.action_steered,
+            None if r.heatmap is None else Path(r.heatmap), None if r.gif is None else Path(r.gif),
+            note=f"{played}{score_change(r.scores_clean, r.scores_steered)} {r.mode} value "
+                 f"{r.value:.3g} ({r.value / r.max_activation:.3g}x the max activation "
+                 f"{r.max_activation:.3g}).{goal}")
     return out
 
 
@@ -194,8 +152,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     rec = Recording.open(manifest["recording"])
     sae_cfg = read_sae_config(sae_folder) if sae_folder.is_dir() else {}
     evaluation_file = cfg.evaluation or sae_folder / EVALUATION
-    raw = _read_json(evaluation_file, "evaluation") if cfg.evaluation or evaluation_file.is_file() else {}
-    evaluation = _numbers(raw)
+    evaluation = Evaluation.load(evaluation_file) if cfg.evaluation or evaluation_file.is_file() else None
     log = cfg.training_log or sae_folder / TRAINING_LOG
     curves = training_curves(log) if cfg.training_log or log.is_file() else []
     steering: dict[int, Steering] = {}
@@ -244,11 +201,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         features.append(Feature(
             id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
             action_effect=result.action_effect[f].tolist(), label=label,
-            label_score=float(result.label_auroc[f]) if label else None,
-            label_precision=_finite(result.label_precision[f]) if label else None,
-            label_recall=_finite(result.label_recall[f]) if label else None,
-            label_f1=_finite(result.label_f1[f]) if label else None,
-            label_lift=_finite(result.label_lift[f]) if label else None,
+            label_scores=result.label_scores.unit(f) if label else None,
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
@@ -262,25 +215,26 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     sweep = read_sweep(sweep_folder) if cfg.sweep or (sweep_folder / SWEEP_JSON).is_file() else None
     s = result.summary
     agent_manifest = rec.manifest.get("agent", {}).get("manifest", {})
-    metrics: dict[str, float | None] = {k: evaluation[k] for k in METRICS if k in evaluation}
-    metrics.update({"live_features": s["n_live"], "labeled_fraction": s["features"]["labeled_fraction"],
-                    "neuron_labeled_fraction": s["neurons"]["labeled_fraction"]})
+    metrics: dict[str, float | None] = {"live_features": s["n_live"],
+                                        "labeled_fraction": s["features"]["labeled_fraction"],
+                                        "neuron_labeled_fraction": s["neurons"]["labeled_fraction"]}
+    agent_score = agent_manifest.get("training_eval", {}).get("mean_score")
     game = rec.manifest["game"]
     summary = RunSummary(
         title=cfg.title or f"rlsae: {sae_folder.name} on {game}",
         agent=AgentInfo(game, int(agent_manifest.get("step", 0)),
-                        evaluation.get("score_clean", agent_manifest.get("training_eval", {}).get("mean_score")),
+                        evaluation.score_clean if evaluation and evaluation.played else agent_score,
                         str(agent_manifest.get("algorithm", ""))),
         sae=SAEInfo(int(rec.manifest["d_act"]), result.d_sae, sae_cfg.get("k"),
                     _architecture(sae_cfg), rec.manifest["layer"]),
-        metrics=metrics, fidelity=fidelity_table(evaluation), training_curves=curves,
+        metrics=metrics, fidelity=described(evaluation) if evaluation else [], training_curves=curves,
         density_sample=f"the {s['n_states']:,} states from {s['n_episodes']} episodes analysed by interpret",
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
         frame_size=game_spec(game).frame_size, sweep=sweep,
         label_comparison={kind: _label_stats(s[kind]) for kind in ("neurons", "features")},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
-                    "evaluation": str(evaluation_file) if raw else None,
+                    "evaluation": str(evaluation_file) if evaluation else None,
                     "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     return BrowserData(summary, features, clusters)
@@ -314,10 +268,10 @@ def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
 def read_sweep(folder: Path) -> Sweep:
     """The sweep's plot and, per arm, the numbers that test "dead features predict skill": Spearman's rho of
     the agent's score on the live-feature count and the quadratic fit the paper reports, with p-values."""
-    result = _read_json(folder / SWEEP_JSON, "sweep result")
+    result = SweepResult.load(folder / SWEEP_JSON)
     numbers: dict[str, float | None] = {}
     agents = {}
-    for arm, stats in result.get("statistics", {}).items():
+    for arm, stats in result.statistics.items():
         fit = stats.get("score_on_live", {})
         agents[arm] = fit.get("n", 0)
         for key, name in (("spearman", "Spearman rho (score, live features)"), ("spearman_p", "Spearman p-value"),
@@ -328,10 +282,6 @@ def read_sweep(folder: Path) -> Sweep:
     counts = ", ".join(f"{arm} SAE {n} agents" for arm, n in agents.items())
     return Sweep(plot if plot.is_file() else None, numbers,
                  f"From {folder / SWEEP_JSON} ({counts}); a dash: too few agents for that number.")
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def _architecture(sae_cfg: dict[str, Any]) -> str:

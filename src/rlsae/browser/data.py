@@ -17,7 +17,8 @@ Layout of the contract (field names are the JSON names the page reads)::
     BrowserData
       summary: RunSummary
         title, agent: AgentInfo{game, steps, score, algorithm}, sae: SAEInfo{d_in, d_sae, k,
-        architecture, layer}, metrics{name: value}, fidelity{row: {metric: value}},
+        architecture, layer}, metrics{name: value}, fidelity[Described{key, name, value, shown, meaning}],
+        label_scores[{key, name, meaning, format, unit}] (the columns of Feature.label_scores),
         action_names[...], density_log10[per feature, None = dead] | None, density_sample,
         training_curves[{step, fvu, l0, dead_fraction, ...}],
         label_comparison{"neurons": LabelStats{labeled_fraction, mean_best_f1, covered_fraction, mean_or_f1,
@@ -26,7 +27,8 @@ Layout of the contract (field names are the JSON names the page reads)::
         provenance{...}
       features: [Feature]
         id, alive, density, max_activation, action_effect[per action] (the page also gets
-        advantage_effect = action_effect less its mean, and value_shift = that mean), label, label_score,
+        advantage_effect = action_effect less its mean, and value_shift = that mean), label,
+        label_scores{precision, recall, f1, lift, firings, auroc, threshold} | None (analysis/labels.py),
         cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None, map_xy[x, y] | None,
         facts[FactScore{fact, auroc, description}],
         frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
@@ -44,6 +46,8 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from rlsae.analysis.labels import LabelScores
+from rlsae.common.records import Described
 from rlsae.config import require
 from rlsae.envs.games import game_spec
 
@@ -157,8 +161,8 @@ class RunSummary:
     action_names: list[str] = field(default_factory=list)
     """One per Q-value, in the head's order (empty: the game spec's). Names containing UP/DOWN/LEFT/RIGHT
     become arrows."""
-    fidelity: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    """Row name (clean, SAE, zero-ablation, mean-ablation, ...) -> metric -> value."""
+    fidelity: list[Described] = field(default_factory=list)
+    """The SAE's evaluation, one number a row with its name, shown value and meaning (sae/evaluation.py)."""
     density_log10: list[float | None] | None = None
     """log10 activation density per feature (None for dead); if None it is derived from the features."""
     density_sample: str = ""
@@ -264,10 +268,8 @@ class Feature:
     action_effect: list[float]
     """W_head @ decoder direction: change of each action's Q-value per unit activation."""
     label: str | None = None
-    label_score: float | None = None
-    """AUROC of the label's fact."""
-    label_precision: float | None = None
-    """Share of the states where the feature fires on which the label's fact holds."""
+    label_scores: LabelScores[float] | None = None
+    """The label's held-out scores (precision, recall, F1, ...; analysis/labels.py); None without a label."""
     cluster_id: int = -1
     """-1 when the feature is in no cluster (e.g. dead)."""
     cluster_name: str | None = None
@@ -277,10 +279,6 @@ class Feature:
     steering: Steering | None = None
     map_xy: tuple[float, float] | None = None
     """Place on the 2-D feature map (PCA of decoder directions, each axis in [-1, 1]); None: not on it."""
-    label_recall: float | None = None
-    label_f1: float | None = None
-    label_lift: float | None = None
-    """Precision over the label fact's base rate."""
     region: tuple[float, float, float, float] | None = None
     """(x0, y0, x1, y1) screen pixels of the place the label names, marked on the frames; None: no place."""
     related: dict[str, list[Related]] = field(default_factory=dict)

@@ -34,18 +34,19 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.analysis.labels import LABEL_SCORES, LabelScores
 from rlsae.browser.data import BrowserData, Clip, Feature, FrameItem, FrameSource, ImageSource, Tile, log10_density
 from rlsae.common.errors import UserError
 from rlsae.common.files import write_bytes, write_json
 from rlsae.common.outputs import check_output_folder
+from rlsae.common.records import declared
 from rlsae.common.runtime import provenance
 from rlsae.config import require
 
 STATIC_FILES = ("charts.js", "common.js", "map.js", "summary.js", "list.js", "frames.js", "feature.js", "clusters.js",
                 "browser.js", "browser.css")
-LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", "label_score", "cluster_id",
-                "top_action", "bottom_action", "facts", "map_xy", "label_precision", "label_recall", "label_f1",
-                "label_lift"]
+LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", *LABEL_SCORES, "cluster_id", "top_action",
+                "bottom_action", "facts", "map_xy"]
 IO_THREADS = 8
 _MAGIC = [(b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpg")]
 
@@ -192,11 +193,14 @@ def _argmax(values: list[float], sign: float) -> int | None:
     return int(np.argmax(np.asarray(values, dtype=float) * sign))
 
 
+def _label_scores(f: Feature) -> dict[str, float | None]:
+    return asdict(f.label_scores) if f.label_scores is not None else dict.fromkeys(LABEL_SCORES)
+
+
 def _list_row(f: Feature) -> list[Any]:
-    return [f.id, f.alive, f.density, f.max_activation, f.label, f.label_score, f.cluster_id,
+    return [f.id, f.alive, f.density, f.max_activation, f.label, *_label_scores(f).values(), f.cluster_id,
             _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
-            " ".join(fact.fact for fact in f.facts), f.map_xy,  # fact names: searched
-            f.label_precision, f.label_recall, f.label_f1, f.label_lift]
+            " ".join(fact.fact for fact in f.facts), f.map_xy]  # fact names: searched
 
 
 class _FrameTable:
@@ -246,8 +250,8 @@ def _feature_detail(f: Feature, media: _MediaStore, table: _FrameTable) -> dict[
                     "heatmap": None if s.heatmap is None else media.image(s.heatmap, f"{origin} heatmap"),
                     "gif": None if s.gif is None else media.file(s.gif, f"{origin} steering gif")}
     return {"id": f.id, "alive": f.alive, "density": f.density, "max_activation": f.max_activation,
-            "label": f.label, "label_score": f.label_score, "label_precision": f.label_precision,
-            "label_recall": f.label_recall, "label_f1": f.label_f1, "label_lift": f.label_lift, "region": f.region,
+            "label": f.label, "label_scores": None if f.label_scores is None else asdict(f.label_scores),
+            "region": f.region,
             "related": {title: [[r.kind, r.unit, r.value] for r in units] for title, units in f.related.items()},
             "cluster_id": f.cluster_id,
             "cluster_name": f.cluster_name, "action_effect": f.action_effect, "advantage_effect": f.advantage_effect,
@@ -300,7 +304,8 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
                      else [log10_density(f.density) for f in features])
     summary = {
         "title": s.title, "notes": s.notes, "agent": s.agent, "sae": s.sae, "metrics": s.metrics,
-        "fidelity": s.fidelity, "action_names": s.action_names, "density_log10": density_log10,
+        "fidelity": s.fidelity, "label_scores": declared(LabelScores), "action_names": s.action_names,
+        "density_log10": density_log10,
         "density_sample": s.density_sample, "player": s.player, "frame_size": s.frame_size,
         "sweep": None if s.sweep is None else {
             "plot": None if s.sweep.plot is None else media.image(s.sweep.plot, "sweep plot"),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlsae.analysis.labels import LabelScores
 from rlsae.browser.data import (
     AgentInfo,
     BrowserData,
@@ -30,8 +31,10 @@ from rlsae.browser.data import (
     Sweep,
 )
 from rlsae.browser.export import encode_png
+from rlsae.common.records import described
 from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.envs.games import game_spec
+from rlsae.sae.evaluation import Evaluation
 
 FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
@@ -78,13 +81,14 @@ def synthetic_frame(state: int, maze: np.ndarray | None = None) -> np.ndarray:
     return frame
 
 
-def _label_measures(rng: np.random.Generator, labeled: bool) -> dict[str, float | None]:
-    """Made-up held-out precision, recall, F1 and lift of a label (None without one)."""
-    if not labeled:
-        return {"label_precision": None, "label_recall": None, "label_f1": None, "label_lift": None}
+def _label_scores(rng: np.random.Generator, auroc: float | None) -> LabelScores[float] | None:
+    """Made-up held-out scores of a label (None without one)."""
+    if auroc is None:
+        return None
     precision, recall = float(rng.uniform(0.5, 1.0)), float(rng.uniform(0.05, 1.0))
-    return {"label_precision": precision, "label_recall": recall,
-            "label_f1": 2 * precision * recall / (precision + recall), "label_lift": float(rng.uniform(1.0, 40.0))}
+    return LabelScores(precision=precision, recall=recall, f1=2 * precision * recall / (precision + recall),
+                       lift=float(rng.uniform(1.0, 40.0)), firings=float(rng.integers(10, 5000)), auroc=auroc,
+                       threshold=float(rng.choice([0.0, 0.1, 0.2, 0.5])))
 
 
 def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n_states: int | None = None,
@@ -165,8 +169,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
                                     heatmap=images[0], note="synthetic steering result")
         features.append(Feature(
             id=i, alive=alive, density=density, max_activation=max_act, action_effect=effect,
-            label=labels[i], label_score=scores[i], cluster_id=int(assignment[i]),
-            **_label_measures(rng, labels[i] is not None),
+            label=labels[i], label_scores=_label_scores(rng, scores[i]), cluster_id=int(assignment[i]),
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
             facts=facts, frames=groups, steering=steering,
             map_xy=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))),
@@ -179,13 +182,16 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         title=f"synthetic run ({n_features} features)",
         agent=AgentInfo(game=DEFAULT_GAME, steps=10_000_000, score=2150.0, algorithm="pqn"),
         sae=SAEInfo(d_in=512, d_sae=n_features, k=32, architecture="topk", layer="head_input"),
-        metrics={"fvu": 0.083, "l0": 32.0, "dead_fraction": 1 - n_alive / max(1, n_features),
-                 "dense_fraction": 0.004, "action_agreement": 0.94, "action_agreement_large_gap": 0.99,
-                 "advantage_rel_error": 0.12, "regret": 0.03, "score_clean": 2150.0, "score_spliced": 1980.0},
-        fidelity={"clean": {"action_agreement": 1.0, "score": 2150.0},
-                  "SAE": {"action_agreement": 0.94, "score": 1980.0},
-                  "zero-ablation": {"action_agreement": 0.12, "score": 210.0},
-                  "mean-ablation": {"action_agreement": 0.31, "score": 420.0}},
+        metrics={"live_features": n_alive, "labeled_fraction": 0.48, "neuron_labeled_fraction": 0.21},
+        fidelity=described(Evaluation(
+            sae="synthetic", recording="synthetic", architecture="topk", d_in=512, d_sae=n_features, k=32,
+            states=20_000, fvu=0.083, l0=32.0, dead_fraction=1 - n_alive / max(1, n_features), dense_fraction=0.004,
+            mse=0.41, action_agreement=0.94, action_agreement_large_gap=0.99, q_rel_error=0.05,
+            advantage_rel_error=0.12, regret=0.03, episodes=30, score_clean=2150.0, score_clean_std=400.0,
+            score_spliced=1980.0, score_spliced_std=380.0, score_zero_ablation=210.0, score_zero_ablation_std=60.0,
+            score_mean_ablation=420.0, score_mean_ablation_std=90.0, score_ratio=1980 / 2150,
+            recovered_vs_mean_ablation=(1980 - 420) / (2150 - 420),
+            recovered_vs_zero_ablation=(1980 - 210) / (2150 - 210))),
         training_curves=[{"step": s, "fvu": float(0.9 * np.exp(-s / 3e6) + 0.08), "l0": 32.0,
                           "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)}
                          for s in range(0, 10_000_001, 250_000)],

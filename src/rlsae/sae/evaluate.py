@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +20,17 @@ from rlsae.agents.protocol import AGENT_HELP
 from rlsae.common.errors import UserError
 from rlsae.common.files import write_bytes
 from rlsae.common.outputs import write_results
+from rlsae.common.records import described
 from rlsae.common.runtime import provenance
 from rlsae.config import check_options, option
 from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head
+from rlsae.sae.evaluation import EVALUATION, GAME_KEYS, Evaluation
 from rlsae.sae.io import WEIGHTS, load_sae, sae_metadata
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
 
-EVALUATION = "evaluation.json"
+__all__ = ["EVALUATION", "EvaluateSAEConfig", "Evaluation", "evaluate_sae", "format_report"]
 DENSITY_PNG = "density.png"
 
 
@@ -51,6 +52,10 @@ class EvaluateSAEConfig:
     def __post_init__(self) -> None:
         self.sae = Path(self.sae)
         check_options(self)
+
+
+def results_path(cfg: EvaluateSAEConfig) -> Path:
+    return cfg.json or cfg.sae / EVALUATION
 
 
 def density_histogram(log10_density: np.ndarray, path: Path, title: str) -> None:
@@ -77,11 +82,6 @@ def density_histogram(log10_density: np.ndarray, path: Path, title: str) -> None
     write_bytes(path, buffer.getvalue())
 
 
-def _is_game_result(key: str) -> bool:
-    """The keys :func:`rlsae.sae.fidelity.game_fidelity` adds: what the (slow) games measured."""
-    return key.startswith(("score_", "recovered_vs_")) or key == "episodes"
-
-
 def _weights_digest(sae_folder: Path) -> str:
     return hashlib.sha256((sae_folder / WEIGHTS).read_bytes()).hexdigest()
 
@@ -92,23 +92,24 @@ def _earlier_games(out: Path, digest: str, recording: str) -> dict[str, Any]:
     They are kept only when they were measured on these very SAE weights and this recording's agent;
     otherwise dropping them silently would lose hours of games, so the run is refused instead.
     """
+    if not out.is_file():
+        return {}
     try:
-        earlier = json.loads(out.read_text())
-    except (OSError, ValueError):  # none, or nothing readable to keep
+        earlier = Evaluation.load(out)
+    except UserError:  # nothing readable to keep
         return {}
-    games = {k: v for k, v in earlier.items() if _is_game_result(k)} if isinstance(earlier, dict) else {}
-    if not games:
+    if not earlier.played:
         return {}
-    if earlier.get("sae_weights_sha256") == digest and earlier.get("recording") == recording:
-        made = earlier.get("provenance")
-        return {**games, "games_from": made.get("created", "an earlier run") if isinstance(made, dict) else
-                "an earlier run"}
+    if earlier.sae_weights_sha256 == digest and earlier.recording == recording:
+        made = earlier.provenance.get("created", "an earlier run")
+        return {**{k: getattr(earlier, k) for k in GAME_KEYS}, "games_from": earlier.games_from or made}
     raise UserError(f"'{out}' holds the game scores of an earlier evaluation (of other SAE weights or another "
                     "recording); --episodes 0 would drop them: pass --episodes N to play the games again, or "
                     "--json another file")
 
 
-def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
+def evaluate_sae(cfg: EvaluateSAEConfig) -> Evaluation:
+    """Measure the SAE, write its :class:`Evaluation` to ``--json`` (default SAE/evaluation.json), return it."""
     sae = load_sae(cfg.sae)
     metadata = sae_metadata(cfg.sae)
     recording_path = cfg.recording or metadata.get("recording")
@@ -121,7 +122,7 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
     if recording.manifest["d_act"] != sae.d_in:
         raise UserError(f"recording '{recording_path}' has {recording.manifest['d_act']}-dim activations, "
                         f"the SAE expects {sae.d_in}")
-    out = cfg.json or cfg.sae / EVALUATION
+    out = results_path(cfg)
     digest = _weights_digest(cfg.sae)
     kept = _earlier_games(out, digest, str(recording_path)) if cfg.episodes == 0 else {}
     fraction = float(metadata.get("heldout_fraction", 0.1))
@@ -144,33 +145,17 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> dict[str, Any]:
                                     episodes=cfg.episodes, game=manifest.get("game", DEFAULT_GAME),
                                     num_envs=cfg.num_envs, epsilon=cfg.epsilon, seed=cfg.seed,
                                     progress=cfg.progress))
-    result["provenance"] = provenance()
+    evaluation = Evaluation(**result, provenance=provenance())
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_results(out, result, "--json")
-    result["json"] = str(out)
-    return result
+    write_results(out, evaluation.to_json(), "--json")
+    return evaluation
 
 
-REPORT_ROWS = [("fvu", "FVU (held-out)", "{:.4f}"), ("l0", "L0", "{:.1f}"),
-               ("dead_fraction", "dead features", "{:.2%}"), ("dense_fraction", "dense features", "{:.2%}"),
-               ("q_rel_error", "Q-value error / Q variance", "{:.4f}"),
-               ("advantage_rel_error", "advantage error / variance", "{:.4f}"),
-               ("action_agreement", "greedy-action agreement", "{:.2%}"),
-               ("action_agreement_large_gap", "  on large-gap states", "{:.2%}"),
-               ("regret", "regret (% of Q range)", "{:.3f}"),
-               ("score_clean", "score, clean agent", "{:.1f}"), ("score_spliced", "score, SAE spliced", "{:.1f}"),
-               ("score_zero_ablation", "score, layer zeroed", "{:.1f}"),
-               ("score_mean_ablation", "score, layer at its mean", "{:.1f}"),
-               ("recovered_vs_mean_ablation", "score recovered vs mean ablation", "{:.2%}")]
-
-
-def format_report(result: dict[str, Any]) -> str:
-    lines = [f"{result['architecture']} SAE {result['d_in']} -> {result['d_sae']}"
-             + (f", k={result['k']}" if result.get("k") else "") + f" on {result['states']} held-out states"]
-    for key, name, fmt in REPORT_ROWS:
-        if key in result:
-            lines.append(f"  {name:<34} {fmt.format(result[key])}")
-    if "games_from" in result:
-        lines.append(f"  (game scores kept from the evaluation of {result['games_from']}: same SAE weights)")
-    lines.append(f"results: {result['json']}   density histogram: {result['density_png']}")
+def format_report(result: Evaluation, json_path: Path) -> str:
+    lines = [f"{result.architecture} SAE {result.d_in} -> {result.d_sae}"
+             + (f", k={result.k}" if result.k else "") + f" on {result.states} held-out states"]
+    lines += [f"  {row.name:<34} {row.shown}" for row in described(result) if row.key != "states"]
+    if result.games_from:
+        lines.append(f"  (game scores kept from the evaluation of {result.games_from}: same SAE weights)")
+    lines.append(f"results: {json_path}   density histogram: {result.density_png}")
     return "\n".join(lines)

@@ -26,13 +26,13 @@
     append(root, el('h1', {text: 'Cluster ' + c.id + ': ' + c.name}));
     append(root, el('p', null, el('a', {href: '#clusters', text: '\u2190 all clusters'})));
     append(root, el('div', {'class': 'panel'}, el('table', null,
-      el('thead', null, el('tr', null, ['feature', 'label', 'AUROC', 'density', 'pushes / against'].map(function (t) {
-        return el('th', {text: t, 'class': t === 'AUROC' || t === 'density' ? 'num' : null});
+      el('thead', null, el('tr', null, ['feature', 'label', 'F1', 'density', 'pushes / against'].map(function (t) {
+        return el('th', {text: t, 'class': t === 'F1' || t === 'density' ? 'num' : null});
       }))),
       el('tbody', null, c.members.map(function (m) {
         var r = R.byId[m] || {};
         return el('tr', null, el('td', null, el('a', {href: '#feature/' + m, text: '#' + m})), el('td', {text: r.label || ''}),
-          el('td', {'class': 'num', text: fmt(r.label_score, 2)}), el('td', {'class': 'num', text: fmtDensity(r.density)}),
+          el('td', {'class': 'num', text: fmt(r.f1, 2)}), el('td', {'class': 'num', text: fmtDensity(r.density)}),
           el('td', null, el('span', {'class': 'act-pos', text: actionName(r.top_action)}), ' / ', el('span', {'class': 'act-neg', text: actionName(r.bottom_action)})));
       })))));
   }

@@ -8,7 +8,7 @@
 
   var R = window.RLSAE = {summary: null, table: null, rows: [], byId: {}, cache: {}, loading: {},
                           filtered: [], readyMs: null};
-  var state = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'label_f1',
+  var state = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'f1',
                mmin: null, sort: 'id', asc: true, current: null, lastRoute: null};
   R.state = state;
 
@@ -25,6 +25,22 @@
     }));
   }
 
+  // A number shown as its record declares it: a Python format spec ({:.1%}, {:.3f}, {:,.0f}, {:,}, {:d}) and a unit.
+  function fmtSpec(v, spec, unit) {
+    if (!U.isNum(v)) return '\u2014';
+    var m = /^\{:(,)?(?:\.(\d+))?([fgd%])?\}$/.exec(spec || '') || [], digits = m[2] === undefined ? null : +m[2];
+    var kind = m[3] || '', x = kind === '%' ? 100 * v : v, text;
+    if (kind === 'g' || (!kind && digits !== null)) text = String(+x.toPrecision(digits || 4));
+    else if (digits !== null) text = x.toLocaleString('en-US', {minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: !!m[1]});
+    else text = m[1] || kind === 'd' ? Math.round(x).toLocaleString('en-US', {useGrouping: !!m[1]}) : String(x);
+    return text + (kind === '%' ? '%' : '') + (unit ? ' ' + unit : '');
+  }
+  // The label's held-out scores, as interpret declares them (analysis/labels.py, LabelScores): key, name,
+  // meaning (with {} for the value), format and unit. The page has no list of its own.
+  function labelScores() { return R.summary.label_scores || []; }
+  function scoreTip(c) { return c.name + ': ' + c.meaning.replace('{}', '\u2026'); }
+
+  R.fmtSpec = fmtSpec; R.labelScores = labelScores; R.scoreTip = scoreTip;
   R.actionName = actionName; R.clusterName = clusterName; R.card = card; R.normalise = normalise;
   R.memberChips = memberChips;
 })();

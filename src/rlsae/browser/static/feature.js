@@ -46,9 +46,11 @@
     append(root, el('div', {'class': 'feature-head'},
       el('h1', {text: 'Feature ' + d.id}),
       el('span', {'class': 'label', text: d.label || (d.alive ? 'no label' : 'dead feature')}),
-      isNum(d.label_score) ? el('span', {'class': 'pill', text: 'AUROC ' + fmt(d.label_score, 3)}) : null,
-      isNum(d.label_precision) ? el('span', {'class': 'pill', title: 'share of the states where it fires on which the label holds',
-                                             text: 'holds when firing ' + Math.round(100 * d.label_precision) + '%'}) : null,
+      d.label_scores ? el('span', {'class': 'label-scores'}, R.labelScores().map(function (c) {
+        var v = d.label_scores[c.key];
+        return isNum(v) ? el('span', {'class': 'pill', 'data-score': c.key, title: c.meaning.replace('{}', R.fmtSpec(v, c.format, c.unit)),
+                                      text: c.name + ' ' + R.fmtSpec(v, c.format, c.unit)}) : null;
+      })) : null,
       el('span', {'class': 'nav'},
         el('a', {href: '#features', 'class': 'back', text: '\u2190 list', onclick: function (e) {
           if (state.lastRoute === 'features') { e.preventDefault(); history.back(); }

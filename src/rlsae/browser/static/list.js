@@ -10,14 +10,19 @@
   var ROW_H = 32, OVERSCAN = 8;
 
   // ---------- feature list ----------
-  var COLUMNS = [['id', 'id'], ['label', 'label'], ['label_score', 'AUROC'], ['label_precision', 'prec.'],
-                 ['label_recall', 'recall'], ['label_f1', 'F1'], ['label_lift', 'lift'], ['density', 'density'],
-                 ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']];
-  var NUMERIC = ['label_score', 'label_precision', 'label_recall', 'label_f1', 'label_lift', 'density', 'max_activation'];
-  var COLUMN_TIPS = {label_precision: 'held-out share of its firings on which the label holds',
-                     label_recall: 'held-out share of the label\u2019s states on which it fires',
-                     label_f1: 'held-out F1 of the feature as a detector of its label',
-                     label_lift: 'precision over the label\u2019s base rate'};
+  // [key, title, tip]: the label's scores come from the summary (R.labelScores), so a new one shows up here.
+  function columns() {
+    return [['id', 'id'], ['label', 'label']].concat(R.labelScores().map(function (c) { return [c.key, c.name, R.scoreTip(c)]; }),
+      [['density', 'density'], ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']]);
+  }
+  function isNumeric(key) {
+    return key === 'density' || key === 'max_activation' || R.labelScores().some(function (c) { return c.key === key; });
+  }
+  // One grid track per column: 52px for each label score.
+  function gridStyle() {
+    return 'grid-template-columns:64px minmax(160px, 1fr) ' + R.labelScores().map(function () { return '52px '; }).join('') +
+      '72px 64px minmax(100px, 200px) 140px';
+  }
 
   // Words a reader may type for the same thing (any game); each query word matches any word of its group.
   // Fact names are searched with '_' as a space, so 'pill' already finds 'power pill' facts.
@@ -72,7 +77,7 @@
   var FILTERS = [['q', 'query', 'search'], ['alive', 'alive', 'f-alive'], ['label', 'label', 'f-label'],
                  ['cluster', 'cluster', 'f-cluster'], ['dmin', 'dmin', 'f-dmin'], ['dmax', 'dmax', 'f-dmax'],
                  ['m', 'metric', 'f-metric'], ['mmin', 'mmin', 'f-mmin']];
-  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'label_f1', mmin: null};
+  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'f1', mmin: null};
   var NUMBER_FILTERS = ['dmin', 'dmax', 'mmin'];
   function filterQuery() {
     var params = new URLSearchParams();
@@ -94,9 +99,10 @@
 
   function renderHead() {
     var head = clear($('list-head'));
-    COLUMNS.forEach(function (c) {
-      var cls = (state.sort === c[0] ? 'sorted' + (state.asc ? ' asc' : '') : '') + (NUMERIC.indexOf(c[0]) >= 0 ? ' num' : '');
-      append(head, el('span', {'class': cls, 'data-sort': c[0], text: c[1], title: COLUMN_TIPS[c[0]] || null, onclick: function () {
+    head.setAttribute('style', gridStyle());
+    columns().forEach(function (c) {
+      var cls = (state.sort === c[0] ? 'sorted' + (state.asc ? ' asc' : '') : '') + (isNumeric(c[0]) ? ' num' : '');
+      append(head, el('span', {'class': cls, 'data-sort': c[0], text: c[1], title: c[2] || null, onclick: function () {
         if (state.sort === c[0]) state.asc = !state.asc; else { state.sort = c[0]; state.asc = c[0] === 'id' || c[0] === 'label'; }
         applyFilters();
       }}));
@@ -115,12 +121,11 @@
   }
 
   function rowElement(r) {
-    return el('a', {'class': 'row' + (r.alive ? '' : ' dead'), href: '#feature/' + r.id, 'data-id': r.id},
+    return el('a', {'class': 'row' + (r.alive ? '' : ' dead'), href: '#feature/' + r.id, 'data-id': r.id, style: gridStyle()},
       el('span', {text: '#' + r.id}),
       el('span', {text: r.label || (r.alive ? '' : 'dead'), title: r.label || ''}),
-      el('span', {'class': 'num', text: fmt(r.label_score, 2)}),
-      ['label_precision', 'label_recall', 'label_f1', 'label_lift'].map(function (k) {
-        return el('span', {'class': 'num', text: fmt(r[k], 2)});
+      R.labelScores().map(function (c) {
+        return el('span', {'class': 'num', text: r.label ? R.fmtSpec(r[c.key], c.format) : ''});
       }),
       el('span', {'class': 'num', text: fmtDensity(r.density)}),
       el('span', {'class': 'num', text: fmt(r.max_activation)}),
@@ -140,6 +145,9 @@
     [['f-alive', 'alive'], ['f-label', 'label'], ['f-cluster', 'cluster']].forEach(function (p) {
       $(p[0]).addEventListener('change', function (e) { state[p[1]] = e.target.value; applyFilters(); });
     });
+    var metric = $('f-metric');
+    R.labelScores().forEach(function (c) { append(metric, el('option', {value: c.key, text: c.name, title: R.scoreTip(c)})); });
+    metric.value = state.metric;
     $('f-metric').addEventListener('change', function (e) { state.metric = e.target.value; applyFilters(); });
     [['f-dmin', 'dmin'], ['f-dmax', 'dmax'], ['f-mmin', 'mmin']].forEach(function (p) {
       $(p[0]).addEventListener('input', function (e) {

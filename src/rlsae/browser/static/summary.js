@@ -35,23 +35,18 @@
     if (metrics.length) {
       append(grid, el('div', {'class': 'panel', id: 'metrics'}, el('h2', {text: 'Metrics'}),
         el('table', null, el('tbody', null, metrics.map(function (k) {
-          var unit = k === 'regret' ? '% of the Q range' : /^score/.test(k) ? 'points' : '';
-          return el('tr', null, el('td', {title: k, text: METRIC_NAMES[k] || k.replace(/_/g, ' ')}),
-            el('td', {'class': 'num', text: fmtMetric(k, s.metrics[k]) + (unit && isNum(s.metrics[k]) ? ' ' + unit : '')}));
+          return el('tr', null, el('td', {text: METRIC_NAMES[k] || k.replace(/_/g, ' ')}),
+            el('td', {'class': 'num', text: fmtMetric(k, s.metrics[k])}));
         })))));
     }
-    var fidRows = Object.keys(s.fidelity || {});
-    if (fidRows.length) {
-      var cols = [];
-      fidRows.forEach(function (r) { Object.keys(s.fidelity[r]).forEach(function (c) { if (cols.indexOf(c) < 0) cols.push(c); }); });
-      append(grid, el('div', {'class': 'panel', id: 'fidelity'}, el('h2', {text: 'Fidelity: spliced into the agent'}),
-        el('table', null,
-          el('thead', null, el('tr', null, el('th', {text: 'condition'}), cols.map(function (c) { return el('th', {'class': 'num', text: c}); }))),
-          el('tbody', null, fidRows.map(function (r) {
-            return el('tr', null, el('td', {text: r}), cols.map(function (c) {
-              return el('td', {'class': 'num', text: fmtMetric(c, s.fidelity[r][c])});
-            }));
-          })))));
+    // The SAE's evaluation, one number a row: its name, its value and what that value means, all as the
+    // evaluation record declares them (sae/evaluation.py); the page names no metric itself.
+    if ((s.fidelity || []).length) {
+      append(grid, el('div', {'class': 'panel wide', id: 'fidelity'}, el('h2', {text: 'Fidelity: the SAE spliced into the agent'}),
+        el('table', null, el('tbody', null, s.fidelity.map(function (r) {
+          return el('tr', {'data-key': r.key}, el('td', {text: r.name}), el('td', {'class': 'num', text: r.shown}),
+            el('td', {'class': 'muted', text: r.meaning}));
+        })))));
     }
     // density histogram (log10), dead features counted apart
     var logs = s.density_log10 || [], alive = logs.filter(isNum), dead = logs.length - alive.length, edges = null, counts = null;
@@ -127,13 +122,6 @@
   }
   // What each metric key means, in words (the key itself is the tooltip).
   var METRIC_NAMES = {
-    fvu: 'variance unexplained (FVU)', l0: 'active features per state (L0)',
-    dead_fraction: 'dead features on the evaluation\u2019s held-out states (the density panel counts its own sample)',
-    dense_fraction: 'dense features (active on > 10% of states)', action_agreement: 'same greedy action as the agent',
-    action_agreement_large_gap: 'same greedy action, where the best leads by more than the median gap',
-    advantage_rel_error: 'advantage error (share of its variance)', regret: 'regret: Q lost by the spliced choice',
-    score_clean: 'game score, clean agent', score_spliced: 'game score, SAE spliced in',
-    score_zero_ablation: 'game score, layer zeroed', score_mean_ablation: 'game score, layer at its mean',
     live_features: 'live features', labeled_fraction: 'live features with a label',
     neuron_labeled_fraction: 'live neurons with a label'};
 

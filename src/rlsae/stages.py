@@ -1,0 +1,56 @@
+"""The pipeline's stages in one place: where each writes inside a run folder, and when it is done.
+
+`rlsae demo` and `rlsae sweep` lay their stages out the same way and skip a stage whose output is
+complete; they ask here rather than spelling out folder and file names themselves::
+
+    run/recording/  run/sae/ (cfg.json, evaluation.json)  run/interpret/  run/steer/  run/browser/
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlsae.analysis.results import MANIFEST as INTERPRET_MANIFEST
+from rlsae.analysis.steer import RESULTS as STEERING
+from rlsae.record.store import MANIFEST as RECORDING_MANIFEST
+from rlsae.sae.evaluation import EVALUATION
+from rlsae.sae.io import CFG
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage's output inside a run folder: ``folder`` holds it and ``marker``, written last, completes it."""
+
+    name: str
+    folder: str
+    marker: str
+
+    def path(self, run: Path) -> Path:
+        return Path(run) / self.folder
+
+    def output(self, run: Path) -> Path:
+        """The file that marks the stage complete (for the evaluation and steering: its result)."""
+        return self.path(run) / self.marker
+
+    def done(self, run: Path) -> bool:
+        return self.output(run).is_file()
+
+
+RECORD = Stage("record", "recording", RECORDING_MANIFEST)
+TRAIN_SAE = Stage("train-sae", "sae", CFG)
+EVALUATE = Stage("evaluate", "sae", EVALUATION)
+INTERPRET = Stage("interpret", "interpret", INTERPRET_MANIFEST)
+STEER = Stage("steer", "steer", STEERING)
+BROWSE = Stage("browse", "browser", "index.html")
+
+
+def recorded(run: Path, steps: int) -> bool:
+    """Whether the run's recording is complete and holds at least ``steps`` steps (`record` resumes otherwise)."""
+    if not RECORD.done(run):
+        return False
+    try:
+        return int(json.loads(RECORD.output(run).read_text())["n_steps"]) >= steps
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # unreadable: `record` says why
