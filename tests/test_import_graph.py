@@ -1,7 +1,7 @@
 """rlsae's modules import down the pipeline and never in a circle (read from the source with ``ast``).
 
 Layers, bottom to top: the package root (its version), config and common; envs; agents; record; sae;
-analysis; browser; the commands (cli, demo, sweep). A module may import from its own layer or below.
+analysis; browser; the commands (cli, demo, sweep) and the stage table they share. A module may import from its own layer or below.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import rlsae
 
 PACKAGE = Path(rlsae.__file__).parent
 LAYERS = (("__init__", "config", "common"), ("envs",), ("agents",), ("record",), ("sae",), ("analysis",),
-          ("browser",), ("cli", "demo", "sweep"))
+          ("browser",), ("cli", "demo", "stages", "sweep"))
 LAYER = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 
 
