@@ -41,14 +41,14 @@ from rlsae.envs.games import game_spec, no_facts_note
 from rlsae.record.recording import Recording
 from rlsae.sae import SparseAutoencoder, load_sae
 from rlsae.sae.data import check_finite_states
-from rlsae.sae.io import load_log10_density, sae_metadata
+from rlsae.sae.io import SAE_HELP, load_log10_density, sae_folder, sae_metadata
 
 HIST_BINS = 24
 
 
 @dataclass
 class InterpretConfig:
-    sae: Path = option(Path("runs/sae"), "SAE folder (written by `rlsae train-sae`)")
+    sae: Path = option(Path("runs/sae"), SAE_HELP)
     recording: Path | None = option(None, "recording folder (default: the one the SAE was trained on, "
                                     "from its cfg.json metadata)")
     out: Path = option(Path("runs/interpret"), "output folder")
@@ -66,7 +66,7 @@ class InterpretConfig:
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
-        self.sae = Path(self.sae)
+        self.sae = sae_folder(self.sae)
         self.out = Path(self.out)
         require(self.max_states >= 10, f"--max-states must be >= 10, got {self.max_states}")
         require(0 < self.min_precision <= 1 and 0 < self.min_f1 <= 1,

@@ -48,6 +48,7 @@ from rlsae.envs.games import game_spec
 from rlsae.record.recording import Recording
 from rlsae.record.render import ReplayMismatch
 from rlsae.sae import SparseAutoencoder, load_sae
+from rlsae.sae.io import SAE_HELP, sae_folder
 
 RESULTS = "steering.json"
 STARTS_FROM = 200_000  # --starts are drawn from the recording's first whole episodes up to this many states
@@ -55,7 +56,7 @@ STARTS_FROM = 200_000  # --starts are drawn from the recording's first whole epi
 
 @dataclass
 class SteerConfig:
-    sae: Path = option(Path("runs/sae"), "SAE folder (written by `rlsae train-sae`)")
+    sae: Path = option(Path("runs/sae"), SAE_HELP)
     feature: int | None = option(None, "feature to steer", low=0)
     top: int = option(0, "instead of --feature: steer the N live features with the best labels (needs --interpret)",
                       low=0)
@@ -92,7 +93,7 @@ class SteerConfig:
                 "give either --feature I or --top N (with --interpret), not both and not neither")
         require(self.top == 0 or self.interpret is not None, "--top needs --interpret DIR to rank features")
         require(self.start_where is None or self.starts > 0, "--start-where needs --starts N")
-        self.sae, self.out = Path(self.sae), Path(self.out)
+        self.sae, self.out = sae_folder(self.sae), Path(self.out)
         self.device = resolve_device(self.device)
 
 

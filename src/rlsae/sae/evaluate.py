@@ -22,12 +22,12 @@ from rlsae.common.files import write_bytes
 from rlsae.common.outputs import write_results
 from rlsae.common.records import described
 from rlsae.common.runtime import provenance
-from rlsae.config import check_options, option
+from rlsae.config import check_options, option, require
 from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.record.recording import Recording
 from rlsae.sae.data import load_split, q_head
 from rlsae.sae.evaluation import EVALUATION, GAME_KEYS, Evaluation
-from rlsae.sae.io import WEIGHTS, load_sae, sae_metadata
+from rlsae.sae.io import SHIPPED, WEIGHTS, load_sae, sae_metadata, shipped_sae
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
 
 __all__ = ["EVALUATION", "EvaluateSAEConfig", "Evaluation", "evaluate_sae", "format_report"]
@@ -50,6 +50,9 @@ class EvaluateSAEConfig:
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
+        # evaluate writes into the SAE's folder, which for the shipped SAE is inside the installed package
+        require(str(self.sae) != SHIPPED, f"--sae shipped is read-only (it lives in the installed package): copy it "
+                                          f"first, e.g. `cp -r {shipped_sae()} runs/sae`, then --sae runs/sae")
         self.sae = Path(self.sae)
         check_options(self)
 

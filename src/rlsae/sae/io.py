@@ -18,6 +18,7 @@ the weights before saving (``SparseAutoencoder.fold_scale``).
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,20 @@ BASE_SHAPES = ("W_enc", "b_enc", "W_dec", "b_dec")
 # features depend on a per-row factor that encode() and decode() would have to share; the
 # expected_average_only_in scaling factor is not stored in the folder at all.
 _ONLY = {"normalize_activations": "none", "reshape_activations": "none", "finetuning_scaling_factor": False}
+
+
+SHIPPED = "shipped"
+SAE_HELP = "SAE folder written by `rlsae train-sae`, or 'shipped': the demo SAE of the shipped agent"
+
+
+def shipped_sae() -> Path:
+    """The demo SAE shipped with the default agent (2048 latents, k=32, float16 weights; no recording)."""
+    return Path(str(resources.files("rlsae") / "agents" / "default" / "sae"))
+
+
+def sae_folder(name: Path | str) -> Path:
+    """An SAE folder from ``--sae``: a path, or the shipped demo SAE for ``shipped``."""
+    return shipped_sae() if str(name) == SHIPPED else Path(name)
 
 
 def save_sae(folder: Path, sae: SparseAutoencoder, metadata: dict[str, Any] | None = None,
