@@ -383,3 +383,28 @@ def test_the_list_sorts_and_filters_by_label_measures(driver, site) -> None:
     driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=label_f1]").click()
     best = sorted((f for f in data.features if f.id in lifted), key=lambda f: (-f.label_f1, f.id))
     wait(driver, lambda d: list_ids(d)[:3] == [f.id for f in best[:3]])
+
+
+# Every box that holds text or a table: its content must fit it (scrolling inside a box hides numbers too).
+BOXES = ".panel, .card, .cards, .grid, table, #headlines li, .feature-head"
+OVERFLOWING = """return Array.from(document.querySelectorAll(arguments[0]))
+  .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+  .map(e => (e.id || e.className || e.tagName) + ' ' + e.scrollWidth + '>' + e.clientWidth)
+  .concat(document.documentElement.scrollWidth > window.innerWidth ? ['page ' + document.documentElement.scrollWidth] : [])"""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_no_box_overflows_on_the_summary_and_a_feature_page(driver, site, size) -> None:
+    data, index = site
+    assert len({k for row in data.summary.fidelity.values() for k in row}) >= 8  # as wide as a real run's table
+    feature = next(f for f in data.features if f.alive and f.steering and f.related)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
+    try:
+        for hash_ in ("#summary", f"#feature/{feature.id}"):
+            open_page(driver, index, hash_)
+            wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-summary #fidelity, #view-feature #frames"))
+            assert driver.execute_script("return window.innerWidth") == size[0]
+            assert driver.execute_script(OVERFLOWING, BOXES) == [], (hash_, size)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -181,10 +181,13 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         metrics={"fvu": 0.083, "l0": 32.0, "dead_fraction": 1 - n_alive / max(1, n_features),
                  "dense_fraction": 0.004, "action_agreement": 0.94, "action_agreement_large_gap": 0.99,
                  "advantage_rel_error": 0.12, "regret": 0.03, "score_clean": 2150.0, "score_spliced": 1980.0},
-        fidelity={"clean": {"action_agreement": 1.0, "score": 2150.0},
-                  "SAE": {"action_agreement": 0.94, "score": 1980.0},
-                  "zero-ablation": {"action_agreement": 0.12, "score": 210.0},
-                  "mean-ablation": {"action_agreement": 0.31, "score": 420.0}},
+        # the shape build.fidelity_table gives a real run: a score per row, the SAE's fidelity numbers on its row
+        fidelity={"clean agent": {"score": 2150.0, "score_std": 410.0},
+                  "SAE spliced in": {"score": 1980.0, "score_std": 380.0, "fvu": 0.083, "l0": 32.0,
+                                     "dead_fraction": 0.2, "dense_fraction": 0.004, "action_agreement": 0.94,
+                                     "action_agreement_large_gap": 0.99, "advantage_rel_error": 0.12, "regret": 0.03},
+                  "zero ablation": {"score": 210.0, "score_std": 90.0},
+                  "mean ablation": {"score": 420.0, "score_std": 150.0}},
         training_curves=[{"step": s, "fvu": float(0.9 * np.exp(-s / 3e6) + 0.08), "l0": 32.0,
                           "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)}
                          for s in range(0, 10_000_001, 250_000)],
