@@ -390,7 +390,8 @@ BOXES = ".panel, .card, .cards, .grid, table, #headlines li, .feature-head"
 OVERFLOWING = """return Array.from(document.querySelectorAll(arguments[0]))
   .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
   .map(e => (e.id || e.className || e.tagName) + ' ' + e.scrollWidth + '>' + e.clientWidth)
-  .concat(document.documentElement.scrollWidth > window.innerWidth ? ['page ' + document.documentElement.scrollWidth] : [])"""
+  .concat(document.documentElement.scrollWidth > window.innerWidth
+          ? ['page ' + document.documentElement.scrollWidth] : [])"""
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
