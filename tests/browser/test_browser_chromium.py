@@ -409,3 +409,20 @@ def test_no_box_overflows_on_the_summary_and_a_feature_page(driver, site, size) 
             assert driver.execute_script(OVERFLOWING, BOXES) == [], (hash_, size)
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_one_headline_per_fact_and_its_label_said_once(driver, tmp_path) -> None:
+    from dataclasses import replace
+
+    data = synthetic_browser_data(64, frames_per_feature=2, image="shared", seed=1)
+    first = data.summary.headlines[0]
+    feature = next(f for f in data.features if f.id == first.feature)
+    feature.label = "Pac-Man dies within 10 steps"
+    said = replace(first, title="dying", description=feature.label)
+    data.summary.headlines = [said, replace(said, title="dead"),
+                              replace(said, title="other", fact="ghost_near", description="a ghost is near")]
+    open_page(driver, export_browser(data, tmp_path / "web"), "#summary")
+    items = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#headlines li")]
+    assert len(items) == 2 and items[0].startswith("Best dying feature") and "Best other" in items[1]
+    assert items[0].count(feature.label) == 1 and "83%" in items[0]
+    assert items[1].count(feature.label) == 1 and "a ghost is near on 83%" in items[1]
