@@ -242,7 +242,7 @@ def test_arrows_show_the_policy_and_the_value_shift_apart(driver, site) -> None:
 
 
 def _searchable(f, clusters) -> str:
-    words = [f"#{f.id}", f.label or "", *(fact.fact for fact in f.facts),
+    words = [f"#{f.id}", f.label or "", *(fact.fact for top in f.facts for fact in [top, *top.variants]),
              clusters[f.cluster_id].name if f.cluster_id >= 0 else ""]
     return " ".join(words).lower().replace("_", " ")
 
@@ -426,3 +426,22 @@ def test_one_headline_per_fact_and_its_label_said_once(driver, tmp_path) -> None
     assert len(items) == 2 and items[0].startswith("Best dying feature") and "Best other" in items[1]
     assert items[0].count(feature.label) == 1 and "83%" in items[0]
     assert items[1].count(feature.label) == 1 and "a ghost is near on 83%" in items[1]
+
+
+def test_facts_are_ranked_by_f1_with_conjunctions_folded_until_opened(driver, site) -> None:
+    data, index = site
+    feature = next(f for f in data.features if f.alive and any(len(top.variants) >= 2 for top in f.facts))
+    open_page(driver, index, f"#feature/{feature.id}")
+    rows = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#facts tbody tr.fact"))
+    assert [r.get_attribute("data-fact") for r in rows] == [f.fact for f in feature.facts]
+
+    def best(top) -> float:
+        return max((x.f1 for x in [top, *top.variants] if x.f1 is not None), default=-1.0)
+    assert [best(top) for top in feature.facts] == sorted((best(top) for top in feature.facts), reverse=True)
+    assert "F1" in driver.find_element(By.CSS_SELECTOR, "#facts thead").text
+    at = next(i for i, top in enumerate(feature.facts) if len(top.variants) >= 2)
+    variants = rows[at].find_elements(By.CSS_SELECTOR, "details.variants li")
+    assert [v.get_attribute("data-fact") for v in variants] == [v.fact for v in feature.facts[at].variants]
+    assert not any(v.is_displayed() for v in variants)  # folded
+    rows[at].find_element(By.CSS_SELECTOR, "details.variants summary").click()
+    assert all(v.is_displayed() for v in variants)

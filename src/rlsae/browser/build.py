@@ -27,7 +27,6 @@ from rlsae.browser.data import (
     BrowserData,
     Clip,
     Cluster,
-    FactScore,
     Feature,
     FrameGroup,
     FrameItem,
@@ -40,6 +39,7 @@ from rlsae.browser.data import (
     TrainingPoint,
 )
 from rlsae.browser.export import export_browser
+from rlsae.browser.facts import ranked_facts
 from rlsae.browser.frames import render_tiles
 from rlsae.config import UserError, option, require
 from rlsae.envs.atari import action_names
@@ -224,11 +224,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     features = []
     for f in range(result.d_sae):
         alive = bool(result.alive[f])
-        facts = []
-        if alive:
-            scores = result.fact_auroc[f]
-            for j in np.argsort(-np.abs(np.nan_to_num(scores, nan=0.5) - 0.5), kind="stable")[:FACTS_SHOWN]:
-                facts.append(FactScore(result.fact_names[j], float(scores[j]), result.fact_descriptions[j]))
+        facts = ranked_facts(result.fact_names, result.fact_descriptions, result.fact_auroc[f], result.fact_f1[f],
+                             FACTS_SHOWN) if alive else []
         column = by_feature[:, f].toarray().ravel() if by_feature is not None and chosen[f] else None
 
         def clip(g: int, column: np.ndarray | None = column) -> Clip:

@@ -28,7 +28,7 @@ Layout of the contract (field names are the JSON names the page reads)::
         id, alive, density, max_activation, action_effect[per action] (the page also gets
         advantage_effect = action_effect less its mean, and value_shift = that mean), label, label_score,
         cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None, map_xy[x, y] | None,
-        facts[FactScore{fact, auroc, description}],
+        facts[FactScore{fact, auroc, description, f1, variants[FactScore]}] (ranked by f1, browser/facts.py),
         frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
         steering: Steering{mode, strength, tv_distance, score_clean, score_steered,
                            action_clean, action_steered, heatmap, gif, note} | None
@@ -183,9 +183,13 @@ class RunSummary:
 class FactScore:
     fact: str
     """Game-fact name, e.g. ``ghost_near``."""
-    auroc: float
-    """Held-out AUROC of the feature's activation as a detector of the fact (0.5 = chance)."""
+    auroc: float | None
+    """Held-out AUROC of the feature's activation as a detector of the fact (0.5 = chance); None: not scored."""
     description: str = ""
+    f1: float | None = None
+    """Held-out F1 of the feature as a detector of the fact (None: not scored, or never fired)."""
+    variants: list[FactScore] = field(default_factory=list)
+    """Conjunctions of this fact with another ("ghost_near & dying"), shown folded under it."""
 
 
 @dataclass

@@ -194,7 +194,7 @@ def _argmax(values: list[float], sign: float) -> int | None:
 def _list_row(f: Feature) -> list[Any]:
     return [f.id, f.alive, f.density, f.max_activation, f.label, f.label_score, f.cluster_id,
             _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
-            " ".join(fact.fact for fact in f.facts), f.map_xy,  # fact names: searched
+            " ".join(fact.fact for top in f.facts for fact in [top, *top.variants]), f.map_xy,  # searched
             f.label_precision, f.label_recall, f.label_f1, f.label_lift]
 
 

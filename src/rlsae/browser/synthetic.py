@@ -19,7 +19,6 @@ from rlsae.browser.data import (
     BrowserData,
     Clip,
     Cluster,
-    FactScore,
     Feature,
     FrameGroup,
     FrameItem,
@@ -31,10 +30,12 @@ from rlsae.browser.data import (
     Sweep,
 )
 from rlsae.browser.export import encode_png
+from rlsae.browser.facts import ranked_facts
 
 FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
          "region_bottom_right", "few_dots_left", "pacman_dead", "heading_to_power_pill"]
+PAIRED = ("life_lost_soon", "ghosts_edible")  # what synthetic conjunctions pair facts with ("X & dying" in real runs)
 _QUANTILES = ["quantile 90%-99%", "quantile 50%-90%", "quantile 10%-50%", "quantile 0%-10%"]
 CLIP_RADIUS = 2  # steps each side of an example in its clip
 _SPRITES = [(210, 164, 74), (200, 72, 72), (84, 184, 153), (252, 144, 200), (180, 122, 48)]
@@ -153,9 +154,10 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
                 groups.append(FrameGroup(_QUANTILES[g % len(_QUANTILES)], items[n_top + q:n_top + q + 4]))
             counts, edges = np.histogram(rng.gamma(2.0, max_act / 6, 400).clip(0, max_act), bins=24)
             histogram = {"edges": edges.tolist(), "counts": counts.tolist()}
-            picked = rng.choice(len(FACTS), 5, replace=False)
-            facts = sorted((FactScore(FACTS[j], float(rng.uniform(0.3, 0.99)), f"synthetic fact {FACTS[j]}")
-                            for j in picked), key=lambda f: -abs(f.auroc - 0.5))
+            picked = [FACTS[j] for j in rng.choice(len(FACTS), 5, replace=False)]
+            scored = picked + [f"{name} & {other}" for name in picked[:3] for other in PAIRED if name != other]
+            facts = ranked_facts(scored, [f"synthetic fact {name}" for name in scored],
+                                 rng.uniform(0.3, 0.99, len(scored)), rng.uniform(0.0, 0.9, len(scored)), 5)
             if steering_every and i % steering_every == 0:
                 clean = rng.dirichlet(np.ones(n_actions))
                 steered = rng.dirichlet(np.ones(n_actions))
