@@ -73,6 +73,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rlsae-browser-") as tmp:
         index, feature = _build(args.interpret, Path(tmp) / "browser")
         driver = _driver(*args.size)
+        # the window's size includes the browser's frame: the page itself gets exactly --size
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": args.size[0], "height": args.size[1],
+                                                                      "deviceScaleFactor": 1, "mobile": False})
         try:
             for name, route in (("browser_summary.png", "#summary"), ("browser_feature.png", f"#feature/{feature}")):
                 _open(driver, index.as_uri() + route)

@@ -445,3 +445,36 @@ def test_facts_are_ranked_by_f1_with_conjunctions_folded_until_opened(driver, si
     assert not any(v.is_displayed() for v in variants)  # folded
     rows[at].find_element(By.CSS_SELECTOR, "details.variants summary").click()
     assert all(v.is_displayed() for v in variants)
+
+
+def test_the_map_draws_its_clusters_and_the_search_highlights_matches(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#summary")
+    dots = driver.execute_script("return Array.from(document.querySelectorAll('#map svg circle')).map(c => [+c.dataset.id,"
+                                 " +c.getAttribute('cx'), +c.getAttribute('cy'), c.getAttribute('fill')])")
+    assert len(dots) == sum(f.alive for f in data.features)
+    by_id = {f.id: f for f in data.features}
+    colours = {}
+    for fid, *_, fill in dots:
+        colours.setdefault(by_id[fid].cluster_id, set()).add(fill)
+    assert len(colours) > 3 and all(len(c) == 1 for c in colours.values())  # one colour per cluster
+    assert len({c.pop() for c in colours.values()}) == len(colours)
+    xs, ys = [d[1] for d in dots], [d[2] for d in dots]
+    assert max(xs) - min(xs) > 300 and max(ys) - min(ys) > 200  # spread over the panel, not a dot
+
+    search = driver.find_element(By.ID, "map-search")
+    target = next(f for f in data.features if f.alive and f.id > 100)
+    search.send_keys(str(target.id))
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#map svg circle.match"))
+    matched = {int(c.get_attribute("data-id")) for c in driver.find_elements(By.CSS_SELECTOR, "#map svg circle.match")}
+    assert target.id in matched and len(matched) < len(dots) / 4
+    search.clear()
+    search.send_keys("fruit")
+    fruit = {f.id for f in data.features if f.alive and "fruit" in _searchable(f, data.clusters)}
+    assert 0 < len(fruit) < len(dots)
+    wait(driver, lambda d: {int(c.get_attribute("data-id"))
+                            for c in d.find_elements(By.CSS_SELECTOR, "#map svg circle.match")} == fruit)
+    assert driver.find_element(By.ID, "map-count").text == f"{len(fruit)} of {len(dots)} match"
+    big, small = (driver.execute_script("return getComputedStyle(document.querySelector(arguments[0])).r", sel)
+                  for sel in ("#map svg circle.match", "#map svg circle:not(.match)"))
+    assert float(big.rstrip("px")) > float(small.rstrip("px"))

@@ -41,6 +41,7 @@ from rlsae.browser.data import (
 from rlsae.browser.export import export_browser
 from rlsae.browser.facts import ranked_facts
 from rlsae.browser.frames import render_tiles
+from rlsae.browser.layout import feature_layout
 from rlsae.config import UserError, option, require
 from rlsae.envs.atari import action_names
 from rlsae.envs.games import game_spec
@@ -252,7 +253,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
             if alive else None,
             facts=facts, frames=frames, steering=steering.get(f), related=related[f],
-            map_xy=(float(map_xy[f, 0]), float(map_xy[f, 1])) if map_xy is not None else None))
+            map_xy=(float(map_xy[f, 0]), float(map_xy[f, 1])) if map_xy is not None and alive else None))
     clusters = [Cluster(c, name, np.flatnonzero(result.cluster == c).tolist())
                 for c, name in enumerate(result.cluster_names)]
 
@@ -304,9 +305,9 @@ def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
         return step_facts, None, [{} for _ in range(result.d_sae)], None
     sae = load_sae(sae_folder)
     codes = sparse_codes(sae, rec, rows)
-    related = related_units(codes[np.searchsorted(rows, result.states)], sae.W_dec.detach().numpy(),
-                            sae.W_enc.detach().numpy())
-    return step_facts, codes, related, feature_map(sae.W_dec)
+    decoder = sae.W_dec.detach().numpy()
+    related = related_units(codes[np.searchsorted(rows, result.states)], decoder, sae.W_enc.detach().numpy())
+    return step_facts, codes, related, feature_layout(decoder, result.alive, feature_map(decoder))
 
 
 def read_sweep(folder: Path) -> Sweep:

@@ -31,6 +31,7 @@ from rlsae.browser.data import (
 )
 from rlsae.browser.export import encode_png
 from rlsae.browser.facts import ranked_facts
+from rlsae.browser.layout import LayoutConfig, feature_layout
 
 FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
@@ -115,6 +116,9 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
     n_clusters = max(1, n_alive // 16)
     assignment = np.full(n_features, -1)
     assignment[live] = rng.integers(0, n_clusters, len(live))
+    # decoder directions around one centre per cluster, laid out as a real build lays out the SAE's
+    directions = rng.normal(size=(n_clusters, 64))[assignment.clip(0)] + 1.2 * rng.normal(size=(n_features, 64))
+    map_xy = feature_layout(directions, alive_mask, directions[:, :2], LayoutConfig(epochs=150))
     labels: list[str | None] = [None] * n_features
     scores: list[float | None] = [None] * n_features
     for i in live:
@@ -170,7 +174,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
             **_label_measures(rng, labels[i] is not None),
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
             facts=facts, frames=groups, steering=steering,
-            map_xy=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))),
+            map_xy=(float(map_xy[i, 0]), float(map_xy[i, 1])) if alive else None,
             region=(0.0, 140.0, 53.0, 172.0) if labels[i] and "bottom_left" in labels[i].replace(" ", "_") else None,
             related={"fires with (share of its firings)": [Related("feature", int(j), 0.5) for j in live[:3] if j != i],
                      "writes neurons (decoder weight)": [Related("neuron", 7, -0.4)]} if alive else {}))
