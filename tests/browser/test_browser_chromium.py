@@ -450,8 +450,9 @@ def test_facts_are_ranked_by_f1_with_conjunctions_folded_until_opened(driver, si
 def test_the_map_draws_its_clusters_and_the_search_highlights_matches(driver, site) -> None:
     data, index = site
     open_page(driver, index, "#summary")
-    dots = driver.execute_script("return Array.from(document.querySelectorAll('#map svg circle')).map(c => [+c.dataset.id,"
-                                 " +c.getAttribute('cx'), +c.getAttribute('cy'), c.getAttribute('fill')])")
+    dots = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#map svg circle'))"
+        ".map(c => [+c.dataset.id, +c.getAttribute('cx'), +c.getAttribute('cy'), c.getAttribute('fill')])")
     assert len(dots) == sum(f.alive for f in data.features)
     by_id = {f.id: f for f in data.features}
     colours = {}
