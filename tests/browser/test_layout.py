@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlsae.analysis.clusters import feature_map
-from rlsae.browser.layout import LayoutConfig, feature_layout, neighbour_edges
+from rlsae.browser.layout import LayoutConfig, cosine_similarity, feature_layout, neighbour_edges
 
 
 def silhouette(xy: np.ndarray, labels: np.ndarray) -> float:
@@ -25,7 +25,8 @@ def planted(groups: int, per_group: int = 40, dim: int = 64, noise: float = 0.5,
 
 def test_four_planted_groups_separate_on_the_map() -> None:
     directions, labels = planted(4)
-    xy = feature_layout(directions, np.ones(len(labels), bool), feature_map(directions), LayoutConfig(epochs=200))
+    xy = feature_layout(cosine_similarity(directions), np.ones(len(labels), bool), feature_map(directions),
+                        LayoutConfig(epochs=200))
     assert xy.shape == (len(labels), 2) and np.abs(xy).max() <= 1.0 + 1e-6
     assert silhouette(xy, labels) > 0.7
 
@@ -33,7 +34,7 @@ def test_four_planted_groups_separate_on_the_map() -> None:
 def test_the_layout_shows_groups_the_principal_components_mix() -> None:
     directions, labels = planted(12, per_group=20)
     pca = feature_map(directions)
-    xy = feature_layout(directions, np.ones(len(labels), bool), pca, LayoutConfig(epochs=200))
+    xy = feature_layout(cosine_similarity(directions), np.ones(len(labels), bool), pca, LayoutConfig(epochs=200))
     assert silhouette(xy, labels) > 0.7 and silhouette(xy, labels) > silhouette(pca, labels) + 0.2
 
 
@@ -41,7 +42,7 @@ def test_dead_features_are_not_placed_and_edges_join_nearest_directions() -> Non
     directions, labels = planted(2, per_group=10)
     alive = np.ones(len(labels), bool)
     alive[[0, 15]] = False
-    xy = feature_layout(directions, alive, feature_map(directions), LayoutConfig(epochs=50))
+    xy = feature_layout(cosine_similarity(directions), alive, feature_map(directions), LayoutConfig(epochs=50))
     assert np.isnan(xy[~alive]).all() and np.isfinite(xy[alive]).all()
-    edges = neighbour_edges(directions, 3)
+    edges = neighbour_edges(cosine_similarity(directions), 3)
     assert (edges[:, 0] < edges[:, 1]).all() and (labels[edges[:, 0]] == labels[edges[:, 1]]).all()

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
-from rlsae.browser.context import StepFacts, Steps, related_units, sparse_codes
+from rlsae.browser.context import StepFacts, Steps, cofiring, related_units, sparse_codes
 from rlsae.browser.data import (
     AgentInfo,
     BrowserData,
@@ -305,9 +305,9 @@ def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
         return step_facts, None, [{} for _ in range(result.d_sae)], None
     sae = load_sae(sae_folder)
     codes = sparse_codes(sae, rec, rows)
-    decoder = sae.W_dec.detach().numpy()
-    related = related_units(codes[np.searchsorted(rows, result.states)], decoder, sae.W_enc.detach().numpy())
-    return step_facts, codes, related, feature_layout(decoder, result.alive, feature_map(decoder))
+    decoder, sample = sae.W_dec.detach().numpy(), codes[np.searchsorted(rows, result.states)]
+    related = related_units(sample, decoder, sae.W_enc.detach().numpy())
+    return step_facts, codes, related, feature_layout(cofiring(sample)[1], result.alive, feature_map(decoder))
 
 
 def read_sweep(folder: Path) -> Sweep:

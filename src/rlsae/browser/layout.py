@@ -2,10 +2,11 @@
 
 The first two principal components of 2,048 decoder directions are a round blob: a handful of directions
 carry little of the variance of hundreds of distinct ones. A graph keeps what matters to a reader, which
-features write alike: each feature is joined to its ``k`` nearest by cosine of the decoder directions, and
-the graph is laid out by forces, edges pulling their ends together and random other features pushing
-apart (negative sampling, as UMAP does, so an epoch costs O(features * (k + negatives)), not O(features^2)).
-Numpy only; seeded, so a browser build is reproducible.
+features go together: each feature is joined to its ``k`` most similar and the graph is laid out by forces,
+edges pulling their ends together and random other features pushing apart (negative sampling, as UMAP does,
+so an epoch costs O(features * (k + negatives)), not O(features^2)). A real build's similarity is co-firing
+(Jaccard index over the analysed states): on the demo SAE it strings features of one game situation
+together where decoder cosine gives a blob. Numpy only; seeded, so a browser build is reproducible.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 @dataclass(frozen=True)
 class LayoutConfig:
     neighbours: int = 10
-    """Edges per feature: its nearest by decoder cosine."""
+    """Edges per feature: its most similar."""
     epochs: int = 300
     negatives: int = 5
     """Random features each feature is pushed from per epoch."""
@@ -33,21 +34,22 @@ class LayoutConfig:
 A, B = 1.577, 0.895
 
 
-def neighbour_edges(directions: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
-    """Undirected edges [m, 2] (i < j) joining each row of ``directions`` to its ``k`` nearest by cosine."""
+def cosine_similarity(directions: np.ndarray) -> np.ndarray:
+    """[n, n] cosine of each pair of rows of ``directions`` (e.g. decoder directions)."""
     unit = directions / np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
-    n = len(unit)
+    return unit @ unit.T
+
+
+def neighbour_edges(similarity: np.ndarray, k: int) -> np.ndarray:
+    """Undirected edges [m, 2] (i < j) joining each row of the [n, n] ``similarity`` to its ``k`` most similar."""
+    n = len(similarity)
     k = min(k, n - 1)
     if k <= 0:
         return np.zeros((0, 2), np.int64)
-    pairs = []
-    for start in range(0, n, chunk):
-        sims = unit[start:start + chunk] @ unit.T
-        rows = np.arange(start, min(start + chunk, n))
-        sims[rows - start, rows] = -np.inf  # not its own neighbour
-        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        pairs.append(np.stack([np.repeat(rows, k), nearest.ravel()], 1))
-    edges = np.sort(np.concatenate(pairs), axis=1)
+    sims = np.array(similarity, np.float64)
+    np.fill_diagonal(sims, -np.inf)  # not its own neighbour
+    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    edges = np.sort(np.stack([np.repeat(np.arange(n), k), nearest.ravel()], 1), axis=1)
     return np.unique(edges, axis=0)
 
 
@@ -71,22 +73,25 @@ def force_layout(n: int, edges: np.ndarray, init: np.ndarray, cfg: LayoutConfig)
         push[others == np.arange(n)[:, None]] = 0
         step += push.sum(1) - cfg.gravity * y
         y += rate * step
-    y -= (y.max(0) + y.min(0)) / 2
-    return (y / np.maximum(np.abs(y).max(0), 1e-12)).astype(np.float32)
+    # scaled so that 99% of the features span the map: a small group with no edge to the rest drifts far
+    # and would squeeze everyone else into a corner; beyond that it sits on the map's edge
+    y -= np.median(y, 0)
+    return np.clip(y / np.maximum(np.percentile(np.abs(y), 99, axis=0), 1e-12), -1, 1).astype(np.float32)
 
 
-def feature_layout(directions: np.ndarray, alive: np.ndarray, init: np.ndarray,
+def feature_layout(similarity: np.ndarray, alive: np.ndarray, init: np.ndarray,
                    cfg: LayoutConfig | None = None) -> np.ndarray:
-    """Map positions [d_sae, 2] of the features with decoder ``directions`` [d_sae, d]; NaN for dead ones.
+    """Map positions [d_sae, 2] of the features from their [d_sae, d_sae] ``similarity`` (co-firing or decoder
+    cosine); NaN for dead ones.
 
-    ``init`` [d_sae, 2] is where the layout starts (e.g. the principal components): it fixes which way
-    round the picture comes out, not its groups.
+    ``init`` [d_sae, 2] is where the layout starts (e.g. the principal components of the decoder): it fixes
+    which way round the picture comes out, not its groups.
     """
     cfg = cfg or LayoutConfig()
     live = np.flatnonzero(alive)
-    out = np.full((len(directions), 2), np.nan, np.float32)
+    out = np.full((len(similarity), 2), np.nan, np.float32)
     if len(live) == 0:
         return out
-    edges = neighbour_edges(np.asarray(directions, np.float64)[live], cfg.neighbours)
+    edges = neighbour_edges(np.asarray(similarity)[np.ix_(live, live)], cfg.neighbours)
     out[live] = force_layout(len(live), edges, np.asarray(init, np.float64)[live], cfg)
     return out

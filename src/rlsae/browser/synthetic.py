@@ -31,7 +31,7 @@ from rlsae.browser.data import (
 )
 from rlsae.browser.export import encode_png
 from rlsae.browser.facts import ranked_facts
-from rlsae.browser.layout import LayoutConfig, feature_layout
+from rlsae.browser.layout import LayoutConfig, cosine_similarity, feature_layout
 
 FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
@@ -118,7 +118,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
     assignment[live] = rng.integers(0, n_clusters, len(live))
     # decoder directions around one centre per cluster, laid out as a real build lays out the SAE's
     directions = rng.normal(size=(n_clusters, 64))[assignment.clip(0)] + 1.2 * rng.normal(size=(n_features, 64))
-    map_xy = feature_layout(directions, alive_mask, directions[:, :2], LayoutConfig(epochs=150))
+    map_xy = feature_layout(cosine_similarity(directions), alive_mask, directions[:, :2], LayoutConfig(epochs=150))
     labels: list[str | None] = [None] * n_features
     scores: list[float | None] = [None] * n_features
     for i in live:

@@ -28,9 +28,9 @@
     if (mapped.length) {
       append(grid, el('div', {'class': 'panel', id: 'map'}, el('h2', {text: 'Map of the live features'}), featureMap(mapped),
         el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
-                 text: 'Each live feature is joined to its 10 nearest by decoder direction (cosine) and the graph laid out ' +
-                       'by forces: features that write alike sit together. Colour = cluster (grey: none). ' +
-                       'Click a dot to open its feature.'})));
+                 text: 'Each live feature is joined to the 10 it fires with most (Jaccard index over the analysed states) ' +
+                       'and the graph laid out by forces: features of one situation sit together. Colour = cluster of ' +
+                       'decoder directions (grey: none). Click a dot to open its feature.'})));
     }
 
     var metrics = Object.keys(s.metrics || {});
