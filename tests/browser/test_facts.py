@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlsae.browser.facts import ranked_facts
+from rlsae.browser.facts import UNSCORED, ranked_facts
 
 NAMES = ["ghost_near", "pill_near", "ghost_near & dying", "pill_near & dying", "dying", "fruit & dying",
          "ghost_near & fruit"]
@@ -28,7 +28,8 @@ def test_conjunctions_fold_under_their_base_fact_ranked_by_the_best_of_the_group
     assert [f.fact for f in facts] == ["ghost_near", "fruit", "pill_near", "dying"]
     assert [v.fact for v in facts[0].variants] == ["ghost_near & dying", "ghost_near & fruit"]
     assert [v.f1 for v in facts[0].variants] == [0.8, 0.4]
-    assert facts[1].f1 is None and facts[1].auroc is None and [v.fact for v in facts[1].variants] == ["fruit & dying"]
+    assert facts[1].f1 is None and facts[1].auroc is None and facts[1].description == UNSCORED
+    assert [v.fact for v in facts[1].variants] == ["fruit & dying"]
     assert [v.fact for v in facts[2].variants] == ["pill_near & dying"] and not facts[3].variants
 
 

@@ -15,6 +15,7 @@ from rlsae.browser.data import FactScore
 from rlsae.envs.conjunctions import SEPARATOR
 
 MAX_VARIANTS = 6  # per base fact; more say little more
+UNSCORED = "scored only together with another fact"  # a base fact interpret did not score alone
 
 
 def _number(x: float) -> float | None:
@@ -42,7 +43,7 @@ def ranked_facts(names: list[str], descriptions: list[str], auroc: np.ndarray, f
         if base not in groups:
             if len(groups) == shown:  # the variants shown are those ranked above the first base left out
                 break
-            groups[base] = score(index[base]) if base in index else FactScore(base, None, "")
+            groups[base] = score(index[base]) if base in index else FactScore(base, None, UNSCORED)
         if base != names[j] and len(groups[base].variants) < MAX_VARIANTS:
             groups[base].variants.append(score(j))
     return list(groups.values())

@@ -32,6 +32,7 @@ class LayoutConfig:
 # UMAP's curve 1 / (1 + A d^2B) for a minimum distance of 0.1: points of a group keep apart a little,
 # so each stays clickable
 A, B = 1.577, 0.895
+SPAN = 97.5  # percentile of |position| that the map's half-width shows
 
 
 def cosine_similarity(directions: np.ndarray) -> np.ndarray:
@@ -73,10 +74,10 @@ def force_layout(n: int, edges: np.ndarray, init: np.ndarray, cfg: LayoutConfig)
         push[others == np.arange(n)[:, None]] = 0
         step += push.sum(1) - cfg.gravity * y
         y += rate * step
-    # scaled so that 99% of the features span the map: a small group with no edge to the rest drifts far
-    # and would squeeze everyone else into a corner; beyond that it sits on the map's edge
+    # scaled so that 97.5% of the features span the map: a small group with no edge to the rest drifts far
+    # and would squeeze everyone else into the middle; beyond that it sits on the map's edge
     y -= np.median(y, 0)
-    return np.clip(y / np.maximum(np.percentile(np.abs(y), 99, axis=0), 1e-12), -1, 1).astype(np.float32)
+    return np.clip(y / np.maximum(np.percentile(np.abs(y), SPAN, axis=0), 1e-12), -1, 1).astype(np.float32)
 
 
 def feature_layout(similarity: np.ndarray, alive: np.ndarray, init: np.ndarray,
