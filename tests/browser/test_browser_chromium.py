@@ -33,7 +33,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
     HAVE_SELENIUM = True
 except ImportError:  # pragma: no cover - depends on the machine
     HAVE_SELENIUM = False
@@ -479,3 +479,17 @@ def test_the_map_draws_its_clusters_and_the_search_highlights_matches(driver, si
     big, small = (driver.execute_script("return getComputedStyle(document.querySelector(arguments[0])).r", sel)
                   for sel in ("#map svg circle.match", "#map svg circle:not(.match)"))
     assert float(big.rstrip("px")) > float(small.rstrip("px"))
+
+    Select(driver.find_element(By.ID, "map-colour")).select_by_value("fact")
+    fills = {int(c.get_attribute("data-id")): c.get_attribute("fill")
+             for c in driver.find_elements(By.CSS_SELECTOR, "#map svg circle")}
+    family = {f.id: f.facts[0].fact.split("=")[0] for f in data.features if f.alive and f.label}
+    names = sorted(set(family.values()), key=lambda name: (-list(family.values()).count(name), name))
+    shown, grey = names[:10], "#9aa1ab"  # the ten commonest best facts get a colour each
+    colours = [{fills[i] for i, fam in family.items() if fam == name} for name in shown]
+    assert all(len(c) == 1 for c in colours)
+    assert len(set.union(*colours)) == len(shown) and grey not in set.union(*colours)
+    assert {fills[i] for i, fam in family.items() if fam not in shown} == {grey}
+    assert {fills[f.id] for f in data.features if f.alive and not f.label} == {grey}
+    legend = driver.find_element(By.ID, "map-legend").text
+    assert all(name.replace("_", " ") in legend for name in shown)

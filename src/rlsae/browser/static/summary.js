@@ -29,8 +29,8 @@
       append(grid, el('div', {'class': 'panel', id: 'map'}, el('h2', {text: 'Map of the live features'}), featureMap(mapped),
         el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
                  text: 'Each live feature is joined to the 10 it fires with most (Jaccard index over the analysed states) ' +
-                       'and the graph laid out by forces: features of one situation sit together. Colour = cluster of ' +
-                       'decoder directions (grey: none). Click a dot to open its feature.'})));
+                       'and the graph laid out by forces: features of one situation sit together. Colour: the cluster of ' +
+                       'decoder directions, or the fact a labeled feature detects best. Click a dot to open its feature.'})));
     }
 
     var metrics = Object.keys(s.metrics || {});
