@@ -447,13 +447,18 @@ def test_facts_are_ranked_by_f1_with_conjunctions_folded_until_opened(driver, si
     assert all(v.is_displayed() for v in variants)
 
 
+DOTS = ("return Array.from(document.querySelectorAll('#map svg circle'))"
+        ".map(c => [+c.dataset.id, +c.getAttribute('cx'), +c.getAttribute('cy'), c.getAttribute('fill')])")
+
+
 def test_the_map_draws_its_clusters_and_the_search_highlights_matches(driver, site) -> None:
     data, index = site
     open_page(driver, index, "#summary")
-    dots = driver.execute_script(
-        "return Array.from(document.querySelectorAll('#map svg circle'))"
-        ".map(c => [+c.dataset.id, +c.getAttribute('cx'), +c.getAttribute('cy'), c.getAttribute('fill')])")
+    dots = driver.execute_script(DOTS)
     assert len(dots) == sum(f.alive for f in data.features)
+    assert driver.find_element(By.ID, "map-colour").get_attribute("value") == "fact"  # labels exist: the default
+    Select(driver.find_element(By.ID, "map-colour")).select_by_value("cluster")
+    dots = driver.execute_script(DOTS)
     by_id = {f.id: f for f in data.features}
     colours = {}
     for fid, *_, fill in dots:

@@ -1,6 +1,6 @@
 /* rlsae feature browser: the 2-D map of the live features on the summary page, with a search that
  * highlights the features it matches (the feature list's search: an id or words) and a choice of colour:
- * the feature's cluster, or the fact family of its best fact (labeled features only).
+ * the fact family of a labeled feature's best fact (the default, where any feature is labeled) or its cluster.
  */
 (function () {
   'use strict';
@@ -67,7 +67,9 @@
       });
       count.textContent = q ? n + ' of ' + rows.length + ' match' : '';
     });
-    paint('cluster');
+    // what a feature detects reads better than a cluster of decoder directions, where there are labels
+    colourBy.value = rows.some(family) ? 'fact' : 'cluster';
+    paint(colourBy.value);
     return el('div', null, el('div', {'class': 'map-search'}, search, colourBy, count), svg, legend);
   }
 
