@@ -274,8 +274,8 @@ class Feature:
     frames: list[FrameGroup] = field(default_factory=list)
     steering: Steering | None = None
     map_xy: tuple[float, float] | None = None
-    """Place on the 2-D feature map (a force layout of the decoder directions' nearest-neighbour graph,
-    browser/layout.py; each axis in [-1, 1]); None: not on it."""
+    """Place on the 2-D feature map (a force layout of the features' nearest-neighbour graph by co-firing,
+    browser/layout.py; each axis in [-1, 1]); None: not on it (dead)."""
     label_recall: float | None = None
     label_f1: float | None = None
     label_lift: float | None = None
