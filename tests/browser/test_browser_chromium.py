@@ -36,7 +36,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
     HAVE_SELENIUM = True
 except ImportError:  # pragma: no cover - depends on the machine
     HAVE_SELENIUM = False
@@ -252,7 +252,7 @@ def test_arrows_show_the_policy_and_the_value_shift_apart(driver, site) -> None:
 
 
 def _searchable(f, clusters) -> str:
-    words = [f"#{f.id}", f.label or "", *(fact.fact for fact in f.facts),
+    words = [f"#{f.id}", f.label or "", *(fact.fact for top in f.facts for fact in [top, *top.variants]),
              clusters[f.cluster_id].name if f.cluster_id >= 0 else ""]
     return " ".join(words).lower().replace("_", " ")
 
@@ -399,3 +399,118 @@ def test_the_list_sorts_and_filters_by_label_measures(driver, site) -> None:
     driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=f1]").click()
     best = sorted((f for f in data.features if f.id in lifted), key=lambda f: (-f.label_scores.f1, f.id))
     wait(driver, lambda d: list_ids(d)[:3] == [f.id for f in best[:3]])
+
+
+# Every box that holds text or a table: its content must fit it (scrolling inside a box hides numbers too).
+BOXES = ".panel, .card, .cards, .grid, table, #headlines li, .feature-head"
+OVERFLOWING = """return Array.from(document.querySelectorAll(arguments[0]))
+  .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+  .map(e => (e.id || e.className || e.tagName) + ' ' + e.scrollWidth + '>' + e.clientWidth)
+  .concat(document.documentElement.scrollWidth > window.innerWidth
+          ? ['page ' + document.documentElement.scrollWidth] : [])"""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_no_box_overflows_on_the_summary_and_a_feature_page(driver, site, size) -> None:
+    data, index = site
+    assert len({k for row in data.summary.fidelity.values() for k in row}) >= 8  # as wide as a real run's table
+    feature = next(f for f in data.features if f.alive and f.steering and f.related)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
+    try:
+        for hash_ in ("#summary", f"#feature/{feature.id}"):
+            open_page(driver, index, hash_)
+            wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#view-summary #fidelity, #view-feature #frames"))
+            assert driver.execute_script("return window.innerWidth") == size[0]
+            assert driver.execute_script(OVERFLOWING, BOXES) == [], (hash_, size)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_one_headline_per_fact_and_its_label_said_once(driver, tmp_path) -> None:
+    from dataclasses import replace
+
+    data = synthetic_browser_data(64, frames_per_feature=2, image="shared", seed=1)
+    first = data.summary.headlines[0]
+    feature = next(f for f in data.features if f.id == first.feature)
+    feature.label = "Pac-Man dies within 10 steps"
+    said = replace(first, title="dying", description=feature.label)
+    data.summary.headlines = [said, replace(said, title="dead"),
+                              replace(said, title="other", fact="ghost_near", description="a ghost is near")]
+    open_page(driver, export_browser(data, tmp_path / "web"), "#summary")
+    items = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#headlines li")]
+    assert len(items) == 2 and items[0].startswith("Best dying feature") and "Best other" in items[1]
+    assert items[0].count(feature.label) == 1 and "83%" in items[0]
+    assert items[1].count(feature.label) == 1 and "a ghost is near on 83%" in items[1]
+
+
+def test_facts_are_ranked_by_f1_with_conjunctions_folded_until_opened(driver, site) -> None:
+    data, index = site
+    feature = next(f for f in data.features if f.alive and any(len(top.variants) >= 2 for top in f.facts))
+    open_page(driver, index, f"#feature/{feature.id}")
+    rows = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#facts tbody tr.fact"))
+    assert [r.get_attribute("data-fact") for r in rows] == [f.fact for f in feature.facts]
+
+    def best(top) -> float:
+        return max((x.f1 for x in [top, *top.variants] if x.f1 is not None), default=-1.0)
+    assert [best(top) for top in feature.facts] == sorted((best(top) for top in feature.facts), reverse=True)
+    assert "F1" in driver.find_element(By.CSS_SELECTOR, "#facts thead").text
+    at = next(i for i, top in enumerate(feature.facts) if len(top.variants) >= 2)
+    variants = rows[at].find_elements(By.CSS_SELECTOR, "details.variants li")
+    assert [v.get_attribute("data-fact") for v in variants] == [v.fact for v in feature.facts[at].variants]
+    assert not any(v.is_displayed() for v in variants)  # folded
+    rows[at].find_element(By.CSS_SELECTOR, "details.variants summary").click()
+    assert all(v.is_displayed() for v in variants)
+
+
+DOTS = ("return Array.from(document.querySelectorAll('#map svg circle'))"
+        ".map(c => [+c.dataset.id, +c.getAttribute('cx'), +c.getAttribute('cy'), c.getAttribute('fill')])")
+
+
+def test_the_map_draws_its_clusters_and_the_search_highlights_matches(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#summary")
+    dots = driver.execute_script(DOTS)
+    assert len(dots) == sum(f.alive for f in data.features)
+    assert driver.find_element(By.ID, "map-colour").get_attribute("value") == "fact"  # labels exist: the default
+    Select(driver.find_element(By.ID, "map-colour")).select_by_value("cluster")
+    dots = driver.execute_script(DOTS)
+    by_id = {f.id: f for f in data.features}
+    colours = {}
+    for fid, *_, fill in dots:
+        colours.setdefault(by_id[fid].cluster_id, set()).add(fill)
+    assert len(colours) > 3 and all(len(c) == 1 for c in colours.values())  # one colour per cluster
+    assert len({c.pop() for c in colours.values()}) == len(colours)
+    xs, ys = [d[1] for d in dots], [d[2] for d in dots]
+    assert max(xs) - min(xs) > 300 and max(ys) - min(ys) > 200  # spread over the panel, not a dot
+
+    search = driver.find_element(By.ID, "map-search")
+    target = next(f for f in data.features if f.alive and f.id > 100)
+    search.send_keys(str(target.id))
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#map svg circle.match"))
+    matched = {int(c.get_attribute("data-id")) for c in driver.find_elements(By.CSS_SELECTOR, "#map svg circle.match")}
+    assert target.id in matched and len(matched) < len(dots) / 4
+    search.clear()
+    search.send_keys("fruit")
+    fruit = {f.id for f in data.features if f.alive and "fruit" in _searchable(f, data.clusters)}
+    assert 0 < len(fruit) < len(dots)
+    wait(driver, lambda d: {int(c.get_attribute("data-id"))
+                            for c in d.find_elements(By.CSS_SELECTOR, "#map svg circle.match")} == fruit)
+    assert driver.find_element(By.ID, "map-count").text == f"{len(fruit)} of {len(dots)} match"
+    big, small = (driver.execute_script("return getComputedStyle(document.querySelector(arguments[0])).r", sel)
+                  for sel in ("#map svg circle.match", "#map svg circle:not(.match)"))
+    assert float(big.rstrip("px")) > float(small.rstrip("px"))
+
+    Select(driver.find_element(By.ID, "map-colour")).select_by_value("fact")
+    fills = {int(c.get_attribute("data-id")): c.get_attribute("fill")
+             for c in driver.find_elements(By.CSS_SELECTOR, "#map svg circle")}
+    family = {f.id: f.facts[0].fact.split("=")[0] for f in data.features if f.alive and f.label}
+    names = sorted(set(family.values()), key=lambda name: (-list(family.values()).count(name), name))
+    shown, grey = names[:10], "#9aa1ab"  # the ten commonest best facts get a colour each
+    colours = [{fills[i] for i, fam in family.items() if fam == name} for name in shown]
+    assert all(len(c) == 1 for c in colours)
+    assert len(set.union(*colours)) == len(shown) and grey not in set.union(*colours)
+    assert {fills[i] for i, fam in family.items() if fam not in shown} == {grey}
+    assert {fills[f.id] for f in data.features if f.alive and not f.label} == {grey}
+    legend = driver.find_element(By.ID, "map-legend").text
+    assert all(name.replace("_", " ") in legend for name in shown)

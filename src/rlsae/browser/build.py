@@ -23,13 +23,12 @@ from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
 from rlsae.analysis.steer_results import SteeredFeature
 from rlsae.analysis.sweep_results import SweepResult
-from rlsae.browser.context import StepFacts, Steps, related_units, sparse_codes
+from rlsae.browser.context import StepFacts, Steps, cofiring, related_units, sparse_codes
 from rlsae.browser.data import (
     AgentInfo,
     BrowserData,
     Clip,
     Cluster,
-    FactScore,
     Feature,
     FrameGroup,
     FrameItem,
@@ -42,7 +41,9 @@ from rlsae.browser.data import (
     TrainingPoint,
 )
 from rlsae.browser.export import export_browser
+from rlsae.browser.facts import ranked_facts
 from rlsae.browser.frames import render_tiles
+from rlsae.browser.layout import feature_layout
 from rlsae.common.errors import UserError
 from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
 from rlsae.common.records import described
@@ -180,11 +181,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     features = []
     for f in range(result.d_sae):
         alive = bool(result.alive[f])
-        facts = []
-        if alive:
-            scores = result.fact_auroc[f]
-            for j in np.argsort(-np.abs(np.nan_to_num(scores, nan=0.5) - 0.5), kind="stable")[:FACTS_SHOWN]:
-                facts.append(FactScore(result.fact_names[j], float(scores[j]), result.fact_descriptions[j]))
+        facts = ranked_facts(result.fact_names, result.fact_descriptions, result.fact_auroc[f], result.fact_f1[f],
+                             FACTS_SHOWN) if alive else []
         column = by_feature[:, f].toarray().ravel() if by_feature is not None and chosen[f] else None
 
         def clip(g: int, column: np.ndarray | None = column) -> Clip:
@@ -207,7 +205,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
             if alive else None,
             facts=facts, frames=frames, steering=steering.get(f), related=related[f],
-            map_xy=(float(map_xy[f, 0]), float(map_xy[f, 1])) if map_xy is not None else None))
+            map_xy=(float(map_xy[f, 0]), float(map_xy[f, 1])) if map_xy is not None and alive else None))
     clusters = [Cluster(c, name, np.flatnonzero(result.cluster == c).tolist())
                 for c, name in enumerate(result.cluster_names)]
 
@@ -260,9 +258,9 @@ def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
         return step_facts, None, [{} for _ in range(result.d_sae)], None
     sae = load_sae(sae_folder)
     codes = sparse_codes(sae, rec, rows)
-    related = related_units(codes[np.searchsorted(rows, result.states)], sae.W_dec.detach().numpy(),
-                            sae.W_enc.detach().numpy())
-    return step_facts, codes, related, feature_map(sae.W_dec)
+    decoder, sample = sae.W_dec.detach().numpy(), codes[np.searchsorted(rows, result.states)]
+    related = related_units(sample, decoder, sae.W_enc.detach().numpy())
+    return step_facts, codes, related, feature_layout(cofiring(sample)[1], result.alive, feature_map(decoder))
 
 
 def read_sweep(folder: Path) -> Sweep:

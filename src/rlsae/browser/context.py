@@ -121,15 +121,22 @@ def _top(values: np.ndarray, n: int, exclude: int | None = None) -> np.ndarray:
     return top[np.isfinite(values[top]) & (values[top] > 0)]
 
 
+def cofiring(codes: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """[d, d] counts of the states of ``codes`` where two features both fire (the diagonal: where each fires)
+    and the Jaccard index of their firing sets."""
+    fired = (codes > 0).astype(np.float32)
+    together = np.asarray((fired.T @ fired).todense())
+    counts = np.diag(together)
+    return together, together / np.maximum(counts[:, None] + counts[None, :] - together, 1)
+
+
 def related_units(codes: sp.csr_matrix, decoder: np.ndarray, encoder: np.ndarray,
                   n: int = RELATED_SHOWN) -> list[dict[str, list[Related]]]:
     """Per feature: the features it fires with (ranked by Jaccard index over ``codes``' states, shown as the
     share of its firings on which the other fires too), its nearest features by decoder cosine, and the
     neurons with the largest |encoder| (reads) and |decoder| (writes) weights, signed."""
-    fired = (codes > 0).astype(np.float32)
-    together = np.asarray((fired.T @ fired).todense())
-    counts = np.diag(together).copy()
-    jaccard = together / np.maximum(counts[:, None] + counts[None, :] - together, 1)
+    together, jaccard = cofiring(codes)
+    counts = np.diag(together)
     unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
     cosine = unit @ unit.T
     out = []

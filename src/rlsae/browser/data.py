@@ -30,7 +30,7 @@ Layout of the contract (field names are the JSON names the page reads)::
         advantage_effect = action_effect less its mean, and value_shift = that mean), label,
         label_scores{precision, recall, f1, lift, firings, auroc, threshold} | None (analysis/labels.py),
         cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None, map_xy[x, y] | None,
-        facts[FactScore{fact, auroc, description}],
+        facts[FactScore{fact, auroc, description, f1, variants[FactScore]}] (ranked by f1, browser/facts.py),
         frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
         steering: Steering{mode, strength, tv_distance, score_clean, score_steered,
                            action_clean, action_steered, heatmap, gif, note} | None
@@ -193,9 +193,13 @@ class RunSummary:
 class FactScore:
     fact: str
     """Game-fact name, e.g. ``ghost_near``."""
-    auroc: float
-    """Held-out AUROC of the feature's activation as a detector of the fact (0.5 = chance)."""
+    auroc: float | None
+    """Held-out AUROC of the feature's activation as a detector of the fact (0.5 = chance); None: not scored."""
     description: str = ""
+    f1: float | None = None
+    """Held-out F1 of the feature as a detector of the fact (None: not scored, or never fired)."""
+    variants: list[FactScore] = field(default_factory=list)
+    """Conjunctions of this fact with another ("ghost_near & dying"), shown folded under it."""
 
 
 @dataclass
@@ -278,7 +282,8 @@ class Feature:
     frames: list[FrameGroup] = field(default_factory=list)
     steering: Steering | None = None
     map_xy: tuple[float, float] | None = None
-    """Place on the 2-D feature map (PCA of decoder directions, each axis in [-1, 1]); None: not on it."""
+    """Place on the 2-D feature map (a force layout of the features' nearest-neighbour graph by co-firing,
+    browser/layout.py; each axis in [-1, 1]); None: not on it (dead)."""
     region: tuple[float, float, float, float] | None = None
     """(x0, y0, x1, y1) screen pixels of the place the label names, marked on the frames; None: no place."""
     related: dict[str, list[Related]] = field(default_factory=dict)

@@ -200,7 +200,7 @@ def _label_scores(f: Feature) -> dict[str, float | None]:
 def _list_row(f: Feature) -> list[Any]:
     return [f.id, f.alive, f.density, f.max_activation, f.label, *_label_scores(f).values(), f.cluster_id,
             _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
-            " ".join(fact.fact for fact in f.facts), f.map_xy]  # fact names: searched
+            " ".join(fact.fact for top in f.facts for fact in [top, *top.variants]), f.map_xy]  # fact names: searched
 
 
 class _FrameTable:

@@ -19,7 +19,6 @@ from rlsae.browser.data import (
     BrowserData,
     Clip,
     Cluster,
-    FactScore,
     Feature,
     FrameGroup,
     FrameItem,
@@ -31,6 +30,8 @@ from rlsae.browser.data import (
     Sweep,
 )
 from rlsae.browser.export import encode_png
+from rlsae.browser.facts import ranked_facts
+from rlsae.browser.layout import LayoutConfig, cosine_similarity, feature_layout
 from rlsae.common.records import described
 from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.envs.games import game_spec
@@ -39,6 +40,7 @@ from rlsae.sae.evaluation import Evaluation
 FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
          "region_bottom_right", "few_dots_left", "player_dead", "heading_to_power_pill"]
+PAIRED = ("life_lost_soon", "ghosts_edible")  # what synthetic conjunctions pair facts with ("X & dying" in real runs)
 _QUANTILES = ["quantile 90%-99%", "quantile 50%-90%", "quantile 10%-50%", "quantile 0%-10%"]
 CLIP_RADIUS = 2  # steps each side of an example in its clip
 _SPRITES = [(210, 164, 74), (200, 72, 72), (84, 184, 153), (252, 144, 200), (180, 122, 48)]
@@ -119,6 +121,9 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
     n_clusters = max(1, n_alive // 16)
     assignment = np.full(n_features, -1)
     assignment[live] = rng.integers(0, n_clusters, len(live))
+    # decoder directions around one centre per cluster, laid out as a real build lays out the SAE's
+    directions = rng.normal(size=(n_clusters, 64))[assignment.clip(0)] + 1.2 * rng.normal(size=(n_features, 64))
+    map_xy = feature_layout(cosine_similarity(directions), alive_mask, directions[:, :2], LayoutConfig(epochs=150))
     labels: list[str | None] = [None] * n_features
     scores: list[float | None] = [None] * n_features
     for i in live:
@@ -158,9 +163,10 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
                 groups.append(FrameGroup(_QUANTILES[g % len(_QUANTILES)], items[n_top + q:n_top + q + 4]))
             counts, edges = np.histogram(rng.gamma(2.0, max_act / 6, 400).clip(0, max_act), bins=24)
             histogram = {"edges": edges.tolist(), "counts": counts.tolist()}
-            picked = rng.choice(len(FACTS), 5, replace=False)
-            facts = sorted((FactScore(FACTS[j], float(rng.uniform(0.3, 0.99)), f"synthetic fact {FACTS[j]}")
-                            for j in picked), key=lambda f: -abs(f.auroc - 0.5))
+            picked = [FACTS[j] for j in rng.choice(len(FACTS), 5, replace=False)]
+            scored = picked + [f"{name} & {other}" for name in picked[:3] for other in PAIRED if name != other]
+            facts = ranked_facts(scored, [f"synthetic fact {name}" for name in scored],
+                                 rng.uniform(0.3, 0.99, len(scored)), rng.uniform(0.0, 0.9, len(scored)), 5)
             if steering_every and i % steering_every == 0:
                 clean = rng.dirichlet(np.ones(n_actions))
                 steered = rng.dirichlet(np.ones(n_actions))
@@ -172,7 +178,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
             label=labels[i], label_scores=_label_scores(rng, scores[i]), cluster_id=int(assignment[i]),
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
             facts=facts, frames=groups, steering=steering,
-            map_xy=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))),
+            map_xy=(float(map_xy[i, 0]), float(map_xy[i, 1])) if alive else None,
             region=(0.0, 140.0, 53.0, 172.0) if labels[i] and "bottom_left" in labels[i].replace(" ", "_") else None,
             related={"fires with (share of its firings)": [Related("feature", int(j), 0.5) for j in live[:3] if j != i],
                      "writes neurons (decoder weight)": [Related("neuron", 7, -0.4)]} if alive else {}))

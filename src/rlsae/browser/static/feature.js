@@ -4,7 +4,7 @@
   'use strict';
   var U = window.RLSAEUI, el = U.el, append = U.append, clear = U.clear, $ = U.$,
       isNum = U.isNum, fmt = U.fmt, fmtDensity = U.fmtDensity, histogramSvg = U.histogramSvg, arrowsSvg = U.arrowsSvg,
-      distributionSvg = U.distributionSvg, POS = U.POS, NEG = U.NEG;
+      distributionSvg = U.distributionSvg;
   var R = window.RLSAE, state = R.state, card = R.card, clusterName = R.clusterName, memberChips = R.memberChips,
       frameBox = R.frameBox, marksLegend = R.marksLegend, openClip = R.openClip;
 
@@ -38,6 +38,21 @@
     delete R.loading[d.id];
     if (state.current === d.id && R.view === 'feature') renderFeature(d);
   };
+
+  /** A fact's row: its name and description, its variants (conjunctions) folded under it, F1 (a bar) and AUROC. */
+  function factRow(f) {
+    var n = (f.variants || []).length;
+    return el('tr', {'class': 'fact', 'data-fact': f.fact}, el('td', {title: f.description || ''}, f.fact,
+        f.description ? el('div', {'class': 'muted', style: 'font-size:11px', text: f.description}) : null,
+        n ? el('details', {'class': 'variants'}, el('summary', {text: n + (n === 1 ? ' variant' : ' variants') + ' with another fact'}),
+          el('ul', null, f.variants.map(function (v) {
+            return el('li', {title: v.description || '', 'data-fact': v.fact}, v.fact + ' ',
+              el('span', {'class': 'muted', text: 'F1 ' + fmt(v.f1, 2) + ' \u00b7 AUROC ' + fmt(v.auroc, 3)}));
+          }))) : null),
+      el('td', {'class': 'num', text: fmt(f.f1, 2)}),
+      el('td', null, el('span', {'class': 'f1bar'}, el('i', {style: 'width:' + (100 * (isNum(f.f1) ? f.f1 : 0)).toFixed(1) + '%'}))),
+      el('td', {'class': 'num', text: fmt(f.auroc, 3)}));
+  }
 
   function signed(e) { return (e > 0 ? '+' : '') + fmt(e, 3); }
 
@@ -86,15 +101,13 @@
       histogramSvg(hist.edges, hist.counts, {xlabel: 'activation'})));
     append(grid, el('div', {'class': 'panel', id: 'facts'}, el('h2', {text: 'Game facts it detects'}),
       d.facts.length ? el('table', null,
-        el('thead', null, el('tr', null, el('th', {text: 'fact'}), el('th', {'class': 'num', text: 'AUROC'}), el('th'))),
-        el('tbody', null, d.facts.map(function (f) {
-          var a = isNum(f.auroc) ? f.auroc : 0.5, left = Math.min(a, 0.5), width = Math.abs(a - 0.5);
-          return el('tr', null, el('td', {title: f.description || '', text: f.fact},
-              f.description ? el('div', {'class': 'muted', style: 'font-size:11px', text: f.description}) : null),
-            el('td', {'class': 'num', text: fmt(f.auroc, 3)}),
-            el('td', null, el('span', {'class': 'aurocbar'}, el('i', {style: 'left:' + (100 * left).toFixed(1) + '%;width:' +
-              (100 * width).toFixed(1) + '%;background:' + (a >= 0.5 ? POS : NEG)}))));
-        }))) : el('p', {'class': 'muted', text: 'No fact scores.'})));
+        el('thead', null, el('tr', null, el('th', {text: 'fact'}),
+          el('th', {'class': 'num', text: 'F1', title: 'held-out F1 of the feature as a detector of the fact'}), el('th'),
+          el('th', {'class': 'num', text: 'AUROC', title: 'held-out AUROC (0.5 = chance)'}))),
+        el('tbody', null, d.facts.map(factRow))) : el('p', {'class': 'muted', text: 'No fact scores.'}),
+      d.facts.length ? el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
+        text: 'Ranked by held-out F1 (the best of a fact and its variants); a fact\u2019s conjunctions with other ' +
+              'facts fold under it.'}) : null));
     if (d.steering) append(grid, steeringPanel(d.steering, names));
     var lists = Object.keys(d.related || {});
     if (lists.length) append(grid, el('div', {'class': 'panel', id: 'related'}, el('h2', {text: 'Related units'}),

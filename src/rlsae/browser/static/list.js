@@ -38,9 +38,15 @@
     return terms.every(function (alts) { return alts.some(function (w) { return r.search.indexOf(w) >= 0; }); });
   }
 
-  function applyFilters() {
-    var q = state.query.trim().toLowerCase(), idq = /^#?\d+$/.test(q) ? parseInt(q.replace('#', ''), 10) : null,
+  /** Whether a row matches a search box's text: its id (12 or #12) or every word (or a synonym of it). */
+  function rowMatcher(text) {
+    var q = text.trim().toLowerCase(), idq = /^#?\d+$/.test(q) ? parseInt(q.replace('#', ''), 10) : null,
         terms = queryTerms(q);
+    return function (r) { return (idq !== null && r.id === idq) || matches(r, terms); };
+  }
+
+  function applyFilters() {
+    var q = state.query.trim(), match = rowMatcher(q);
     var out = R.rows.filter(function (r) {
       if (state.alive === 'alive' && !r.alive) return false;
       if (state.alive === 'dead' && r.alive) return false;
@@ -51,11 +57,7 @@
       if (state.dmin !== null && r.logd < state.dmin) return false;
       if (state.dmax !== null && r.logd > state.dmax) return false;
       if (state.mmin !== null && !(isNum(r[state.metric]) && r[state.metric] >= state.mmin)) return false;
-      if (q) {
-        if (idq !== null && r.id === idq) return true;
-        return matches(r, terms);
-      }
-      return true;
+      return !q || match(r);
     });
     var key = state.sort, sign = state.asc ? 1 : -1;
     out.sort(function (a, b) {
@@ -170,5 +172,5 @@
   }
 
   R.applyFilters = applyFilters; R.readFilters = readFilters; R.filterQuery = filterQuery; R.renderRows = renderRows;
-  R.bindControls = bindControls;
+  R.bindControls = bindControls; R.rowMatcher = rowMatcher;
 })();

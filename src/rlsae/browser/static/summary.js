@@ -12,7 +12,8 @@
     var s = R.summary, root = clear($('view-summary'));
     append(root, el('h1', {text: s.title}));
     if (s.notes) append(root, el('p', {'class': 'muted', text: s.notes}));
-    if ((s.headlines || []).length) append(root, el('ul', {'class': 'headlines', id: 'headlines'}, s.headlines.map(headline)));
+    var headlines = onePerFact(s.headlines || []);
+    if (headlines.length) append(root, el('ul', {'class': 'headlines', id: 'headlines'}, headlines.map(headline)));
     var nAlive = R.rows.filter(function (r) { return r.alive; }).length;
     var cards = el('div', {'class': 'cards'},
       card('game', s.agent.game), card('agent', (s.agent.algorithm || '') + ' \u00b7 ' + fmt(s.agent.steps) + ' steps'),
@@ -27,8 +28,9 @@
     if (mapped.length) {
       append(grid, el('div', {'class': 'panel', id: 'map'}, el('h2', {text: 'Map of the live features'}), featureMap(mapped),
         el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
-                 text: 'First two principal components of the decoder directions: features that write alike sit together. ' +
-                       'Colour = cluster (grey: none). Click a dot to open its feature.'})));
+                 text: 'Each live feature is joined to the 10 it fires with most (Jaccard index over the analysed states) ' +
+                       'and the graph laid out by forces: features of one situation sit together. Colour: the cluster of ' +
+                       'decoder directions, or the fact a labeled feature detects best. Click a dot to open its feature.'})));
     }
 
     var metrics = Object.keys(s.metrics || {});
@@ -111,15 +113,23 @@
         }))));
     }
   }
-  /** "Best dying feature: #1571 <its own label> - fact holds on 83% of its 1,114 held-out firings (recall 85%)". */
+  /** The first headline for each fact: two fact families may pick the same best fact. */
+  function onePerFact(headlines) {
+    var seen = {};
+    return headlines.filter(function (h) { var first = !seen[h.fact]; seen[h.fact] = true; return first; });
+  }
+  /** "Best dying feature: #1571 <its own label> - <the fact> on 83% of its 1,114 held-out firings (recall 85%)";
+   *  the fact is not said again when the label already says it. */
   function headline(h) {
     var r = R.byId[h.feature] || {}, pct = function (x) { return isNum(x) ? Math.round(100 * x) + '%' : '\u2014'; };
+    var same = r.label && normaliseText(r.label) === normaliseText(h.description || h.fact);
     return el('li', null, 'Best ' + h.title + ' feature: ',
       el('a', {href: '#feature/' + h.feature, 'class': 'headline-link', text: '#' + h.feature}), ' ',
       el('span', {'class': 'label', text: r.label || 'no label'}),
-      el('span', {'class': 'muted', text: ' \u2014 ' + h.description + ' on ' + pct(h.precision) + ' of its ' +
-                  fmt(h.firings) + ' held-out firings (recall ' + pct(h.recall) + ')'}));
+      el('span', {'class': 'muted', text: ' \u2014 ' + (same ? 'true' : h.description) + ' on ' + pct(h.precision) +
+                  ' of its ' + fmt(h.firings) + ' held-out firings (recall ' + pct(h.recall) + ')'}));
   }
+  function normaliseText(text) { return R.normalise(text).replace(/[^a-z0-9 ]/g, '').trim(); }
   // What each metric key means, in words (the key itself is the tooltip).
   var METRIC_NAMES = {
     live_features: 'live features', labeled_fraction: 'live features with a label',
