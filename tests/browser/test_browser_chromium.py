@@ -413,7 +413,7 @@ OVERFLOWING = """return Array.from(document.querySelectorAll(arguments[0]))
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
 def test_no_box_overflows_on_the_summary_and_a_feature_page(driver, site, size) -> None:
     data, index = site
-    assert len({k for row in data.summary.fidelity.values() for k in row}) >= 8  # as wide as a real run's table
+    assert len(data.summary.fidelity) >= 15  # as long as a real run's table, meanings included
     feature = next(f for f in data.features if f.alive and f.steering and f.related)
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
