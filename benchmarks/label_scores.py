@@ -32,10 +32,10 @@ import torch
 from _report import append_section
 from rlsae.analysis.features import action_effects, encode_all
 from rlsae.analysis.interpret import sae_recording
-from rlsae.analysis.labels import LabelRule, about, apply_rule, label_units, score_units
+from rlsae.analysis.labels import LabelRule, UnitStats, about, apply_rule, label_units, score_units
 from rlsae.analysis.scores import PROBE_KS
 from rlsae.analysis.states import labelling_facts, select_states
-from rlsae.analysis.talk import DEAD, HEADING, find_talk_features, format_talk_features
+from rlsae.analysis.talk import DEAD, HEADING, TalkUnit, find_talk_features, format_talk_features
 from rlsae.envs.games import action_names
 from rlsae.sae import SparseAutoencoder, build_sae, load_sae
 
@@ -63,14 +63,13 @@ def unit_sets(sae: SparseAutoencoder, activations: np.ndarray, seed: int) -> dic
             "rotated neurons": activations @ rotation.numpy(), "random-weight SAE": encode_all(random_sae, activations)}
 
 
-def by_base_rate(tables: dict[str, dict[str, Any]]) -> list[list[str]]:
+def by_base_rate(tables: dict[str, UnitStats]) -> list[list[str]]:
     """Per base-rate bin: how many facts, and each set's mean best-unit F1 and k = 1 probing accuracy."""
     rows = []
     for lo, hi in BASE_RATE_BINS:
-        in_bin = [[fact for fact in table["per_fact"].values() if lo <= fact["base_rate"] < hi]
-                  for table in tables.values()]
+        in_bin = [[fact for fact in table.facts.per_fact if lo <= fact.base_rate < hi] for table in tables.values()]
         rows.append([f"{lo:.0%}-{min(hi, 0.5):.0%}", str(len(in_bin[0])),
-                     *[f"{np.mean([f['f1'] for f in facts]):.3f} / {np.mean([f['probe'][0] for f in facts]):.3f}"
+                     *[f"{np.mean([f.f1 for f in facts]):.3f} / {np.mean([f.probe[0] for f in facts if f.probe]):.3f}"
                        if facts else "" for facts in in_bin]])
     return rows
 
@@ -88,17 +87,17 @@ def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray
     talk_facts = {name: values for name, values in facts.items() if about(name, prefixes)}
     rows = []
     for name in (name for name in units_of if name not in ("rotated neurons", "random-weight SAE")):
-        picked: dict[str, list[dict[str, Any]]] = {}
+        picked: dict[str, list[TalkUnit]] = {}
         for seed in range(seeds):
             labels = label_units(units_of[name], talk_facts, episode_ids, descriptions, seed=seed)
             live = labels.scores.held_fires[0] >= labels.rule.min_firings
-            for key, best in find_talk_features(labels, live, None, descriptions).items():
-                picked.setdefault(key, []).extend([best] if best is not None else [])
-        for key, bests in picked.items():
-            units, counts = np.unique([b["unit"] for b in bests], return_counts=True)
+            for talk in find_talk_features(labels, live, None, descriptions):
+                picked.setdefault(talk.key, []).extend([talk] if talk.best is not None else [])
+        for key, found in picked.items():
+            units, counts = np.unique([t.best.unit for t in found], return_counts=True)
             rows.append([name, key, ", ".join(f"#{u} ({c})" for u, c in zip(units, counts)),
-                         _spread([b["precision"] for b in bests]), _spread([b["recall"] for b in bests]),
-                         f"{sum(b['found'] for b in bests)} of {seeds}"])
+                         _spread([t.best.scores.precision for t in found]),
+                         _spread([t.best.scores.recall for t in found]), f"{sum(t.found for t in found)} of {seeds}"])
     return rows
 
 
@@ -113,16 +112,16 @@ def labeled_over_splits(units_of: dict[str, np.ndarray], facts: dict[str, np.nda
             labels = label_units(units, facts, episode_ids, descriptions, seed=seed)
             live = labels.scores.held_fires[0] >= labels.rule.min_firings
             summary = labels.summary(live)
-            counts.append(summary["n_labeled"])
-            lives.append(summary["n_units"])
-            shares.append(summary["labeled_fraction"])
+            counts.append(summary.n_labeled)
+            lives.append(summary.n_units)
+            shares.append(summary.labeled_fraction)
         rows.append([name, f"{np.median(shares):.1%} ({min(shares):.1%}-{max(shares):.1%})",
                      f"{np.median(counts):.0f} ({min(counts)}-{max(counts)})",
                      f"{np.median(lives):.0f} ({min(lives)}-{max(lives)})"])
     return rows
 
 
-def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
+def plot(tables: dict[str, UnitStats], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,9 +130,9 @@ def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
     at = np.linspace(0, 1, 21)
     for name, table in tables.items():
-        f1 = np.array([fact["f1"] for fact in table["per_fact"].values()])
+        f1 = np.array([fact.f1 for fact in table.facts.per_fact])
         axes[0].plot(at, [(f1 >= a).mean() for a in at], label=name)
-        axes[1].plot(PROBE_KS, [table["probe_accuracy"][str(k)] for k in PROBE_KS], "o-", label=name)
+        axes[1].plot(PROBE_KS, [table.facts.probe(k) for k in PROBE_KS], "o-", label=name)
     axes[0].set(xlabel="F1 threshold", ylabel="share of facts", title="coverage: best single unit, held out")
     axes[1].set(xlabel="k units", ylabel="balanced accuracy", xscale="log", title="k-sparse probing, held out")
     for ax in axes:
@@ -237,14 +236,15 @@ def main() -> None:
     facts, descriptions, primary = labelling_facts(rec, states)
     episode_ids = rec.episode_ids[states]
     rule = LabelRule()
-    tables, labels = {}, {}
+    tables: dict[str, UnitStats] = {}
+    labels, seconds = {}, {}
     units_of = unit_sets(sae, activations, args.seed)
     for other in args.also:
         units_of[f"SAE features: {other.name}"] = encode_all(load_sae(other), activations)
     for name, units in units_of.items():
         start = time.perf_counter()
         labels[name], tables[name] = score_units(units, facts, descriptions, primary, episode_ids, rule, args.seed)
-        tables[name]["seconds"] = time.perf_counter() - start
+        seconds[name] = time.perf_counter() - start
         print(f"{name}: {time.perf_counter() - start:.0f} s")
 
     effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
@@ -260,14 +260,13 @@ def main() -> None:
     plot(tables, args.png)
 
     rows = []
-    for name, t in tables.items():
-        rows.append([name, f"{t['n_units']}", f"{t['mean_best_f1']:.3f}", f"{t['coverage_f1_0.5']:.1%}",
-                     f"{t['coverage_f1_0.8']:.1%}", f"{t['mean_or_f1']:.3f}",
-                     *[f"{t['probe_accuracy'][str(k)]:.3f}" for k in PROBE_KS],
-                     f"{t['probe_accuracy_standardised_1']:.3f}",
-                     f"{t['labeled_fraction']:.1%}", f"{t['mean_label_precision']:.2f}", f"{t['mean_label_f1']:.2f}",
-                     f"{t['seconds']:.0f}"])
-    n_facts = tables["neurons"]["n_facts"]
+    for name, units in tables.items():
+        t, lab = units.facts, units.labels
+        rows.append([name, f"{lab.n_units}", f"{t.mean_best_f1:.3f}", f"{t.covered(0.5):.1%}",
+                     f"{t.covered(0.8):.1%}", f"{t.mean_or_f1:.3f}", *[f"{t.probe(k):.3f}" for k in PROBE_KS],
+                     f"{t.probe(1, 'standardised'):.3f}", f"{lab.labeled_fraction:.1%}",
+                     f"{lab.mean_label_precision:.2f}", f"{lab.mean_label_f1:.2f}", f"{seconds[name]:.0f}"])
+    n_facts = tables["neurons"].facts.n_facts
     notes = (f"{len(states):,} states ({len(np.unique(episode_ids))} episodes) of `{rec.path}`, SAE `{args.sae}` "
              f"({sae.name}, {sae.d_sae} latents, k={getattr(sae, 'k', None)}); {len(facts)} facts "
              f"scored (pairs and the fine position tiles only label units); the per-fact columns average over "

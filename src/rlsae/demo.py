@@ -11,16 +11,15 @@ A stage whose output is already complete is skipped, so an interrupted demo cont
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
 from rlsae.analysis.results import load_result
-from rlsae.analysis.talk import format_talk_features
+from rlsae.analysis.summary import Density
+from rlsae.analysis.talk import TalkUnit, format_talk_features
 from rlsae.common.records import Record, described, number, show
 from rlsae.common.runtime import provenance
 from rlsae.config import option, require
@@ -128,13 +127,14 @@ class DemoSummary(Record):
     """What `rlsae demo` found, in one file: the evaluation, the labels against the neuron baseline, steering."""
 
     KIND = "rlsae-demo-summary"
+    VERSION = 2  # 2: density and the talk's features as interpret's typed records
     WRITER = "rlsae demo"
 
     evaluation: Evaluation
     n_features: int
     n_live: int
-    density: dict[str, Any]
-    """interpret's density summary: dead counts over the analysed and the SAE's own evaluation states."""
+    density: Density
+    """interpret's dead counts over the analysed and the SAE's own evaluation states."""
     label_rule: str
     n_labeled: int = number("features labeled", "{} live features carry a label", "{:,}")
     labeled_fraction_of_live: float = number("labeled share", "{} of the live features carry a label", "{:.1%}")
@@ -149,7 +149,7 @@ class DemoSummary(Record):
                                            "held-out states where they fire", "{:.1%}")
     neuron_mean_best_f1: float = number("best neuron F1 per fact", "per fact, the best single neuron detects it "
                                         "with held-out F1 {} (mean over facts)", "{:.3f}")
-    talk_features: dict[str, Any] = field(default_factory=dict)
+    talk_features: list[TalkUnit] = field(default_factory=list)
     steering: list[DemoSteered] = field(default_factory=list)
     browser: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -162,20 +162,20 @@ def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, f
     from rlsae.analysis.steer_results import SteeringRun
     from rlsae.stages import EVALUATE, INTERPRET
 
-    interpreted = json.loads((INTERPRET.path(out) / INTERPRET_SUMMARY).read_text())
-    labels = load_result(INTERPRET.path(out)).label
+    result = load_result(INTERPRET.path(out))
+    interpreted, labels = result.summary, result.label
     steered = [DemoSteered(r.feature, labels[r.feature], r.mode, r.strength, r.tv_distance, r.scores_clean,
                            r.scores_steered) for r in (SteeringRun.load(steering).results if steering else [])]
-    features, neurons = interpreted["features"], interpreted["neurons"]
+    features, neurons = interpreted.features, interpreted.neurons
     return DemoSummary(
         evaluation=Evaluation.load(EVALUATE.output(out)),
-        n_features=interpreted["n_features"], n_live=interpreted["n_live"],
-        density=interpreted["density"], label_rule=interpreted["label_rule"],
-        n_labeled=features["n_labeled"], labeled_fraction_of_live=features["labeled_fraction"],
-        label_precision=features["mean_label_precision"], mean_best_f1=features["mean_best_f1"],
-        neuron_n_labeled=neurons["n_labeled"], neuron_labeled_fraction=neurons["labeled_fraction"],
-        neuron_label_precision=neurons["mean_label_precision"], neuron_mean_best_f1=neurons["mean_best_f1"],
-        talk_features=interpreted.get("talk_features", {}), steering=steered,
+        n_features=interpreted.n_features, n_live=interpreted.n_live,
+        density=interpreted.density, label_rule=interpreted.label_rule,
+        n_labeled=features.labels.n_labeled, labeled_fraction_of_live=features.labels.labeled_fraction,
+        label_precision=features.labels.mean_label_precision, mean_best_f1=features.facts.mean_best_f1,
+        neuron_n_labeled=neurons.labels.n_labeled, neuron_labeled_fraction=neurons.labels.labeled_fraction,
+        neuron_label_precision=neurons.labels.mean_label_precision, neuron_mean_best_f1=neurons.facts.mean_best_f1,
+        talk_features=interpreted.talk_features, steering=steered,
         browser=str(index.resolve()), stage_seconds=seconds, wall_time_s=round(total, 1),
         provenance=provenance())
 
@@ -197,8 +197,8 @@ def format_summary(s: DemoSummary) -> str:
         return ", ".join(f"{row.name} {row.shown}" for row in described(record, keys))
 
     rows = [
-        ("SAE", f"{s.n_features} features, {s.density['dead']} dead (never fire on "
-                f"{s.density['dead_over_states']:,} states); {show(e.dead_fraction, '{:.1%}')} silent on the "
+        ("SAE", f"{s.n_features} features, {s.density.dead} dead (never fire on "
+                f"{s.density.dead_over_states:,} states); {show(e.dead_fraction, '{:.1%}')} silent on the "
                 f"{e.states:,} held-out states of the evaluation"),
         ("reconstruction", shown(e, "fvu", "l0")),
         ("agent's choices", shown(e, "action_agreement", "action_agreement_large_gap", "advantage_rel_error",

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import sparse
+
+from rlsae.common.records import number
 
 # x the unit's max activation (fit split). Steps of 0.05, not 0.1: a unit's best operating point often lies
 # between two tenths (the lab SAE's "dead" feature: precision 0.84-0.90 at 0.1, recall 0.78-0.82 at 0.2,
@@ -310,9 +311,66 @@ def sparse_probing(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
     return out
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """The share of facts whose best single unit reaches a held-out F1."""
+
+    min_f1: float
+    share: float = number("facts covered", "{} of the facts have a single unit reaching the F1", "{:.0%}")
+
+
+@dataclass(frozen=True)
+class ProbeAccuracy:
+    """Mean held-out accuracy of a k-sparse probe over the facts (chance = 0.5)."""
+
+    k: int
+    select: str
+    """How the k units are chosen: ``raw`` (SAEBench, the units' own scale) or ``standardised``."""
+    accuracy: float = number("k-sparse probe accuracy", "a logistic probe on the best k units tells the fact "
+                             "from its absence on {} of balanced held-out states (chance: 50%)", "{:.3f}")
+
+
+@dataclass(frozen=True)
+class FactScores:
+    """One fact's row: its base rate, its best single unit, the OR of its precise units, its probes."""
+
+    fact: str
+    base_rate: float = number("base rate", "the fact holds on {} of the fitting states", "{:.1%}")
+    best_unit: int
+    f1: float = number("best unit F1", "the best single unit (chosen on the fitting split) detects the fact with "
+                       "held-out F1 {}", "{:.3f}")
+    or_f1: float = number("OR of precise units F1", "the OR of the units precise for the fact detects it with "
+                          "held-out F1 {}", "{:.3f}")
+    or_units: int = number("units in the OR", "{} units are precise for the fact", "{:d}")
+    probe: list[float] | None = None
+    """Held-out accuracy of the raw k-sparse probes, one per k of ``FactTable.probes``."""
+
+
+@dataclass(frozen=True)
+class FactTable:
+    """Per-fact scores of one set of units (features or neurons) on the facts seen often enough to judge."""
+
+    n_facts: int = number("facts judged", "{} single facts hold often enough on both splits to be judged", "{:d}")
+    mean_best_f1: float = number("mean best-unit F1", "per fact, the best single unit detects it with held-out "
+                                 "F1 {} (mean over facts)", "{:.3f}")
+    mean_or_f1: float = number("mean OR F1", "per fact, the OR of the precise units detects it with held-out F1 "
+                               "{} (mean over facts)", "{:.3f}")
+    coverage: list[Coverage]
+    probes: list[ProbeAccuracy]
+    per_fact: list[FactScores]
+
+    def covered(self, min_f1: float) -> float | None:
+        """The share of facts with a unit at held-out F1 >= ``min_f1`` (None: not measured at that F1)."""
+        return next((c.share for c in self.coverage if c.min_f1 == min_f1), None)
+
+    def probe(self, k: int, select: str = "raw") -> float | None:
+        """The mean accuracy of the k-sparse probe (None: not measured)."""
+        return next((p.accuracy for p in self.probes if p.k == k and p.select == select), None)
+
+
 def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarray, columns: list[int],
                names: list[str], units: np.ndarray, ks: tuple[int, ...] = PROBE_KS, seed: int = 0,
-               held: np.ndarray | None = None) -> dict[str, Any]:
+               held: np.ndarray | None = None) -> FactTable:
     """Per-fact scores of one set of units (``units`` mask) on the facts ``columns`` of ``scores``
     (``facts`` [n, len(columns)] holds those columns): best single unit, coverage, OR, k-sparse probing.
 
@@ -325,25 +383,21 @@ def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarr
     best, best_f1 = scores.best_units(units)
     best, best_f1 = best[cols], best_f1[cols]
     # The k = 1 probe with units chosen in standard deviations rides along, last, on the same draws.
-    probes = (sparse_probing(activations, facts[:, judged], held,
-                             (*(("raw", k) for k in ks), ("standardised", 1)), seed=seed)
-              if held is not None else None)
-    table: dict[str, Any] = {
-        "n_units": int(np.sum(units)), "n_facts": len(cols),
-        "mean_best_f1": float(best_f1.mean()) if cols else float("nan"),
-        **{f"coverage_f1_{at}": coverage(best_f1, at) for at in COVERAGE_F1},
-        "mean_or_f1": float(scores.or_f1[cols].mean()) if cols else float("nan"),
-    }
-    if probes is not None:
-        table["probe_accuracy"] = {str(k): float(np.nanmean(probes[:, i])) if cols else float("nan")
-                                   for i, k in enumerate(ks)}
-        table["probe_accuracy_standardised_1"] = float(np.nanmean(probes[:, -1])) if cols else float("nan")
-    table["per_fact"] = {names[j]: {"base_rate": float(scores.fit_base_rate[j]), "best_unit": int(best[i]),
-                                    "f1": float(best_f1[i]), "or_f1": float(scores.or_f1[j]),
-                                    "or_units": int(scores.or_units[j]),
-                                    **({"probe": probes[i, :len(ks)].tolist()} if probes is not None else {})}
-                         for i, j in enumerate(cols)}
-    return table
+    kinds = (*(("raw", k) for k in ks), ("standardised", 1))
+    probes = sparse_probing(activations, facts[:, judged], held, kinds, seed=seed) if held is not None else None
+
+    def mean(values: np.ndarray) -> float:
+        return float(np.nanmean(values)) if len(values) else float("nan")
+
+    return FactTable(
+        n_facts=len(cols), mean_best_f1=mean(best_f1), mean_or_f1=mean(scores.or_f1[cols]),
+        coverage=[Coverage(at, coverage(best_f1, at)) for at in COVERAGE_F1],
+        probes=[] if probes is None else [ProbeAccuracy(k, select, mean(probes[:, i]))
+                                          for i, (select, k) in enumerate(kinds)],
+        per_fact=[FactScores(names[j], float(scores.fit_base_rate[j]), int(best[i]), float(best_f1[i]),
+                             float(scores.or_f1[j]), int(scores.or_units[j]),
+                             probes[i, :len(ks)].tolist() if probes is not None else None)
+                  for i, j in enumerate(cols)])
 
 
 def coverage(best_f1: np.ndarray, at: float) -> float:
