@@ -1,7 +1,8 @@
 """rlsae's modules import down the pipeline and never in a circle (read from the source with ``ast``).
 
 Layers, bottom to top: the package root (its version), config and common; envs; agents; record; sae;
-analysis; browser; the commands (cli, demo, sweep) and the stage table they share. A module may import from its own layer or below.
+analysis; browser; the commands (cli, demo, sweep) and the stage table they share. A module may import from
+its own layer or below.
 """
 
 from __future__ import annotations
