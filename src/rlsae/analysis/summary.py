@@ -51,7 +51,7 @@ class InterpretSummary(Record):
 
     game: str
     player: str
-    """What the game's spec calls the player (e.g. "Pac-Man")."""
+    """What the game's spec calls the player, in prose."""
     label_rule: str
     """The rule a unit's best fact must pass to become its label, in words."""
     min_firings: int = number("firings a label needs", "a labeled unit fires on at least {} held-out states",
