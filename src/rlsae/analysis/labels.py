@@ -184,9 +184,9 @@ class LabelSummary:
     mean_best_auroc: float = number("mean label AUROC", "the units rank their fact's held-out states first with "
                                     "AUROC {} (mean over units; 0.5: chance)", "{:.3f}")
     mean_label_precision: float = number("label precision", "the labels hold on {} of the held-out states where "
-                                         "their units fire (mean over labels)", "{:.2f}")
+                                         "their units fire (mean over labels)", "{:.1%}")
     mean_label_recall: float = number("label recall", "the labeled units fire on {} of their fact's held-out "
-                                      "states (mean over labels)", "{:.2f}")
+                                      "states (mean over labels)", "{:.1%}")
     mean_label_f1: float = number("label F1", "the labeled units detect their fact with held-out F1 {} (mean "
                                   "over labels)", "{:.2f}")
     mean_label_lift: float = number("label lift", "the labels hold {} more often where their units fire than "
