@@ -33,7 +33,7 @@ from _report import append_section
 from rlsae.analysis.features import action_effects, encode_all
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.labels import LabelRule, UnitStats, about, apply_rule, label_units, score_units
-from rlsae.analysis.scores import PROBE_KS
+from rlsae.analysis.per_fact import PROBE_KS
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.talk import DEAD, HEADING, TalkUnit, find_talk_features, format_talk_features
 from rlsae.envs.games import action_names

@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 
 from rlsae.analysis import scores as scores_module
-from rlsae.analysis.scores import (
-    OR_PRECISION,
-    THRESHOLDS,
-    coverage,
-    detection_scores,
-    fact_table,
-    logistic_regression,
-    oriented,
-    sparse_probing,
-)
+from rlsae.analysis.per_fact import coverage, fact_table, logistic_regression, sparse_probing
+from rlsae.analysis.scores import OR_PRECISION, THRESHOLDS, detection_scores, oriented
 
 
 def _brute(acts: np.ndarray, facts: np.ndarray, held: np.ndarray, min_firings: int) -> dict[str, np.ndarray]:

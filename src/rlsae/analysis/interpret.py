@@ -6,7 +6,7 @@ recall, F1, lift and AUROC as a detector of every game fact decoded from RAM and
 (envs/conjunctions.py), an automatic label under one stated rule (analysis/labels.py), and a cluster of
 related features. The same scoring and labelling run on the layer's raw neurons, with the same facts, is
 the baseline: do SAE features read better than neurons? Per fact, the summary gives the best single
-unit's F1, coverage, the OR of precise units and k-sparse probing for both (analysis/scores.py).
+unit's F1, coverage, the OR of precise units and k-sparse probing for both (analysis/per_fact.py).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from rlsae.analysis.features import (
     example_states,
 )
 from rlsae.analysis.labels import BestUnit, LabelRule, best_unit, score_units
+from rlsae.analysis.per_fact import FactTable
 from rlsae.analysis.results import InterpretResult, save_result
-from rlsae.analysis.scores import FactTable
 from rlsae.analysis.states import labelling_facts, select_states
 from rlsae.analysis.summary import Density, HeadlineUnits, InterpretSummary
 from rlsae.analysis.talk import find_talk_features, format_talk_features

@@ -22,7 +22,8 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
 
-from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, FactTable, detection_scores, fact_table
+from rlsae.analysis.per_fact import FactTable, fact_table
+from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores
 from rlsae.common.records import number
 from rlsae.envs.conjunctions import SEPARATOR
 
