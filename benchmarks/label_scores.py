@@ -35,8 +35,9 @@ from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.labels import LabelRule, UnitStats, about, apply_rule, label_units, score_units
 from rlsae.analysis.per_fact import PROBE_KS
 from rlsae.analysis.states import labelling_facts, select_states
-from rlsae.analysis.talk import DEAD, HEADING, TalkUnit, find_talk_features, format_talk_features
-from rlsae.envs.games import action_names
+from rlsae.analysis.talk import TalkUnit, find_talk_features, format_talk_features
+from rlsae.envs.games import game_spec
+from rlsae.envs.games.spec import GameSpec
 from rlsae.sae import SparseAutoencoder, build_sae, load_sae
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -79,11 +80,11 @@ def _spread(values: list[float]) -> str:
 
 
 def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray], descriptions: dict[str, str],
-                    episode_ids: np.ndarray, seeds: int) -> list[list[str]]:
+                    episode_ids: np.ndarray, seeds: int, spec: GameSpec) -> list[list[str]]:
     """The talk's features found again on ``seeds`` fit/held-out splits of the same episodes: how much
     of a unit's held-out precision and recall is the luck of the split. A row per set of units and feature,
     the untrained baselines left out."""
-    prefixes = DEAD["fact"] + HEADING["fact"]
+    prefixes = tuple(prefix for feature in spec.talk_features for prefix in feature.prefixes)
     talk_facts = {name: values for name, values in facts.items() if about(name, prefixes)}
     rows = []
     for name in (name for name in units_of if name not in ("rotated neurons", "random-weight SAE")):
@@ -91,7 +92,7 @@ def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray
         for seed in range(seeds):
             labels = label_units(units_of[name], talk_facts, episode_ids, descriptions, seed=seed)
             live = labels.scores.held_fires[0] >= labels.rule.min_firings
-            for talk in find_talk_features(labels, live, None, descriptions):
+            for talk in find_talk_features(labels, live, None, descriptions, spec):
                 picked.setdefault(talk.key, []).extend([talk] if talk.best is not None else [])
         for key, found in picked.items():
             units, counts = np.unique([t.best.unit for t in found], return_counts=True)
@@ -143,7 +144,7 @@ def plot(tables: dict[str, UnitStats], path: Path) -> None:
     fig.savefig(path)
 
 
-def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, talk: dict[str, Any],
+def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, talk: list[TalkUnit],
                 effect: np.ndarray, action_names: tuple[str, ...], steering: Path | None) -> None:
     """For each talk feature: its 4 strongest states (one per episode) and its push on the policy (the
     advantage: each action's Q change less their mean; blue = more likely, red = less); then, given a
@@ -155,13 +156,13 @@ def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, 
 
     from rlsae.analysis.steer import load_steering
 
-    picked = [best for best in talk.values() if best is not None]
+    picked = [t.best for t in talk if t.best is not None]
     steered = [r for r in load_steering(steering) if r.goal is not None] if steering is not None else []
     rows = len(picked) + bool(steered)
     fig, axes = plt.subplots(rows, 5, figsize=(11, 3.0 * rows), dpi=72, squeeze=False)
     episodes = np.asarray(rec.episode_ids)[states]
     for row, best in zip(axes, picked):
-        unit = best["unit"]
+        unit = best.unit
         shown: list[int] = []
         for i in np.argsort(-features[:, unit]):
             if len(shown) == 4:
@@ -173,8 +174,8 @@ def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, 
             ax.imshow(frame[:172])
             ax.set_title(f"activation {features[i, unit]:.2f}", fontsize=8)
             ax.axis("off")
-        row[0].text(0, -30, f"#{unit}: {best['description']}\nheld-out precision {best['precision']:.2f}, "
-                    f"recall {best['recall']:.2f} ({best['firings']} firings)", fontsize=8, va="bottom")
+        row[0].text(0, -30, f"#{unit}: {best.description}\nheld-out precision {best.scores.precision:.2f}, "
+                    f"recall {best.scores.recall:.2f} ({best.scores.firings:.0f} firings)", fontsize=8, va="bottom")
         advantage = effect[unit] - effect[unit].mean()
         scale = np.abs(advantage).max() or 1.0
         ax = row[4]
@@ -249,13 +250,14 @@ def main() -> None:
 
     effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
     live = labels["SAE features"].scores.held_fires[0] >= rule.min_firings
-    found = find_talk_features(labels["SAE features"], live, effect, descriptions, action_names(rec.manifest["game"]))
+    spec = game_spec(rec.manifest["game"])
+    found = find_talk_features(labels["SAE features"], live, effect, descriptions, spec)
     talk = format_talk_features(found)
     if args.figure is not None:
         talk_figure(args.figure, rec, states, units_of["SAE features"], found, effect,
-                    action_names(rec.manifest["game"]), args.steering)
+                    spec.action_names, args.steering)
     neuron_live = labels["neurons"].scores.held_fires[0] >= rule.min_firings
-    neuron_talk = format_talk_features(find_talk_features(labels["neurons"], neuron_live, None, descriptions),
+    neuron_talk = format_talk_features(find_talk_features(labels["neurons"], neuron_live, None, descriptions, spec),
                                        kind="neuron")
     plot(tables, args.png)
 
@@ -306,7 +308,7 @@ def main() -> None:
         append_section("The talk's features on other episode splits (held-out numbers)",
                        ["units", "feature", "unit chosen (splits)", "precision: median (range)",
                         "recall: median (range)", "found"],
-                       split_stability(units_of, facts, descriptions, episode_ids, args.split_seeds),
+                       split_stability(units_of, facts, descriptions, episode_ids, args.split_seeds, spec),
                        f"Split seeds 0 to {args.split_seeds - 1} (30% of the episodes held out each time); same "
                        "states, units and facts as above, only the talk's facts scored.")
     if args.label_splits:
