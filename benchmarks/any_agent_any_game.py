@@ -21,6 +21,7 @@ from torch import nn
 
 from rlsae.agents.checkpoint import load_agent
 from rlsae.agents.protocol import Agent
+from rlsae.analysis.summary import InterpretSummary
 
 
 class UserNature(nn.Module):
@@ -87,14 +88,15 @@ def breakout(args: argparse.Namespace) -> list[list[str]]:
     _run(out / "sae" / "evaluation.json", "evaluate", "--sae", str(out / "sae"), "--episodes", str(args.episodes))
     _run(out / "interpret" / "summary.json", "interpret", "--sae", str(out / "sae"), "--out", str(out / "interpret"))
     e = json.loads((out / "sae" / "evaluation.json").read_text())
-    s = json.loads((out / "interpret" / "summary.json").read_text())
-    f, n = s["features"], s["neurons"]
-    best = s.get("best_ball") or {}
+    s = InterpretSummary.load(out / "interpret" / "summary.json")
+    f, n = s.features.labels, s.neurons.labels
+    ball = s.headline("best_ball")
+    best = ball.feature if ball else None
     return [[f"Breakout PQN after {args.agent_steps:,} steps", f"{e['fvu']:.3f}", f"{e['action_agreement']:.1%}",
              f"{e['score_spliced']:.1f} vs {e['score_clean']:.1f}",
-             f"{f['n_labeled']}/{f['n_units']} features labeled ({f['labeled_fraction']:.0%}), neurons "
-             f"{n['n_labeled']}/{n['n_units']}; best 'ball beside the paddle' feature: "
-             f"{best.get('description', 'none')} (F1 {best.get('f1', float('nan')):.2f})"]]
+             f"{f.n_labeled}/{f.n_units} features labeled ({f.labeled_fraction:.0%}), neurons "
+             f"{n.n_labeled}/{n.n_units}; best 'ball beside the paddle' feature: "
+             f"{best.description if best else 'none'} (F1 {best.scores.f1 if best else float('nan'):.2f})"]]
 
 
 def main() -> None:

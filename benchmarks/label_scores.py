@@ -32,11 +32,12 @@ import torch
 from _report import append_section
 from rlsae.analysis.features import action_effects, encode_all
 from rlsae.analysis.interpret import sae_recording
-from rlsae.analysis.labels import LabelRule, about, apply_rule, label_units, score_units
-from rlsae.analysis.scores import PROBE_KS
+from rlsae.analysis.labels import LabelRule, UnitStats, about, apply_rule, label_units, score_units
+from rlsae.analysis.per_fact import PROBE_KS
 from rlsae.analysis.states import labelling_facts, select_states
-from rlsae.analysis.talk import DEAD, HEADING, find_talk_features, format_talk_features
-from rlsae.envs.games import action_names
+from rlsae.analysis.talk import TalkUnit, find_talk_features, format_talk_features
+from rlsae.envs.games import game_spec
+from rlsae.envs.games.spec import GameSpec
 from rlsae.sae import SparseAutoencoder, build_sae, load_sae
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,14 +64,13 @@ def unit_sets(sae: SparseAutoencoder, activations: np.ndarray, seed: int) -> dic
             "rotated neurons": activations @ rotation.numpy(), "random-weight SAE": encode_all(random_sae, activations)}
 
 
-def by_base_rate(tables: dict[str, dict[str, Any]]) -> list[list[str]]:
+def by_base_rate(tables: dict[str, UnitStats]) -> list[list[str]]:
     """Per base-rate bin: how many facts, and each set's mean best-unit F1 and k = 1 probing accuracy."""
     rows = []
     for lo, hi in BASE_RATE_BINS:
-        in_bin = [[fact for fact in table["per_fact"].values() if lo <= fact["base_rate"] < hi]
-                  for table in tables.values()]
+        in_bin = [[fact for fact in table.facts.per_fact if lo <= fact.base_rate < hi] for table in tables.values()]
         rows.append([f"{lo:.0%}-{min(hi, 0.5):.0%}", str(len(in_bin[0])),
-                     *[f"{np.mean([f['f1'] for f in facts]):.3f} / {np.mean([f['probe'][0] for f in facts]):.3f}"
+                     *[f"{np.mean([f.f1 for f in facts]):.3f} / {np.mean([f.probe[0] for f in facts if f.probe]):.3f}"
                        if facts else "" for facts in in_bin]])
     return rows
 
@@ -80,25 +80,25 @@ def _spread(values: list[float]) -> str:
 
 
 def split_stability(units_of: dict[str, np.ndarray], facts: dict[str, np.ndarray], descriptions: dict[str, str],
-                    episode_ids: np.ndarray, seeds: int) -> list[list[str]]:
+                    episode_ids: np.ndarray, seeds: int, spec: GameSpec) -> list[list[str]]:
     """The talk's features found again on ``seeds`` fit/held-out splits of the same episodes: how much
     of a unit's held-out precision and recall is the luck of the split. A row per set of units and feature,
     the untrained baselines left out."""
-    prefixes = DEAD["fact"] + HEADING["fact"]
+    prefixes = tuple(prefix for feature in spec.talk_features for prefix in feature.prefixes)
     talk_facts = {name: values for name, values in facts.items() if about(name, prefixes)}
     rows = []
     for name in (name for name in units_of if name not in ("rotated neurons", "random-weight SAE")):
-        picked: dict[str, list[dict[str, Any]]] = {}
+        picked: dict[str, list[TalkUnit]] = {}
         for seed in range(seeds):
             labels = label_units(units_of[name], talk_facts, episode_ids, descriptions, seed=seed)
             live = labels.scores.held_fires[0] >= labels.rule.min_firings
-            for key, best in find_talk_features(labels, live, None, descriptions).items():
-                picked.setdefault(key, []).extend([best] if best is not None else [])
-        for key, bests in picked.items():
-            units, counts = np.unique([b["unit"] for b in bests], return_counts=True)
+            for talk in find_talk_features(labels, live, None, descriptions, spec):
+                picked.setdefault(talk.key, []).extend([talk] if talk.best is not None else [])
+        for key, found in picked.items():
+            units, counts = np.unique([t.best.unit for t in found], return_counts=True)
             rows.append([name, key, ", ".join(f"#{u} ({c})" for u, c in zip(units, counts)),
-                         _spread([b["precision"] for b in bests]), _spread([b["recall"] for b in bests]),
-                         f"{sum(b['found'] for b in bests)} of {seeds}"])
+                         _spread([t.best.scores.precision for t in found]),
+                         _spread([t.best.scores.recall for t in found]), f"{sum(t.found for t in found)} of {seeds}"])
     return rows
 
 
@@ -113,16 +113,16 @@ def labeled_over_splits(units_of: dict[str, np.ndarray], facts: dict[str, np.nda
             labels = label_units(units, facts, episode_ids, descriptions, seed=seed)
             live = labels.scores.held_fires[0] >= labels.rule.min_firings
             summary = labels.summary(live)
-            counts.append(summary["n_labeled"])
-            lives.append(summary["n_units"])
-            shares.append(summary["labeled_fraction"])
+            counts.append(summary.n_labeled)
+            lives.append(summary.n_units)
+            shares.append(summary.labeled_fraction)
         rows.append([name, f"{np.median(shares):.1%} ({min(shares):.1%}-{max(shares):.1%})",
                      f"{np.median(counts):.0f} ({min(counts)}-{max(counts)})",
                      f"{np.median(lives):.0f} ({min(lives)}-{max(lives)})"])
     return rows
 
 
-def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
+def plot(tables: dict[str, UnitStats], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,9 +131,9 @@ def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
     at = np.linspace(0, 1, 21)
     for name, table in tables.items():
-        f1 = np.array([fact["f1"] for fact in table["per_fact"].values()])
+        f1 = np.array([fact.f1 for fact in table.facts.per_fact])
         axes[0].plot(at, [(f1 >= a).mean() for a in at], label=name)
-        axes[1].plot(PROBE_KS, [table["probe_accuracy"][str(k)] for k in PROBE_KS], "o-", label=name)
+        axes[1].plot(PROBE_KS, [table.facts.probe(k) for k in PROBE_KS], "o-", label=name)
     axes[0].set(xlabel="F1 threshold", ylabel="share of facts", title="coverage: best single unit, held out")
     axes[1].set(xlabel="k units", ylabel="balanced accuracy", xscale="log", title="k-sparse probing, held out")
     for ax in axes:
@@ -144,7 +144,7 @@ def plot(tables: dict[str, dict[str, Any]], path: Path) -> None:
     fig.savefig(path)
 
 
-def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, talk: dict[str, Any],
+def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, talk: list[TalkUnit],
                 effect: np.ndarray, action_names: tuple[str, ...], steering: Path | None) -> None:
     """For each talk feature: its 4 strongest states (one per episode) and its push on the policy (the
     advantage: each action's Q change less their mean; blue = more likely, red = less); then, given a
@@ -156,13 +156,13 @@ def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, 
 
     from rlsae.analysis.steer import load_steering
 
-    picked = [best for best in talk.values() if best is not None]
+    picked = [t.best for t in talk if t.best is not None]
     steered = [r for r in load_steering(steering) if r.goal is not None] if steering is not None else []
     rows = len(picked) + bool(steered)
     fig, axes = plt.subplots(rows, 5, figsize=(11, 3.0 * rows), dpi=72, squeeze=False)
     episodes = np.asarray(rec.episode_ids)[states]
     for row, best in zip(axes, picked):
-        unit = best["unit"]
+        unit = best.unit
         shown: list[int] = []
         for i in np.argsort(-features[:, unit]):
             if len(shown) == 4:
@@ -174,8 +174,8 @@ def talk_figure(path: Path, rec: Any, states: np.ndarray, features: np.ndarray, 
             ax.imshow(frame[:172])
             ax.set_title(f"activation {features[i, unit]:.2f}", fontsize=8)
             ax.axis("off")
-        row[0].text(0, -30, f"#{unit}: {best['description']}\nheld-out precision {best['precision']:.2f}, "
-                    f"recall {best['recall']:.2f} ({best['firings']} firings)", fontsize=8, va="bottom")
+        row[0].text(0, -30, f"#{unit}: {best.description}\nheld-out precision {best.scores.precision:.2f}, "
+                    f"recall {best.scores.recall:.2f} ({best.scores.firings:.0f} firings)", fontsize=8, va="bottom")
         advantage = effect[unit] - effect[unit].mean()
         scale = np.abs(advantage).max() or 1.0
         ax = row[4]
@@ -237,37 +237,38 @@ def main() -> None:
     facts, descriptions, primary = labelling_facts(rec, states)
     episode_ids = rec.episode_ids[states]
     rule = LabelRule()
-    tables, labels = {}, {}
+    tables: dict[str, UnitStats] = {}
+    labels, seconds = {}, {}
     units_of = unit_sets(sae, activations, args.seed)
     for other in args.also:
         units_of[f"SAE features: {other.name}"] = encode_all(load_sae(other), activations)
     for name, units in units_of.items():
         start = time.perf_counter()
         labels[name], tables[name] = score_units(units, facts, descriptions, primary, episode_ids, rule, args.seed)
-        tables[name]["seconds"] = time.perf_counter() - start
+        seconds[name] = time.perf_counter() - start
         print(f"{name}: {time.perf_counter() - start:.0f} s")
 
     effect = action_effects(torch.as_tensor(rec.head_weight), sae.W_dec.detach())
     live = labels["SAE features"].scores.held_fires[0] >= rule.min_firings
-    found = find_talk_features(labels["SAE features"], live, effect, descriptions, action_names(rec.manifest["game"]))
+    spec = game_spec(rec.manifest["game"])
+    found = find_talk_features(labels["SAE features"], live, effect, descriptions, spec)
     talk = format_talk_features(found)
     if args.figure is not None:
         talk_figure(args.figure, rec, states, units_of["SAE features"], found, effect,
-                    action_names(rec.manifest["game"]), args.steering)
+                    spec.action_names, args.steering)
     neuron_live = labels["neurons"].scores.held_fires[0] >= rule.min_firings
-    neuron_talk = format_talk_features(find_talk_features(labels["neurons"], neuron_live, None, descriptions),
+    neuron_talk = format_talk_features(find_talk_features(labels["neurons"], neuron_live, None, descriptions, spec),
                                        kind="neuron")
     plot(tables, args.png)
 
     rows = []
-    for name, t in tables.items():
-        rows.append([name, f"{t['n_units']}", f"{t['mean_best_f1']:.3f}", f"{t['coverage_f1_0.5']:.1%}",
-                     f"{t['coverage_f1_0.8']:.1%}", f"{t['mean_or_f1']:.3f}",
-                     *[f"{t['probe_accuracy'][str(k)]:.3f}" for k in PROBE_KS],
-                     f"{t['probe_accuracy_standardised_1']:.3f}",
-                     f"{t['labeled_fraction']:.1%}", f"{t['mean_label_precision']:.2f}", f"{t['mean_label_f1']:.2f}",
-                     f"{t['seconds']:.0f}"])
-    n_facts = tables["neurons"]["n_facts"]
+    for name, units in tables.items():
+        t, lab = units.facts, units.labels
+        rows.append([name, f"{lab.n_units}", f"{t.mean_best_f1:.3f}", f"{t.covered(0.5):.1%}",
+                     f"{t.covered(0.8):.1%}", f"{t.mean_or_f1:.3f}", *[f"{t.probe(k):.3f}" for k in PROBE_KS],
+                     f"{t.probe(1, 'standardised'):.3f}", f"{lab.labeled_fraction:.1%}",
+                     f"{lab.mean_label_precision:.2f}", f"{lab.mean_label_f1:.2f}", f"{seconds[name]:.0f}"])
+    n_facts = tables["neurons"].facts.n_facts
     notes = (f"{len(states):,} states ({len(np.unique(episode_ids))} episodes) of `{rec.path}`, SAE `{args.sae}` "
              f"({sae.name}, {sae.d_sae} latents, k={getattr(sae, 'k', None)}); {len(facts)} facts "
              f"scored (pairs and the fine position tiles only label units); the per-fact columns average over "
@@ -307,7 +308,7 @@ def main() -> None:
         append_section("The talk's features on other episode splits (held-out numbers)",
                        ["units", "feature", "unit chosen (splits)", "precision: median (range)",
                         "recall: median (range)", "found"],
-                       split_stability(units_of, facts, descriptions, episode_ids, args.split_seeds),
+                       split_stability(units_of, facts, descriptions, episode_ids, args.split_seeds, spec),
                        f"Split seeds 0 to {args.split_seeds - 1} (30% of the episodes held out each time); same "
                        "states, units and facts as above, only the talk's facts scored.")
     if args.label_splits:

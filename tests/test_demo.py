@@ -11,8 +11,7 @@ from rlsae.demo import DemoConfig, DemoSummary, format_summary, run_demo
 
 EVALUATION_KEYS = ("fvu", "l0", "dead_fraction", "action_agreement", "action_agreement_large_gap",
                    "advantage_rel_error", "regret", "score_clean", "score_spliced")
-SUMMARY_KEYS = ("n_features", "n_labeled", "neuron_n_labeled", "mean_best_f1", "neuron_mean_best_f1",
-                "label_precision", "label_rule")
+SUMMARY_KEYS = ("labels.n_labeled", "labels.labeled_fraction", "labels.mean_label_precision", "facts.mean_best_f1")
 
 
 def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys, conforms) -> None:
@@ -21,11 +20,17 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys, conforms) -> 
                      steer_episodes=2, progress=False)
     summary = run_demo(cfg)
     saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    for key in SUMMARY_KEYS:
-        assert saved[key] is not None, key
+    interpreted = saved["interpret"]  # interpret's own summary.json, whole
+    on_disk = json.loads((tmp_path / "demo" / "interpret" / "summary.json").read_text())
+    on_disk = {k: v for k, v in on_disk.items() if k not in ("kind", "version")}
+    assert json.dumps(interpreted, sort_keys=True) == json.dumps(on_disk, sort_keys=True)
+    for units in ("features", "neurons"):
+        for key in SUMMARY_KEYS:
+            part, name = key.split(".")
+            assert interpreted[units][part][name] is not None, (units, key)
     for key in EVALUATION_KEYS:
         assert saved["evaluation"][key] is not None, key
-    assert saved["n_features"] == 2048 and 0 <= saved["evaluation"]["fvu"] < 1
+    assert interpreted["n_features"] == 2048 and interpreted["label_rule"] and 0 <= saved["evaluation"]["fvu"] < 1
     assert conforms(saved, schema(DemoSummary))
     assert DemoSummary.load(tmp_path / "demo" / "summary.json").to_json() == json.loads(json.dumps(summary.to_json()))
     assert set(saved["stage_seconds"]) == {"record", "train-sae", "evaluate", "interpret", "steer", "browse"}

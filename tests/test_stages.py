@@ -3,7 +3,8 @@
 import json
 from pathlib import Path
 
-from rlsae.analysis.results import MANIFEST
+from rlsae.analysis.results import MANIFEST, SUMMARY
+from rlsae.analysis.summary import InterpretSummary
 from rlsae.sae.evaluation import EVALUATION
 from rlsae.stages import EVALUATE, INTERPRET, RECORD, STEER, TRAIN_SAE, recorded
 
@@ -14,7 +15,13 @@ def test_a_stage_is_done_once_its_marker_file_is_written(tmp_path: Path) -> None
     (tmp_path / "interpret" / "features.npz").write_bytes(b"")  # an interrupted interpret: no manifest yet
     assert not INTERPRET.done(tmp_path)
     (tmp_path / "interpret" / MANIFEST).write_text("{}")
-    assert INTERPRET.done(tmp_path) and INTERPRET.output(tmp_path) == tmp_path / "interpret" / MANIFEST
+    assert INTERPRET.output(tmp_path) == tmp_path / "interpret" / MANIFEST
+    # interpret's summary from an older rlsae (no version) cannot be read: the stage runs again
+    (tmp_path / "interpret" / SUMMARY).write_text(json.dumps({"n_states": 300, "features": {}}))
+    assert not INTERPRET.done(tmp_path)
+    (tmp_path / "interpret" / SUMMARY).write_text(json.dumps({"kind": InterpretSummary.KIND,
+                                                              "version": InterpretSummary.VERSION}))
+    assert INTERPRET.done(tmp_path)
     assert EVALUATE.output(tmp_path) == tmp_path / "sae" / EVALUATION
     assert EVALUATE.path(tmp_path) == TRAIN_SAE.path(tmp_path)  # the evaluation lives beside its SAE
 

@@ -11,17 +11,16 @@ A stage whose output is already complete is skipped, so an interrupted demo cont
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
 from rlsae.analysis.results import load_result
+from rlsae.analysis.summary import InterpretSummary
 from rlsae.analysis.talk import format_talk_features
-from rlsae.common.records import Record, described, number, show
+from rlsae.common.records import Record, described, show
 from rlsae.common.runtime import provenance
 from rlsae.config import option, require
 from rlsae.sae.evaluation import Evaluation
@@ -125,31 +124,15 @@ class DemoSteered:
 
 @dataclass(frozen=True)
 class DemoSummary(Record):
-    """What `rlsae demo` found, in one file: the evaluation, the labels against the neuron baseline, steering."""
+    """What `rlsae demo` found, in one file: the evaluation, interpret's summary (the labels against the neuron
+    baseline), steering."""
 
     KIND = "rlsae-demo-summary"
+    VERSION = 2  # 2: interpret's summary record whole, instead of a copy of some of its numbers
     WRITER = "rlsae demo"
 
     evaluation: Evaluation
-    n_features: int
-    n_live: int
-    density: dict[str, Any]
-    """interpret's density summary: dead counts over the analysed and the SAE's own evaluation states."""
-    label_rule: str
-    n_labeled: int = number("features labeled", "{} live features carry a label", "{:,}")
-    labeled_fraction_of_live: float = number("labeled share", "{} of the live features carry a label", "{:.1%}")
-    label_precision: float = number("label precision", "the labels hold on {} of the held-out states where their "
-                                    "features fire (mean over labels)", "{:.1%}")
-    mean_best_f1: float = number("best F1 per fact", "per fact, the best single feature detects it with held-out "
-                                 "F1 {} (mean over facts)", "{:.3f}")
-    neuron_n_labeled: int = number("neurons labeled", "{} live neurons carry a label", "{:,}")
-    neuron_labeled_fraction: float = number("labeled share of neurons", "{} of the live neurons carry a label",
-                                            "{:.1%}")
-    neuron_label_precision: float = number("neuron label precision", "the neurons' labels hold on {} of the "
-                                           "held-out states where they fire", "{:.1%}")
-    neuron_mean_best_f1: float = number("best neuron F1 per fact", "per fact, the best single neuron detects it "
-                                        "with held-out F1 {} (mean over facts)", "{:.3f}")
-    talk_features: dict[str, Any] = field(default_factory=dict)
+    interpret: InterpretSummary
     steering: list[DemoSteered] = field(default_factory=list)
     browser: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -162,20 +145,11 @@ def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, f
     from rlsae.analysis.steer_results import SteeringRun
     from rlsae.stages import EVALUATE, INTERPRET
 
-    interpreted = json.loads((INTERPRET.path(out) / INTERPRET_SUMMARY).read_text())
-    labels = load_result(INTERPRET.path(out)).label
-    steered = [DemoSteered(r.feature, labels[r.feature], r.mode, r.strength, r.tv_distance, r.scores_clean,
+    result = load_result(INTERPRET.path(out))
+    steered = [DemoSteered(r.feature, result.label[r.feature], r.mode, r.strength, r.tv_distance, r.scores_clean,
                            r.scores_steered) for r in (SteeringRun.load(steering).results if steering else [])]
-    features, neurons = interpreted["features"], interpreted["neurons"]
     return DemoSummary(
-        evaluation=Evaluation.load(EVALUATE.output(out)),
-        n_features=interpreted["n_features"], n_live=interpreted["n_live"],
-        density=interpreted["density"], label_rule=interpreted["label_rule"],
-        n_labeled=features["n_labeled"], labeled_fraction_of_live=features["labeled_fraction"],
-        label_precision=features["mean_label_precision"], mean_best_f1=features["mean_best_f1"],
-        neuron_n_labeled=neurons["n_labeled"], neuron_labeled_fraction=neurons["labeled_fraction"],
-        neuron_label_precision=neurons["mean_label_precision"], neuron_mean_best_f1=neurons["mean_best_f1"],
-        talk_features=interpreted.get("talk_features", {}), steering=steered,
+        evaluation=Evaluation.load(EVALUATE.output(out)), interpret=result.summary, steering=steered,
         browser=str(index.resolve()), stage_seconds=seconds, wall_time_s=round(total, 1),
         provenance=provenance())
 
@@ -191,25 +165,26 @@ def _format_steering(results: list[DemoSteered]) -> str:
 
 
 def format_summary(s: DemoSummary) -> str:
-    e = s.evaluation
+    e, i = s.evaluation, s.interpret
 
     def shown(record: Any, *keys: str) -> str:
         return ", ".join(f"{row.name} {row.shown}" for row in described(record, keys))
 
+    labels = ("n_units", "n_labeled", "labeled_fraction", "mean_label_precision")
     rows = [
-        ("SAE", f"{s.n_features} features, {s.density['dead']} dead (never fire on "
-                f"{s.density['dead_over_states']:,} states); {show(e.dead_fraction, '{:.1%}')} silent on the "
+        ("SAE", f"{i.n_features} features, {i.density.dead} dead (never fire on "
+                f"{i.density.dead_over_states:,} states); {show(e.dead_fraction, '{:.1%}')} silent on the "
                 f"{e.states:,} held-out states of the evaluation"),
         ("reconstruction", shown(e, "fvu", "l0")),
         ("agent's choices", shown(e, "action_agreement", "action_agreement_large_gap", "advantage_rel_error",
                                   "regret")),
         ("game score", shown(e, "score_clean", "score_spliced", "score_mean_ablation", "episodes")),
-        ("labels", f"{shown(s, 'n_labeled', 'labeled_fraction_of_live', 'label_precision')}; neurons: "
-                   f"{shown(s, 'neuron_n_labeled', 'neuron_labeled_fraction', 'neuron_label_precision')} "
-                   f"(rule: {s.label_rule})"),
-        ("facts found", shown(s, "mean_best_f1", "neuron_mean_best_f1")),
+        ("labels", f"features: {shown(i.features.labels, *labels)}; neurons: {shown(i.neurons.labels, *labels)} "
+                   f"(rule: {i.label_rule})"),
+        ("facts found", f"features: {shown(i.features.facts, 'mean_best_f1')}; neurons: "
+                        f"{shown(i.neurons.facts, 'mean_best_f1')}"),
     ]
-    talk = format_talk_features(s.talk_features)
+    talk = format_talk_features(i.talk_features)
     if talk:
         rows.append(("talk's features", talk.replace("\n", "\n" + " " * 4)))
     if s.steering:

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlsae.analysis.results import MANIFEST as INTERPRET_MANIFEST
+from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
 from rlsae.analysis.steer import RESULTS as STEERING
+from rlsae.analysis.summary import InterpretSummary
+from rlsae.common.records import Record
 from rlsae.record.store import MANIFEST as RECORDING_MANIFEST
 from rlsae.sae.evaluation import EVALUATION
 from rlsae.sae.io import CFG
@@ -26,6 +29,8 @@ class Stage:
     name: str
     folder: str
     marker: str
+    record: tuple[str, type[Record]] | None = None
+    """A record file in ``folder`` that must be of this rlsae's version, else the stage runs again."""
 
     def path(self, run: Path) -> Path:
         return Path(run) / self.folder
@@ -35,13 +40,14 @@ class Stage:
         return self.path(run) / self.marker
 
     def done(self, run: Path) -> bool:
-        return self.output(run).is_file()
+        return self.output(run).is_file() and (self.record is None
+                                               or self.record[1].current(self.path(run) / self.record[0]))
 
 
 RECORD = Stage("record", "recording", RECORDING_MANIFEST)
 TRAIN_SAE = Stage("train-sae", "sae", CFG)
 EVALUATE = Stage("evaluate", "sae", EVALUATION)
-INTERPRET = Stage("interpret", "interpret", INTERPRET_MANIFEST)
+INTERPRET = Stage("interpret", "interpret", INTERPRET_MANIFEST, (INTERPRET_SUMMARY, InterpretSummary))
 STEER = Stage("steer", "steer", STEERING)
 BROWSE = Stage("browse", "browser", "index.html")
 

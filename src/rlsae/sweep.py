@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from rlsae.analysis.sweep_results import SweepArm, SweepResult, SweepRow, metric_name
-from rlsae.common.files import read_json
 from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
 from rlsae.common.runtime import provenance
 from rlsae.config import option, require, to_dict
@@ -90,6 +89,7 @@ def _measure(folder: Path, arm: str, cfg: SweepConfig) -> SweepArm:
     """Record (once per checkpoint), then train, evaluate and interpret one arm's SAE."""
     from rlsae.analysis.interpret import InterpretConfig, interpret
     from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
+    from rlsae.analysis.summary import InterpretSummary
     from rlsae.record import RecordConfig, record
     from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
     from rlsae.sae.train import TrainSAEConfig, train_sae
@@ -111,9 +111,9 @@ def _measure(folder: Path, arm: str, cfg: SweepConfig) -> SweepArm:
     if not INTERPRET.done(run):
         interpret(InterpretConfig(sae=sae, out=interpreted, seed=cfg.seed, progress=cfg.progress))
     evaluation = Evaluation.load(EVALUATE.output(run))
-    labels = read_json(interpreted / INTERPRET_SUMMARY, "interpret summary")["features"]
+    labels = InterpretSummary.load(interpreted / INTERPRET_SUMMARY).features.labels
     return SweepArm(evaluation, live=round(cfg.d_sae * (1 - evaluation.dead_fraction)),
-                    labeled_fraction=labels.get("labeled_fraction"))
+                    labeled_fraction=labels.labeled_fraction)
 
 
 def trend_statistics(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def test_foreign_agent_through_every_command(tmp_path: Path, foreign: tuple[str,
     sae_model = load_sae(sae)
     _run("interpret", "--sae", str(sae), "--out", str(interp), "--n-top", "4", "--n-per-quantile", "1")
     result = load_result(interp)
-    assert result.summary["game"] == "ms_pacman" and not result.summary["notes"]
+    assert result.summary.game == "ms_pacman" and not result.summary.notes
     np.testing.assert_allclose(result.action_effect, sae_model.W_dec.detach().numpy() @ rec.head[0].T, atol=1e-5)
     feature = int(np.argmax(result.density))
     _run("steer", "--sae", str(sae), "--feature", str(feature), "--interpret", str(interp), "--out",

@@ -38,12 +38,13 @@ def test_breakout_end_to_end_with_its_facts(tmp_path: Path, capsys: pytest.Captu
     _run("interpret", "--sae", str(sae), "--out", str(interp), "--n-top", "4", "--n-per-quantile", "1")
     result = load_result(interp)
     s = result.summary
-    assert s["game"] == "breakout" and [h["key"] for h in s["headlines"]] == ["best_dying", "best_ball", "best_brick"]
+    assert s.game == "breakout" and [h.key for h in s.headlines] == ["best_dying", "best_ball", "best_brick"]
     assert {"ball_vs_paddle=above", "ball_motion=rising", "paddle_x=0", "action=FIRE"} <= set(result.fact_names)
     assert not any(PACMAN_WORDS.search(d) for d in result.fact_descriptions)
     labels = [lab for lab in result.label if lab is not None]
     print(f"breakout: {len(labels)} of {int(result.alive.sum())} live features labeled: {sorted(set(labels))[:8]}")
-    assert s["best_dying"] is not None and "life is lost" in s["best_dying"]["description"]
+    dying = s.headline("best_dying")
+    assert dying is not None and dying.feature is not None and "life is lost" in dying.feature.description
     text = format_summary(s)
     assert "best 'ball beside the paddle' feature" in text and not PACMAN_WORDS.search(text)
     feature = int(np.argmax(result.density))
@@ -74,4 +75,4 @@ def test_pong_at_a_layer_without_a_head_says_what_is_unavailable(tmp_path: Path,
     assert "note: action effects: no linear Q-head" in out and not PACMAN_WORDS.search(out)
     result = load_result(interp)
     assert "agent_scores_soon" in result.fact_names or "opponent_scores_soon" in result.fact_names
-    assert not result.action_effect.any() and result.summary["talk_features"] == {}
+    assert not result.action_effect.any() and result.summary.talk_features == []

@@ -12,6 +12,7 @@ from rlsae.analysis.interpret import InterpretConfig, interpret
 from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.states import labelling_facts, select_states, state_facts
+from rlsae.analysis.summary import Density
 from rlsae.cli import main
 from rlsae.common.errors import UserError
 from rlsae.envs.facts import decode_facts
@@ -28,7 +29,7 @@ def test_stored_statistics_match_the_sae_on_the_recorded_states(small_pipeline: 
     np.testing.assert_allclose(result.density, (f > 0).mean(0))
     np.testing.assert_allclose(result.max_activation, f.max(0), rtol=1e-6)
     np.testing.assert_allclose(result.action_effect, sae.W_dec.detach().numpy() @ rec.head_weight.T, atol=1e-5)
-    assert result.alive.sum() == result.summary["n_live"] > 0
+    assert result.alive.sum() == result.summary.n_live > 0
     position = {int(s): i for i, s in enumerate(result.states)}
     for feature in np.flatnonzero(result.alive)[:10]:
         groups = result.examples(int(feature))
@@ -39,11 +40,11 @@ def test_stored_statistics_match_the_sae_on_the_recorded_states(small_pipeline: 
             np.testing.assert_allclose(f[[position[int(s)] for s in states], feature], acts, rtol=1e-6)
         assert result.hist_counts[feature].sum() == (f[:, feature] > 0).sum()
     labeled = [i for i, lab in enumerate(result.label) if lab is not None]
-    assert result.summary["features"]["n_labeled"] == len(labeled)
+    assert result.summary.features.labels.n_labeled == len(labeled)
     _check_labels(result, f, rec, read_manifest(small_pipeline["interpret"])["config"]["seed"])
-    assert 0 < result.summary["neurons"]["n_units"] <= 512
+    assert 0 < result.summary.neurons.labels.n_units <= 512
     assert set(np.unique(result.cluster[~result.alive])) <= {-1}
-    assert len(result.cluster_names) == result.cluster.max() + 1 == result.summary["n_clusters"]
+    assert len(result.cluster_names) == result.cluster.max() + 1 == result.summary.n_clusters
 
 
 def _check_labels(result: InterpretResult, f: np.ndarray, rec: Recording, seed: int) -> None:
@@ -53,7 +54,7 @@ def _check_labels(result: InterpretResult, f: np.ndarray, rec: Recording, seed: 
     assert list(facts) == result.fact_names
     _, held = split_by_episode(rec.episode_ids[result.states], 0.3, seed)  # interpret's own split
     rule = LabelRule()
-    assert result.summary["label_rule"] == str(rule)
+    assert result.summary.label_rule == str(rule)
     checked = 0
     for unit in np.flatnonzero(result.alive):
         fact = facts[result.label_fact[unit]][held]
@@ -109,7 +110,7 @@ def test_cli_prints_the_summary_and_rejects_a_mismatched_sae(small_pipeline: dic
     printed = capsys.readouterr().out
     assert "label rule:" in printed and "neuron baseline" in printed and "'Pac-Man is dead'" in printed
     assert "mean best-unit F1" in printed and "dead (never over" in printed
-    assert load_result(out).summary["n_states"] == 300
+    assert load_result(out).summary.n_states == 300
 
     save_sae(tmp_path / "wide", build_sae("topk", 256, 8, k=2), metadata={})
     with pytest.raises(UserError, match="does not name its recording"):
@@ -128,11 +129,11 @@ def test_best_unit_ignores_excluded_units_and_other_facts() -> None:
     labels = label_units(acts, {"dying": dying, "pill_top_left": pill, "pill_top_left & dying": pill & dying},
                          np.repeat(np.arange(60), n // 60))
     best = best_unit(labels, ("dying",), np.array([True, True, True]))
-    assert best is not None and best["unit"] == 0 and best["fact"] == "dying" and best["f1"] == 1.0
-    assert best_unit(labels, ("dying",), np.array([False, True, True]))["unit"] == 1
+    assert best is not None and best.unit == 0 and best.fact == "dying" and best.scores.f1 == 1.0
+    assert best_unit(labels, ("dying",), np.array([False, True, True])).unit == 1
     assert best_unit(labels, ("ghost",), np.ones(3, bool)) is None
     # A conjunction counts only when every part matches: "pill & dying" is a dying detector, not a pill one.
-    assert best_unit(labels, ("pill_",), np.ones(3, bool))["fact"] == "pill_top_left"
+    assert best_unit(labels, ("pill_",), np.ones(3, bool)).fact == "pill_top_left"
 
 
 def test_dead_needs_silence_on_both_the_analysed_and_the_sae_evaluation_states(tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_dead_needs_silence_on_both_the_analysed_and_the_sae_evaluation_states(t
     features = np.zeros((300, 4), np.float32)
     features[5, 1] = features[7, 3] = 1.0
     got = _density_summary(features, tmp_path / "sae")
-    assert got == {"analysed_states": 300, "never_fire_analysed": 2, "sae_sparsity_states": 5000,
-                   "never_fire_sae_sparsity": 2, "dead": 1, "dead_over_states": 5300}
+    assert got == Density(analysed_states=300, never_fire_analysed=2, sae_sparsity_states=5000,
+                          never_fire_sae_sparsity=2, dead=1, dead_over_states=5300)
     save_sae(tmp_path / "bare", sae, metadata={})  # no sparsity file: the analysed states alone
-    assert _density_summary(features, tmp_path / "bare")["dead"] == 2
+    assert _density_summary(features, tmp_path / "bare").dead == 2

@@ -47,8 +47,8 @@ def test_planted_detector_is_labeled_and_noise_is_not() -> None:
     # The detector's weak firings (0.3) stay under a threshold of 20% of its max (~2.3): F1 ~1.
     assert labels.at_label.f1[0] > 0.95 and labels.at_label.precision[0] > 0.95 and labels.at_label.lift[0] > 15
     assert labels.at_label.auroc[0] > 0.95 and labels.at_label.auroc[1] == pytest.approx(0.5, abs=0.1)
-    assert labels.summary()["n_labeled"] == 1
-    assert labels.summary()["mean_label_f1"] == pytest.approx(labels.at_label.f1[0])
+    assert labels.summary().n_labeled == 1
+    assert labels.summary().mean_label_f1 == pytest.approx(labels.at_label.f1[0])
 
 
 def test_perfect_detector_of_a_rare_fact_scores_f1_one() -> None:

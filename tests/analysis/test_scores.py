@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 
 from rlsae.analysis import scores as scores_module
-from rlsae.analysis.scores import (
-    OR_PRECISION,
-    THRESHOLDS,
-    coverage,
-    detection_scores,
-    fact_table,
-    logistic_regression,
-    oriented,
-    sparse_probing,
-)
+from rlsae.analysis.per_fact import coverage, fact_table, logistic_regression, sparse_probing
+from rlsae.analysis.scores import OR_PRECISION, THRESHOLDS, detection_scores, oriented
 
 
 def _brute(acts: np.ndarray, facts: np.ndarray, held: np.ndarray, min_firings: int) -> dict[str, np.ndarray]:
@@ -153,8 +145,8 @@ def test_fact_table_counts_only_judgeable_facts() -> None:
     held = np.arange(n) % 3 == 0
     s = detection_scores(acts, facts, held)
     table = fact_table(s, acts, facts, [0, 1], ["a", "b"], np.ones(1, bool), ks=(1,), held=held)
-    assert table["n_facts"] == 1 and table["mean_best_f1"] == 1.0 and table["coverage_f1_0.8"] == 1.0
-    assert table["probe_accuracy"]["1"] == 1.0 and set(table["per_fact"]) == {"a"}
-    assert table["per_fact"]["a"]["base_rate"] == pytest.approx(facts[~held, 0].mean())
-    assert table["probe_accuracy_standardised_1"] == 1.0
+    assert table.n_facts == 1 and table.mean_best_f1 == 1.0 and table.covered(0.8) == 1.0
+    assert table.probe(1) == 1.0 and [row.fact for row in table.per_fact] == ["a"]
+    assert table.per_fact[0].base_rate == pytest.approx(facts[~held, 0].mean())
+    assert table.probe(1, "standardised") == 1.0 and table.probe(5) is None and table.covered(0.3) is None
     assert coverage(np.array([0.4, 0.6, 0.9]), 0.5) == pytest.approx(2 / 3)

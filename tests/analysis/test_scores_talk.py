@@ -26,18 +26,20 @@ def test_planted_talk_features_are_found_with_their_arrows() -> None:
     effect[1, 3], effect[1, 1], effect[1, 4] = 2.0, 1.0, -3.0  # pushes LEFT, then UP; against DOWN
     spec = game_spec("ms_pacman")
     talk = find_talk_features(labels, np.ones(3, bool), effect, {"dead": "Pac-Man is dead"}, spec)
-    assert talk["dead"]["unit"] == 0 and talk["dead"]["found"] and talk["dead"]["precision"] == 1.0
-    heading_unit = talk["heading_to_pill"]
-    assert heading_unit["unit"] == 1 and heading_unit["fact"] == "heading_to_pill_bottom_left"
-    assert heading_unit["found"] and heading_unit["precision"] == 1.0 and 0.4 < heading_unit["recall"] < 0.8
-    assert heading_unit["encourages"] == ["LEFT", "UP"] and heading_unit["discourages"][0] == "DOWN"
+    dead_unit, heading_unit = talk
+    assert dead_unit.key == "dead" and dead_unit.best.unit == 0 and dead_unit.found
+    assert dead_unit.best.scores.precision == 1.0
+    assert heading_unit.key == "heading_to_pill" and heading_unit.best.unit == 1
+    assert heading_unit.best.fact == "heading_to_pill_bottom_left" and heading_unit.found
+    assert heading_unit.best.scores.precision == 1.0 and 0.4 < heading_unit.best.scores.recall < 0.8
+    assert heading_unit.encourages == ["LEFT", "UP"] and heading_unit.discourages[0] == "DOWN"
     text = format_talk_features(talk)
     assert "'Pac-Man is dead': feature 0 - Pac-Man is dead" in text and text.count(" - found") == 2
     # Without the detectors only noise is left: nothing is found, and the line says what was needed.
     missing = find_talk_features(labels, np.array([False, False, True]), None, {}, spec)
-    assert not missing["dead"]["found"] and not missing["heading_to_pill"]["found"]
+    assert [t.key for t in missing] == ["dead", "heading_to_pill"] and not any(t.found for t in missing)
     assert "NOT found (needs held-out precision >= 0.9 at recall >= 0.8)" in format_talk_features(missing)
     # Another game has no such facts: nothing is reported, and no Pac-Man word is printed.
     other = label_units(acts, {"ball_in_play": dead}, np.repeat(np.arange(120), n // 120))
-    assert find_talk_features(other, np.ones(3, bool), effect, {}, spec) == {} and format_talk_features({}) == ""
-    assert find_talk_features(labels, np.ones(3, bool), effect, {}, game_spec("pong")) == {}
+    assert find_talk_features(other, np.ones(3, bool), effect, {}, spec) == [] and format_talk_features([]) == ""
+    assert find_talk_features(labels, np.ones(3, bool), effect, {}, game_spec("pong")) == []

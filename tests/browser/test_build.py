@@ -69,28 +69,28 @@ def test_summary_holds_metrics_fidelity_curves_and_the_neuron_baseline(site: dic
     assert [p["step"] for p in summary["training_curves"]] == list(range(10))
     assert "note" not in summary["training_curves"][0]
     assert set(summary["label_comparison"]) == {"neurons", "features"}
-    features = site["result"].summary["features"]  # type: ignore[attr-defined]
+    features = site["result"].summary.features  # type: ignore[attr-defined]
     shown = summary["label_comparison"]["features"]
-    assert shown["mean_best_f1"] == pytest.approx(features["mean_best_f1"], rel=1e-4)  # the export rounds
-    assert shown["covered_fraction"] == pytest.approx(features["coverage_f1_0.5"], rel=1e-4)
-    assert shown["probe_k1_accuracy"] == pytest.approx(features["probe_accuracy"]["1"], rel=1e-4)
-    assert shown["count"] == features["n_units"]
+    assert shown["mean_best_f1"] == pytest.approx(features.facts.mean_best_f1, rel=1e-4)  # the export rounds
+    assert shown["covered_fraction"] == pytest.approx(features.facts.covered(0.5), rel=1e-4)
+    assert shown["probe_k1_accuracy"] == pytest.approx(features.facts.probe(1), rel=1e-4)
+    assert shown["count"] == features.labels.n_units
     assert summary["n_features"] == 64 and summary["agent"]["score"] == 300.0
     assert "density_png" not in summary  # one histogram, drawn in the page from the interpret sample
     result = site["result"]
-    assert summary["density_sample"].startswith(f"the {result.summary['n_states']:,} states")  # type: ignore[attr-defined]
+    assert summary["density_sample"].startswith(f"the {result.summary.n_states:,} states")  # type: ignore[attr-defined]
     assert sum(v is None for v in summary["density_log10"]) == int((result.density == 0).sum())  # type: ignore[attr-defined]
 
 
 def test_headlines_and_list_rows_come_from_the_interpret_summary(site: dict[str, object]) -> None:
     result = site["result"]
     summary = read_js(site["out"] / "data" / "summary.js")  # type: ignore[operator]
-    named = [h for h in result.summary["headlines"] if result.summary.get(h["key"])]  # type: ignore[attr-defined]
+    named = [h for h in result.summary.headlines if h.feature is not None]  # type: ignore[attr-defined]
     assert named, "the tiny run should find a best unit for some headline fact"
-    assert [h["title"] for h in summary["headlines"]] == [h["title"] for h in named]
+    assert [h["title"] for h in summary["headlines"]] == [h.title for h in named]
     for shown, h in zip(summary["headlines"], named):
-        best = result.summary[h["key"]]  # type: ignore[attr-defined]
-        assert (shown["feature"], shown["fact"], shown["firings"]) == (best["unit"], best["fact"], best["firings"])
+        assert (shown["feature"], shown["fact"], shown["firings"]) == (h.feature.unit, h.feature.fact,
+                                                                       h.feature.scores.firings)
     table = read_js(site["out"] / "data" / "features.js")  # type: ignore[operator]
     rows = [dict(zip(table["columns"], row)) for row in table["rows"]]
     effect = result.action_effect  # type: ignore[attr-defined]

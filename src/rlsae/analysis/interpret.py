@@ -6,15 +6,14 @@ recall, F1, lift and AUROC as a detector of every game fact decoded from RAM and
 (envs/conjunctions.py), an automatic label under one stated rule (analysis/labels.py), and a cluster of
 related features. The same scoring and labelling run on the layer's raw neurons, with the same facts, is
 the baseline: do SAE features read better than neurons? Per fact, the summary gives the best single
-unit's F1, coverage, the OR of precise units and k-sparse probing for both (analysis/scores.py).
+unit's F1, coverage, the OR of precise units and k-sparse probing for both (analysis/per_fact.py).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -29,9 +28,11 @@ from rlsae.analysis.features import (
     encode_all,
     example_states,
 )
-from rlsae.analysis.labels import LabelRule, best_unit, score_units
+from rlsae.analysis.labels import BestUnit, LabelRule, best_unit, score_units
+from rlsae.analysis.per_fact import FactTable
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import labelling_facts, select_states
+from rlsae.analysis.summary import Density, HeadlineUnits, InterpretSummary
 from rlsae.analysis.talk import find_talk_features, format_talk_features
 from rlsae.common.errors import UserError
 from rlsae.common.progress import ProgressBar
@@ -111,29 +112,26 @@ def _pack_examples(examples: FeatureExamples, features: np.ndarray, states: np.n
     return ex_states, ex_acts, ex_groups
 
 
-def _with_description(best: dict[str, Any] | None, descriptions: dict[str, str],
-                      density: np.ndarray) -> dict[str, Any] | None:
+def _described(best: BestUnit | None, descriptions: dict[str, str], density: np.ndarray) -> BestUnit | None:
     if best is None:
         return None
-    return {**best, "description": descriptions.get(best["fact"], best["fact"]),
-            "density": float(density[best["unit"]])}
+    return replace(best, description=descriptions.get(best.fact, best.fact), density=float(density[best.unit]))
 
 
-def _density_summary(features: np.ndarray, sae_folder: Path) -> dict[str, Any]:
+def _density_summary(features: np.ndarray, sae_folder: Path) -> Density:
     """Density over the analysed states and over the SAE's own evaluation states (its sparsity file,
     SAELens' log10 density). A feature is dead only when it fires on neither: never over both counts."""
-    fires = (features > 0).sum(0)
-    out: dict[str, Any] = {"analysed_states": len(features), "never_fire_analysed": int((fires == 0).sum())}
+    silent = (features > 0).sum(0) == 0
+    never_analysed = int(silent.sum())
     log10 = load_log10_density(sae_folder)
     states = sae_metadata(sae_folder).get("rlsae", {}).get("heldout", {}).get("states")
     if log10 is None or states is None:
-        out.update({"dead": out["never_fire_analysed"], "dead_over_states": len(features)})
-        return out
+        return Density(len(features), never_analysed, dead=never_analysed, dead_over_states=len(features))
     # The sparsity file writes log10(1e-10) for a latent that never fired.
     never_sae = log10.numpy() <= -10
-    out.update({"sae_sparsity_states": int(states), "never_fire_sae_sparsity": int(never_sae.sum()),
-                "dead": int(((fires == 0) & never_sae).sum()), "dead_over_states": len(features) + int(states)})
-    return out
+    return Density(len(features), never_analysed, dead=int((silent & never_sae).sum()),
+                   dead_over_states=len(features) + int(states), sae_sparsity_states=int(states),
+                   never_fire_sae_sparsity=int(never_sae.sum()))
 
 
 def interpret(cfg: InterpretConfig) -> InterpretResult:
@@ -182,25 +180,6 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
 
     fact_names = labels.fact_names
     neuron_live = (activations > 0).any(0)
-    summary: dict[str, Any] = {
-        "n_states": len(states), "n_episodes": len(np.unique(episode_ids)), "n_features": sae.d_sae,
-        "n_live": int(alive.sum()), "dead_fraction": float(1 - alive.mean()),
-        "density": _density_summary(features, cfg.sae),
-        "label_rule": str(labels.rule), "min_firings": cfg.min_firings,
-        "features": feature_table, "neurons": neuron_table,
-        "game": spec.game, "player": spec.player,
-        "headlines": [{"key": h.key, "title": h.title} for h in spec.headlines],
-        **{h.key: _with_description(best_unit(labels, h.prefixes, alive), descriptions, density)
-           for h in spec.headlines},
-        **{f"neuron_{h.key}": _with_description(best_unit(neurons, h.prefixes, neuron_live), descriptions,
-                                                (activations > 0).mean(0)) for h in spec.headlines},
-        "talk_features": find_talk_features(labels, alive, None if rec.head is None else effect, descriptions, spec),
-        "neuron_talk_features": find_talk_features(neurons, neuron_live, None, descriptions, spec),
-        "notes": ([] if spec.has_facts else [no_facts_note(spec)])
-        + ([] if rec.head is not None else [f"action effects: {HEAD_UNAVAILABLE}"]),
-        "n_clusters": len(clusters.names),
-        "fact_base_rates": {name: float(values.mean()) for name, values in facts.items()},
-    }
     result = InterpretResult(
         states=states, density=density, max_activation=features.max(0), action_effect=effect,
         hist_edges=edges, hist_counts=counts, example_states=ex_states, example_activations=ex_acts,
@@ -208,8 +187,23 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         fact_f1=labels.scores.f1.astype(np.float32), label_scores=labels.at_label,
         cluster=clusters.assignment, group_titles=titles, fact_names=fact_names,
         fact_descriptions=[descriptions[n] for n in fact_names], label_fact=labels.fact, label=labels.label,
-        cluster_names=clusters.names, summary=summary)
-    summary["seconds"] = round(time.perf_counter() - start, 2)
+        cluster_names=clusters.names, summary=InterpretSummary(
+            game=spec.game, player=spec.player, label_rule=str(labels.rule), min_firings=cfg.min_firings,
+            n_states=len(states), n_episodes=len(np.unique(episode_ids)), n_features=sae.d_sae,
+            n_live=int(alive.sum()), dead_fraction=float(1 - alive.mean()), n_clusters=len(clusters.names),
+            seconds=round(time.perf_counter() - start, 2), density=_density_summary(features, cfg.sae),
+            features=feature_table, neurons=neuron_table,
+            headlines=[HeadlineUnits(h.key, h.title,
+                                     _described(best_unit(labels, h.prefixes, alive), descriptions, density),
+                                     _described(best_unit(neurons, h.prefixes, neuron_live), descriptions,
+                                                (activations > 0).mean(0)))
+                       for h in spec.headlines],
+            talk_features=find_talk_features(labels, alive, None if rec.head is None else effect, descriptions,
+                                             spec),
+            neuron_talk_features=find_talk_features(neurons, neuron_live, None, descriptions, spec),
+            fact_base_rates={name: float(values.mean()) for name, values in facts.items()},
+            notes=([] if spec.has_facts else [no_facts_note(spec)])
+            + ([] if rec.head is not None else [f"action effects: {HEAD_UNAVAILABLE}"])))
     save_result(cfg.out, result, {"sae": str(Path(cfg.sae).resolve()), "recording": str(rec.path.resolve()),
                                   "config": to_dict(cfg), "provenance": provenance()})
     steps.update()
@@ -217,41 +211,43 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     return result
 
 
-def _unit(best: dict[str, Any] | None, kind: str) -> str:
+def _unit(best: BestUnit | None, kind: str) -> str:
     if best is None:
         return "none"
-    return (f"{kind} {best['unit']} ({best.get('description', best['fact'])}, held-out F1 {best['f1']:.2f}, "
-            f"precision {best['precision']:.2f}, recall {best['recall']:.2f}, AUROC {best['auroc']:.3f})")
+    s = best.scores
+    return (f"{kind} {best.unit} ({best.description or best.fact}, held-out F1 {s.f1:.2f}, "
+            f"precision {s.precision:.2f}, recall {s.recall:.2f}, AUROC {s.auroc:.3f})")
 
 
-def _table_line(kind: str, t: dict[str, Any]) -> str:
-    probes = ", ".join(f"k={k} {v:.3f}" for k, v in t.get("probe_accuracy", {}).items())
-    return (f"  {kind:<9} mean best-unit F1 {t['mean_best_f1']:.3f}, coverage F1>=0.5 {t['coverage_f1_0.5']:.0%}, "
-            f">=0.8 {t['coverage_f1_0.8']:.0%}, OR of precise units F1 {t['mean_or_f1']:.3f}; probes {probes}")
+def _table_line(kind: str, t: FactTable) -> str:
+    probes = ", ".join(f"k={p.k} {p.accuracy:.3f}" for p in t.probes if p.select == "raw")
+    coverage = ", ".join(f"F1>={c.min_f1:g} {c.share:.0%}" for c in t.coverage)
+    return (f"  {kind:<9} mean best-unit F1 {t.mean_best_f1:.3f}, coverage {coverage}, "
+            f"OR of precise units F1 {t.mean_or_f1:.3f}; probes {probes}")
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def format_summary(s: InterpretSummary) -> str:
     """A few lines for the terminal."""
-    f, n, d = summary["features"], summary["neurons"], summary["density"]
-    sae_line = (f", {d['never_fire_sae_sparsity']} on the SAE's {d['sae_sparsity_states']:,} evaluation states"
-                if "sae_sparsity_states" in d else "")
+    f, n, d = s.features.labels, s.neurons.labels, s.density
+    sae_line = (f", {d.never_fire_sae_sparsity} on the SAE's {d.sae_sparsity_states:,} evaluation states"
+                if d.sae_sparsity_states is not None else "")
     return "\n".join(line for line in [
-        f"{summary['n_states']} states from {summary['n_episodes']} episodes, {summary['seconds']:.1f} s",
-        (f"features: {d['never_fire_analysed']}/{summary['n_features']} never fire on the {d['analysed_states']:,} "
-         f"analysed states{sae_line}; dead (never over {d['dead_over_states']:,} states): {d['dead']}"),
-        f"label rule: {summary['label_rule']}",
-        (f"labeled: {f['n_labeled']}/{f['n_units']} features firing on >= {summary['min_firings']} held-out states "
-         f"= {f['labeled_fraction']:.1%} (labels: precision {f['mean_label_precision']:.2f}, recall "
-         f"{f['mean_label_recall']:.2f}, F1 {f['mean_label_f1']:.2f}, lift {f['mean_label_lift']:.1f})"),
-        (f"neuron baseline: {n['n_labeled']}/{n['n_units']} neurons = {n['labeled_fraction']:.1%} (precision "
-         f"{n['mean_label_precision']:.2f}, recall {n['mean_label_recall']:.2f}, F1 {n['mean_label_f1']:.2f})"),
-        f"per fact ({f['n_facts']} single facts, held-out):",
-        _table_line("features", f), _table_line("neurons", n),
-        format_talk_features(summary["talk_features"]),
-        *[f"best '{h['title']}' feature: {_unit(summary[h['key']], 'feature')}; "
-          f"best neuron: {_unit(summary['neuron_' + h['key']], 'neuron')}" for h in summary.get("headlines", [])],
-        f"{summary['n_clusters']} clusters",
-        *[f"note: {note}" for note in summary.get("notes", [])],
+        f"{s.n_states} states from {s.n_episodes} episodes, {s.seconds:.1f} s",
+        (f"features: {d.never_fire_analysed}/{s.n_features} never fire on the {d.analysed_states:,} "
+         f"analysed states{sae_line}; dead (never over {d.dead_over_states:,} states): {d.dead}"),
+        f"label rule: {s.label_rule}",
+        (f"labeled: {f.n_labeled}/{f.n_units} features firing on >= {s.min_firings} held-out states "
+         f"= {f.labeled_fraction:.1%} (labels: precision {f.mean_label_precision:.2f}, recall "
+         f"{f.mean_label_recall:.2f}, F1 {f.mean_label_f1:.2f}, lift {f.mean_label_lift:.1f})"),
+        (f"neuron baseline: {n.n_labeled}/{n.n_units} neurons = {n.labeled_fraction:.1%} (precision "
+         f"{n.mean_label_precision:.2f}, recall {n.mean_label_recall:.2f}, F1 {n.mean_label_f1:.2f})"),
+        f"per fact ({s.features.facts.n_facts} single facts, held-out):",
+        _table_line("features", s.features.facts), _table_line("neurons", s.neurons.facts),
+        format_talk_features(s.talk_features),
+        *[f"best '{h.title}' feature: {_unit(h.feature, 'feature')}; best neuron: {_unit(h.neuron, 'neuron')}"
+          for h in s.headlines],
+        f"{s.n_clusters} clusters",
+        *[f"note: {note}" for note in s.notes],
     ] if line)
 
 

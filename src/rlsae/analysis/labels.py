@@ -15,14 +15,15 @@ all of a fact's states high, which a dense unit can do and a sparse one cannot.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, fields
+from typing import Generic, TypeVar
 
 import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
 
-from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores, fact_table
+from rlsae.analysis.per_fact import FactTable, fact_table
+from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores
 from rlsae.common.records import number
 from rlsae.envs.conjunctions import SEPARATOR
 
@@ -155,7 +156,7 @@ class Labels:
     def labeled(self) -> np.ndarray:
         return np.array([lab is not None for lab in self.label], bool)
 
-    def summary(self, units: np.ndarray | None = None) -> dict[str, float | int]:
+    def summary(self, units: np.ndarray | None = None) -> LabelSummary:
         """Labeled count/fraction and mean scores of the labels, over ``units`` (a mask) if given."""
         keep = np.ones(len(self.label), bool) if units is None else np.asarray(units, bool)
         labeled = self.labeled[keep]
@@ -166,11 +167,53 @@ class Labels:
             return float(values.mean()) if values.size else float("nan")
 
         best = np.nan_to_num(self.at_label.auroc[keep], nan=0.5)
-        return {"n_units": int(keep.sum()), "n_labeled": int(labeled.sum()),
-                "labeled_fraction": float(labeled.mean()) if keep.any() else 0.0,
-                "mean_best_auroc": float(best.mean()) if keep.any() else float("nan"),
-                "mean_label_precision": mean(self.at_label.precision), "mean_label_recall": mean(self.at_label.recall),
-                "mean_label_f1": mean(self.at_label.f1), "mean_label_lift": mean(self.at_label.lift)}
+        return LabelSummary(
+            n_units=int(keep.sum()), n_labeled=int(labeled.sum()),
+            labeled_fraction=float(labeled.mean()) if keep.any() else 0.0,
+            mean_best_auroc=float(best.mean()) if keep.any() else float("nan"),
+            mean_label_precision=mean(self.at_label.precision), mean_label_recall=mean(self.at_label.recall),
+            mean_label_f1=mean(self.at_label.f1), mean_label_lift=mean(self.at_label.lift))
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    """How many of a set of units (features or neurons) carry a label, and how good their labels are."""
+
+    n_units: int = number("live units", "{} units fire on enough held-out states to be judged", "{:,}")
+    n_labeled: int = number("units labeled", "{} of them carry a label", "{:,}")
+    labeled_fraction: float = number("labeled share", "{} of the live units carry a label", "{:.1%}")
+    mean_best_auroc: float = number("mean label AUROC", "the units rank their fact's held-out states first with "
+                                    "AUROC {} (mean over units; 0.5: chance)", "{:.3f}")
+    mean_label_precision: float = number("label precision", "the labels hold on {} of the held-out states where "
+                                         "their units fire (mean over labels)", "{:.1%}")
+    mean_label_recall: float = number("label recall", "the labeled units fire on {} of their fact's held-out "
+                                      "states (mean over labels)", "{:.1%}")
+    mean_label_f1: float = number("label F1", "the labeled units detect their fact with held-out F1 {} (mean "
+                                  "over labels)", "{:.2f}")
+    mean_label_lift: float = number("label lift", "the labels hold {} more often where their units fire than "
+                                    "overall (mean over labels)", "{:.1f}", "x")
+
+
+@dataclass(frozen=True)
+class UnitStats:
+    """What interpret found for one kind of unit (SAE features or the layer's neurons): labels and per-fact
+    detection."""
+
+    labels: LabelSummary
+    facts: FactTable
+
+
+@dataclass(frozen=True)
+class BestUnit:
+    """The unit that best detects a family of facts (chosen on the fitting split), with its held-out scores."""
+
+    unit: int
+    fact: str
+    scores: LabelScores[float]
+    description: str = ""
+    """The fact in words."""
+    density: float | None = number("density", "the unit fires on {} of the analysed states", "{:.2%}",
+                                   default=None)
 
 
 def split_by_episode(episode_ids: np.ndarray, heldout_fraction: float = 0.3,
@@ -228,7 +271,7 @@ def about(fact: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def best_unit(labels: Labels, prefixes: tuple[str, ...], units: np.ndarray,
-              min_fit_precision: float = 0.0) -> dict[str, Any] | None:
+              min_fit_precision: float = 0.0) -> BestUnit | None:
     """Among ``units`` (a mask), the unit and fact with the best fitting-split F1 over the facts whose
     name starts with ``prefixes`` (and, where any qualify, fitting-split precision >= ``min_fit_precision``),
     with its held-out F1, precision, recall, lift, firings, threshold and AUROC.
@@ -245,13 +288,12 @@ def best_unit(labels: Labels, prefixes: tuple[str, ...], units: np.ndarray,
     score = np.where(units[:, None], fit_f1 + 2 * (precise & (fit_f1 >= 0)), -np.inf)
     unit, col = np.unravel_index(int(np.argmax(score)), score.shape)
     fact = np.full(len(units), columns[col])
-    return {"unit": int(unit), "fact": labels.fact_names[fact[0]],
-            **asdict(_at_label(s, labels.auroc, fact).unit(int(unit)))}
+    return BestUnit(int(unit), labels.fact_names[fact[0]], _at_label(s, labels.auroc, fact).unit(int(unit)))
 
 
 def score_units(activations: np.ndarray, facts: dict[str, np.ndarray], descriptions: dict[str, str],
                 primary: list[str], episode_ids: np.ndarray, rule: LabelRule | None = None,
-                seed: int = 0) -> tuple[Labels, dict[str, Any]]:
+                seed: int = 0) -> tuple[Labels, UnitStats]:
     """Labels of every column of ``activations`` and, over its live units (above 0 on >= min_firings
     held-out states), the label summary and the per-fact table on the ``primary`` facts."""
     rule = rule or LabelRule()
@@ -261,4 +303,4 @@ def score_units(activations: np.ndarray, facts: dict[str, np.ndarray], descripti
     matrix = np.stack([facts[name] for name in primary], 1)
     table = fact_table(labels.scores, activations, matrix, columns, labels.fact_names, live, seed=seed,
                        held=labels.held)
-    return labels, {**labels.summary(live), **{k: v for k, v in table.items() if k != "n_units"}}
+    return labels, UnitStats(labels.summary(live), table)

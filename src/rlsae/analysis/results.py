@@ -3,8 +3,9 @@
     OUT/
       features.npz    per-feature arrays (below), plus ``states``: the recording indices analysed
       features.json   per-feature strings: labels, label facts, fact names/descriptions, cluster names
-      summary.json    headline numbers: density and dead counts, the label rule, per-fact tables (features and
-                      neurons), the talk's two features, best dying / power-pill feature
+      summary.json    headline numbers (analysis/summary.py InterpretSummary): density and dead counts, the
+                      label rule, label statistics and per-fact tables (features and neurons), the talk's
+                      features, the best feature and neuron for each of the game's headline facts
       manifest.json   what produced it (SAE, recording, config, versions); written last
 
 Example states are stored as recording indices, so frames can be re-rendered from the recording.
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from rlsae.analysis.labels import LABEL_SCORES, LabelScores
+from rlsae.analysis.summary import InterpretSummary
 from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_bytes, write_json
 
@@ -53,9 +55,9 @@ class InterpretResult:
     fact_names: list[str]
     fact_descriptions: list[str]
     label_fact: list[str]
-    label: list[str | None]         # None when the best fact fails the label rule (summary["label_rule"])
+    label: list[str | None]         # None when the best fact fails the label rule (summary.label_rule)
     cluster_names: list[str]
-    summary: dict[str, Any]
+    summary: InterpretSummary
 
     @property
     def d_sae(self) -> int:
@@ -92,7 +94,7 @@ def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) ->
                 for name in LABEL_SCORES})
     write_bytes(out / ARRAYS, buffer.getvalue())
     write_json(out / STRINGS, {name: getattr(result, name) for name in _STRING_FIELDS})
-    write_json(out / SUMMARY, result.summary)
+    result.summary.save(out / SUMMARY)
     write_json(out / MANIFEST, {"kind": KIND, **manifest})
     return out
 
@@ -120,10 +122,10 @@ def load_result(folder: Path) -> InterpretResult:
         values["label_scores"] = LabelScores(**{name: values.pop(LABEL_PREFIX + name) for name in LABEL_SCORES})
         part = STRINGS
         values.update(json.loads((folder / STRINGS).read_text()))
-        part = SUMMARY
-        values["summary"] = json.loads((folder / SUMMARY).read_text())
+        part = SUMMARY  # an older one, or a foreign one, is a one-line UserError of its own: rerun `rlsae interpret`
+        summary = InterpretSummary.from_json(json.loads((folder / SUMMARY).read_text()), str(folder / SUMMARY))
         part = f"{ARRAYS} + {STRINGS}"
-        return InterpretResult(**values)
+        return InterpretResult(**values, summary=summary)
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:
         raise UserError(f"the interpret output '{folder}' is damaged or incomplete: {part} "
                         f"({str(err).splitlines()[0]}); run `rlsae interpret` again into a new --out") from None

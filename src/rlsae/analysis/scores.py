@@ -8,13 +8,8 @@ often the fact holds there. From those counts come precision (P(fact | unit abov
 ``min_firings`` states above it) and the scores are read on the held-out split, so no number is the
 maximum of many noisy draws on the data that reports it.
 
-Per fact (Karvonen et al. 2024, "Measuring Progress in Dictionary Learning ... with Board Game Models"):
-the best single unit's held-out F1 (the unit chosen on the fitting split) and coverage (the share of facts
-whose best unit reaches an F1); the OR of every unit that is precise for the fact (precision >= 0.9 on the
-fitting split), which counts a fact split over several features as found; and k-sparse probing (SAEBench,
-Karvonen et al. 2025; Gurnee et al. 2023): class-balanced, the k units with the largest mean difference
-between the classes (in the units' own scale, as SAEBench; at k = 1 also in standard deviations, which
-favours dense units), logistic regression on the chosen units standardised.
+The per-fact tables built on these scores (best unit, coverage, OR, k-sparse probing) are in
+analysis/per_fact.py.
 
 AUROC (``labels.auroc_matrix``) asks whether a unit ranks all of a fact's states high, which a unit firing
 on 2% of states cannot do for a fact true on 20%; precision, recall and F1 at a threshold do not punish
@@ -28,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -39,9 +33,6 @@ from scipy import sparse
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(19))
 MIN_FIRINGS = 10
 OR_PRECISION = 0.9  # a unit joins a fact's OR when this precise on the fitting split
-COVERAGE_F1 = (0.5, 0.8)
-PROBE_KS = (1, 2, 5, 20)
-SAEBENCH_PROBES = tuple(("raw", k) for k in PROBE_KS)
 SPARSE_FILL = 0.05  # below this share of non-zero entries a block of units is handled as a sparse matrix
 ROWS, COLUMNS = 32_768, 256  # block sizes: bound memory to ~100 MB whatever the number of states
 
@@ -243,112 +234,6 @@ def _or_scores(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray, h
     positives = facts[held].sum(0)
     f1 = np.divide(2 * hits, fires + positives, out=np.zeros(m), where=fires + positives > 0)
     return f1, (or_level >= 0).sum(0)
-
-
-def _balanced(positive: np.ndarray, rows: np.ndarray, per_class: int,
-              rng: np.random.Generator) -> np.ndarray | None:
-    """Indices of an equal number (at most ``per_class``) of positive and negative states among ``rows``."""
-    pos, neg = np.flatnonzero(positive & rows), np.flatnonzero(~positive & rows)
-    size = min(len(pos), len(neg), per_class)
-    if size < MIN_FIRINGS:
-        return None
-    return np.sort(np.concatenate([rng.choice(pos, size, replace=False), rng.choice(neg, size, replace=False)]))
-
-
-def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
-    """Weights [d + 1] (bias last) of an L2-regularised logistic regression, by Newton's method."""
-    design = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(design.shape[1])
-    penalty = np.full(design.shape[1], l2 * len(x))
-    penalty[-1] = 0.0
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-np.clip(design @ w, -30, 30)))
-        gradient = design.T @ (p - y) + penalty * w
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-6:
-            break
-    return w
-
-
-def sparse_probing(activations: np.ndarray, facts: np.ndarray, held: np.ndarray,
-                   probes: tuple[tuple[str, int], ...] = SAEBENCH_PROBES, per_class: int = 2000,
-                   seed: int = 0) -> np.ndarray:
-    """[m, len(probes)] held-out accuracy of k-sparse logistic probes (chance = 0.5; NaN: too few states).
-
-    Class-balanced training and test sets, drawn once per fact for every probe. A probe ``(select, k)``
-    takes the k units with the largest absolute difference of the class means on the training set, in
-    the units' own scale as SAEBench chooses them (``select="raw"``) or after standardising
-    (``"standardised"``, which ranks by separation in standard deviations and so favours dense units);
-    it is fitted on the chosen units standardised on the training set.
-    """
-    selects = {select for select, _ in probes}
-    if not selects <= {"raw", "standardised"}:
-        raise ValueError(f"select must be 'raw' or 'standardised', got {sorted(selects)}")
-    facts = np.asarray(facts, bool)
-    held = np.asarray(held, bool)
-    rng = np.random.default_rng(seed)
-    out = np.full((facts.shape[1], len(probes)), np.nan)
-    for j in range(facts.shape[1]):
-        train = _balanced(facts[:, j], ~held, per_class, rng)
-        test = _balanced(facts[:, j], held, per_class, rng)
-        if train is None or test is None:
-            continue
-        x_train = np.asarray(activations[train], np.float64)
-        mean, std = x_train.mean(0), x_train.std(0)
-        std[std == 0] = 1.0
-        z_train = (x_train - mean) / std
-        z_test = (np.asarray(activations[test], np.float64) - mean) / std
-        y_train, y_test = facts[train, j], facts[test, j]
-        order = {select: np.argsort(-np.abs(ranked[y_train].mean(0) - ranked[~y_train].mean(0)), kind="stable")
-                 for select, ranked in (("raw", x_train), ("standardised", z_train)) if select in selects}
-        for i, (select, k) in enumerate(probes):
-            cols = order[select][:k]
-            w = logistic_regression(z_train[:, cols], y_train.astype(np.float64))
-            out[j, i] = np.mean((z_test[:, cols] @ w[:-1] + w[-1] > 0) == y_test)
-    return out
-
-
-def fact_table(scores: DetectionScores, activations: np.ndarray, facts: np.ndarray, columns: list[int],
-               names: list[str], units: np.ndarray, ks: tuple[int, ...] = PROBE_KS, seed: int = 0,
-               held: np.ndarray | None = None) -> dict[str, Any]:
-    """Per-fact scores of one set of units (``units`` mask) on the facts ``columns`` of ``scores``
-    (``facts`` [n, len(columns)] holds those columns): best single unit, coverage, OR, k-sparse probing.
-
-    Facts seen on fewer than ``min_firings`` states of either split are left out: they cannot be judged.
-    """
-    positives_fit = np.round(scores.fit_base_rate * (len(facts) - scores.n_held))
-    judged = [i for i, j in enumerate(columns)
-              if min(scores.held_positives[j], positives_fit[j]) >= scores.min_firings]
-    cols = [columns[i] for i in judged]
-    best, best_f1 = scores.best_units(units)
-    best, best_f1 = best[cols], best_f1[cols]
-    # The k = 1 probe with units chosen in standard deviations rides along, last, on the same draws.
-    probes = (sparse_probing(activations, facts[:, judged], held,
-                             (*(("raw", k) for k in ks), ("standardised", 1)), seed=seed)
-              if held is not None else None)
-    table: dict[str, Any] = {
-        "n_units": int(np.sum(units)), "n_facts": len(cols),
-        "mean_best_f1": float(best_f1.mean()) if cols else float("nan"),
-        **{f"coverage_f1_{at}": coverage(best_f1, at) for at in COVERAGE_F1},
-        "mean_or_f1": float(scores.or_f1[cols].mean()) if cols else float("nan"),
-    }
-    if probes is not None:
-        table["probe_accuracy"] = {str(k): float(np.nanmean(probes[:, i])) if cols else float("nan")
-                                   for i, k in enumerate(ks)}
-        table["probe_accuracy_standardised_1"] = float(np.nanmean(probes[:, -1])) if cols else float("nan")
-    table["per_fact"] = {names[j]: {"base_rate": float(scores.fit_base_rate[j]), "best_unit": int(best[i]),
-                                    "f1": float(best_f1[i]), "or_f1": float(scores.or_f1[j]),
-                                    "or_units": int(scores.or_units[j]),
-                                    **({"probe": probes[i, :len(ks)].tolist()} if probes is not None else {})}
-                         for i, j in enumerate(cols)}
-    return table
-
-
-def coverage(best_f1: np.ndarray, at: float) -> float:
-    """Share of facts whose best single unit reaches held-out F1 ``at``."""
-    return float(np.mean(best_f1 >= at)) if len(best_f1) else float("nan")
 
 
 def oriented(facts: dict[str, np.ndarray], descriptions: dict[str, str],

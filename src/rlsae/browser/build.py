@@ -19,9 +19,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from rlsae.analysis.clusters import feature_map
+from rlsae.analysis.labels import UnitStats
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
 from rlsae.analysis.steer_results import SteeredFeature
+from rlsae.analysis.summary import InterpretSummary
 from rlsae.analysis.sweep_results import SweepResult
 from rlsae.browser.context import StepFacts, Steps, cofiring, related_units, sparse_codes
 from rlsae.browser.data import (
@@ -213,9 +215,9 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     sweep = read_sweep(sweep_folder) if cfg.sweep or (sweep_folder / SWEEP_JSON).is_file() else None
     s = result.summary
     agent_manifest = rec.manifest.get("agent", {}).get("manifest", {})
-    metrics: dict[str, float | None] = {"live_features": s["n_live"],
-                                        "labeled_fraction": s["features"]["labeled_fraction"],
-                                        "neuron_labeled_fraction": s["neurons"]["labeled_fraction"]}
+    metrics: dict[str, float | None] = {"live_features": s.n_live,
+                                        "labeled_fraction": s.features.labels.labeled_fraction,
+                                        "neuron_labeled_fraction": s.neurons.labels.labeled_fraction}
     agent_score = agent_manifest.get("training_eval", {}).get("mean_score")
     game = rec.manifest["game"]
     summary = RunSummary(
@@ -226,24 +228,24 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         sae=SAEInfo(int(rec.manifest["d_act"]), result.d_sae, sae_cfg.get("k"),
                     _architecture(sae_cfg), rec.manifest["layer"]),
         metrics=metrics, fidelity=described(evaluation) if evaluation else [], training_curves=curves,
-        density_sample=f"the {s['n_states']:,} states from {s['n_episodes']} episodes analysed by interpret",
+        density_sample=f"the {s.n_states:,} states from {s.n_episodes} episodes analysed by interpret",
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
         frame_size=game_spec(game).frame_size, sweep=sweep,
-        label_comparison={kind: _label_stats(s[kind]) for kind in ("neurons", "features")},
+        label_comparison={"neurons": _label_stats(s.neurons), "features": _label_stats(s.features)},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
                     "evaluation": str(evaluation_file) if evaluation else None,
-                    "steering": [str(p) for p in cfg.steering], "states analysed": s["n_states"],
+                    "steering": [str(p) for p in cfg.steering], "states analysed": s.n_states,
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     return BrowserData(summary, features, clusters)
 
 
-def _label_stats(table: dict[str, Any]) -> LabelStats:
+def _label_stats(units: UnitStats) -> LabelStats:
     """The scores interpret gives a set of units (features or neurons), as the summary shows them."""
-    return LabelStats(labeled_fraction=table["labeled_fraction"], mean_best_f1=table["mean_best_f1"],
-                      covered_fraction=table["coverage_f1_0.5"], mean_or_f1=table["mean_or_f1"],
-                      probe_k1_accuracy=table.get("probe_accuracy", {}).get("1"),
-                      mean_best_auroc=table["mean_best_auroc"], count=table["n_units"])
+    return LabelStats(labeled_fraction=units.labels.labeled_fraction, mean_best_f1=units.facts.mean_best_f1,
+                      covered_fraction=units.facts.covered(0.5), mean_or_f1=units.facts.mean_or_f1,
+                      probe_k1_accuracy=units.facts.probe(1), mean_best_auroc=units.labels.mean_best_auroc,
+                      count=units.labels.n_units)
 
 
 def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
@@ -286,24 +288,19 @@ def _architecture(sae_cfg: dict[str, Any]) -> str:
     return architecture_name(sae_cfg)
 
 
-def _notes(s: dict[str, Any]) -> str:
-    parts = [f"{s['n_states']:,} states from {s['n_episodes']} episodes; "
-             f"{s['n_live']}/{s['n_features']} features live, {s['features']['n_labeled']} labeled "
-             f"(label rule: {s['label_rule']}) vs {s['neurons']['n_labeled']}/{s['neurons']['n_units']} "
+def _notes(s: InterpretSummary) -> str:
+    parts = [f"{s.n_states:,} states from {s.n_episodes} episodes; "
+             f"{s.n_live}/{s.n_features} features live, {s.features.labels.n_labeled} labeled "
+             f"(label rule: {s.label_rule}) vs {s.neurons.labels.n_labeled}/{s.neurons.labels.n_units} "
              "live neurons."]
     return " ".join(parts)
 
 
-def _headlines(s: dict[str, Any]) -> list[Headline]:
+def _headlines(s: InterpretSummary) -> list[Headline]:
     """The best feature for each of the game's headline facts, with the held-out sample behind its scores."""
-    out = []
-    for headline in s.get("headlines", []):
-        best = s.get(headline["key"])
-        if best:
-            out.append(Headline(headline["title"], int(best["unit"]), best["fact"], best["description"],
-                                best.get("precision"), best.get("recall"),
-                                int(best.get("firings", 0))))
-    return out
+    return [Headline(h.title, h.feature.unit, h.feature.fact, h.feature.description, h.feature.scores.precision,
+                     h.feature.scores.recall, int(h.feature.scores.firings))
+            for h in s.headlines if h.feature is not None]
 
 
 def browse(cfg: BrowseConfig) -> tuple[Path, float]:

@@ -118,6 +118,16 @@ class Record:
     def load(cls: type[R], path: Path) -> R:
         return cls.from_json(read_json(path, cls.KIND), str(path))
 
+    @classmethod
+    def current(cls, path: Path) -> bool:
+        """Whether ``path`` holds this record at this rlsae's version (a stage that wrote an older one runs
+        again)."""
+        try:
+            data = read_json(path, cls.KIND)
+        except UserError:
+            return False
+        return isinstance(data, dict) and data.get("kind") == cls.KIND and data.get("version") == cls.VERSION
+
 
 def plain(value: Any) -> Any:
     """The JSON form of a record or any value inside one."""
@@ -140,6 +150,12 @@ def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType)
 
 
+def _generic_dataclass(tp: Any) -> Any:
+    """A generic dataclass's class for its parametrised form (``LabelScores[float]`` -> ``LabelScores``)."""
+    origin = typing.get_origin(tp)
+    return origin if isinstance(origin, type) and is_dataclass(origin) else tp
+
+
 def build(tp: Any, value: Any, origin: str, rerun: str) -> Any:
     """``value`` (parsed JSON) as the type ``tp``: dataclasses rebuilt, their keys checked."""
     if _is_union(tp):
@@ -147,6 +163,7 @@ def build(tp: Any, value: Any, origin: str, rerun: str) -> Any:
         if value is None or len(options) != 1:
             return value
         tp = options[0]
+    tp = _generic_dataclass(tp)
     if isinstance(tp, type) and is_dataclass(tp):
         if not isinstance(value, dict):
             raise UserError(f"'{origin}': expected an object for {tp.__name__}, found {value!r:.40}: {rerun}")
@@ -175,6 +192,7 @@ _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", 
 
 
 def _type_schema(tp: Any) -> dict[str, Any]:
+    tp = _generic_dataclass(tp)
     if tp in _JSON_TYPES:
         return {"type": _JSON_TYPES[tp]}
     if _is_union(tp):
