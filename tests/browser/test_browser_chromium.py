@@ -113,7 +113,10 @@ def test_summary_renders_and_is_interactive(driver, site) -> None:
     assert not [key for key in [*Evaluation.__dataclass_fields__, *data.summary.metrics] if "_" in key and key in shown]
     assert len(driver.find_elements(By.CSS_SELECTOR, "#density svg rect.bar")) > 3
     assert len(driver.find_elements(By.CSS_SELECTOR, "#curves svg path.line")) == 3
-    assert "neurons" in driver.find_element(By.ID, "labels").text
+    compared = driver.find_element(By.ID, "labels").text
+    assert "neurons" in compared and "features" in compared
+    for row in data.summary.label_comparison["features"]:  # each number by its record's name and shown value
+        assert row.name in compared and row.shown in compared
     sweep = driver.find_element(By.ID, "sweep")
     assert "Spearman rho (score, live features) 0.02" in sweep.text and sweep.find_elements(By.TAG_NAME, "img")
     assert driver.execute_script("return RLSAE.summary.title") in driver.title

@@ -70,11 +70,15 @@ def test_summary_holds_metrics_fidelity_curves_and_the_neuron_baseline(site: dic
     assert "note" not in summary["training_curves"][0]
     assert set(summary["label_comparison"]) == {"neurons", "features"}
     features = site["result"].summary.features  # type: ignore[attr-defined]
-    shown = summary["label_comparison"]["features"]
-    assert shown["mean_best_f1"] == pytest.approx(features.facts.mean_best_f1, rel=1e-4)  # the export rounds
-    assert shown["covered_fraction"] == pytest.approx(features.facts.covered(0.5), rel=1e-4)
-    assert shown["probe_k1_accuracy"] == pytest.approx(features.facts.probe(1), rel=1e-4)
-    assert shown["count"] == features.labels.n_units
+    compared = summary["label_comparison"]
+    assert [r["key"] for r in compared["features"]] == [r["key"] for r in compared["neurons"]]  # one row per number
+    shown = {r["key"]: r for r in compared["features"]}
+    assert shown["mean_best_f1"]["value"] == pytest.approx(features.facts.mean_best_f1, rel=1e-4)  # export rounds
+    assert shown["coverage_0.5"]["value"] == pytest.approx(features.facts.covered(0.5), rel=1e-4)
+    assert shown["probe_1"]["value"] == pytest.approx(features.facts.probe(1), rel=1e-4)
+    assert shown["n_units"]["value"] == features.labels.n_units
+    assert shown["probe_1"]["name"] == "1-sparse probe accuracy"
+    assert "balanced held-out states" in shown["probe_1"]["meaning"]
     assert summary["n_features"] == 64 and summary["agent"]["score"] == 300.0
     assert "density_png" not in summary  # one histogram, drawn in the page from the interpret sample
     result = site["result"]

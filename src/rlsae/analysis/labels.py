@@ -15,7 +15,7 @@ all of a fact's states high, which a dense unit can do and a sparse one cannot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 
 from rlsae.analysis.per_fact import FactTable, fact_table
 from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores
-from rlsae.common.records import number
+from rlsae.common.records import Described, described, number
 from rlsae.envs.conjunctions import SEPARATOR
 
 T = TypeVar("T")
@@ -201,6 +201,17 @@ class UnitStats:
 
     labels: LabelSummary
     facts: FactTable
+
+    def readability(self) -> list[Described]:
+        """The numbers a reader sets side by side for features and neurons (the browser's comparison), each
+        named and explained by its record; coverage at F1 >= 0.5 and the 1-sparse probe under their own names."""
+        rows = described(self.labels, ("n_units", "labeled_fraction", "mean_label_precision", "mean_best_auroc"))
+        rows += described(self.facts, ("mean_best_f1", "mean_or_f1"))
+        rows += [replace(row, key=f"coverage_{c.min_f1:g}", name=f"{row.name} at F1 >= {c.min_f1:g}")
+                 for c in self.facts.coverage if c.min_f1 == 0.5 for row in described(c)]
+        rows += [replace(row, key=f"probe_{p.k}", name=f"{p.k}-sparse probe accuracy")
+                 for p in self.facts.probes if p.select == "raw" and p.k == 1 for row in described(p)]
+        return rows
 
 
 @dataclass(frozen=True)

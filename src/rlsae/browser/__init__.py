@@ -17,7 +17,6 @@ from rlsae.browser.data import (
     Headline,
     Histogram,
     ImageSource,
-    LabelStats,
     Related,
     RunSummary,
     SAEInfo,
@@ -29,5 +28,5 @@ from rlsae.browser.data import (
 from rlsae.browser.export import encode_png, export_browser
 
 __all__ = ["AgentInfo", "BrowserData", "Clip", "Cluster", "FactScore", "Feature", "FrameGroup",
-           "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "LabelStats", "Related", "RunSummary",
+           "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "Related", "RunSummary",
            "SAEInfo", "Steering", "Sweep", "TrainingPoint", "Tile", "encode_png", "export_browser"]

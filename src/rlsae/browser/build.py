@@ -19,7 +19,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from rlsae.analysis.clusters import feature_map
-from rlsae.analysis.labels import UnitStats
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
 from rlsae.analysis.steer_results import SteeredFeature
@@ -35,7 +34,6 @@ from rlsae.browser.data import (
     FrameGroup,
     FrameItem,
     Headline,
-    LabelStats,
     RunSummary,
     SAEInfo,
     Steering,
@@ -231,21 +229,13 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         density_sample=f"the {s.n_states:,} states from {s.n_episodes} episodes analysed by interpret",
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
         frame_size=game_spec(game).frame_size, sweep=sweep,
-        label_comparison={"neurons": _label_stats(s.neurons), "features": _label_stats(s.features)},
+        label_comparison={"neurons": s.neurons.readability(), "features": s.features.readability()},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
                     "evaluation": str(evaluation_file) if evaluation else None,
                     "steering": [str(p) for p in cfg.steering], "states analysed": s.n_states,
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     return BrowserData(summary, features, clusters)
-
-
-def _label_stats(units: UnitStats) -> LabelStats:
-    """The scores interpret gives a set of units (features or neurons), as the summary shows them."""
-    return LabelStats(labeled_fraction=units.labels.labeled_fraction, mean_best_f1=units.facts.mean_best_f1,
-                      covered_fraction=units.facts.covered(0.5), mean_or_f1=units.facts.mean_or_f1,
-                      probe_k1_accuracy=units.facts.probe(1), mean_best_auroc=units.labels.mean_best_auroc,
-                      count=units.labels.n_units)
 
 
 def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,

@@ -21,8 +21,7 @@ Layout of the contract (field names are the JSON names the page reads)::
         label_scores[{key, name, meaning, format, unit}] (the columns of Feature.label_scores),
         action_names[...], density_log10[per feature, None = dead] | None, density_sample,
         training_curves[{step, fvu, l0, dead_fraction, ...}],
-        label_comparison{"neurons": LabelStats{labeled_fraction, mean_best_f1, covered_fraction, mean_or_f1,
-        probe_k1_accuracy, mean_best_auroc, count}, "features": {...}},
+        label_comparison{"features": [Described], "neurons": [Described]} (the same numbers, in the same order),
         notes, headlines[Headline{title, feature, fact, description, precision, recall, firings}],
         provenance{...}
       features: [Feature]
@@ -84,20 +83,6 @@ class TrainingPoint(TypedDict, total=False):
     fvu: float
     l0: float
     dead_fraction: float
-
-
-class LabelStats(TypedDict, total=False):
-    """How readable a set of units is (held-out episodes; analysis/scores.py): the share of live units with a
-    label; per fact, the best single unit's F1, the share of facts with a unit at F1 >= 0.5 and the F1 of
-    the OR of the units precise for it; k = 1 sparse probing accuracy; the mean best AUROC over units."""
-
-    labeled_fraction: float
-    mean_best_f1: float
-    covered_fraction: float
-    mean_or_f1: float
-    probe_k1_accuracy: float | None
-    mean_best_auroc: float
-    count: int
 
 
 @dataclass
@@ -168,8 +153,9 @@ class RunSummary:
     density_sample: str = ""
     """The states the densities were measured on, e.g. "80,000 states from 129 episodes": one stated sample."""
     training_curves: list[TrainingPoint] = field(default_factory=list)
-    label_comparison: dict[str, LabelStats] = field(default_factory=dict)
-    """``{"neurons": {...}, "features": {...}}``: do SAE features read better than raw neurons?"""
+    label_comparison: dict[str, list[Described]] = field(default_factory=dict)
+    """Unit kind (features, neurons) -> the same numbers in the same order (``UnitStats.readability``): do SAE
+    features read better than raw neurons?"""
     notes: str = ""
     """Free text shown under the title."""
     headlines: list[Headline] = field(default_factory=list)

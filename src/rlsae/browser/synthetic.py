@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rlsae.analysis.labels import LabelScores
+from rlsae.analysis.labels import LabelScores, LabelSummary, UnitStats
+from rlsae.analysis.per_fact import Coverage, FactTable, ProbeAccuracy
 from rlsae.browser.data import (
     AgentInfo,
     BrowserData,
@@ -44,6 +45,16 @@ PAIRED = ("life_lost_soon", "ghosts_edible")  # what synthetic conjunctions pair
 _QUANTILES = ["quantile 90%-99%", "quantile 50%-90%", "quantile 10%-50%", "quantile 0%-10%"]
 CLIP_RADIUS = 2  # steps each side of an example in its clip
 _SPRITES = [(210, 164, 74), (200, 72, 72), (84, 184, 153), (252, 144, 200), (180, 122, 48)]
+
+
+def _readability(units: int, labeled: float, best_f1: float, covered: float, or_f1: float, probe: float,
+                 auroc: float) -> UnitStats:
+    """Made-up interpret numbers for one kind of unit, in the record a real run gives the browser."""
+    return UnitStats(LabelSummary(n_units=units, n_labeled=round(units * labeled), labeled_fraction=labeled,
+                                  mean_best_auroc=auroc, mean_label_precision=0.84, mean_label_recall=0.6,
+                                  mean_label_f1=0.55, mean_label_lift=9.0),
+                     FactTable(n_facts=90, mean_best_f1=best_f1, mean_or_f1=or_f1, coverage=[Coverage(0.5, covered)],
+                               probes=[ProbeAccuracy(1, "raw", probe)], per_fact=[]))
 
 
 def _maze(height: int = 210, width: int = 160) -> np.ndarray:
@@ -201,12 +212,8 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         training_curves=[{"step": s, "fvu": float(0.9 * np.exp(-s / 3e6) + 0.08), "l0": 32.0,
                           "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)}
                          for s in range(0, 10_000_001, 250_000)],
-        label_comparison={"neurons": {"labeled_fraction": 0.21, "mean_best_f1": 0.51, "covered_fraction": 0.47,
-                                      "mean_or_f1": 0.30, "probe_k1_accuracy": 0.70, "mean_best_auroc": 0.71,
-                                      "count": 512},
-                          "features": {"labeled_fraction": 0.48, "mean_best_f1": 0.54, "covered_fraction": 0.53,
-                                       "mean_or_f1": 0.52, "probe_k1_accuracy": 0.72, "mean_best_auroc": 0.83,
-                                       "count": n_features}},
+        label_comparison={"neurons": _readability(512, 0.21, 0.51, 0.47, 0.30, 0.70, 0.71).readability(),
+                          "features": _readability(n_alive, 0.48, 0.54, 0.53, 0.52, 0.72, 0.83).readability()},
         notes="Synthetic data: numbers and frames are made up.",
         headlines=[Headline("synthetic", best.id, best.facts[0].fact, f"synthetic fact {best.facts[0].fact}", 0.83, 0.6,
                             1114)],

@@ -74,21 +74,21 @@
           return lineSvg(s.training_curves.map(function (p) { return {x: p.step, y: p[k]}; }), k);
         }))));
     }
+    // Each unit kind brings the same numbers in the same order, named and explained by their records.
     var comp = s.label_comparison || {}, groups = Object.keys(comp);
     if (groups.length) {
-      var stats = [['labeled_fraction', 'live units labeled'], ['mean_best_f1', 'best unit per fact: mean F1'],
-        ['covered_fraction', 'facts with a unit at F1 \u2265 0.5'], ['mean_or_f1', 'OR of precise units: mean F1'],
-        ['probe_k1_accuracy', 'k=1 probe accuracy'], ['mean_best_auroc', 'mean best AUROC'], ['count', 'units']];
+      var share = function (g) { return (comp[g].filter(function (r) { return r.key === 'labeled_fraction'; })[0] || {}).value; };
       append(grid, el('div', {'class': 'panel', id: 'labels'}, el('h2', {text: 'Neurons vs features: how readable?'}),
         el('table', null,
           el('thead', null, el('tr', null, el('th'), groups.map(function (g) { return el('th', {'class': 'num', text: g}); }))),
-          el('tbody', null, stats.map(function (st) {
-            return el('tr', null, el('td', {text: st[1]}), groups.map(function (g) {
-              return el('td', {'class': 'num', text: fmtMetric(st[0], comp[g][st[0]])});
+          el('tbody', null, comp[groups[0]].map(function (row, i) {
+            return el('tr', null, el('td', {text: row.name}), groups.map(function (g) {
+              var cell = comp[g][i] || {};
+              return el('td', {'class': 'num', text: cell.shown || '\u2013', title: cell.meaning || ''});
             }));
           }))),
         groups.map(function (g) {
-          var f = comp[g].labeled_fraction;
+          var f = share(g);
           return isNum(f) ? el('div', {style: 'margin-top:6px;font-size:12px'}, g + ' labeled ',
             el('span', {'class': 'aurocbar', style: 'width:160px'}, el('i', {style: 'left:0;width:' + (100 * f).toFixed(1) + '%'}))) : null;
         })));
