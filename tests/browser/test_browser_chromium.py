@@ -109,8 +109,11 @@ def test_summary_renders_and_is_interactive(driver, site) -> None:
         assert row.name in fidelity and row.meaning in fidelity
     assert "variance unexplained (FVU)" in fidelity and "% of the Q range" in fidelity
     assert "the SAE agent picks the same action as the clean agent in 94.0% of the states" in fidelity
-    shown = fidelity + driver.find_element(By.ID, "metrics").text
-    assert not [key for key in [*Evaluation.__dataclass_fields__, *data.summary.metrics] if "_" in key and key in shown]
+    curves = driver.find_element(By.ID, "curves").text
+    assert all(data.summary.curve_names[k] in curves for k in ("fvu", "l0", "dead_fraction"))
+    shown = fidelity + driver.find_element(By.ID, "metrics").text + curves + driver.find_element(By.ID, "labels").text
+    raw = [*Evaluation.__dataclass_fields__, *data.summary.metrics, *data.summary.curve_names]
+    assert not [key for key in raw if "_" in key and key in shown]
     assert len(driver.find_elements(By.CSS_SELECTOR, "#density svg rect.bar")) > 3
     assert len(driver.find_elements(By.CSS_SELECTOR, "#curves svg path.line")) == 3
     compared = driver.find_element(By.ID, "labels").text

@@ -53,6 +53,7 @@ from rlsae.record.recording import Recording
 from rlsae.sae.evaluation import EVALUATION, Evaluation
 from rlsae.sae.io import architecture_name, load_sae, read_sae_config
 from rlsae.sae.train import LOG as TRAINING_LOG
+from rlsae.sae.train import LOG_NAMES
 
 MAX_CURVE_POINTS = 400
 FACTS_SHOWN = 8
@@ -226,6 +227,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         sae=SAEInfo(int(rec.manifest["d_act"]), result.d_sae, sae_cfg.get("k"),
                     _architecture(sae_cfg), rec.manifest["layer"]),
         metrics=metrics, fidelity=described(evaluation) if evaluation else [], training_curves=curves,
+        curve_names=LOG_NAMES,
         density_sample=f"the {s.n_states:,} states from {s.n_episodes} episodes analysed by interpret",
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
         frame_size=game_spec(game).frame_size, sweep=sweep,

@@ -20,7 +20,7 @@ Layout of the contract (field names are the JSON names the page reads)::
         architecture, layer}, metrics{name: value}, fidelity[Described{key, name, value, shown, meaning}],
         label_scores[{key, name, meaning, format, unit}] (the columns of Feature.label_scores),
         action_names[...], density_log10[per feature, None = dead] | None, density_sample,
-        training_curves[{step, fvu, l0, dead_fraction, ...}],
+        training_curves[{step, fvu, l0, dead_fraction, ...}], curve_names{key: name},
         label_comparison{"features": [Described], "neurons": [Described]} (the same numbers, in the same order),
         notes, headlines[Headline{title, feature, fact, description, precision, recall, firings}],
         provenance{...}
@@ -153,6 +153,8 @@ class RunSummary:
     density_sample: str = ""
     """The states the densities were measured on, e.g. "80,000 states from 129 episodes": one stated sample."""
     training_curves: list[TrainingPoint] = field(default_factory=list)
+    curve_names: dict[str, str] = field(default_factory=dict)
+    """A training curve's key -> the name its chart is titled with (a key without one is shown as it is)."""
     label_comparison: dict[str, list[Described]] = field(default_factory=dict)
     """Unit kind (features, neurons) -> the same numbers in the same order (``UnitStats.readability``): do SAE
     features read better than raw neurons?"""

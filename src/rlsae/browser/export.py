@@ -310,7 +310,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
         "sweep": None if s.sweep is None else {
             "plot": None if s.sweep.plot is None else media.image(s.sweep.plot, "sweep plot"),
             "numbers": s.sweep.numbers, "note": s.sweep.note},
-        "training_curves": s.training_curves, "label_comparison": s.label_comparison,
+        "training_curves": s.training_curves, "curve_names": s.curve_names, "label_comparison": s.label_comparison,
         "provenance": s.provenance, "n_features": len(features), "headlines": s.headlines,
         "clusters": [{"id": c.id, "name": c.name, "members": sorted(c.members)} for c in data.clusters],
     }

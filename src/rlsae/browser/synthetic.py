@@ -37,6 +37,7 @@ from rlsae.common.records import described
 from rlsae.envs.atari import DEFAULT_GAME
 from rlsae.envs.games import game_spec
 from rlsae.sae.evaluation import Evaluation
+from rlsae.sae.train import LOG_NAMES
 
 FACTS = ["ghost_near", "ghost_left", "ghost_right", "ghost_up", "ghost_down", "power_pill_near", "ghosts_edible",
          "fruit_present", "life_lost_soon", "region_top_left", "region_bottom_left", "region_top_right",
@@ -212,6 +213,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         training_curves=[{"step": s, "fvu": float(0.9 * np.exp(-s / 3e6) + 0.08), "l0": 32.0,
                           "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)}
                          for s in range(0, 10_000_001, 250_000)],
+        curve_names=LOG_NAMES,
         label_comparison={"neurons": _readability(512, 0.21, 0.51, 0.47, 0.30, 0.70, 0.71).readability(),
                           "features": _readability(n_alive, 0.48, 0.54, 0.53, 0.52, 0.72, 0.83).readability()},
         notes="Synthetic data: numbers and frames are made up.",

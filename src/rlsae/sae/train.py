@@ -47,6 +47,12 @@ from rlsae.sae.model import DEFAULT_K, REGISTRY, ArchitectureOptions, TrainingBa
 CHECKPOINT = "checkpoint"
 STATE = "state"  # checkpoint/state.safetensors + state.json (rlsae.common.files.save_state)
 LOG = "log.jsonl"
+# The numbers of a LOG line as a reader calls them (the browser titles the training curves with these).
+LOG_NAMES = {"lr": "learning rate", "fvu": "variance unexplained (FVU), training batches",
+             "advantage_fvu": "advantage FVU through the Q-head", "loss": "training loss",
+             "aux_loss": "AuxK loss (dead latents)", "l1_loss": "L1 sparsity loss", "l0_loss": "L0 sparsity loss",
+             "matryoshka_loss": "Matryoshka prefix losses", "l0": "active features (L0)",
+             "dead_fraction": "dead features (recent window)"}
 
 
 def _k(cfg: TrainSAEConfig) -> int:

@@ -19,7 +19,7 @@
       card('game', s.agent.game), card('agent', (s.agent.algorithm || '') + ' \u00b7 ' + fmt(s.agent.steps) + ' steps'),
       card('agent score', fmt(s.agent.score)),
       card('SAE', s.sae.architecture + (s.sae.k ? ' k=' + s.sae.k : '')),
-      card('d_in \u2192 d_sae', s.sae.d_in + ' \u2192 ' + s.sae.d_sae),
+      card('neurons \u2192 features', s.sae.d_in + ' \u2192 ' + s.sae.d_sae),
       card('features alive', nAlive + ' / ' + R.rows.length));
     append(root, cards);
     var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
@@ -71,7 +71,7 @@
       s.training_curves.forEach(function (p) { Object.keys(p).forEach(function (k) { if (k !== 'step' && keys.indexOf(k) < 0) keys.push(k); }); });
       append(grid, el('div', {'class': 'panel wide', id: 'curves'}, el('h2', {text: 'SAE training'}),
         el('div', {'class': 'charts'}, keys.map(function (k) {
-          return lineSvg(s.training_curves.map(function (p) { return {x: p.step, y: p[k]}; }), k);
+          return lineSvg(s.training_curves.map(function (p) { return {x: p.step, y: p[k]}; }), (s.curve_names || {})[k] || k);
         }))));
     }
     // Each unit kind brings the same numbers in the same order, named and explained by their records.
