@@ -93,14 +93,17 @@ def _brute_force(fires: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarr
 
 
 @pytest.mark.parametrize("beam", [5, 100_000])
-def test_pruned_search_matches_an_exhaustive_search(beam: int) -> None:
+@pytest.mark.parametrize("last", ["AND NOT", "OR"])  # the bound of the last step's operation is tested
+def test_pruned_search_matches_an_exhaustive_search(beam: int, last: str) -> None:
     rng = np.random.default_rng(3)
     n = 3000
     episodes = np.repeat(np.arange(20), n // 20)
     facts = {name: rng.random(n) < rate for name, rate in zip("ABCDEF", (0.4, 0.3, 0.2, 0.1, 0.3, 0.5))}
     fit, held = split_by_episode(episodes, 0.3, seed=0)
     literals = build_literals(facts, {}, [], episodes, fit)
-    planted = ((facts["A"] | facts["D"]) & ~facts["B"]) ^ (rng.random(n) < 0.05)  # 5% of states flipped
+    a, b, d = facts["A"], facts["B"], facts["D"]
+    planted = (a | d) & ~b if last == "AND NOT" else (a & ~b) | d
+    planted ^= rng.random(n) < 0.05  # 5% of states flipped
     want_iou, want_holds = _brute_force(planted[fit], literals.values[fit])
     for prune in (True, False):
         found = explain_units(planted[:, None].astype(np.float32), literals, held,
@@ -135,5 +138,5 @@ def test_shift_does_not_join_two_runs_of_one_id() -> None:
 def test_formula_text_brackets_mixed_operations() -> None:
     names = ("A", "B", "dot in 3 steps")
     assert Formula((0, 1, 2), ("OR", "AND NOT")).text(names) == "(A OR B) AND NOT (dot in 3 steps)"
-    assert Formula((2,), negated=True).text(names) == "NOT dot in 3 steps"
+    assert Formula((2,), negated=True).text(names) == "NOT (dot in 3 steps)"
     assert Formula((0, 1, 2), ("AND", "AND")).text(names) == "A AND B AND (dot in 3 steps)"
