@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from rlsae.analysis.explain import MARGIN, OPS, ExplainConfig, Formula, explain_units
+from rlsae.analysis.explain import MARGIN, MAX_SHARE, OPS, ExplainConfig, Formula, explain_units
 from rlsae.analysis.labels import split_by_episode
 from rlsae.analysis.literals import build_literals, shifted
 
@@ -70,6 +70,12 @@ def test_a_random_unit_is_explained_by_nothing() -> None:
     assert len(found.literals) == 1  # no extra literal paid for itself by the margin
 
 
+def test_a_unit_firing_almost_always_is_not_searched() -> None:
+    _, facts, _, _ = _game()
+    found, _ = _explain(~facts["C"])  # on ~90% of states at every threshold: "NOT C" would say nothing
+    assert found is None
+
+
 def _brute_force(fires: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarray]:
     """Every formula of 1-3 literals on these states; the margin rule between lengths."""
     n_lit = values.shape[1]
@@ -84,6 +90,8 @@ def _brute_force(fires: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarr
             for negated in (False, True):
                 for ops in itertools.product(OPS, repeat=length - 1):
                     holds = Formula(lits, ops, negated).holds(values)
+                    if holds.mean() > MAX_SHARE:
+                        continue
                     score = iou(holds)
                     if score > top:
                         top, top_holds = score, holds

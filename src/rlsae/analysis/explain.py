@@ -47,6 +47,11 @@ MAX_LITERALS = 3
 # x the unit's max on the fitting split: "fires at all" (0) suits a Top-K SAE's features, a dense ReLU
 # neuron may need a higher cut to be about anything.
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.5)
+# At most this share of the fitting states: where a unit fires (its threshold rises until it does) and
+# where a formula holds. As ``scores.oriented`` does for facts: a unit firing on 99% of states "is" any
+# fact true on 99% of them with F1 ~1, an agreement that says nothing (a neuron above 0 almost always,
+# explained as "NOT in cell 6_6").
+MAX_SHARE = 0.5
 FORMULA_BLOCK = 256  # formulas per product when counting |g and l| over all states
 UNIT_BLOCK = 256     # units read from the activations at a time
 
@@ -122,13 +127,18 @@ class ExplainRule:
     """When a unit counts as explained: its explanation's held-out F1, on enough held-out firings."""
 
     min_f1: float = 0.5  # the label rule's F1 branch (analysis/labels.py): most firings and most holds agree
+    # Twice the explanation's base rate where the unit fires: a unit and a formula each on half the states
+    # agree with F1 0.5 by chance (lift 1); only a perfect agreement at that density reaches lift 2.
+    min_lift: float = 2.0
     min_firings: int = MIN_FIRINGS
 
     def passes(self, scores: ExplanationScores) -> bool:
-        return scores.firings >= self.min_firings and np.nan_to_num(scores.f1) >= self.min_f1
+        return bool(scores.firings >= self.min_firings and np.nan_to_num(scores.f1) >= self.min_f1
+                    and np.nan_to_num(scores.lift) >= self.min_lift)
 
     def __str__(self) -> str:
-        return f"held-out explanation F1 >= {self.min_f1:g} on >= {self.min_firings} held-out firings"
+        return (f"held-out explanation F1 >= {self.min_f1:g} with lift >= {self.min_lift:g}, on >= "
+                f"{self.min_firings} held-out firings")
 
 
 @dataclass(frozen=True)
@@ -176,15 +186,16 @@ class _Search:
     alive: np.ndarray = field(default_factory=lambda: np.zeros((0, 3, 0), bool))  # [B, 3, L] may still win
 
 
-def _candidates(n_fires: float, fl: np.ndarray, sizes: np.ndarray, fg: np.ndarray, size_g: np.ndarray,
+def _candidates(n_fires: float, fl: np.ndarray, counts: _Counts, fg: np.ndarray, size_g: np.ndarray,
                 a: np.ndarray, gl: np.ndarray) -> np.ndarray:
     """[B, 3, L] IoU of g op l for each of B formulas g (``fg`` = |F g|, ``size_g`` = |g| [B]) and literal
-    l (``fl`` = |F l|, ``sizes`` = |l| [L]), from ``a`` = |F g l| and ``gl`` = |g l| [B, L]; ops as OPS."""
+    l (``fl`` = |F l|), from ``a`` = |F g l| and ``gl`` = |g l| [B, L]; ops as OPS; -1 where g op l holds
+    on more than ``MAX_SHARE`` of the states."""
     fg, size_g = fg[:, None], size_g[:, None]
     inter = np.stack([a, fg + fl - a, fg - a], 1)
-    size = np.stack([gl, size_g + sizes - gl, size_g - gl], 1)
+    size = np.stack([gl, size_g + counts.sizes - gl, size_g - gl], 1)
     with np.errstate(invalid="ignore", divide="ignore"):  # only where |g and l| is left uncounted (pruned)
-        return inter / (n_fires + size - inter)
+        return np.where(size <= MAX_SHARE * counts.n, inter / (n_fires + size - inter), -1.0)
 
 
 def _bounds(n_fires: float, fl: np.ndarray, sizes: np.ndarray, fg: np.ndarray, size_g: np.ndarray,
@@ -262,7 +273,7 @@ def _step(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig)
     """The next beam, one literal longer, scored exactly (|g and l| for a one-literal g is the Gram row)."""
     formulas, a, fg, size_g, repeated = _beam_counts(search, sub, counts)
     gl = np.stack([counts.with_literals(f) for f in formulas])
-    iou = _candidates(float(len(sub)), sub.sum(0), counts.sizes, fg, size_g, a, gl)
+    iou = _candidates(float(len(sub)), sub.sum(0), counts, fg, size_g, a, gl)
     search.beam = _top(np.where(repeated[:, None], -1.0, iou),
                        lambda i: formulas[i[0]].extend(OPS[i[1]], int(i[2])), cfg.beam)
     _keep_if_it_pays(search, search.beam, cfg)
@@ -281,7 +292,7 @@ def _finish(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfi
     formulas, a, fg, size_g, _ = _beam_counts(search, sub, counts)
     gl = np.stack([counts.with_literals(f) if search.alive[b].any() else np.zeros(sub.shape[1], np.float32)
                    for b, f in enumerate(formulas)])
-    iou = _candidates(float(len(sub)), sub.sum(0), counts.sizes, fg, size_g, a, gl)
+    iou = _candidates(float(len(sub)), sub.sum(0), counts, fg, size_g, a, gl)
     _keep_if_it_pays(search, _top(np.where(search.alive, iou, -1.0),
                                   lambda i: formulas[i[0]].extend(OPS[i[1]], int(i[2])), 1), cfg)
 
@@ -306,14 +317,17 @@ def _each_unit(searches: list[_Search | None], activations: np.ndarray, fit_rows
 def _start(activations: np.ndarray, literals: Literals, fit: np.ndarray, counts: _Counts,
            cfg: ExplainConfig) -> list[_Search | None]:
     """Per unit the threshold where its best single literal (or NOT literal) agrees best, and the beam of
-    single literals there; None for a unit above no threshold on ``min_firings`` fitting states."""
+    single literals there; None for a unit above no threshold on ``min_firings`` to ``MAX_SHARE`` of the
+    fitting states."""
     levels = threshold_levels(activations, fit, cfg.thresholds)  # [T, u]
     above = count_above(activations, levels, literals.values, ~fit)[:, :, 0]  # [T, u, L + 1] fitting split
     fl, fires = above[..., :-1], above[..., -1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.stack([fl / (fires + counts.sizes - fl),
                         (fires - fl) / (fires + counts.n - counts.sizes - (fires - fl))])  # [2, T, u, L]
-    iou = np.where(fires >= cfg.min_firings, np.nan_to_num(iou, nan=-1.0), -1.0)
+    sizes = np.stack([counts.sizes, counts.n - counts.sizes])[:, None, None]
+    usable = (fires >= cfg.min_firings) & (fires <= MAX_SHARE * counts.n) & (sizes <= MAX_SHARE * counts.n)
+    iou = np.where(usable, np.nan_to_num(iou, nan=-1.0), -1.0)
     chosen = iou.max((0, 3)).argmax(0)
     searches: list[_Search | None] = []
     for u, t in enumerate(chosen):
@@ -344,14 +358,14 @@ def held_out_scores(activation: np.ndarray, holds: np.ndarray, level: float, fit
     """The agreement of one unit's ``activation`` [n] above ``level`` and its formula's ``holds`` [n], both
     over the held-out states."""
     fires = activation > level
-    hits, n_fires, n_holds = float((fires & holds).sum()), float(fires.sum()), float(holds.sum())
+    hits, n_fires, n_holds = (np.float64(v.sum()) for v in (fires & holds, fires, holds))
     with np.errstate(invalid="ignore", divide="ignore"):
         precision, recall = hits / n_fires, hits / n_holds
         mass = np.maximum(activation, 0)
         return ExplanationScores(
             precision=float(precision), recall=float(recall),
-            f1=2 * hits / (n_fires + n_holds) if n_fires + n_holds else 0.0,
-            iou=hits / (n_fires + n_holds - hits) if n_fires + n_holds else 0.0,
+            f1=float(2 * hits / (n_fires + n_holds)) if n_fires + n_holds else 0.0,
+            iou=float(hits / (n_fires + n_holds - hits)) if n_fires + n_holds else 0.0,
             lift=float(precision / (n_holds / len(holds))), firings=n_fires,
             mass=float(mass[holds].sum() / mass.sum()), fit_iou=fit_iou, threshold=threshold)
 
@@ -379,5 +393,5 @@ def explain_units(activations: np.ndarray, literals: Literals, held: np.ndarray,
                                      search.fraction)
             out.append(Explanation(start + j, formula.text(literals.names),
                                    tuple(literals.names[i] for i in formula.literals), formula.ops,
-                                   formula.negated, scores, bool(rule.passes(scores))))
+                                   formula.negated, scores, rule.passes(scores)))
     return Explanations(tuple(out), live, rule, cfg)

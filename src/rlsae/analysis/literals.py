@@ -69,9 +69,11 @@ def temporal_literals(name: str, values: np.ndarray, episodes: np.ndarray,
 
 def threshold_literals(name: str, values: np.ndarray, fit: np.ndarray,
                        quantiles: Sequence[float] = QUANTILES) -> dict[str, np.ndarray]:
-    """``name <= q`` for the distinct ``quantiles`` of ``values`` on the fitting split (its NOT is ``> q``)."""
+    """``name <= q`` for the distinct ``quantiles`` of ``values`` on the fitting split (its NOT is ``> q``).
+    Values that are not finite (no such thing on screen: an inf distance) fall on neither side's quantiles."""
     values = np.asarray(values, np.float64)
-    cuts = np.unique(np.quantile(values[fit], quantiles)) if fit.any() else []
+    known = values[fit & np.isfinite(values)]
+    cuts = np.unique(np.quantile(known, quantiles)) if known.size else []
     return {f"{name} <= {q:g}": values <= q for q in cuts}
 
 
