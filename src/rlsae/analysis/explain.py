@@ -206,13 +206,14 @@ def _bounds(n_fires: float, fl: np.ndarray, sizes: np.ndarray, fg: np.ndarray, s
     return np.stack([a / n_fires, (fg + fl - a) / union_at_least, (fg - a) / n_fires], 1)
 
 
-def _top(iou: np.ndarray, make: Any, k: int) -> list[tuple[float, Formula]]:
-    """The ``k`` best distinct-scoring entries of ``iou`` as (IoU, ``make(index)``), best first; ties go
-    to the lower index (simpler literals come first)."""
+def _top(iou: np.ndarray, make: Callable[[tuple[int, ...]], Formula], k: int) -> list[tuple[float, Formula]]:
+    """The ``k`` best distinct-scoring entries of ``iou`` as (IoU, ``make(index)``), best first. Of equal
+    scores only the first (the lowest index: simpler literals come first) is kept: equal IoU is nearly
+    always one formula written twice (A AND B, B AND A), which would fill the beam with copies."""
     flat = np.nan_to_num(iou.ravel(), nan=-1.0)
     order = np.argsort(-flat, kind="stable")
     out, seen = [], set()
-    for i in order[:k * 8]:  # equivalent formulas (A AND B, B AND A) score alike: keep one of each score
+    for i in order:
         if flat[i] < 0 or len(out) == k:
             break
         if round(float(flat[i]), 9) not in seen:
@@ -252,7 +253,7 @@ class _Counts:
         for start in range(0, len(todo), FORMULA_BLOCK):
             block = todo[start:start + FORMULA_BLOCK]
             holds = np.stack([f.holds(self.values) for f in block], 1).astype(np.float32)
-            for f, row in zip(block, holds.T @ self.x):
+            for f, row in zip(block, (self.x.T @ holds).T):  # this order: see _beam_counts
                 self.joint[f] = row
 
 
@@ -266,7 +267,9 @@ def _beam_counts(search: _Search, sub: np.ndarray,
     repeated = np.zeros((len(formulas), sub.shape[1]), bool)
     for b, f in enumerate(formulas):
         repeated[b, list(f.literals)] = True  # a literal twice says nothing new
-    return formulas, held_by.T @ sub, held_by.sum(0), size_g, repeated
+    # (sub.T @ held_by).T, not held_by.T @ sub: the same numbers, but with torch loaded (as in interpret)
+    # numpy's BLAS takes ~25x longer on the second form (measured: 20 ms against 0.8 ms, 5.6k x 508).
+    return formulas, (sub.T @ held_by).T, held_by.sum(0), size_g, repeated
 
 
 def _step(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig) -> None:
