@@ -23,23 +23,9 @@ from rlsae.analysis.explain import ExplainConfig, ExplainRule, Explanations, exp
 from rlsae.analysis.features import encode_all
 from rlsae.analysis.interpret import sae_recording
 from rlsae.analysis.labels import split_by_episode
-from rlsae.analysis.literals import Literals, build_literals
+from rlsae.analysis.literals import game_literals
 from rlsae.analysis.states import select_states, state_facts
-from rlsae.envs.facts import binary_facts, fact_table
-from rlsae.envs.games import game_spec
 from rlsae.sae import load_sae
-
-
-def game_literals(decoded: dict[str, np.ndarray], game: str, episode_ids: np.ndarray,
-                  fit: np.ndarray) -> Literals:
-    """The literals described in the module's docstring, from ``decode_facts``' arrays."""
-    spec = game_spec(game)
-    table = fact_table(spec)
-    continuous = [name for name, fact in table.items() if fact.kind == "continuous" and name in decoded]
-    binary = [name for name, fact in table.items() if fact.kind == "binary" and name in decoded]
-    facts = {name: values for name, values in binary_facts(decoded, game).items()
-             if name.split("=")[0] not in continuous and not name.startswith(spec.table_excludes)}
-    return build_literals(facts, {name: decoded[name] for name in continuous}, binary, episode_ids, fit)
 
 
 def report(kind: str, found: Explanations, seconds: float, show: int) -> None:
@@ -47,7 +33,8 @@ def report(kind: str, found: Explanations, seconds: float, show: int) -> None:
     print(f"{kind}: {s['n_explained']}/{s['n_units']} live units explained = {s['explained_fraction']:.1%}, "
           f"mean held-out explanation F1 {s['mean_f1']:.3f}, search {seconds:.1f} s")
     lengths = np.bincount([len(e.literals) for e in found.units if e is not None], minlength=4)[1:]
-    print(f"  formulas of 1/2/3 literals: {lengths.tolist()}")
+    print(f"  formulas of 1/2/3 literals: {lengths.tolist()}; the bounds pruned {found.pruned:.1%} of the third "
+          "literal's candidates")
     ranked = sorted((e for e in found.units if e is not None and found.live[e.unit]), key=lambda e: -e.scores.f1)
     for e in ranked[:show]:
         print(f"  unit {e.unit}: {e.formula}  (F1 {e.scores.f1:.2f}, precision {e.scores.precision:.2f}, "

@@ -5,7 +5,7 @@ import pytest
 
 from rlsae.analysis.explain import MARGIN, MAX_SHARE, OPS, ExplainConfig, Formula, explain_units
 from rlsae.analysis.labels import split_by_episode
-from rlsae.analysis.literals import build_literals, shifted
+from rlsae.analysis.literals import build_literals, game_literals, shifted
 
 N_EPISODES, LENGTH = 40, 150
 
@@ -114,8 +114,10 @@ def test_pruned_search_matches_an_exhaustive_search(beam: int, last: str) -> Non
     planted ^= rng.random(n) < 0.05  # 5% of states flipped
     want_iou, want_holds = _brute_force(planted[fit], literals.values[fit])
     for prune in (True, False):
-        found = explain_units(planted[:, None].astype(np.float32), literals, held,
-                              config=ExplainConfig(beam=beam, prune=prune)).units[0]
+        result = explain_units(planted[:, None].astype(np.float32), literals, held,
+                               config=ExplainConfig(beam=beam, prune=prune))
+        assert (result.pruned > 0) == prune
+        found = result.units[0]
         formula = Formula(tuple(literals.names.index(name) for name in found.literals), found.ops, found.negated)
         assert found.scores.fit_iou == pytest.approx(want_iou, abs=1e-6)
         np.testing.assert_array_equal(formula.holds(literals.values[fit]), want_holds)
@@ -148,3 +150,30 @@ def test_formula_text_brackets_mixed_operations() -> None:
     assert Formula((0, 1, 2), ("OR", "AND NOT")).text(names) == "(A OR B) AND NOT (dot in 3 steps)"
     assert Formula((2,), negated=True).text(names) == "NOT (dot in 3 steps)"
     assert Formula((0, 1, 2), ("AND", "AND")).text(names) == "A AND B AND (dot in 3 steps)"
+
+
+def test_rule_and_summary_count_every_live_unit() -> None:
+    episodes, facts, fit, held = _game()
+    rng = np.random.default_rng(5)
+    n = N_EPISODES * LENGTH
+    literals = build_literals(facts, {}, ["E"], episodes, fit)
+    units = np.stack([facts["A"] & ~facts["B"], rng.random(n) < 0.05, ~facts["C"]], 1).astype(np.float32)
+    found = explain_units(units, literals, held)
+    assert [e is not None and e.explained for e in found.units] == [True, False, False]
+    summary = found.summary()
+    # The unit on ~90% of states is live but never searched: unexplained, F1 0 in the mean.
+    assert summary["n_units"] == 3 and summary["n_explained"] == 1
+    assert summary["mean_f1"] == pytest.approx((1.0 + found.units[1].scores.f1 + 0.0) / 3)
+    assert found.summary(np.array([True, False, False]))["explained_fraction"] == 1.0
+
+
+def test_game_literals_threshold_continuous_facts_and_shift_binary_ones() -> None:
+    rng = np.random.default_rng(2)
+    n = 600
+    decoded = {"dead": rng.random(n) < 0.1, "nearest_ghost_distance": rng.uniform(0, 150, n),
+               "pacman_region": rng.integers(0, 9, n), "pacman_tile": rng.integers(0, 256, n)}
+    names = game_literals(decoded, "ms_pacman", np.repeat(np.arange(6), 100), np.ones(n, bool)).names
+    assert any(name.startswith("nearest_ghost_distance <= ") for name in names)
+    assert not any(name.startswith(("nearest_ghost_distance=", "pacman_tile")) for name in names)
+    assert {"dead", "dead 3 steps ago", "dead in 10 steps", "dead within next 30 steps"} <= set(names)
+    assert any(name.startswith("pacman_region=") for name in names)

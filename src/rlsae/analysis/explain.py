@@ -162,6 +162,7 @@ class Explanations:
     live: np.ndarray  # [u] fires (above 0) on >= min_firings held-out states: the units a share counts
     rule: ExplainRule
     config: ExplainConfig = field(default_factory=ExplainConfig)
+    pruned: float = 0.0  # share of the last step's candidates the upper bounds left uncounted
 
     def summary(self, units: np.ndarray | None = None) -> dict[str, Any]:
         """Over the live units (and ``units``, a mask, if given): how many are explained, and the mean
@@ -184,6 +185,7 @@ class _Search:
     best: tuple[float, Formula]  # (fitting IoU, formula)
     beam: list[tuple[float, Formula]]  # the last step's formulas, best first
     alive: np.ndarray = field(default_factory=lambda: np.zeros((0, 3, 0), bool))  # [B, 3, L] may still win
+    candidates: int = 0  # the last step's candidates before the bounds (no literal twice)
 
 
 def _candidates(n_fires: float, fl: np.ndarray, counts: _Counts, fg: np.ndarray, size_g: np.ndarray,
@@ -288,6 +290,7 @@ def _mark(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig)
     bound = _bounds(float(len(sub)), sub.sum(0), counts.sizes, fg, size_g, a)
     need = search.best[0] + cfg.margin if cfg.prune else -np.inf
     search.alive = (bound >= need) & ~repeated[:, None]
+    search.candidates = 3 * int((~repeated).sum())
 
 
 def _finish(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig) -> None:
@@ -340,10 +343,10 @@ def _start(activations: np.ndarray, literals: Literals, fit: np.ndarray, counts:
 
 
 def _search_all(activations: np.ndarray, literals: Literals, fit: np.ndarray,
-                cfg: ExplainConfig) -> list[_Search | None]:
+                cfg: ExplainConfig) -> tuple[list[_Search | None], float]:
     """Every unit's search on the fitting split: threshold and single literals, then one literal more
     per pass over the units; the third literal in two passes, bounds first, with the counts of |g and l|
-    between them shared by every unit whose beam holds g."""
+    between them shared by every unit whose beam holds g. Returns the searches and the share pruned."""
     fit_rows = np.flatnonzero(fit)
     counts = _Counts(literals.values[fit_rows])
     searches = _start(activations, literals, fit, counts, cfg)
@@ -353,7 +356,9 @@ def _search_all(activations: np.ndarray, literals: Literals, fit: np.ndarray,
         _each_unit(searches, activations, fit_rows, counts, lambda s, sub: _mark(s, sub, counts, cfg))
         counts.fill({f for s in searches if s is not None for (_, f), alive in zip(s.beam, s.alive) if alive.any()})
         _each_unit(searches, activations, fit_rows, counts, lambda s, sub: _finish(s, sub, counts, cfg))
-    return searches
+    marked = [s for s in searches if s is not None and cfg.max_literals == 3]
+    total = sum(s.candidates for s in marked)
+    return searches, 1 - sum(int(s.alive.sum()) for s in marked) / total if total else 0.0
 
 
 def held_out_scores(activation: np.ndarray, holds: np.ndarray, level: float, fit_iou: float,
@@ -379,7 +384,7 @@ def explain_units(activations: np.ndarray, literals: Literals, held: np.ndarray,
     (whole episodes; rows in play order if the literals look along episodes) and scored on ``held``."""
     rule, cfg = rule or ExplainRule(), config or ExplainConfig()
     held = np.asarray(held, bool)
-    searches = _search_all(activations, literals, ~held, cfg)
+    searches, pruned = _search_all(activations, literals, ~held, cfg)
     held_rows = np.flatnonzero(held)
     held_values = literals.values[held_rows]
     out: list[Explanation | None] = []
@@ -397,4 +402,4 @@ def explain_units(activations: np.ndarray, literals: Literals, held: np.ndarray,
             out.append(Explanation(start + j, formula.text(literals.names),
                                    tuple(literals.names[i] for i in formula.literals), formula.ops,
                                    formula.negated, scores, rule.passes(scores)))
-    return Explanations(tuple(out), live, rule, cfg)
+    return Explanations(tuple(out), live, rule, cfg, pruned)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlsae.common.errors import UserError
+from rlsae.envs.facts import binary_facts, fact_table
+from rlsae.envs.games import game_spec
 from rlsae.envs.sequences import episode_array, within_next
 
 SHIFTS = (1, 3, 10, 30)  # steps: the next action's effect, a short move, about a corridor, a power pill's life
@@ -106,3 +108,17 @@ def build_literals(facts: dict[str, np.ndarray], numeric: dict[str, np.ndarray],
             kept.append(values)
     values = np.stack(kept, 1) if kept else np.zeros((n, 0), bool)
     return Literals(tuple(names), values)
+
+
+def game_literals(decoded: dict[str, np.ndarray], game: str, episode_ids: np.ndarray,
+                  fit: np.ndarray) -> Literals:
+    """The literals of a game, from ``decode_facts``' arrays (rows in play order): its boolean facts (one-hot
+    categories; the names the spec's ``table_excludes`` starts, such as a fine tile grid, left out), quantile
+    thresholds on its continuous facts (in place of their fixed bins) and its binary facts shifted in time."""
+    spec = game_spec(game)
+    table = fact_table(spec)
+    continuous = [name for name, fact in table.items() if fact.kind == "continuous" and name in decoded]
+    binary = [name for name, fact in table.items() if fact.kind == "binary" and name in decoded]
+    facts = {name: values for name, values in binary_facts(decoded, game).items()
+             if name.split("=")[0] not in continuous and not name.startswith(spec.table_excludes)}
+    return build_literals(facts, {name: decoded[name] for name in continuous}, binary, episode_ids, fit)
