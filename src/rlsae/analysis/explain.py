@@ -274,13 +274,17 @@ def _beam_counts(search: _Search, sub: np.ndarray,
     return formulas, (sub.T @ held_by).T, held_by.sum(0), size_g, repeated
 
 
+def _extension(formulas: list[Formula]) -> Callable[[tuple[int, ...]], Formula]:
+    """The formula an index (b, op, l) into a [B, 3, L] candidate array stands for."""
+    return lambda i: formulas[i[0]].extend(OPS[i[1]], int(i[2]))
+
+
 def _step(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig) -> None:
     """The next beam, one literal longer, scored exactly (|g and l| for a one-literal g is the Gram row)."""
     formulas, a, fg, size_g, repeated = _beam_counts(search, sub, counts)
     gl = np.stack([counts.with_literals(f) for f in formulas])
     iou = _candidates(float(len(sub)), sub.sum(0), counts, fg, size_g, a, gl)
-    search.beam = _top(np.where(repeated[:, None], -1.0, iou),
-                       lambda i: formulas[i[0]].extend(OPS[i[1]], int(i[2])), cfg.beam)
+    search.beam = _top(np.where(repeated[:, None], -1.0, iou), _extension(formulas), cfg.beam)
     _keep_if_it_pays(search, search.beam, cfg)
 
 
@@ -299,8 +303,7 @@ def _finish(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfi
     gl = np.stack([counts.with_literals(f) if search.alive[b].any() else np.zeros(sub.shape[1], np.float32)
                    for b, f in enumerate(formulas)])
     iou = _candidates(float(len(sub)), sub.sum(0), counts, fg, size_g, a, gl)
-    _keep_if_it_pays(search, _top(np.where(search.alive, iou, -1.0),
-                                  lambda i: formulas[i[0]].extend(OPS[i[1]], int(i[2])), 1), cfg)
+    _keep_if_it_pays(search, _top(np.where(search.alive, iou, -1.0), _extension(formulas), 1), cfg)
 
 
 def _keep_if_it_pays(search: _Search, top: list[tuple[float, Formula]], cfg: ExplainConfig) -> None:
