@@ -7,7 +7,7 @@ temporal (events first: a dot eaten, a life lost), the same fact shifted in time
 3 steps" and "F within the next 3 steps". A shift never looks across an episode boundary: at an episode's
 first (last) steps a past (future) shift that would leave the episode is False. The negation of each
 literal is not stored: the formula search (analysis/explain.py) gets it from the counts (|F and not L| =
-|F| - |F and L|).
+|F| - |F and L|). ``game_literals`` makes a game's literals from ``decode_facts``' arrays.
 """
 
 from __future__ import annotations
