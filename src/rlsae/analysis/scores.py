@@ -137,7 +137,7 @@ def _binned(block: np.ndarray, levels: np.ndarray) -> sparse.csr_matrix | None:
                              shape=(block.shape[0], block.shape[1] * n_t))
 
 
-def _count(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray,
+def count_above(activations: np.ndarray, levels: np.ndarray, facts: np.ndarray,
            held: np.ndarray) -> np.ndarray:
     """[T, u, 2, m + 1]: per threshold and unit, on the fitting (0) and held-out (1) split, the states above
     the threshold where each fact holds; the last column counts all states above it."""
@@ -174,7 +174,7 @@ def detection_scores(activations: np.ndarray, facts: np.ndarray, held: np.ndarra
     held = np.asarray(held, bool)
     fit = ~held
     levels = threshold_levels(activations, fit, thresholds)
-    counts = _count(activations, levels, facts, held)
+    counts = count_above(activations, levels, facts, held)
     fit_hits, fit_fires = counts[:, :, 0, :-1], counts[:, :, 0, -1:]
     fit_positives = facts[fit].sum(0)
     enough = fit_fires >= min_firings
