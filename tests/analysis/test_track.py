@@ -7,7 +7,15 @@ import pytest
 import scipy.sparse
 import torch
 
-from rlsae.analysis.track import BORN_COSINE, Lineage, code_correlation, match_codes, match_features, trace_decoders
+from rlsae.analysis.track import (
+    BORN_COSINE,
+    Lineage,
+    code_correlation,
+    match_codes,
+    match_features,
+    trace,
+    trace_decoders,
+)
 
 D_IN = 128
 
@@ -145,6 +153,12 @@ def test_matching_codes_recovers_a_permutation() -> None:
     m = match_codes(a, b)
     assert m.matched.tolist() == perm.tolist() and m.nearest.tolist() == perm.tolist()
     assert m.matched_similarity.min() > 0.9
+    # The same codes as a lineage: a new feature that fires independently is born; a dropped one is lost.
+    born = np.maximum(rng.standard_normal((2000, 1)), 0)
+    lineage = trace(["a", "b"], [code_correlation(a, np.hstack([b[:, 1:], born]))], [40, 40],
+                    "activation correlation")
+    assert lineage.steps[0].lost_features == [int(perm[0])]
+    assert [f.born for f in lineage.checkpoints[1].features] == [0] * 39 + [1]
 
 
 def test_two_tiny_saes_trained_with_different_seeds_match_better_than_chance(tiny_recording: Path,
@@ -161,7 +175,7 @@ def test_two_tiny_saes_trained_with_different_seeds_match_better_than_chance(tin
                                               log_every=50, save_every=100, dead_window=2048, progress=False,
                                               seed=seed))
         train_sae(cfg)
-        decoders.append(load_sae(tmp_path / f"sae{seed}").W_dec.detach().numpy())
+        decoders.append(load_sae(tmp_path / f"sae{seed}").W_dec)  # a tensor, as loaded
     trained = match_features(*decoders).matched_similarity.mean()
     chance = match_features(decoders[0], _unit(np.random.default_rng(0).standard_normal((32, 512)))).matched_similarity
     # Measured: 0.52 for the trained pair against 0.08 for a random dictionary.

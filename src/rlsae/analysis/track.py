@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
+import torch
 from scipy.optimize import linear_sum_assignment
 
 from rlsae.common.errors import UserError
@@ -39,13 +40,13 @@ class Matching:
     nearest_similarity: np.ndarray
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+def _unit_rows(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    x = x.detach().double().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def decoder_cosine(dec_a: np.ndarray, dec_b: np.ndarray) -> np.ndarray:
-    """Cosine of every B decoder row with every A decoder row: [d_sae_b, d_sae_a]."""
+def decoder_cosine(dec_a: np.ndarray | torch.Tensor, dec_b: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Cosine of every B decoder row with every A decoder row: [d_sae_b, d_sae_a] (numpy arrays or tensors)."""
     if dec_a.ndim != 2 or dec_b.ndim != 2 or dec_a.shape[1] != dec_b.shape[1]:
         raise UserError(f"decoders of shapes {tuple(dec_a.shape)} and {tuple(dec_b.shape)} cannot be compared: "
                         "both must be [d_sae, d_in] on the same layer")
@@ -95,7 +96,7 @@ def assign(similarity: np.ndarray) -> Matching:
     return Matching(matched, matched_similarity, nearest, similarity[np.arange(len(nearest)), nearest])
 
 
-def match_features(dec_a: np.ndarray, dec_b: np.ndarray) -> Matching:
+def match_features(dec_a: np.ndarray | torch.Tensor, dec_b: np.ndarray | torch.Tensor) -> Matching:
     """Each feature of B matched to A by decoder cosine (e.g. ``load_sae(folder).W_dec`` of each)."""
     return assign(decoder_cosine(dec_a, dec_b))
 
@@ -230,8 +231,8 @@ def trace(names: Sequence[str], similarities: Sequence[np.ndarray], sizes: Seque
     return Lineage(measure, threshold, checkpoints, steps)
 
 
-def trace_decoders(names: Sequence[str], decoders: Sequence[np.ndarray], threshold: float = BORN_COSINE) -> Lineage:
+def trace_decoders(names: Sequence[str], decoders: Sequence[np.ndarray | torch.Tensor],
+                   threshold: float = BORN_COSINE) -> Lineage:
     """The lineage of a series of SAEs (in checkpoint order) by decoder cosine; ``decoders`` are their W_dec."""
-    decoders = [np.asarray(d) for d in decoders]
     similarities = [decoder_cosine(a, b) for a, b in zip(decoders, decoders[1:])]
     return trace(names, similarities, [len(d) for d in decoders], "decoder cosine", threshold)
