@@ -1,6 +1,8 @@
 """Feature tracking across checkpoints on planted dictionaries whose births, losses, splits and merges are known."""
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from rlsae.analysis.track import (
     trace,
     trace_decoders,
 )
+from rlsae.common.records import schema
 
 D_IN = 128
 
@@ -125,10 +128,12 @@ def test_a_random_dictionary_traces_almost_nothing_to_a_planted_one() -> None:
     assert lineage.steps[0].born > 54
 
 
-def test_the_lineage_file_reads_back_equal(planted: tuple[Lineage, list[list[str]]], tmp_path: Path) -> None:
+def test_the_lineage_file_reads_back_equal(planted: tuple[Lineage, list[list[str]]], tmp_path: Path,
+                                           conforms: Any) -> None:
     lineage, _ = planted
     lineage.save(tmp_path / "track.json")
     assert Lineage.load(tmp_path / "track.json") == lineage
+    assert conforms(json.loads((tmp_path / "track.json").read_text()), schema(Lineage))
     assert lineage.threshold == BORN_COSINE and lineage.measure == "decoder cosine"
 
 
