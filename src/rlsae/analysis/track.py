@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -178,7 +179,7 @@ class Lineage(Record):
         return out
 
 
-def _step(similarity: np.ndarray, threshold: float) -> tuple[list[dict], np.ndarray]:
+def _step(similarity: np.ndarray, threshold: float) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Each later feature's relations to the earlier checkpoint, and the earlier features that are lost."""
     m = assign(similarity)
     has_ancestor = m.nearest_similarity >= threshold
