@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rlsae.agents.checkpoint import load_agent, resolve_checkpoint
+from rlsae.agents.checkpoint import load_agent, resolve_checkpoint, save_checkpoint
 from rlsae.agents.checkpoint_series import publish_series, series_folders
+from rlsae.agents.qnet import QNetwork
 from rlsae.agents.train import TrainAgentConfig, series_label, train_agent
 from rlsae.common.errors import UserError
 
@@ -41,3 +42,10 @@ def test_the_retired_series_names_say_how_to_make_a_series() -> None:
         resolve_checkpoint("series:1M")
     with pytest.raises(UserError, match="no longer ships.*runs/agent/series"):
         series_folders(Path("series"))
+
+
+def test_a_real_folder_named_series_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "series" / "0", QNetwork(9), {"game": "ms_pacman", "algorithm": "none", "step": 0})
+    monkeypatch.chdir(tmp_path)
+    assert [p.name for p in series_folders(Path("series"))] == ["0"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from rlsae.browser.context import REGION_PAD, regions, related_units
+from rlsae.browser.context import REGION_PAD, cofiring, regions, related_units
 
 
 def test_a_fact_names_a_region_only_where_it_holds_on_a_small_box() -> None:
@@ -31,7 +31,7 @@ def test_related_units_find_the_planted_partners() -> None:
     decoder[3] = decoder[0] + 0.01 * rng.normal(size=d_in)  # 3 writes almost what 0 writes
     encoder = np.zeros((d_in, d))
     encoder[5, 0], encoder[2, 0] = -3.0, 1.0  # 0 reads neuron 5 most (negatively), then neuron 2
-    lists = related_units(codes, decoder, encoder, n=3)
+    lists = related_units(cofiring(codes), decoder, encoder, n=3)
     together = lists[0]["fires with (share of its firings)"]
     assert together[0].unit == 1 and together[0].value == 1.0 and all(r.unit != 2 for r in together)
     assert lists[0]["nearest by decoder (cosine)"][0].unit == 3

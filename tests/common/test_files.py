@@ -14,7 +14,7 @@ from safetensors import SafetensorError
 
 from rlsae.common import outputs
 from rlsae.common.errors import UserError
-from rlsae.common.files import atomic_path, current_umask, load_state, save_state, write_json
+from rlsae.common.files import atomic_path, current_umask, load_state, read_json, save_state, write_json
 from rlsae.sae import build_sae, save_sae
 
 
@@ -105,3 +105,8 @@ def test_results_that_cannot_be_written_are_printed_first(tmp_path: Path, monkey
     with pytest.raises(UserError, match=r"could not write --json '.*r.json' \(disk full\)"):
         outputs.write_results(tmp_path / "r.json", {"score": 512.5}, "--json")
     assert json.loads(capsys.readouterr().out) == {"score": 512.5}
+
+
+def test_a_json_path_that_is_a_folder_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=f"cannot read evaluation '{tmp_path}'"):
+        read_json(tmp_path, "evaluation")

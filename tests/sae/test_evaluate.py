@@ -90,6 +90,13 @@ def test_a_rerun_without_games_keeps_the_earlier_scores_or_refuses(tiny_sae: Pat
         evaluate_sae(EvaluateSAEConfig(sae=sae, episodes=0, json=out, png=tmp_path / "d.png", progress=False))
     assert out.read_bytes() == before
 
+    # A file this rlsae cannot read (here: a key from the future) may hold games too: refused, left as it is.
+    out.write_text(json.dumps({**json.loads(before), "score_from_the_future": 1.0}))
+    unreadable = out.read_bytes()
+    with pytest.raises(UserError, match="without its game scores"):
+        evaluate_sae(EvaluateSAEConfig(sae=sae, episodes=0, json=out, png=tmp_path / "d.png", progress=False))
+    assert out.read_bytes() == unreadable
+
 
 def test_evaluate_outputs_get_the_umask_mode(tiny_sae: Path, tmp_path: Path) -> None:
     evaluate_sae(EvaluateSAEConfig(sae=tiny_sae, episodes=0, json=tmp_path / "e.json", png=tmp_path / "d.png",

@@ -31,7 +31,7 @@ INDEX = "index.json"
 
 def series_folders(folder: Path) -> list[Path]:
     """The checkpoint folders in ``folder`` (a series, or any folder of checkpoint folders), by step."""
-    if str(folder) == SERIES_PREFIX.rstrip(":"):
+    if str(folder) == SERIES_PREFIX.rstrip(":") and not Path(folder).is_dir():
         raise UserError(f"'{folder}': {MAKE_SERIES}; give that folder, e.g. runs/agent/series")
     folder = Path(folder)
     if not folder.is_dir():

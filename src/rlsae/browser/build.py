@@ -122,9 +122,9 @@ def _steering(results: list[SteeredFeature]) -> dict[int, Steering]:
         out[r.feature] = Steering(
             r.mode, r.strength, r.tv_distance, r.score_clean, r.score_steered, r.action_clean, r.action_steered,
             None if r.heatmap is None else Path(r.heatmap), None if r.gif is None else Path(r.gif),
-            note=f"{played}{score_change(r.scores_clean, r.scores_steered)} {r.mode} value "
-                 f"{r.value:.3g} ({r.value / r.max_activation:.3g}x the max activation "
-                 f"{r.max_activation:.3g}).{goal}")
+            note=f"{played}{score_change(r.scores_clean, r.scores_steered)} {r.mode} value {r.value:.3g}"
+                 + (f" ({r.value / r.max_activation:.3g}x the max activation {r.max_activation:.3g})"
+                    if r.max_activation > 0 else " (the feature never fired in the clean games)") + f".{goal}")
     return out
 
 
@@ -210,8 +210,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
     clusters = [Cluster(c, name, np.flatnonzero(result.cluster == c).tolist())
                 for c, name in enumerate(result.cluster_names)]
 
-    sweep_folder = cfg.sweep or cfg.interpret.parent
-    sweep = read_sweep(sweep_folder) if cfg.sweep or (sweep_folder / SWEEP_JSON).is_file() else None
+    sweep = read_sweep(cfg.sweep) if cfg.sweep else _found_sweep(cfg.interpret.parent)
     s = result.summary
     agent_manifest = rec.manifest.get("agent", {}).get("manifest", {})
     metrics: dict[str, float | None] = {"live_features": s.n_live,
@@ -253,8 +252,21 @@ def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
     sae = load_sae(sae_folder)
     codes = sparse_codes(sae, rec, rows)
     decoder, sample = sae.W_dec.detach().numpy(), codes[np.searchsorted(rows, result.states)]
-    related = related_units(sample, decoder, sae.W_enc.detach().numpy())
-    return step_facts, codes, related, feature_layout(cofiring(sample)[1], result.alive, feature_map(decoder))
+    cofired = cofiring(sample)  # one d x d product, read by the related lists and the map
+    related = related_units(cofired, decoder, sae.W_enc.detach().numpy())
+    return step_facts, codes, related, feature_layout(cofired[1], result.alive, feature_map(decoder))
+
+
+def _found_sweep(folder: Path) -> Sweep | None:
+    """The sweep beside the interpret folder, if any; one this rlsae cannot read is left out with a note (it was
+    not asked for, so it does not stop the browser)."""
+    if not (folder / SWEEP_JSON).is_file():
+        return None
+    try:
+        return read_sweep(folder)
+    except UserError as err:
+        print(f"note: the sweep beside the interpret output is left out: {err}")
+        return None
 
 
 def read_sweep(folder: Path) -> Sweep:

@@ -130,12 +130,12 @@ def cofiring(codes: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     return together, together / np.maximum(counts[:, None] + counts[None, :] - together, 1)
 
 
-def related_units(codes: sp.csr_matrix, decoder: np.ndarray, encoder: np.ndarray,
+def related_units(cofired: tuple[np.ndarray, np.ndarray], decoder: np.ndarray, encoder: np.ndarray,
                   n: int = RELATED_SHOWN) -> list[dict[str, list[Related]]]:
-    """Per feature: the features it fires with (ranked by Jaccard index over ``codes``' states, shown as the
-    share of its firings on which the other fires too), its nearest features by decoder cosine, and the
-    neurons with the largest |encoder| (reads) and |decoder| (writes) weights, signed."""
-    together, jaccard = cofiring(codes)
+    """Per feature: the features it fires with (``cofiring``'s counts and Jaccard index, ranked by Jaccard and
+    shown as the share of its firings on which the other fires too), its nearest features by decoder cosine,
+    and the neurons with the largest |encoder| (reads) and |decoder| (writes) weights, signed."""
+    together, jaccard = cofired
     counts = np.diag(together)
     unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
     cosine = unit @ unit.T

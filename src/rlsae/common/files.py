@@ -82,6 +82,8 @@ def read_json(path: Path, what: str = "file") -> Any:
         raise UserError(f"{what} '{path}' is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{what} '{path}' is not valid JSON ({err})") from None
+    except OSError as err:  # a folder, no permission: the user's path, so a message, not a traceback
+        raise UserError(f"cannot read {what} '{path}' ({err.strerror or err})") from None
 
 
 # ---- resume state: nested dicts/lists of tensors and JSON scalars ----

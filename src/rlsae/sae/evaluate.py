@@ -99,8 +99,9 @@ def _earlier_games(out: Path, digest: str, recording: str) -> dict[str, Any]:
         return {}
     try:
         earlier = Evaluation.load(out)
-    except UserError:  # nothing readable to keep
-        return {}
+    except UserError as err:  # it may hold hours of games this rlsae cannot read: never overwrite it silently
+        raise UserError(f"{err}; --episodes 0 would replace it without its game scores: pass --episodes N to "
+                        "play them again, or --json another file") from None
     if not earlier.played:
         return {}
     if earlier.sae_weights_sha256 == digest and earlier.recording == recording:
