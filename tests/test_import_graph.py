@@ -1,7 +1,7 @@
 """rlsae's modules import down the pipeline and never in a circle (read from the source with ``ast``).
 
 Layers, bottom to top: the package root (its version), config and common; envs; agents; record; sae;
-analysis; browser; the commands (cli, demo, sweep) and the stage table they share. A module may import from
+analysis; browser; the commands (cli, demo, sweep, track) and the stage table they share. A module may import from
 its own layer or below.
 """
 
@@ -14,7 +14,7 @@ import rlsae
 
 PACKAGE = Path(rlsae.__file__).parent
 LAYERS = (("__init__", "config", "common"), ("envs",), ("agents",), ("record",), ("sae",), ("analysis",),
-          ("browser",), ("cli", "demo", "stages", "sweep"))
+          ("browser",), ("cli", "demo", "stages", "sweep", "track"))
 LAYER = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 
 

@@ -157,7 +157,7 @@ class Lineage(Record):
     """Every checkpoint's features traced to the previous checkpoint's, and what each step changed."""
 
     KIND = "rlsae-track"
-    WRITER = "rlsae.analysis.track.trace_decoders"  # the library call; the `rlsae track` command is to come
+    WRITER = "rlsae track"  # the command over trace_decoders (named in "rerun ..." messages)
 
     measure: str
     """What "similar" means: "decoder cosine" or "activation correlation"."""

@@ -29,13 +29,14 @@ SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"  # `rlsae sweep`'s result and 
 # kind -> the command that writes it
 KINDS = {"agent": "rlsae train-agent", "recording": "rlsae record", "sae": "rlsae train-sae",
          "interpret": "rlsae interpret", "steer": "rlsae steer", "browser": "rlsae browse", "demo": "rlsae demo",
-         "sweep": "rlsae sweep"}
+         "sweep": "rlsae sweep", "track": "rlsae track"}
 # "kind" / "format" values in the manifest.json of each stage that writes one
 _MANIFEST_KINDS = {"rlsae-recording": "recording", "rlsae-interpret": "interpret", "rlsae-browser": "browser"}
 # files or folders that mark a kind of output written before markers existed
 _SIGNS = (("cfg.json", "sae"), ("sae_weights.safetensors", "sae"), ("checkpoint", "sae"), ("steering.json", "steer"),
           ("index.html", "browser"), ("latest", "agent"), ("best", "agent"), ("model.safetensors", "agent"),
-          ("summary.json", "demo"), ("sweep.json", "sweep"), ("recording", "demo"))
+          ("summary.json", "demo"), ("sweep.json", "sweep"), ("track.json", "track"),
+          ("recording", "demo"))
 
 
 def _oserror(err: OSError) -> str:

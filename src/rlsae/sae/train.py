@@ -451,6 +451,8 @@ def train_sae(cfg: TrainSAEConfig, trainer: type[Trainer] = Trainer) -> dict[str
     recording = Recording.open(cfg.recording)
     train = load_split(recording, cfg.heldout_fraction, heldout=False, max_states=cfg.max_states, seed=cfg.seed)
     heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=200_000, seed=cfg.seed)
+    agent = recording.manifest.get("agent", {}).get("manifest", {})
+    # agent_step orders SAEs of a checkpoint series (`rlsae track`)
     metadata = {"hook_name": recording.manifest["layer"], "recording": str(cfg.recording.resolve()),
-                "agent": recording.manifest.get("agent", {}).get("manifest", {}).get("command")}
+                "agent": agent.get("command"), "agent_step": agent.get("step")}
     return trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata).run()

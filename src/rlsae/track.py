@@ -1,0 +1,126 @@
+"""`rlsae track`: follow SAE features across an agent's checkpoints.
+
+Reads a series of SAEs trained on the same layer at successive checkpoints (a folder of SAE folders, or a
+`rlsae sweep` output, where ``--arm`` picks ``<checkpoint>/<arm>/sae``), matches each SAE's features to the
+previous one's by decoder cosine (:mod:`rlsae.analysis.track`) and writes the lineage:
+
+    out/track.json   the Lineage record: every feature's ancestor, birth checkpoint, splits and merges
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlsae.analysis.track import Lineage, trace_decoders
+from rlsae.common.errors import UserError
+from rlsae.common.files import read_json
+from rlsae.config import option
+from rlsae.sae.io import CFG, load_log10_density, load_sae, read_sae_config
+from rlsae.stages import TRAIN_SAE
+from rlsae.sweep import ARMS
+
+TRACK_JSON = "track.json"
+
+
+@dataclass
+class TrackConfig:
+    series: Path = option(Path("runs/sweep"), "a folder of SAE folders, or a `rlsae sweep` output folder")
+    arm: str = option("default", "in a sweep output, the arm whose SAEs are tracked", choices=list(ARMS))
+    out: Path = option(Path("runs/track"), "output folder (track.json)")
+    progress: bool = option(True, "show progress bars")
+
+    def __post_init__(self) -> None:
+        self.series, self.out = Path(self.series), Path(self.out)
+
+
+@dataclass(frozen=True)
+class SeriesSAE:
+    name: str
+    folder: Path
+    step: int | None
+    """The agent step its recording was made at, when known."""
+
+
+def _recording_step(metadata: dict[str, Any]) -> int | None:
+    """The agent step in the manifest of the recording the SAE was trained on, if that is still there."""
+    recording = metadata.get("recording")
+    manifest = Path(recording) / "manifest.json" if isinstance(recording, str) else None
+    if manifest is None or not manifest.is_file():
+        return None
+    try:
+        step = read_json(manifest, "recording manifest").get("agent", {}).get("manifest", {}).get("step")
+    except (UserError, AttributeError):
+        return None
+    return step if isinstance(step, int) else None
+
+
+def agent_step(folder: Path) -> int | None:
+    """The agent step an SAE was trained at: its cfg.json's ``agent_step`` (train-sae writes it), else its
+    recording's; None when neither says."""
+    metadata = read_sae_config(folder).get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    step = metadata.get("agent_step")
+    return step if isinstance(step, int) else _recording_step(metadata)
+
+
+def series_saes(series: Path, arm: str) -> list[SeriesSAE]:
+    """The SAEs of ``series`` in checkpoint order: by agent step when every SAE knows it, else by name."""
+    if not series.is_dir():
+        raise UserError(f"--series '{series}' is not a folder (give a folder of SAE folders or a sweep output)")
+    children = sorted(p for p in series.iterdir() if p.is_dir())
+    folders = {p.name: p for p in children if (p / CFG).is_file()}
+    if not folders:  # a sweep output: <checkpoint>/<arm>/sae
+        folders = {p.name: TRAIN_SAE.path(p / arm) for p in children if TRAIN_SAE.done(p / arm)}
+    saes = [SeriesSAE(name, folder, agent_step(folder)) for name, folder in folders.items()]
+    if len(saes) < 2:
+        raise UserError(f"--series '{series}' holds {len(saes)} SAE(s) (folders with {CFG}, or a sweep's "
+                        f"<checkpoint>/{arm}/{TRAIN_SAE.folder}); tracking needs at least 2")
+    if all(s.step is not None for s in saes):
+        saes.sort(key=lambda s: (s.step, s.name))
+    return saes
+
+
+def live_features(folder: Path) -> list[int] | None:
+    """The features that fired on the SAE's held-out states (its sparsity file), or None without one."""
+    log10 = load_log10_density(folder)
+    # The sparsity file writes log10(1e-10) for a latent that never fired.
+    return None if log10 is None else [int(i) for i in (log10 > -10).nonzero().flatten()]
+
+
+def run_track(cfg: TrackConfig) -> tuple[list[SeriesSAE], Lineage]:
+    """The series' SAEs in order and their lineage, saved to ``cfg.out``/track.json."""
+    saes = series_saes(cfg.series, cfg.arm)
+    decoders = []
+    for sae in saes:
+        weights = load_sae(sae.folder).W_dec.detach()
+        if decoders and weights.shape[1] != decoders[0].shape[1]:
+            raise UserError(f"--series '{cfg.series}': SAE '{sae.folder}' reads {weights.shape[1]} inputs but "
+                            f"'{saes[0].folder}' reads {decoders[0].shape[1]}: track SAEs of one layer")
+        decoders.append(weights)
+    lineage = trace_decoders([s.name for s in saes], decoders)
+    lineage.save(cfg.out / TRACK_JSON)
+    return saes, lineage
+
+
+def format_lineage(lineage: Lineage, saes: list[SeriesSAE], live: list[int] | None) -> str:
+    order = "agent step" if all(s.step is not None for s in saes) else "folder name"
+    lines = [f"{len(saes)} SAEs in {order} order: " + ", ".join(s.name for s in saes)]
+    for step in lineage.steps:
+        lines.append(f"  {step.before} -> {step.after}: {step.born:,} born, {step.lost:,} lost, {step.split:,} split, "
+                     f"{step.merged:,} merged; {step.traced:.1%} traced (cosine >= {lineage.threshold:g})")
+    final = lineage.checkpoints[-1]
+    chosen = [final.features[i] for i in live] if live is not None else final.features
+    which = "live features" if live is not None else "features (no sparsity file: live ones unknown)"
+    traced = sum(f.ancestor is not None for f in chosen) / max(len(chosen), 1)
+    lines.append(f"{final.name}: {traced:.1%} of its {len(chosen):,} {which} have an ancestor in "
+                 f"{lineage.checkpoints[-2].name}")
+    return "\n".join(lines)
+
+
+def main(cfg: TrackConfig) -> None:
+    saes, lineage = run_track(cfg)
+    print(format_lineage(lineage, saes, live_features(saes[-1].folder)))
+    print(f"lineage: {cfg.out / TRACK_JSON}")
+

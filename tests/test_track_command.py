@@ -1,0 +1,98 @@
+"""`rlsae track` end to end on tiny saved SAEs whose lineage is known: a row-permuted copy traces fully, replaced
+rows are born; a sweep output is read through --arm; a series it cannot track is a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlsae.analysis.track import Lineage
+from rlsae.cli import main
+from rlsae.sae import build_sae
+from rlsae.sae.io import save_sae
+
+D_IN, D_SAE, REPLACED = 16, 12, 3
+
+
+def _save(folder: Path, decoder: torch.Tensor, step: int | None = None,
+          log10_density: torch.Tensor | None = None) -> None:
+    sae = build_sae("topk", decoder.shape[1], decoder.shape[0], k=2)
+    with torch.no_grad():
+        sae.W_dec.copy_(decoder)
+    save_sae(folder, sae, None if step is None else {"agent_step": step}, log10_density)
+
+
+def _planted(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Three decoders over orthonormal directions: the first, its rows permuted, then that with REPLACED rows
+    swapped for directions the series never had."""
+    basis = torch.linalg.qr(torch.randn(D_IN, D_IN, generator=torch.Generator().manual_seed(seed)))[0].T
+    first = basis[:D_SAE]
+    permuted = first[torch.randperm(D_SAE, generator=torch.Generator().manual_seed(seed + 1))]
+    replaced = permuted.clone()
+    replaced[:REPLACED] = basis[D_SAE:D_SAE + REPLACED]
+    return first, permuted, replaced
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["track", "--no-progress", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_track_orders_by_agent_step_and_counts_births(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, permuted, replaced = _planted()
+    series = tmp_path / "series"
+    # Folder names sort the other way round from the steps: the steps must decide the order.
+    dead = torch.zeros(D_SAE)
+    dead[:REPLACED] = -10.0  # the replaced rows never fired: the live features are the traced ones
+    _save(series / "c", first, step=100)
+    _save(series / "b", permuted, step=200)
+    _save(series / "a", replaced, step=300, log10_density=dead)
+
+    code, out, err = _run(capsys, "--series", str(series), "--out", str(tmp_path / "track"))
+    assert code == 0, err
+    lineage = Lineage.load(tmp_path / "track" / "track.json")
+    assert [c.name for c in lineage.checkpoints] == ["c", "b", "a"]
+    assert [s.traced for s in lineage.steps] == [1.0, (D_SAE - REPLACED) / D_SAE]
+    assert [s.born for s in lineage.steps] == [0, REPLACED]
+    assert [s.lost for s in lineage.steps] == [0, REPLACED]
+    assert "agent step order" in out
+    assert "c -> b: 0 born, 0 lost, 0 split, 0 merged; 100.0% traced (cosine >= 0.7)" in out
+    assert f"b -> a: {REPLACED} born, {REPLACED} lost" in out
+    assert f"100.0% of its {D_SAE - REPLACED} live features have an ancestor in b" in out
+
+
+def test_track_reads_a_sweep_arm_and_orders_by_name_without_steps(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    first, permuted, replaced = _planted(1)
+    sweep = tmp_path / "sweep"
+    for name, decoder in (("1M", first), ("2M", replaced)):
+        _save(sweep / name / "talk" / "sae", decoder)
+    _save(sweep / "1M" / "default" / "sae", permuted)  # another arm: not read
+
+    code, out, err = _run(capsys, "--series", str(sweep), "--arm", "talk", "--out", str(tmp_path / "track"))
+    assert code == 0, err
+    lineage = Lineage.load(tmp_path / "track" / "track.json")
+    assert [c.name for c in lineage.checkpoints] == ["1M", "2M"]
+    assert lineage.steps[0].born == REPLACED
+    assert "folder name order" in out
+    assert f"of its {D_SAE} features (no sparsity file: live ones unknown)" in out
+
+
+def test_track_refuses_one_sae(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _save(tmp_path / "series" / "only", _planted()[0])
+    code, _, err = _run(capsys, "--series", str(tmp_path / "series"), "--out", str(tmp_path / "track"))
+    assert code != 0
+    assert "holds 1 SAE(s)" in err and "tracking needs at least 2" in err
+    assert not (tmp_path / "track").exists()
+
+
+def test_track_refuses_saes_of_different_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _save(tmp_path / "series" / "a", _planted()[0])
+    _save(tmp_path / "series" / "b", torch.randn(D_SAE, D_IN // 2))
+    code, _, err = _run(capsys, "--series", str(tmp_path / "series"), "--out", str(tmp_path / "track"))
+    assert code != 0
+    assert f"reads {D_IN // 2} inputs" in err and f"reads {D_IN}" in err
+    assert len(err.strip().splitlines()) == 1
