@@ -3,7 +3,9 @@ rows are born; a sweep output is read through --arm; a series it cannot track is
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,12 +18,12 @@ from rlsae.sae.io import save_sae
 D_IN, D_SAE, REPLACED = 16, 12, 3
 
 
-def _save(folder: Path, decoder: torch.Tensor, step: int | None = None,
+def _save(folder: Path, decoder: torch.Tensor, metadata: dict[str, Any] | None = None,
           log10_density: torch.Tensor | None = None) -> None:
     sae = build_sae("topk", decoder.shape[1], decoder.shape[0], k=2)
     with torch.no_grad():
         sae.W_dec.copy_(decoder)
-    save_sae(folder, sae, None if step is None else {"agent_step": step}, log10_density)
+    save_sae(folder, sae, metadata, log10_density)
 
 
 def _planted(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -47,9 +49,9 @@ def test_track_orders_by_agent_step_and_counts_births(tmp_path: Path, capsys: py
     # Folder names sort the other way round from the steps: the steps must decide the order.
     dead = torch.zeros(D_SAE)
     dead[:REPLACED] = -10.0  # the replaced rows never fired: the live features are the traced ones
-    _save(series / "c", first, step=100)
-    _save(series / "b", permuted, step=200)
-    _save(series / "a", replaced, step=300, log10_density=dead)
+    _save(series / "c", first, {"agent_step": 100})
+    _save(series / "b", permuted, {"agent_step": 200})
+    _save(series / "a", replaced, {"agent_step": 300}, dead)
 
     code, out, err = _run(capsys, "--series", str(series), "--out", str(tmp_path / "track"))
     assert code == 0, err
@@ -79,6 +81,20 @@ def test_track_reads_a_sweep_arm_and_orders_by_name_without_steps(tmp_path: Path
     assert lineage.steps[0].born == REPLACED
     assert "folder name order" in out
     assert f"of its {D_SAE} features (no sparsity file: live ones unknown)" in out
+
+
+def test_track_orders_older_saes_by_their_recordings_step(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """An SAE trained before train-sae stored agent_step: the step comes from its recording's manifest."""
+    for name, step, decoder in (("early", 5_000_000, _planted()[0]), ("late", 1_000, _planted()[1])):
+        recording = tmp_path / "recordings" / name
+        recording.mkdir(parents=True)
+        (recording / "manifest.json").write_text(json.dumps({"agent": {"manifest": {"step": step}}}))
+        _save(tmp_path / "series" / name, decoder, {"recording": str(recording)})
+    code, out, err = _run(capsys, "--series", str(tmp_path / "series"), "--out", str(tmp_path / "track"))
+    assert code == 0, err
+    assert [c.name for c in Lineage.load(tmp_path / "track" / "track.json").checkpoints] == ["late", "early"]
+    assert "agent step order" in out
 
 
 def test_track_refuses_one_sae(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from rlsae.analysis.track import Lineage, trace_decoders
 from rlsae.common.errors import UserError
 from rlsae.common.files import read_json
+from rlsae.common.progress import ProgressBar
 from rlsae.config import option
 from rlsae.sae.io import CFG, load_log10_density, load_sae, read_sae_config
 from rlsae.stages import TRAIN_SAE
@@ -93,7 +94,7 @@ def run_track(cfg: TrackConfig) -> tuple[list[SeriesSAE], Lineage]:
     """The series' SAEs in order and their lineage, saved to ``cfg.out``/track.json."""
     saes = series_saes(cfg.series, cfg.arm)
     decoders = []
-    for sae in saes:
+    for sae in ProgressBar(saes, desc="track: loading SAEs", unit="SAE", disable=not cfg.progress):
         weights = load_sae(sae.folder).W_dec.detach()
         if decoders and weights.shape[1] != decoders[0].shape[1]:
             raise UserError(f"--series '{cfg.series}': SAE '{sae.folder}' reads {weights.shape[1]} inputs but "
