@@ -16,6 +16,13 @@ class Clusters:
     members: list[list[int]]
 
 
+
+def unit_rows(x: torch.Tensor | np.ndarray, dtype: type | None = None) -> np.ndarray:
+    """The rows of ``x`` (e.g. decoder directions) scaled to unit length, as a numpy array (of ``dtype`` if
+    given); an all-zero row stays zero."""
+    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
 def spherical_kmeans(directions: torch.Tensor | np.ndarray, k: int, iterations: int = 30,
                      seed: int = 0) -> np.ndarray:
     """k-means on the unit sphere (cosine similarity): cluster id per row.
@@ -23,9 +30,7 @@ def spherical_kmeans(directions: torch.Tensor | np.ndarray, k: int, iterations: 
     Centres start from farthest-point seeding, so well-separated groups each get a centre. NumPy, not
     torch: these are many small products, where torch's thread start-up dominates on a busy machine.
     """
-    x = np.asarray(directions.detach().cpu() if isinstance(directions, torch.Tensor) else directions,
-                   np.float32)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x = unit_rows(directions, np.float32)
     chosen = [int(np.random.default_rng(seed).integers(len(x)))]
     closeness = x @ x[chosen[0]]
     for _ in range(1, k):
@@ -66,8 +71,7 @@ def cluster_features(decoder: torch.Tensor, alive: np.ndarray, labels: list[str 
 def feature_map(decoder: torch.Tensor | np.ndarray) -> np.ndarray:
     """2-D coordinates [d_sae, 2] of the features: the first two principal components of their unit decoder
     directions (features that write alike land together), each axis scaled to [-1, 1]."""
-    d = np.asarray(decoder.detach().cpu() if isinstance(decoder, torch.Tensor) else decoder, dtype=np.float64)
-    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    d = unit_rows(decoder, np.float64)
     d -= d.mean(0)
     _, _, vt = np.linalg.svd(d, full_matrices=False)
     xy = d @ vt[:2].T

@@ -18,6 +18,7 @@ import scipy.sparse
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from rlsae.analysis.clusters import unit_rows
 from rlsae.common.errors import UserError
 from rlsae.common.records import Record, number
 
@@ -41,17 +42,12 @@ class Matching:
     nearest_similarity: np.ndarray
 
 
-def _unit_rows(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    x = x.detach().double().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def decoder_cosine(dec_a: np.ndarray | torch.Tensor, dec_b: np.ndarray | torch.Tensor) -> np.ndarray:
     """Cosine of every B decoder row with every A decoder row: [d_sae_b, d_sae_a] (numpy arrays or tensors)."""
     if dec_a.ndim != 2 or dec_b.ndim != 2 or dec_a.shape[1] != dec_b.shape[1]:
         raise UserError(f"decoders of shapes {tuple(dec_a.shape)} and {tuple(dec_b.shape)} cannot be compared: "
                         "both must be [d_sae, d_in] on the same layer")
-    return _unit_rows(dec_b) @ _unit_rows(dec_a).T
+    return unit_rows(dec_b, np.float64) @ unit_rows(dec_a, np.float64).T
 
 
 def code_correlation(codes_a: np.ndarray | scipy.sparse.spmatrix, codes_b: np.ndarray | scipy.sparse.spmatrix,

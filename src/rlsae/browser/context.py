@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from rlsae.analysis.clusters import unit_rows
 from rlsae.analysis.features import encode_batches
 from rlsae.browser.data import Related
 from rlsae.envs.conjunctions import SEPARATOR
@@ -137,7 +138,7 @@ def related_units(cofired: tuple[np.ndarray, np.ndarray], decoder: np.ndarray, e
     and the neurons with the largest |encoder| (reads) and |decoder| (writes) weights, signed."""
     together, jaccard = cofired
     counts = np.diag(together)
-    unit = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(decoder)
     cosine = unit @ unit.T
     out = []
     for f in range(len(decoder)):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlsae.analysis.clusters import unit_rows
+
 
 @dataclass(frozen=True)
 class LayoutConfig:
@@ -37,7 +39,7 @@ SPAN = 97.5  # percentile of |position| that the map's half-width shows
 
 def cosine_similarity(directions: np.ndarray) -> np.ndarray:
     """[n, n] cosine of each pair of rows of ``directions`` (e.g. decoder directions)."""
-    unit = directions / np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(directions)
     return unit @ unit.T
 
 
