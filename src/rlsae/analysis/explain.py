@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from rlsae.analysis.literals import Literals
+from rlsae.analysis.place import Places, best_regions
 from rlsae.analysis.scores import MIN_FIRINGS, count_above, threshold_levels
 from rlsae.common.records import number
 
@@ -66,6 +68,7 @@ class ExplainConfig:
     thresholds: tuple[float, ...] = THRESHOLDS
     min_firings: int = MIN_FIRINGS  # fitting-split firings a unit needs at a threshold to be searched
     prune: bool = True  # False: count every candidate (the reference the pruned search must match)
+    place: bool = True  # each unit's place literal, where the literals know the player's tile
 
     def __post_init__(self) -> None:
         if self.beam < 1 or not 1 <= self.max_literals <= 3:
@@ -152,6 +155,7 @@ class Explanation:
     negated: bool              # NOT the first literal
     scores: ExplanationScores
     explained: bool            # the rule passes
+    place_tiles: tuple[int, ...] = ()  # the tiles of the unit's place literal, if the formula uses it
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,30 @@ class Explanations:
 
 
 @dataclass
+class _Place:
+    """One unit's place literal on the fitting split: its formulas name it by the index L (one past the
+    shared literals), and the counts that involve it are this unit's own."""
+
+    unit: int
+    tiles: np.ndarray  # the region's tiles, by the unit's firing rate there, highest first
+    mask: np.ndarray   # [T] the region as a tile mask
+    holds: np.ndarray  # [n_fit] the player is in the region
+    row: np.ndarray    # [L] |P and l| for every shared literal l
+    size: float        # |P|
+
+
+class _WithPlace:
+    """The fitting split's literal matrix with the unit's place literal as column L, without a copy:
+    ``Formula.holds`` reads ``values[:, i]`` only."""
+
+    def __init__(self, values: np.ndarray, place: np.ndarray) -> None:
+        self.values, self.place, self.n = values, place, values.shape[1]
+
+    def __getitem__(self, key: tuple[slice, int]) -> np.ndarray:
+        return self.place if key[1] == self.n else self.values[key]
+
+
+@dataclass
 class _Search:
     """One unit's search state between the passes over all units."""
 
@@ -184,20 +212,21 @@ class _Search:
     fraction: float  # that level as a fraction of the unit's max on the fitting split
     best: tuple[float, Formula]  # (fitting IoU, formula)
     beam: list[tuple[float, Formula]]  # the last step's formulas, best first
+    place: _Place | None = None
     alive: np.ndarray = field(default_factory=lambda: np.zeros((0, 3, 0), bool))  # [B, 3, L] may still win
     candidates: int = 0  # the last step's candidates before the bounds (no literal twice)
 
 
-def _candidates(n_fires: float, fl: np.ndarray, counts: _Counts, fg: np.ndarray, size_g: np.ndarray,
+def _candidates(n_fires: float, fl: np.ndarray, sizes: np.ndarray, n: int, fg: np.ndarray, size_g: np.ndarray,
                 a: np.ndarray, gl: np.ndarray) -> np.ndarray:
     """[B, 3, L] IoU of g op l for each of B formulas g (``fg`` = |F g|, ``size_g`` = |g| [B]) and literal
-    l (``fl`` = |F l|), from ``a`` = |F g l| and ``gl`` = |g l| [B, L]; ops as OPS; -1 where g op l holds
-    on more than ``MAX_SHARE`` of the states."""
+    l (``fl`` = |F l|, ``sizes`` = |l|), from ``a`` = |F g l| and ``gl`` = |g l| [B, L]; ops as OPS; -1 where
+    g op l holds on more than ``MAX_SHARE`` of the ``n`` states."""
     fg, size_g = fg[:, None], size_g[:, None]
     inter = np.stack([a, fg + fl - a, fg - a], 1)
-    size = np.stack([gl, size_g + counts.sizes - gl, size_g - gl], 1)
+    size = np.stack([gl, size_g + sizes - gl, size_g - gl], 1)
     with np.errstate(invalid="ignore", divide="ignore"):  # only where |g and l| is left uncounted (pruned)
-        return np.where(size <= MAX_SHARE * counts.n, inter / (n_fires + size - inter), -1.0)
+        return np.where(size <= MAX_SHARE * n, inter / (n_fires + size - inter), -1.0)
 
 
 def _bounds(n_fires: float, fl: np.ndarray, sizes: np.ndarray, fg: np.ndarray, size_g: np.ndarray,
@@ -225,38 +254,73 @@ def _top(iou: np.ndarray, make: Callable[[tuple[int, ...]], Formula], k: int) ->
 
 
 class _Counts:
-    """The fitting split's literal matrix and the global counts every unit shares."""
+    """The fitting split's literal matrix and the global counts every unit shares; with places, the
+    counts of each tile with each literal, from which any unit's place literal is counted."""
 
-    def __init__(self, values: np.ndarray) -> None:
+    def __init__(self, values: np.ndarray, tiles: np.ndarray | None = None, n_tiles: int = 0) -> None:
         self.values = np.asarray(values, bool)  # [n_fit, L]
         self.x = self.values.astype(np.float32)
-        self.n = len(values)
+        self.n, self.n_literals = self.values.shape
         self.sizes = self.x.sum(0)
         self.gram = self.x.T @ self.x  # |l and l'|: exact in float32 below 2**24 states
-        self.sized: dict[Formula, float] = {}
-        self.joint: dict[Formula, np.ndarray] = {}
+        self.tiles = tiles  # [n_fit] the player's tile (-1 unknown), None without places
+        self.onehot = None
+        if tiles is not None:
+            known = np.flatnonzero(tiles >= 0)
+            self.onehot = sparse.csr_matrix((np.ones(len(known), np.float32), (tiles[known], known)),
+                                            shape=(n_tiles, self.n))  # [T, n_fit]
+            self.occupancy = np.asarray(self.onehot.sum(1)).ravel()
+            self.tile_x = np.asarray(self.onehot @ self.x)  # [T, L] |tile and l|
+        self.sized: dict[tuple[int | None, Formula], float] = {}
+        self.joint: dict[tuple[int | None, Formula], tuple[np.ndarray, np.ndarray | None]] = {}
 
-    def size(self, formula: Formula) -> float:
+    def place(self, unit: int, tiles: np.ndarray) -> _Place:
+        mask = np.zeros(len(self.occupancy), bool)
+        mask[tiles] = True
+        return _Place(unit, tiles, mask, mask[self.tiles] & (self.tiles >= 0), self.tile_x[mask].sum(0),
+                      float(self.occupancy[mask].sum()))
+
+    def view(self, place: _Place | None) -> np.ndarray | _WithPlace:
+        return self.values if place is None else _WithPlace(self.values, place.holds)
+
+    def key(self, formula: Formula, place: _Place | None) -> tuple[int | None, Formula]:
+        """Formulas with the place literal are the unit's own; the others are shared by every unit."""
+        return (place.unit if place is not None and self.n_literals in formula.literals else None, formula)
+
+    def sizes_for(self, place: _Place | None) -> np.ndarray:
+        return self.sizes if place is None else np.append(self.sizes, place.size)
+
+    def size(self, formula: Formula, place: _Place | None) -> float:
         """|g| over the fitting split."""
-        if formula not in self.sized:
-            self.sized[formula] = float(formula.holds(self.values).sum())
-        return self.sized[formula]
+        key = self.key(formula, place)
+        if key not in self.sized:
+            self.sized[key] = float(formula.holds(self.view(place)).sum())
+        return self.sized[key]
 
-    def with_literals(self, formula: Formula) -> np.ndarray:
-        """[L] |g and l| for every literal l (for a longer g, once ``fill`` has counted it)."""
+    def with_literals(self, formula: Formula, place: _Place | None) -> np.ndarray:
+        """[L] (L + 1 with a place) |g and l| for every literal l (for a longer g, once ``fill`` has counted it)."""
+        first = formula.literals[0]
         if len(formula.literals) == 1:
-            row = self.gram[formula.literals[0]]
-            return self.sizes - row if formula.negated else row
-        return self.joint[formula]
+            if place is None:
+                row = self.gram[first]
+            elif first == self.n_literals:
+                row = np.append(place.row, place.size)
+            else:
+                row = np.append(self.gram[first], place.row[first])
+            return self.sizes_for(place) - row if formula.negated else row
+        row, by_tile = self.joint[self.key(formula, place)]
+        return row if place is None else np.append(row, by_tile[place.mask].sum())
 
-    def fill(self, formulas: set[Formula]) -> None:
-        """Count |g and l| for the longer ``formulas`` not yet counted, ``FORMULA_BLOCK`` per product."""
-        todo = sorted((f for f in formulas if f not in self.joint), key=repr)
+    def fill(self, wanted: dict[tuple[int | None, Formula], _Place | None]) -> None:
+        """Count |g and l| (and |g and tile|, with places) for the longer formulas ``wanted`` not yet
+        counted, ``FORMULA_BLOCK`` per product; a formula with a unit's place literal comes with its place."""
+        todo = sorted((key for key in wanted if key not in self.joint), key=repr)
         for start in range(0, len(todo), FORMULA_BLOCK):
             block = todo[start:start + FORMULA_BLOCK]
-            holds = np.stack([f.holds(self.values) for f in block], 1).astype(np.float32)
-            for f, row in zip(block, (self.x.T @ holds).T):  # this order: see _beam_counts
-                self.joint[f] = row
+            holds = np.stack([f.holds(self.view(wanted[(u, f)])) for u, f in block], 1).astype(np.float32)
+            by_tile = (self.onehot @ holds).T if self.onehot is not None else [None] * len(block)
+            for key, row, tiles in zip(block, (self.x.T @ holds).T, by_tile):  # this order: see _beam_counts
+                self.joint[key] = row, tiles
 
 
 def _beam_counts(search: _Search, sub: np.ndarray,
@@ -265,7 +329,7 @@ def _beam_counts(search: _Search, sub: np.ndarray,
     formulas = [f for _, f in search.beam]
     on = sub > 0
     held_by = np.stack([f.holds(on) for f in formulas], 1).astype(np.float32)  # [r, B]
-    size_g = np.array([counts.size(f) for f in formulas], np.float32)
+    size_g = np.array([counts.size(f, search.place) for f in formulas], np.float32)
     repeated = np.zeros((len(formulas), sub.shape[1]), bool)
     for b, f in enumerate(formulas):
         repeated[b, list(f.literals)] = True  # a literal twice says nothing new
@@ -282,8 +346,8 @@ def _extension(formulas: list[Formula]) -> Callable[[tuple[int, ...]], Formula]:
 def _step(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig) -> None:
     """The next beam, one literal longer, scored exactly (|g and l| for a one-literal g is the Gram row)."""
     formulas, a, fg, size_g, repeated = _beam_counts(search, sub, counts)
-    gl = np.stack([counts.with_literals(f) for f in formulas])
-    iou = _candidates(float(len(sub)), sub.sum(0), counts, fg, size_g, a, gl)
+    gl = np.stack([counts.with_literals(f, search.place) for f in formulas])
+    iou = _candidates(float(len(sub)), sub.sum(0), counts.sizes_for(search.place), counts.n, fg, size_g, a, gl)
     search.beam = _top(np.where(repeated[:, None], -1.0, iou), _extension(formulas), cfg.beam)
     _keep_if_it_pays(search, search.beam, cfg)
 
@@ -291,7 +355,7 @@ def _step(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig)
 def _mark(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig) -> None:
     """The last step's candidates whose upper bound can beat the best shorter formula by the margin."""
     formulas, a, fg, size_g, repeated = _beam_counts(search, sub, counts)
-    bound = _bounds(float(len(sub)), sub.sum(0), counts.sizes, fg, size_g, a)
+    bound = _bounds(float(len(sub)), sub.sum(0), counts.sizes_for(search.place), fg, size_g, a)
     need = search.best[0] + cfg.margin if cfg.prune else -np.inf
     search.alive = (bound >= need) & ~repeated[:, None]
     search.candidates = 3 * int((~repeated).sum())
@@ -300,9 +364,9 @@ def _mark(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig)
 def _finish(search: _Search, sub: np.ndarray, counts: _Counts, cfg: ExplainConfig) -> None:
     """The last step's exact IoU, for the candidates ``_mark`` left (their |g and l| now counted)."""
     formulas, a, fg, size_g, _ = _beam_counts(search, sub, counts)
-    gl = np.stack([counts.with_literals(f) if search.alive[b].any() else np.zeros(sub.shape[1], np.float32)
-                   for b, f in enumerate(formulas)])
-    iou = _candidates(float(len(sub)), sub.sum(0), counts, fg, size_g, a, gl)
+    gl = np.stack([counts.with_literals(f, search.place) if search.alive[b].any()
+                   else np.zeros(sub.shape[1], np.float32) for b, f in enumerate(formulas)])
+    iou = _candidates(float(len(sub)), sub.sum(0), counts.sizes_for(search.place), counts.n, fg, size_g, a, gl)
     _keep_if_it_pays(search, _top(np.where(search.alive, iou, -1.0), _extension(formulas), 1), cfg)
 
 
@@ -314,34 +378,53 @@ def _keep_if_it_pays(search: _Search, top: list[tuple[float, Formula]], cfg: Exp
 
 def _each_unit(searches: list[_Search | None], activations: np.ndarray, fit_rows: np.ndarray,
                counts: _Counts, visit: Callable[[_Search, np.ndarray], None]) -> None:
-    """``visit(search, the literal rows [F, L] where the unit fires)`` for every searched unit."""
+    """``visit(search, the literal rows [F, L] where the unit fires)`` for every searched unit; with a
+    place literal, its column last."""
     for start in range(0, activations.shape[1], UNIT_BLOCK):
         block = np.asarray(activations[:, start:start + UNIT_BLOCK], np.float32)[fit_rows]
         for j in range(block.shape[1]):
             search = searches[start + j]
             if search is not None:
-                visit(search, counts.x[block[:, j] > search.level])
+                fires = block[:, j] > search.level
+                sub = counts.x[fires]
+                if search.place is not None:
+                    sub = np.concatenate([sub, search.place.holds[fires, None].astype(np.float32)], 1)
+                visit(search, sub)
 
 
 def _start(activations: np.ndarray, literals: Literals, fit: np.ndarray, counts: _Counts,
            cfg: ExplainConfig) -> list[_Search | None]:
-    """Per unit the threshold where its best single literal (or NOT literal) agrees best, and the beam of
-    single literals there; None for a unit above no threshold on ``min_firings`` to ``MAX_SHARE`` of the
-    fitting states."""
+    """Per unit the threshold where its best single literal (or NOT literal, or place literal) agrees best,
+    and the beam of single literals there; None for a unit above no threshold on ``min_firings`` to
+    ``MAX_SHARE`` of the fitting states."""
     levels = threshold_levels(activations, fit, cfg.thresholds)  # [T, u]
-    above = count_above(activations, levels, literals.values, ~fit)[:, :, 0]  # [T, u, L + 1] fitting split
-    fl, fires = above[..., :-1], above[..., -1:]
+    facts = literals.values
+    if counts.onehot is not None:  # and each tile, for the place literals: one pass for both
+        facts = np.concatenate([facts, literals.places.one_hot().toarray() > 0], 1)
+    above = count_above(activations, levels, facts, ~fit)[:, :, 0]  # [T, u, L (+ tiles) + 1] fitting split
+    n_lit = counts.n_literals
+    fl, fires = above[..., :n_lit], above[..., -1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.stack([fl / (fires + counts.sizes - fl),
                         (fires - fl) / (fires + counts.n - counts.sizes - (fires - fl))])  # [2, T, u, L]
     sizes = np.stack([counts.sizes, counts.n - counts.sizes])[:, None, None]
-    usable = (fires >= cfg.min_firings) & (fires <= MAX_SHARE * counts.n) & (sizes <= MAX_SHARE * counts.n)
-    iou = np.where(usable, np.nan_to_num(iou, nan=-1.0), -1.0)
+    usable = (fires >= cfg.min_firings) & (fires <= MAX_SHARE * counts.n)
+    iou = np.where(usable & (sizes <= MAX_SHARE * counts.n), np.nan_to_num(iou, nan=-1.0), -1.0)
+    if counts.onehot is not None:
+        region_iou, order, take = best_regions(above[..., n_lit:-1], counts.occupancy, fires[..., 0],
+                                               MAX_SHARE * counts.n)
+        region_iou = np.where(usable[..., 0], region_iou, -1.0)
+        never = np.full(region_iou.shape, -1.0)  # NOT (in the place field): the region is chosen to hold
+        iou = np.concatenate([iou, np.stack([region_iou, never])[..., None]], -1)  # place literal last
     chosen = iou.max((0, 3)).argmax(0)
     searches: list[_Search | None] = []
     for u, t in enumerate(chosen):
-        beam = _top(iou[:, t, u], lambda i: Formula((int(i[1]),), negated=bool(i[0])), cfg.beam)
-        searches.append(_Search(float(levels[t, u]), cfg.thresholds[t], beam[0], beam) if beam else None)
+        place = None
+        if counts.onehot is not None and iou[0, t, u, n_lit] >= 0:
+            place = counts.place(u, order[t, u, :take[t, u]])
+        beam = _top(iou[:, t, u, :n_lit + (place is not None)], lambda i: Formula((int(i[1]),), negated=bool(i[0])),
+                    cfg.beam)
+        searches.append(_Search(float(levels[t, u]), cfg.thresholds[t], beam[0], beam, place) if beam else None)
     return searches
 
 
@@ -351,13 +434,16 @@ def _search_all(activations: np.ndarray, literals: Literals, fit: np.ndarray,
     per pass over the units; the third literal in two passes, bounds first, with the counts of |g and l|
     between them shared by every unit whose beam holds g. Returns the searches and the share pruned."""
     fit_rows = np.flatnonzero(fit)
-    counts = _Counts(literals.values[fit_rows])
+    places = literals.places if cfg.place else None
+    counts = _Counts(literals.values[fit_rows], None if places is None else places.tiles[fit_rows],
+                     0 if places is None else places.n_tiles)
     searches = _start(activations, literals, fit, counts, cfg)
     if cfg.max_literals >= 2:
         _each_unit(searches, activations, fit_rows, counts, lambda s, sub: _step(s, sub, counts, cfg))
     if cfg.max_literals == 3:
         _each_unit(searches, activations, fit_rows, counts, lambda s, sub: _mark(s, sub, counts, cfg))
-        counts.fill({f for s in searches if s is not None for (_, f), alive in zip(s.beam, s.alive) if alive.any()})
+        counts.fill({counts.key(f, s.place): s.place for s in searches if s is not None
+                     for (_, f), alive in zip(s.beam, s.alive) if alive.any()})
         _each_unit(searches, activations, fit_rows, counts, lambda s, sub: _finish(s, sub, counts, cfg))
     marked = [s for s in searches if s is not None and cfg.max_literals == 3]
     total = sum(s.candidates for s in marked)
@@ -381,6 +467,8 @@ def held_out_scores(activation: np.ndarray, holds: np.ndarray, level: float, fit
             mass=float(mass[holds].sum() / mass.sum()), fit_iou=fit_iou, threshold=threshold)
 
 
+
+
 def explain_units(activations: np.ndarray, literals: Literals, held: np.ndarray, rule: ExplainRule | None = None,
                   config: ExplainConfig | None = None) -> Explanations:
     """The best formula of each column of ``activations`` [n, u], searched on the states not ``held``
@@ -400,9 +488,17 @@ def explain_units(activations: np.ndarray, literals: Literals, held: np.ndarray,
                 out.append(None)
                 continue
             fit_iou, formula = search.best
-            scores = held_out_scores(block[:, j], formula.holds(held_values), search.level, fit_iou,
-                                     search.fraction)
-            out.append(Explanation(start + j, formula.text(literals.names),
-                                   tuple(literals.names[i] for i in formula.literals), formula.ops,
-                                   formula.negated, scores, rule.passes(scores)))
+            names, values, tiles = literals.names, held_values, ()
+            if literals.values.shape[1] in formula.literals:  # the unit's place literal
+                tiles = tuple(sorted(int(t) for t in search.place.tiles))
+                names = (*names, place_name(literals.places, len(tiles)))
+                values = _WithPlace(held_values, np.isin(literals.places.tiles[held_rows], tiles))
+            scores = held_out_scores(block[:, j], formula.holds(values), search.level, fit_iou, search.fraction)
+            out.append(Explanation(start + j, formula.text(names), tuple(names[i] for i in formula.literals),
+                                   formula.ops, formula.negated, scores, rule.passes(scores), tiles))
     return Explanations(tuple(out), live, rule, cfg, pruned)
+
+
+def place_name(places: Places, n_tiles: int) -> str:
+    """The place literal's words: "Pac-Man in the unit's place field (14 tiles)"."""
+    return f"{places.player} in the unit's place field ({n_tiles} tile{'s' * (n_tiles != 1)})"

@@ -13,10 +13,11 @@ literal is not stored: the formula search (analysis/explain.py) gets it from the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rlsae.analysis.place import Places, player_places
 from rlsae.common.errors import UserError
 from rlsae.envs.facts import binary_facts, fact_table
 from rlsae.envs.games import game_spec
@@ -28,10 +29,13 @@ QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)  # thresholds on numeric facts, taken on
 
 @dataclass(frozen=True)
 class Literals:
-    """``values`` [n, L]: where each of the ``names`` [L] holds (the first of identical columns kept)."""
+    """``values`` [n, L]: where each of the ``names`` [L] holds (the first of identical columns kept);
+    ``places``: the player's tile per state, from which the search makes each unit its own place literal
+    (analysis/explain.py), None for a game without position facts."""
 
     names: tuple[str, ...]
     values: np.ndarray
+    places: Places | None = None
 
     def __post_init__(self) -> None:
         if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
@@ -114,11 +118,13 @@ def game_literals(decoded: dict[str, np.ndarray], game: str, episode_ids: np.nda
                   fit: np.ndarray) -> Literals:
     """The literals of a game, from ``decode_facts``' arrays (rows in play order): its boolean facts (one-hot
     categories; the names the spec's ``table_excludes`` starts, such as a fine tile grid, left out), quantile
-    thresholds on its continuous facts (in place of their fixed bins) and its binary facts shifted in time."""
+    thresholds on its continuous facts (in place of their fixed bins), its binary facts shifted in time, and
+    the player's tile per state where the spec names a position (``analysis/place.py``)."""
     spec = game_spec(game)
     table = fact_table(spec)
     continuous = [name for name, fact in table.items() if fact.kind == "continuous" and name in decoded]
     binary = [name for name, fact in table.items() if fact.kind == "binary" and name in decoded]
     facts = {name: values for name, values in binary_facts(decoded, game).items()
              if name.split("=")[0] not in continuous and not name.startswith(spec.table_excludes)}
-    return build_literals(facts, {name: decoded[name] for name in continuous}, binary, episode_ids, fit)
+    literals = build_literals(facts, {name: decoded[name] for name in continuous}, binary, episode_ids, fit)
+    return replace(literals, places=player_places(decoded, game))
