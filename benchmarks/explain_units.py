@@ -11,7 +11,9 @@ a random-weight SAE of the SAE's shape (b_dec at the data mean, as benchmarks/la
 over the same states and held-out whole episodes, each with and without the place literal: a literal family
 that lifts the random SAE as much as the trained one says nothing about what training learned. Per set it
 prints the live units, the share explained under the rule, the mean held-out explanation F1, the seconds
-the search took, the median spatial information of its units (bits) and the best-explained formulas; with
+the search took, the share of the held-out activation mass that falls on explained units, the median
+spatial information of its units (bits) and the best-explained formulas, and the share explained by how
+often a unit fires; with
 --missing, what the unexplained live SAE features' best formulas are made of. --append adds the table to
 BENCHMARKS.md.
 """
@@ -49,6 +51,19 @@ def report(kind: str, found: Explanations, seconds: float, show: int) -> None:
     for e in ranked[:show]:
         print(f"  unit {e.unit}: {e.formula}  (F1 {e.scores.f1:.2f}, precision {e.scores.precision:.2f}, "
               f"recall {e.scores.recall:.2f}, mass {e.scores.mass:.0%}, {e.scores.firings:.0f} firings)")
+
+
+RATE_BINS = (0.0, 0.001, 0.005, 0.02, 0.1, 1.0)  # share of held-out states where a unit fires
+
+
+def by_rate(found: Explanations, rate: np.ndarray) -> str:
+    """The share of live units explained, per bin of how often they fire."""
+    explained = np.array([e is not None and e.explained for e in found.units])
+    parts = []
+    for lo, hi in zip(RATE_BINS, RATE_BINS[1:]):
+        m = found.live & (rate >= lo) & (rate < hi)
+        parts.append(f"{lo:.1%}-{hi:.1%}: {explained[m].sum()}/{m.sum()}")
+    return "; ".join(parts)
 
 
 def family(name: str) -> str:
@@ -106,20 +121,24 @@ def main() -> None:
     for kind in args.sets:
         values = makers[kind]()
         info = place_fields(values, literals.places, held).information if literals.places is not None else [np.nan]
+        held_values = np.maximum(values[held], 0)
+        mass, rate = held_values.sum(0), (held_values > 0).mean(0)
         for place in (True, False):
             start = time.perf_counter()
             found = explain_units(values, literals, held, rule, ExplainConfig(beam=args.beam, place=place))
             seconds = time.perf_counter() - start
             name = f"{kind}, {'with' if place else 'without'} place literals"
             report(name, found, seconds, args.show if place else 0)
+            explained = np.array([e is not None and e.explained for e in found.units])
+            print(f"  explained by firing rate: {by_rate(found, rate)}")
             if args.missing and place and kind == "SAE features":
                 missing(found)
             s = found.summary()
             rows.append([name, f"{s['n_units']:,}", f"{s['n_explained']:,}", f"{s['explained_fraction']:.1%}",
-                         f"{s['mean_f1']:.3f}", f"{np.nanmedian(np.asarray(info)[found.live]):.2f}",
-                         f"{seconds:.1f} s"])
+                         f"{s['mean_f1']:.3f}", f"{mass[explained].sum() / mass[found.live].sum():.1%}",
+                         f"{np.nanmedian(np.asarray(info)[found.live]):.2f}", f"{seconds:.1f} s"])
     header = ["units", "live", "explained", "share", "mean held-out explanation F1 (over live)",
-              "median spatial information (bits)", "search"]
+              "held-out activation mass on explained units", "median spatial information (bits)", "search"]
     print("\n| " + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
     print("\n".join("| " + " | ".join(row) + " |" for row in rows))
     if args.append:

@@ -271,6 +271,9 @@ class _Counts:
                                             shape=(n_tiles, self.n))  # [T, n_fit]
             self.occupancy = np.asarray(self.onehot.sum(1)).ravel()
             self.tile_x = np.asarray(self.onehot @ self.x)  # [T, L] |tile and l|
+            # x with one more column that holds the unit being visited's place literal: its rows where the
+            # unit fires are then one copy, not two (a dense neuron fires on up to half the states).
+            self.with_place = np.concatenate([self.x, np.zeros((self.n, 1), np.float32)], 1)
         self.sized: dict[tuple[int | None, Formula], float] = {}
         self.joint: dict[tuple[int | None, Formula], tuple[np.ndarray, np.ndarray | None]] = {}
 
@@ -386,10 +389,11 @@ def _each_unit(searches: list[_Search | None], activations: np.ndarray, fit_rows
             search = searches[start + j]
             if search is not None:
                 fires = block[:, j] > search.level
-                sub = counts.x[fires]
-                if search.place is not None:
-                    sub = np.concatenate([sub, search.place.holds[fires, None].astype(np.float32)], 1)
-                visit(search, sub)
+                if search.place is None:
+                    visit(search, counts.x[fires])
+                else:
+                    counts.with_place[:, -1] = search.place.holds
+                    visit(search, counts.with_place[fires])
 
 
 def _start(activations: np.ndarray, literals: Literals, fit: np.ndarray, counts: _Counts,
