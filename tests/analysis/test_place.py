@@ -113,3 +113,4 @@ def test_player_places_follow_the_game_spec() -> None:
     pong = player_places({"paddle_y": rng.uniform(0, 200, n)}, "pong")
     assert pong is not None and pong.grid[0] == 1 and pong.tiles.max() < 16
     assert player_places({"paddle_y": y}, "ms_pacman") is None  # its position facts were not decoded
+    assert player_places({"lives": np.ones(n)}, "space_invaders") is None  # a spec without a position

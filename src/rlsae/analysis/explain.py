@@ -8,6 +8,13 @@ scored on the held-out whole episodes (precision, recall, F1, IoU, lift, firings
 unit's activation mass on states where it holds). One rule (``ExplainRule``) says which units are
 explained, whatever their kind (SAE features, neurons, rotated neurons, random-weight SAEs).
 
+Where the literals know the player's tile (``Literals.places``), each unit also gets its own place literal
+(analysis/place.py): the region of tiles that best matches where it fires on the fitting split, chosen at
+each threshold, one more literal (index L, one past the shared ones) that its formulas may use anywhere
+but negated first. Its counts are the unit's own: |P and l| sums the shared tile-by-literal counts over the
+region, |g and P| for a shared g sums g's counts per tile, and a longer g holding P is counted with the
+shared ones in ``_Counts.fill`` under the unit's key; the bounds below hold for it as for any literal.
+
 The unit's threshold is a fraction of its max on the fitting split (``scores.threshold_levels``), the one
 among ``ExplainConfig.thresholds`` where its best single literal agrees best. Shorter formulas win ties,
 and a longer one replaces a shorter only when it raises the fitting IoU by ``MARGIN``.
