@@ -61,8 +61,9 @@ def main() -> None:
         notes.append(f"- {a.verdict}; score and steps rank together at {a.score_vs_steps:+.2f}; model slopes "
                      f"score {a.model_score.shown()}, steps {a.model_steps.shown()}")
     append_section("Dead-vs-skill statistics: planted studies and the one measured run",
-                   ["live share follows", "runs", "agents", "verdict right", "mean partial r (score | steps)",
-                    "score | steps interval excludes 0", "steps | score interval excludes 0"], rows, "\n".join(notes))
+                   ["live share follows", "runs", "agents", "verdict right",
+                    "mean partial r with score given steps", "its interval excludes 0",
+                    "partial r with steps given score: interval excludes 0"], rows, "\n".join(notes))
 
 
 if __name__ == "__main__":
