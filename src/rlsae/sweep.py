@@ -58,9 +58,8 @@ def arm_plot(arm: str) -> str:
 
 @dataclass
 class SweepConfig:
-    checkpoints: tuple[Path, ...] = option((Path("runs/agent/series"),), "folders of agent checkpoint folders, "
-                                           "one per training run (a train-agent run's series/, or one published in "
-                                           "float16); several runs tell score from training time")
+    checkpoints: tuple[Path, ...] = option((Path("runs/agent/series"),), "folders of agent checkpoints, one per "
+                                           "training run (a run's series/); several runs tell score from steps")
     out: Path = option(Path("runs/sweep"), "output folder (finished stages found there are reused)")
     steps: int = option(200_000, "agent steps recorded per checkpoint")
     heldout_fraction: float = option(0.5, "share of recorded episodes held out for every metric")

@@ -68,8 +68,8 @@ class BrowseConfig:
     training_log: Path | None = option(None, "SAE training log (default: log.jsonl in the SAE folder, if any)")
     sweep: Path | None = option(None, "sweep output folder (written by `rlsae sweep`; default: the interpret "
                                 "folder's parent, if it holds sweep.json)")
-    track: Path | None = option(None, "track.json written by `rlsae track` over a series this SAE belongs to: "
-                                "adds each feature's timeline and what changed between checkpoints")
+    track: Path | None = option(None, "track.json of `rlsae track` over this SAE's series: each feature's "
+                                "timeline, what changed between checkpoints")
     top_frames: int | None = option(None, "top-activating frames shown per feature (default: all interpret kept)")
     quantile_frames: int | None = option(None, "frames shown per activation quantile interval (default: all kept)")
     workers: int = option(2, "processes rendering frames")
