@@ -232,7 +232,7 @@ def plot_runs(rows: list[SweepRow], arm: str, d_sae: int, verdict: str, path: Pa
         ax.set_ylabel("live share of the SAE's features")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
-    fig.suptitle(verdict if len(verdict) < 140 else verdict[:verdict.index(" (partial")], fontsize=9)
+    fig.suptitle(verdict.replace(" (partial", "\n(partial", 1), fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
