@@ -11,7 +11,17 @@ from rlsae.agents.checkpoint import save_checkpoint
 from rlsae.agents.qnet import QNetwork
 from rlsae.common.errors import UserError
 from rlsae.common.records import plain
-from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepConfig, SweepResult, run_sweep, trend_statistics
+from rlsae.stages import TRAIN_SAE
+from rlsae.sweep import (
+    SWEEP_JSON,
+    SWEEP_PNG,
+    SweepConfig,
+    SweepResult,
+    arm_plot,
+    format_result,
+    run_sweep,
+    trend_statistics,
+)
 
 
 def test_trend_statistics_find_a_monotone_trend_and_a_peak() -> None:
@@ -27,13 +37,17 @@ def test_trend_statistics_find_a_monotone_trend_and_a_peak() -> None:
     assert "spearman" not in trend_statistics(x[:2], x[:2])  # too few points to say anything
 
 
+def _agents(folder: Path, steps: tuple[int, ...]) -> Path:
+    for step in steps:
+        torch.manual_seed(step + 1)
+        save_checkpoint(folder / f"step{step}", QNetwork(9), {"game": "ms_pacman", "step": step})
+    return folder
+
+
 def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    agents = tmp_path / "agents"
-    for step, seed in ((0, 1), (1000, 2)):
-        torch.manual_seed(seed)
-        save_checkpoint(agents / f"step{step}", QNetwork(9), {"game": "ms_pacman", "step": step})
-    cfg = SweepConfig(checkpoints=agents, out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64, episodes=1,
+    agents = _agents(tmp_path / "agents", (0, 1000))
+    cfg = SweepConfig(checkpoints=(agents,), out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64, episodes=1,
                       progress=False)
     result = run_sweep(cfg)
     rows = result.rows
@@ -45,6 +59,14 @@ def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
             assert e.fvu >= 0 and e.action_agreement is not None and 0 <= e.action_agreement <= 1
             assert row.score_episodes == 1
     assert all(result.statistics[arm]["score_on_live"]["n"] == 2 for arm in ("default", "talk"))
+    assert {r.run for r in rows} == {"agents"} and (cfg.out / "step0" / "recording").is_dir()
+    # One run cannot tell score from training time, and the verdict says so for each arm, in one sentence.
+    assert [a.runs for a in result.analysis.values()] == [1, 1]
+    assert result.verdict.startswith("With our recipe (1 run, 2 agents): cannot tell whether live features track "
+                                     "score or training time from one run")
+    assert "; With the talk's recipe (1 run, 2 agents): cannot tell" in result.verdict
+    assert f"verdict: {result.verdict}" in format_result(result)
+    assert all((cfg.out / arm_plot(arm)).stat().st_size > 0 for arm in ("default", "talk"))
     assert json.dumps(SweepResult.load(cfg.out / SWEEP_JSON).to_json()) == json.dumps(result.to_json())
     # The talk's arm trains with its own settings, unscaled: its saved input scale is 1.
     talk = json.loads((cfg.out / "step0" / "talk" / "sae" / "cfg.json").read_text())["metadata"]["rlsae"]
@@ -55,6 +77,26 @@ def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     before = sae_cfg.stat().st_mtime_ns
     again = run_sweep(cfg)
     assert json.dumps(plain(again.rows)) == json.dumps(plain(rows)) and sae_cfg.stat().st_mtime_ns == before
+
+
+def test_sweep_over_several_runs(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    first = _agents(tmp_path / "seed1" / "series", (0, 1000))
+    second = _agents(tmp_path / "seed2", (500,))
+    cfg = SweepConfig(checkpoints=(first, second), out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64,
+                      episodes=1, arms=("talk",), progress=False)
+    result = run_sweep(cfg)
+    assert [(r.run, r.step) for r in result.rows] == [("seed1/series", 0), ("seed1/series", 1000), ("seed2", 500)]
+    # Runs keep their checkpoints apart: out/<run>/<checkpoint>.
+    assert TRAIN_SAE.done(cfg.out / "seed2" / "step500" / "talk")
+    assert TRAIN_SAE.done(cfg.out / "seed1" / "series" / "step0" / "talk")
+    a = result.analysis["talk"]
+    assert (a.runs, a.agents) == (2, 3) and [t.run for t in a.per_run] == ["seed1/series", "seed2"]
+    assert result.verdict.startswith("With the talk's recipe (2 runs, 3 agents): ")
+    assert SweepResult.load(cfg.out / SWEEP_JSON).analysis == result.analysis
+    with pytest.raises(UserError, match="two runs are both named 'seed2'"):
+        run_sweep(SweepConfig(checkpoints=(second, second), out=tmp_path / "again", steps=1500, samples=8192,
+                              progress=False))
 
 
 def test_bad_sweep_settings_are_user_errors(tmp_path: Path) -> None:

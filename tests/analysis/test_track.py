@@ -12,6 +12,7 @@ import torch
 from rlsae.analysis.track import (
     BORN_COSINE,
     Lineage,
+    between,
     code_correlation,
     match_codes,
     match_features,
@@ -118,6 +119,27 @@ def test_a_line_follows_a_feature_back_through_splits_and_births(planted: tuple[
     assert child == [_row(names, 0, "f3"), _row(names, 1, "f3"), _row(names, 2, "f3b"), _row(names, 3, "f3b")]
     assert lineage.line(_row(names, 3, "c2")) == [None, None, _row(names, 2, "c2"), _row(names, 3, "c2")]
     assert lineage.line(_row(names, 1, "b4"), checkpoint=1) == [None, _row(names, 1, "b4")]
+
+
+def test_between_any_two_checkpoints_names_what_was_planted(planted: tuple[Lineage, list[list[str]]]) -> None:
+    lineage, names = planted
+
+    def named(t: int, rows: list[int]) -> set[str]:
+        return {names[t][j] for j in rows}
+
+    # From the first to the last checkpoint: both steps' births, f7 and f3 gone by name, f3's split, m12's merge.
+    first_last = between(lineage, 0, 3)
+    assert (first_last.before, first_last.after) == ("ckpt0", "ckpt3")
+    assert named(3, first_last.born) == {f"b{i}" for i in range(1, 6)} | {f"c{i}" for i in range(1, 5)}
+    assert named(0, first_last.lost) == {"f7"}  # f3 lives on in its children; m1 and m2 in m12
+    assert {names[0][i]: named(3, js) for i, js in first_last.split.items()} == {"f3": {"f3a", "f3b"}}
+    assert {names[3][j]: named(0, i) for j, i in first_last.merged.items()} == {"m12": {"m1", "m2"}}
+    # One step: only what that step planted.
+    middle = between(lineage, 1, 2)
+    assert named(2, middle.born) == {f"c{i}" for i in range(1, 5)} and not middle.lost and not middle.merged
+    assert list(middle.split) == [_row(names, 1, "f3")]
+    with pytest.raises(ValueError, match="need 0 <= a < b"):
+        between(lineage, 2, 1)
 
 
 def test_a_random_dictionary_traces_almost_nothing_to_a_planted_one() -> None:

@@ -7,7 +7,6 @@ Runs on 2048 synthetic features (the size of the real SAE) and checks the page b
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,9 +30,7 @@ def _find(*names: str) -> str | None:
 CHROMIUM = _find("chromium", "chromium-browser", "google-chrome")
 CHROMEDRIVER = _find("chromedriver")
 try:
-    from selenium import webdriver
     from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -55,20 +52,8 @@ def site(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def driver():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="rlsae-chromium-")
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--disable-extensions", f"--user-data-dir={profile}",
-                 "--window-size=1400,1000"]:
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(20)
-    yield browser
-    browser.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+def driver(chromium_driver):  # one headless Chromium per module, started in tests/browser/conftest.py
+    return chromium_driver
 
 
 def wait(driver, condition, timeout: float = 5.0):

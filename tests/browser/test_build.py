@@ -213,17 +213,20 @@ def test_a_score_change_comes_with_its_standard_error_and_a_verdict() -> None:
 
 def test_a_sweep_result_is_read_with_its_numbers_and_plot(tmp_path: Path) -> None:
     from rlsae.browser.build import read_sweep
-    from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepArm, SweepResult, SweepRow, analyse
+    from rlsae.sweep import SWEEP_JSON, SWEEP_PNG, SweepArm, SweepResult, SweepRow, analyse, analyse_runs
 
     # live counts that peak in the middle, as the paper's quadratic claims: the fit must find the peak
     live = [100, 300, 500, 700, 900]
     rows = [SweepRow(f"step{n}", "agents", n, 1000 - (n - 500) ** 2 / 400, 10.0, 30, {"default": SweepArm(
         Evaluation(sae="s", recording="r", architecture="topk", d_in=512, d_sae=2048, k=32, states=100, fvu=0.1,
-                   l0=32.0, dead_fraction=1 - n / 2048, dense_fraction=0.0, mse=1.0), live=n)}) for n in live]
-    SweepResult(rows, analyse(rows, ("default",)), {}, {}).save(tmp_path / SWEEP_JSON)
+                   l0=32.0, dead_fraction=1 - n / 2048, dense_fraction=0.0, mse=1.0), live=n)}, "run1") for n in live]
+    analysis = analyse_runs(rows, ("default",), 2048, 0)
+    SweepResult(rows, analyse(rows, ("default",)), analysis, analysis["default"].verdict, {}, {}).save(
+        tmp_path / SWEEP_JSON)
     Image.new("RGB", (40, 20), "white").save(tmp_path / SWEEP_PNG)
     sweep = read_sweep(tmp_path)
     assert sweep.plot == tmp_path / SWEEP_PNG and "5 agents" in sweep.note
+    assert sweep.note.startswith("With our recipe (1 run, 5 agents): cannot tell")  # the verdict comes first
     assert sweep.numbers["default SAE: quadratic fit R\u00b2"] == pytest.approx(1.0)
     assert sweep.numbers["default SAE: fit's peak (live features)"] == pytest.approx(500.0)
     assert sweep.numbers["default SAE: Spearman rho (score, live features)"] == pytest.approx(0.0)

@@ -233,3 +233,59 @@ def trace_decoders(names: Sequence[str], decoders: Sequence[np.ndarray | torch.T
     """The lineage of a series of SAEs (in checkpoint order) by decoder cosine; ``decoders`` are their W_dec."""
     similarities = [decoder_cosine(a, b) for a, b in zip(decoders, decoders[1:])]
     return trace(names, similarities, [len(d) for d in decoders], "decoder cosine", threshold)
+
+
+def ancestors_at(lineage: Lineage, a: int, b: int) -> np.ndarray:
+    """Each feature of checkpoint ``b``'s ancestor at the earlier checkpoint ``a`` (-1: its line began after
+    ``a``), following the nearest-ancestor links back one step at a time."""
+    out = np.arange(len(lineage.checkpoints[b].features))
+    for t in range(b, a, -1):
+        parent = np.array([-1 if f.ancestor is None else f.ancestor for f in lineage.checkpoints[t].features])
+        out = np.where(out >= 0, parent[np.maximum(out, 0)], -1)
+    return out
+
+
+@dataclass(frozen=True)
+class Between:
+    """What the agent's SAE features did from checkpoint ``before`` to the later ``after`` (any two, not only
+    consecutive ones): each feature of ``after`` traced back along its line of nearest ancestors."""
+
+    before: str
+    after: str
+    born: list[int]
+    """Features of ``after`` whose line begins after ``before``."""
+    lost: list[int]
+    """Features of ``before`` that no feature of ``after`` descends from or took in by a merge."""
+    split: dict[int, list[int]]
+    """A feature of ``before`` -> its two or more descendants in ``after``."""
+    merged: dict[int, list[int]]
+    """A feature of ``after`` -> the two or more features of ``before`` it took in along its line."""
+
+
+def between(lineage: Lineage, a: int, b: int) -> Between:
+    """Born, lost, split and merged features from checkpoint ``a`` to the later checkpoint ``b``."""
+    if not 0 <= a < b < len(lineage.checkpoints):
+        raise ValueError(f"checkpoints {a} -> {b}: need 0 <= a < b < {len(lineage.checkpoints)}")
+    origin = ancestors_at(lineage, a, b)
+    children: dict[int, list[int]] = {}
+    for j, i in enumerate(origin.tolist()):
+        if i >= 0:
+            children.setdefault(i, []).append(j)
+    merged = {}
+    for j in range(len(origin)):
+        current: int | None = j
+        for t in range(b, a, -1):  # the latest merge on its line that joins two or more of a's features
+            if current is None:
+                break
+            stage = lineage.checkpoints[t].features[current]
+            if stage.merged_from:
+                sources = sorted({int(i) for i in ancestors_at(lineage, a, t - 1)[stage.merged_from] if i >= 0})
+                if len(sources) >= 2:
+                    merged[j] = sources
+                    break
+            current = stage.ancestor
+    return Between(lineage.checkpoints[a].name, lineage.checkpoints[b].name,
+                   born=np.flatnonzero(origin < 0).tolist(),
+                   lost=sorted(set(range(len(lineage.checkpoints[a].features))) - set(children)
+                               - {i for sources in merged.values() for i in sources}),
+                   split={i: js for i, js in sorted(children.items()) if len(js) >= 2}, merged=merged)

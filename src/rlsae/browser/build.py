@@ -44,6 +44,7 @@ from rlsae.browser.export import export_browser
 from rlsae.browser.facts import ranked_facts
 from rlsae.browser.frames import render_tiles
 from rlsae.browser.layout import feature_layout
+from rlsae.browser.track_view import load_track_view
 from rlsae.common.errors import UserError
 from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
 from rlsae.common.records import described
@@ -67,6 +68,8 @@ class BrowseConfig:
     training_log: Path | None = option(None, "SAE training log (default: log.jsonl in the SAE folder, if any)")
     sweep: Path | None = option(None, "sweep output folder (written by `rlsae sweep`; default: the interpret "
                                 "folder's parent, if it holds sweep.json)")
+    track: Path | None = option(None, "track.json of `rlsae track` over this SAE's series: each feature's "
+                                "timeline, what changed between checkpoints")
     top_frames: int | None = option(None, "top-activating frames shown per feature (default: all interpret kept)")
     quantile_frames: int | None = option(None, "frames shown per activation quantile interval (default: all kept)")
     workers: int = option(2, "processes rendering frames")
@@ -236,7 +239,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
                     "evaluation": str(evaluation_file) if evaluation else None,
                     "steering": [str(p) for p in cfg.steering], "states analysed": s.n_states,
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
-    return BrowserData(summary, features, clusters)
+    track = load_track_view(cfg.track, sae_folder, result.d_sae) if cfg.track else None
+    return BrowserData(summary, features, clusters, track)
 
 
 def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
@@ -285,7 +289,7 @@ def read_sweep(folder: Path) -> Sweep:
     plot = folder / SWEEP_PNG
     counts = ", ".join(f"{arm} SAE {n} agents" for arm, n in agents.items())
     return Sweep(plot if plot.is_file() else None, numbers,
-                 f"From {folder / SWEEP_JSON} ({counts}); a dash: too few agents for that number.")
+                 f"{result.verdict} From {folder / SWEEP_JSON} ({counts}); a dash: too few agents for that number.")
 
 
 def _architecture(sae_cfg: dict[str, Any]) -> str:

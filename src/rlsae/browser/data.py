@@ -305,6 +305,8 @@ class BrowserData:
     summary: RunSummary
     features: list[Feature]
     clusters: list[Cluster] = field(default_factory=list)
+    track: dict[str, Any] | None = None
+    """The browsed SAE's feature lineage across checkpoints (rlsae.browser.track_view), when built with one."""
 
     def validate(self) -> None:
         """Raise a UserError naming the first inconsistency (ids, lengths, cluster references)."""

@@ -9,6 +9,7 @@
       data/frames.js        the frame table: per frame [sheet URL number, tile index, tiles in the sheet,
                             player x, player y]; features name frames by their number in it
       data/f/<id>.js        one feature's details, loaded on demand by an injected <script>
+      data/track.js         the features' lineage across checkpoints (built with `browse --track`), on demand
       frames/<hash>.<ext>   images and sheets of frames, named by content hash, so each is stored once
       media/<hash>.<ext>    steering GIFs and other copied files
       manifest.json         what was exported, by what
@@ -44,7 +45,7 @@ from rlsae.common.runtime import provenance
 from rlsae.config import require
 
 STATIC_FILES = ("charts.js", "common.js", "map.js", "summary.js", "list.js", "frames.js", "feature.js", "clusters.js",
-                "browser.js", "browser.css")
+                "track.js", "browser.js", "browser.css")
 LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", *LABEL_SCORES, "cluster_id", "top_action",
                 "bottom_action", "facts", "map_xy"]
 IO_THREADS = 8
@@ -313,7 +314,10 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
         "training_curves": s.training_curves, "curve_names": s.curve_names, "label_comparison": s.label_comparison,
         "provenance": s.provenance, "n_features": len(features), "headlines": s.headlines,
         "clusters": [{"id": c.id, "name": c.name, "members": sorted(c.members)} for c in data.clusters],
+        "track": None if data.track is None else "data/track.js",
     }
+    if data.track is not None:
+        write_bytes(out_dir / "data" / "track.js", _js("RLSAE.setTrack(", _clean(data.track)))
     write_bytes(out_dir / "data" / "summary.js", _js("RLSAE.setSummary(", _clean(summary)))
     rows = {"columns": LIST_COLUMNS, "rows": [_list_row(f) for f in features]}
     write_bytes(out_dir / "data" / "features.js", _js("RLSAE.setFeatures(", _clean(rows, digits=5)))

@@ -1,8 +1,9 @@
 /* rlsae feature browser. Plain JavaScript, no dependencies; works from file:// (data arrive as scripts).
  * 
  * Data files call RLSAE.setSummary(...), RLSAE.setFeatures(...) and, on demand, RLSAE.receiveFeature(...).
- * Routes: #summary, #features, #feature/<id>, #clusters, #cluster/<id>. This file routes and starts; the
- * pages live in summary.js, list.js, feature.js (with frames.js) and clusters.js, shared code in common.js.
+ * Routes: #summary, #features, #feature/<id>, #clusters, #cluster/<id>, and those other files add to R.routes
+ * (track.js: #timeline/<id>, #learned). This file routes and starts; the pages live in summary.js, list.js,
+ * feature.js (with frames.js), clusters.js and track.js, shared code in common.js.
  */
 (function () {
   'use strict';
@@ -11,7 +12,7 @@
 
   function show(view) {
     R.view = view;
-    ['summary', 'features', 'feature', 'clusters', 'cluster'].forEach(function (v) { $('view-' + v).hidden = v !== view; });
+    Array.prototype.forEach.call(document.querySelectorAll('main > section.view'), function (s) { s.hidden = s.id !== 'view-' + view; });
     var navView = view === 'feature' ? 'features' : view === 'cluster' ? 'clusters' : view;
     Array.prototype.forEach.call(document.querySelectorAll('header nav a'), function (a) {
       a.classList.toggle('active', a.getAttribute('data-view') === navView);
@@ -31,6 +32,7 @@
       }
       else if (name === 'clusters') { show('clusters'); R.renderClusters(); }
       else if (name === 'cluster' && !isNaN(arg)) { show('cluster'); R.renderCluster(arg); }
+      else if (R.routes[name]) { show(name); R.routes[name](parts[1], location.hash.split('?')[1]); window.scrollTo(0, 0); }
       else show('summary');
     }
     state.lastRoute = name;
@@ -58,6 +60,7 @@
     R.rows.forEach(function (r) {
       r.search = R.normalise(['#' + r.id, r.label, r.facts, r.cluster_id >= 0 ? R.clusterName(r.cluster_id) : ''].join(' '));
     });
+    R.startTrack();
     R.renderSummary();
     R.bindControls();
     R.bindKeys();

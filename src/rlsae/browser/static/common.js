@@ -6,8 +6,9 @@
   'use strict';
   var U = window.RLSAEUI, el = U.el;
 
+  // routes: pages a file adds by name (#name/arg?query -> routes[name](arg, query)), as track.js does.
   var R = window.RLSAE = {summary: null, table: null, rows: [], byId: {}, cache: {}, loading: {},
-                          filtered: [], readyMs: null};
+                          filtered: [], readyMs: null, routes: {}};
   var state = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'f1',
                mmin: null, sort: 'id', asc: true, current: null, lastRoute: null};
   R.state = state;

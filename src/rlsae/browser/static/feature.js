@@ -76,6 +76,7 @@
       card('status', d.alive ? 'alive' : 'dead'), card('density', fmtDensity(d.density)),
       card('max activation', fmt(d.max_activation)),
       card('cluster', d.cluster_id >= 0 ? el('a', {href: '#cluster/' + d.cluster_id, text: '#' + d.cluster_id + ' ' + (d.cluster_name || clusterName(d.cluster_id))}) : '\u2014')));
+    append(root, R.trackLink(d.id));
 
     var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
     append(root, grid);
