@@ -233,6 +233,11 @@ class Recording:
         return agent.model, {**agent.source.get("manifest", {}), "game": self.manifest["game"]}
 
     @property
+    def output(self) -> str:
+        """What the agent's forward returns, so what ``q_values`` holds: "q-values" or "policy" (logits)."""
+        return self.manifest.get("output", "q-values")
+
+    @property
     def head_name(self) -> str | None:
         """The nn.Linear mapping the recorded layer to the Q-values, checked when recorded (None: none).
         Recordings from before heads were stored read layer 'hidden' of an rlsae checkpoint: 'head'."""
