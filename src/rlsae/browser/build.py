@@ -229,7 +229,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         curve_names=LOG_NAMES,
         density_sample=f"the {s.n_states:,} states from {s.n_episodes} episodes analysed by interpret",
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
-        frame_size=game_spec(game).frame_size, sweep=sweep,
+        frame_size=game_spec(game).frame_size, sweep=sweep, output=rec.output,
         label_comparison={"neurons": s.neurons.readability(), "features": s.features.readability()},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),

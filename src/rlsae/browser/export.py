@@ -306,7 +306,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
         "title": s.title, "notes": s.notes, "agent": s.agent, "sae": s.sae, "metrics": s.metrics,
         "fidelity": s.fidelity, "label_scores": declared(LabelScores), "action_names": s.action_names,
         "density_log10": density_log10,
-        "density_sample": s.density_sample, "player": s.player, "frame_size": s.frame_size,
+        "density_sample": s.density_sample, "player": s.player, "frame_size": s.frame_size, "output": s.output,
         "sweep": None if s.sweep is None else {
             "plot": None if s.sweep.plot is None else media.image(s.sweep.plot, "sweep plot"),
             "numbers": s.sweep.numbers, "note": s.sweep.note},
