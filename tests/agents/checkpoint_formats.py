@@ -136,11 +136,3 @@ def save_sb3(path: Path, policy: nn.Module, data: dict[str, object]) -> Path:
         archive.writestr("system_info.txt", "- OS: Linux\n- Python: 3.11\n")
     return path
 
-
-def rlsae_as_cleanrl_pqn(model: nn.Module) -> dict[str, torch.Tensor]:
-    """An rlsae QNetwork's state dict under pqn_atari's names: its modules after ``scale`` are, in order,
-    pqn_atari's ``network`` Sequential (conv, LayerNorm, ReLU per block, Flatten, Linear, LayerNorm, ReLU,
-    head)."""
-    index = {name: i for i, name in enumerate(n for n, _ in model.named_children() if n != "scale")}
-    return {f"network.{index[key.split('.')[0]]}.{key.split('.', 1)[1]}": value.clone()
-            for key, value in model.state_dict().items()}

@@ -15,7 +15,6 @@ from checkpoint_formats import (
     CleanRLQNetwork,
     SB3ActorCritic,
     SB3QPolicy,
-    rlsae_as_cleanrl_pqn,
     save_cleanrl,
     save_sb3,
     sb3_data,
@@ -23,11 +22,14 @@ from checkpoint_formats import (
 from torch import nn
 
 from rlsae.agents.checkpoint import load_agent
+from rlsae.agents.formats import as_cleanrl
 from rlsae.agents.protocol import load, rebuild, weights_sha256
+from rlsae.agents.qnet import QNetwork
 from rlsae.analysis.results import load_result
 from rlsae.cli import main
 from rlsae.common.errors import UserError
 from rlsae.record import Recording
+from rlsae.sae import load_sae
 
 SHAPE = [4, 84, 84]
 
@@ -89,13 +91,18 @@ def test_each_format_reads_back_the_network_that_wrote_it(tmp_path: Path, kind: 
     assert weights_sha256(again.model) == weights_sha256(agent.model)
 
 
-def test_the_shipped_agent_in_pqn_atari_layout_is_the_shipped_agent(tmp_path: Path) -> None:
-    model, _ = load_agent(None)
-    torch.save(rlsae_as_cleanrl_pqn(model), tmp_path / "shipped.cleanrl_model")
-    agent = load(f"cleanrl-dqn:{tmp_path / 'shipped.cleanrl_model'}")
+@pytest.mark.parametrize("layer_norm", [True, False])
+def test_an_rlsae_agent_in_cleanrl_layout_is_the_same_agent(tmp_path: Path, layer_norm: bool) -> None:
+    """The shipped agent (PQN, LayerNorm) as pqn_atari names it; a plain Nature DQN as dqn_atari names it."""
+    model = load_agent(None)[0] if layer_norm else QNetwork(9, layer_norm=False)
+    torch.save(as_cleanrl(model), tmp_path / "agent.cleanrl_model")
+    agent = load(f"cleanrl-dqn:{tmp_path / 'agent.cleanrl_model'}")
+    assert agent.layer == ("network.12" if layer_norm else "network.8")
     x = frames()
     with torch.no_grad():
         assert torch.equal(agent.model(x), model(x))
+        hidden = [name for name, _ in model.named_children()].index("hidden")
+        assert torch.equal(agent.model.features(x, agent.layer), nn.Sequential(*list(model.children())[:hidden + 1])(x))
 
 
 def _zip(path: Path, shape: list[int], policy: nn.Module | None = None, **kwargs: object) -> str:
@@ -166,6 +173,7 @@ def test_a_cleanrl_pqn_checkpoint_through_every_command(tmp_path: Path) -> None:
     rec = Recording.open(tmp_path / "rec")
     assert rec.manifest["layer"] == "network.12" and rec.manifest["head"] == "network.13"
     assert rec.manifest["agent"]["kind"] == "format" and rec.output == "q-values"
+    assert load_result(tmp_path / "interpret").value_effect is None
     assert evaluation["regret"] is not None and evaluation.get("policy_kl") is None
 
 
@@ -184,4 +192,12 @@ def test_an_sb3_ppo_zip_through_every_command_sampling_its_policy(tmp_path: Path
     assert evaluation["policy_kl"] >= 0 and 0 <= evaluation["action_agreement"] <= 1
     assert evaluation.get("regret") is None and evaluation.get("q_rel_error") is None
     assert evaluation["act"] == "sample"
+    # the arrows are the actor's logits, and the critic's change is one number per feature
+    assert rec.manifest["value"] == "value_net"
+    result, decoder = load_result(tmp_path / "interpret"), load_sae(tmp_path / "sae").W_dec.detach().numpy()
+    np.testing.assert_allclose(result.action_effect, decoder @ written.action_net.weight.detach().numpy().T,
+                               atol=1e-5)
+    np.testing.assert_allclose(result.value_effect, decoder @ written.value_net.weight.detach().numpy()[0],
+                               atol=1e-5)
+    assert '"output":"policy"' in (tmp_path / "browser" / "data" / "summary.js").read_text()
     assert not (tmp_path / "unpickled").exists()

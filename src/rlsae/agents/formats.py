@@ -84,6 +84,15 @@ class FileNetwork(nn.Module):
         return self.features(frames, self.order[-1])
 
 
+def as_cleanrl(model: nn.Module) -> dict[str, torch.Tensor]:
+    """An rlsae QNetwork's state dict under CleanRL's names (pqn_atari's with LayerNorm, dqn_atari's without):
+    its modules after ``scale`` are, in order, CleanRL's ``network`` Sequential. ``torch.save`` it as a
+    ``.cleanrl_model``."""
+    index = {name: i for i, name in enumerate(n for n, _ in model.named_children() if n != "scale")}
+    return {f"network.{index[key.split('.')[0]]}.{key.split('.', 1)[1]}": value.detach().clone()
+            for key, value in model.state_dict().items()}
+
+
 def load_format(text: str, device: str = "cpu") -> tuple[Built, Path]:
     """The network ``FORMAT:FILE`` names, with its weights, on ``device`` in eval mode; and the file."""
     kind, _, name = text.partition(":")

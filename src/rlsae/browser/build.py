@@ -200,6 +200,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         features.append(Feature(
             id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
             action_effect=result.action_effect[f].tolist(), label=label,
+            value_effect=None if result.value_effect is None else float(result.value_effect[f]),
             label_scores=result.label_scores.unit(f) if label else None,
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,

@@ -262,7 +262,9 @@ class Feature:
     """Fraction of analysed states where the feature is non-zero."""
     max_activation: float
     action_effect: list[float]
-    """W_head @ decoder direction: change of each action's Q-value per unit activation."""
+    """W_head @ decoder direction: change of each action's Q-value (a policy: logit) per unit activation."""
+    value_effect: float | None = None
+    """An actor-critic's value head @ decoder direction: change of the state's value per unit activation."""
     label: str | None = None
     label_scores: LabelScores[float] | None = None
     """The label's held-out scores (precision, recall, F1, ...; analysis/labels.py); None without a label."""

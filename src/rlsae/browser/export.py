@@ -255,7 +255,7 @@ def _feature_detail(f: Feature, media: _MediaStore, table: _FrameTable) -> dict[
             "related": {title: [[r.kind, r.unit, r.value] for r in units] for title, units in f.related.items()},
             "cluster_id": f.cluster_id,
             "cluster_name": f.cluster_name, "action_effect": f.action_effect, "advantage_effect": f.advantage_effect,
-            "value_shift": f.value_shift, "histogram": f.histogram,
+            "value_shift": f.value_shift, "value_effect": f.value_effect, "histogram": f.histogram,
             "facts": [asdict(fact) for fact in f.facts], "frames": frames, "steering": steering}
 
 

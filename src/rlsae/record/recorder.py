@@ -119,14 +119,16 @@ def record(cfg: RecordConfig) -> Path:
     require(layer is not None, f"the agent '{cfg.agent}' names no layer to read: pass --layer NAME")
     folder = Path(agent.source["checkpoint"]) if agent.source.get("kind") == "rlsae-checkpoint" else None
     return record_model(agent.model, layer, cfg, game=cfg.game or agent.game or DEFAULT_GAME, agent=agent.source,
-                        agent_folder=folder, head=agent.head if layer == agent.layer else None, output=agent.output)
+                        agent_folder=folder, head=agent.head if layer == agent.layer else None, output=agent.output,
+                        value=agent.value if layer == agent.layer else None)
 
 
 def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DEFAULT_GAME,
                  agent: dict[str, Any] | None = None, agent_folder: Path | None = None,
-                 head: str | None = None, output: str = "q-values") -> Path:
+                 head: str | None = None, output: str = "q-values", value: str | None = None) -> Path:
     """Record any Q-network: ``model(obs uint8 [B, 4, 84, 84]) -> Q [B, n_actions]``, reading ``layer``
-    (``output`` "policy": an actor-critic whose forward gives its action logits, stored as ``q_values``).
+    (``output`` "policy": an actor-critic whose forward gives its action logits, stored as ``q_values``;
+    ``value`` names its value head, an nn.Linear on ``layer``).
 
     ``agent`` describes the model for the manifest (default: its class name and weight hash; a factory's
     ``source`` lets later stages rebuild it); ``agent_folder``, an rlsae checkpoint, is copied into the
@@ -170,7 +172,7 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
                 f"'{out}' exists, is not empty and is not a recording: choose another --out")
         out.mkdir(parents=True, exist_ok=True)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **identity,
-                    "activation_shape": list(act.shape[1:]), "agent": agent, "head": head,
+                    "activation_shape": list(act.shape[1:]), "agent": agent, "head": head, "value": value,
                     "env": {"frame_skip": FRAME_SKIP, "noop_max": NOOP_MAX, "repeat_action_probability": 0.0,
                             "max_episode_frames": MAX_EPISODE_FRAMES, "stack": 4, "obs": [84, 84]},
                     "provenance": provenance(), "runs": [], "n_steps": 0, "n_chunks": 0}

@@ -254,6 +254,15 @@ class Recording:
         layer = self.load_agent()[0].get_submodule(self.head_name)
         return layer.weight.detach().cpu().float().numpy(), layer.bias.detach().cpu().float().numpy()
 
+    @cached_property
+    def value_head(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """float32 (weight [1, d], bias [1]) of an actor-critic's value head on the recorded layer, or None."""
+        name = self.manifest.get("value")
+        if name is None:
+            return None
+        layer = self.load_agent()[0].get_submodule(name)
+        return layer.weight.detach().cpu().float().numpy(), layer.bias.detach().cpu().float().numpy()
+
     @property
     def head_weight(self) -> np.ndarray:
         """float32 [n_actions, d]: the Q-head's weight; a UserError when no linear head reads the layer."""

@@ -99,6 +99,8 @@
           })))),
       el('p', {'class': 'value-shift', text: units.shift + signed(d.value_shift) +
                ' per unit activation' + (Math.abs(d.value_shift) > peak ? ', larger than any difference between actions.' : '.')}),
+      isNum(d.value_effect) ? el('p', {'class': 'value-effect', text: 'Value head: ' + signed(d.value_effect) +
+                                       ' per unit activation (the critic’s estimate of the return).'}) : null,
       el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
                text: 'Arrows: (W_head − its mean row) · decoder direction, the change of each action’s ' + units.centred +
                      ' per unit activation. Blue encourages, red discourages; lengths relative to this feature’s largest (' +
