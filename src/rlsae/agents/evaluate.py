@@ -17,8 +17,7 @@ from rlsae.config import check_options, option, require
 from rlsae.envs.atari import DEFAULT_GAME
 
 ACTS = ("greedy", "sample")
-ACT_HELP = ("how the agent picks its action: greedy (the best output) or sample (from a policy's softmax(logits), "
-            "actor-critic agents only)")
+ACT_HELP = "greedy (the best output) or sample (from softmax of a policy's logits; actor-critic agents only)"
 
 
 @dataclass

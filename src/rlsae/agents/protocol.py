@@ -43,8 +43,7 @@ from rlsae.common.errors import UserError
 from rlsae.config import require
 
 OBSERVATION = "uint8 [B, 4, 84, 84]: four stacked 84x84 grey frames (ALE's standard DQN preprocessing)"
-AGENT_HELP = ("agent: a checkpoint folder, module:function[@WEIGHTS], cleanrl-dqn:FILE, cleanrl-ppo:FILE "
-              "or sb3:FILE.zip")
+AGENT_HELP = "agent: folder, pkg.mod:fn[@WEIGHTS] or cleanrl-dqn|cleanrl-ppo|sb3:FILE"
 OUTPUTS = ("q-values", "policy")
 HEAD_UNAVAILABLE = ("no linear Q-head reads this layer, so the advantage-aware loss, the action arrows and the "
                     "regret are unavailable (they need Q = W_head @ layer + b exactly)")
