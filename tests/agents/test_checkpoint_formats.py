@@ -159,7 +159,8 @@ def _through_every_command(name: str, tmp_path: Path, act: str) -> dict[str, obj
     _run("interpret", "--sae", str(sae), "--out", str(interp), "--n-top", "4", "--n-per-quantile", "1")
     feature = int(np.argmax(load_result(interp).density))
     _run("steer", "--sae", str(sae), "--feature", str(feature), "--interpret", str(interp), "--out",
-         str(tmp_path / "steer"), "--episodes", "1", "--num-envs", "1", "--max-steps", "100", "--gif-steps", "3")
+         str(tmp_path / "steer"), "--episodes", "1", "--num-envs", "1", "--max-steps", "100", "--gif-steps", "3",
+         "--act", act)
     _run("browse", "--interpret", str(interp), "--steering", str(tmp_path / "steer"), "--out",
          str(tmp_path / "browser"), "--workers", "1")
     assert (tmp_path / "browser" / "index.html").is_file()

@@ -44,10 +44,13 @@ class EvaluateAgentConfig:
 def choose(outputs: torch.Tensor, act: str, rng: np.random.Generator) -> np.ndarray:
     """Actions from the network's outputs [B, A]: their argmax (``greedy``), or for a policy's logits a draw
     from softmax(logits) (``sample``, by the Gumbel-max trick, so ``rng`` alone decides it)."""
-    scores = outputs.detach().float().cpu().numpy()
-    if act == "sample":
-        scores = scores + rng.gumbel(size=scores.shape)
-    return scores.argmax(1)
+    return (outputs.detach().float().cpu().numpy() + sampling_noise(tuple(outputs.shape), act, rng)).argmax(1)
+
+
+def sampling_noise(shape: tuple[int, ...], act: str, rng: np.random.Generator) -> np.ndarray | float:
+    """What ``choose`` adds to the outputs: Gumbel noise to sample, none to be greedy. Two networks given the
+    same noise sample with common random numbers (the same draw wherever their policies agree)."""
+    return rng.gumbel(size=shape) if act == "sample" else 0.0
 
 
 def check_act(act: str, output: str) -> None:
