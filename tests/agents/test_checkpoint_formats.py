@@ -122,7 +122,8 @@ def test_a_mismatched_observation_contract_is_one_clear_line(tmp_path: Path) -> 
     cases = {
         "channels-last frames": _zip(tmp_path / "last.zip", [84, 84, 4]),
         "observations \\[3, 84, 84\\]": _zip(tmp_path / "rgb.zip", [3, 84, 84]),
-        "normalize_images=False": _zip(tmp_path / "raw.zip", SHAPE, policy_kwargs={"normalize_images": False}),
+        "normalize_images=False": _zip(tmp_path / "raw.zip", SHAPE, policy_kwargs={
+            ":type:": "<class 'dict'>", ":serialized:": "not base64: never decoded", "normalize_images": False}),
         "no NatureCNN": _zip(tmp_path / "mlp.zip", SHAPE, nn.Linear(4, 2)),
         "another frame size": f"cleanrl-dqn:{save_cleanrl(tmp_path / 'wide.cleanrl_model', WideFrames())}",
         "not the layout": f"cleanrl-dqn:{save_cleanrl(tmp_path / 'ppo.cleanrl_model', CleanRLAgent(9))}",

@@ -188,6 +188,7 @@ def cleanrl_network(state: dict[str, torch.Tensor], kind: str, path: Path) -> Bu
             modules.append((f"network.{flatten}", nn.Flatten()))
         modules.append((name, layer))
         if layer_norm:
+            require_weight(state, f"network.{index + 1}", path)
             shape = state[f"network.{index + 1}.weight"].shape
             modules.append((f"network.{index + 1}", nn.LayerNorm(list(shape))))
         modules.append((f"network.{index + step - 1}", nn.ReLU()))
@@ -260,8 +261,8 @@ def check_sb3_data(data: dict[str, Any], path: Path) -> None:
                     f"[{STACK}, {FRAME}, {FRAME}] ({STACK} stacked {FRAME}x{FRAME} grey frames)")
         require(dtype in (None, "uint8"), f"'{path}' was trained on {dtype} observations: rlsae feeds uint8 pixels "
                 "scaled by 1/255")
-    kwargs = data.get("policy_kwargs")
-    if isinstance(kwargs, dict) and ":serialized:" not in kwargs:
+    kwargs = data.get("policy_kwargs")  # a plain dict, or SB3's ":serialized:" one with its plain keys beside it
+    if isinstance(kwargs, dict):
         require(kwargs.get("normalize_images", True) is not False,
                 f"'{path}' was trained with normalize_images=False (no 1/255 scaling): rlsae scales pixels by "
                 "1/255 as SB3's default does")
