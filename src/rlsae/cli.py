@@ -36,13 +36,14 @@ def _train_agent(cfg: Any) -> None:
 
 
 def _evaluate_agent(cfg: Any) -> None:
-    from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+    from rlsae.agents.evaluate import agent_policy, check_act, play_games, summarize
     from rlsae.agents.protocol import load
     from rlsae.envs.atari import DEFAULT_GAME
 
     agent = load(cfg.agent or cfg.checkpoint, cfg.device)
     game = cfg.game or agent.game or DEFAULT_GAME
-    scores = play_games(greedy_policy(agent.model, cfg.device), cfg.episodes, game=game,
+    check_act(cfg.act, agent.output)
+    scores = play_games(agent_policy(agent.model, cfg.device, cfg.act, cfg.seed), cfg.episodes, game=game,
                         num_envs=cfg.num_envs, epsilon=cfg.epsilon, seed=cfg.seed)
     summary = summarize(scores)
     print(f"{game}: {summary['episodes']} games, mean {summary['mean_score']:.1f}, "
@@ -52,7 +53,7 @@ def _evaluate_agent(cfg: Any) -> None:
         from rlsae.common.outputs import write_results
 
         write_results(cfg.json, {"checkpoint": str(cfg.agent or cfg.checkpoint or "default"),
-                                  "epsilon": cfg.epsilon, **summary}, "--json")
+                                  "epsilon": cfg.epsilon, "act": cfg.act, **summary}, "--json")
 
 
 def _record(cfg: Any) -> None:

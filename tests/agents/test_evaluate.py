@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rlsae.agents.checkpoint import load_agent, save_checkpoint
-from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+from rlsae.agents.evaluate import agent_policy, play_games, summarize
 from rlsae.agents.qnet import QNetwork
 from rlsae.cli import main
 from rlsae.common.errors import UserError
@@ -15,7 +15,7 @@ from rlsae.common.errors import UserError
 
 def test_play_games_returns_one_unclipped_score_per_requested_game(random_agent: Path) -> None:
     model, _ = load_agent(random_agent)
-    scores = play_games(greedy_policy(model, "cpu"), 3, num_envs=2, epsilon=1.0, progress=False)
+    scores = play_games(agent_policy(model, "cpu"), 3, num_envs=2, epsilon=1.0, progress=False)
     assert len(scores) == 3
     # Ms. Pac-Man dots are worth 10: an unclipped score is a multiple of 10 and a game eats many.
     assert all(s % 10 == 0 and s >= 50 for s in scores)

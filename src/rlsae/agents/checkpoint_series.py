@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from rlsae.agents.checkpoint import MAKE_SERIES, MANIFEST, SERIES_PREFIX, load_agent, read_manifest, save_checkpoint
-from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+from rlsae.agents.evaluate import agent_policy, play_games, summarize
 from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_json
 
@@ -45,7 +45,7 @@ def series_folders(folder: Path) -> list[Path]:
 def evaluate_checkpoint(folder: Path, episodes: int, seed: int = 1, progress: bool = False) -> dict[str, Any]:
     """Full-game score of one checkpoint (epsilon 0.05, the Nature-DQN protocol, as evaluate-agent)."""
     model, manifest = load_agent(folder)
-    scores = play_games(greedy_policy(model, "cpu"), episodes, game=manifest["game"], seed=seed, progress=progress)
+    scores = play_games(agent_policy(model, "cpu"), episodes, game=manifest["game"], seed=seed, progress=progress)
     return {"epsilon": 0.05, "seed": seed, **summarize(scores)}
 
 

@@ -16,6 +16,9 @@ from rlsae.common.runtime import PLAY_DEVICE_HELP, one_thread, resolve_device
 from rlsae.config import check_options, option, require
 from rlsae.envs.atari import DEFAULT_GAME
 
+ACTS = ("greedy", "sample")
+ACT_HELP = "greedy (the best output) or sample (from softmax of a policy's logits; actor-critic agents only)"
+
 
 @dataclass
 class EvaluateAgentConfig:
@@ -25,7 +28,9 @@ class EvaluateAgentConfig:
                               f"{DEFAULT_GAME} for a factory that names none)")
     episodes: int = option(30, "number of full games to play", low=1)
     num_envs: int = option(16, "games played in parallel", low=1)
-    epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol)", low=0, high=1)
+    epsilon: float = option(0.05, "probability of a random action (0.05 is the Nature-DQN protocol; 0 with --act "
+                            "sample, as actor-critic agents are scored)", low=0, high=1)
+    act: str = option("greedy", ACT_HELP, choices=list(ACTS))
     seed: int = option(1, "seed for the no-op starts and the random actions", low=0)
     device: str = option("cpu", PLAY_DEVICE_HELP)
     json: Path | None = option(None, "write the scores to this JSON file")
@@ -36,11 +41,33 @@ class EvaluateAgentConfig:
         require(self.checkpoint is None or self.agent is None, "give --checkpoint or --agent, not both")
 
 
-def greedy_policy(model: nn.Module, device: str) -> Callable[[np.ndarray], np.ndarray]:
+def choose(outputs: torch.Tensor, act: str, rng: np.random.Generator) -> np.ndarray:
+    """Actions from the network's outputs [B, A]: their argmax (``greedy``), or for a policy's logits a draw
+    from softmax(logits) (``sample``, by the Gumbel-max trick, so ``rng`` alone decides it)."""
+    return (outputs.detach().float().cpu().numpy() + sampling_noise(tuple(outputs.shape), act, rng)).argmax(1)
+
+
+def sampling_noise(shape: tuple[int, ...], act: str, rng: np.random.Generator) -> np.ndarray | float:
+    """What ``choose`` adds to the outputs: Gumbel noise to sample, none to be greedy. Two networks given the
+    same noise sample with common random numbers (the same draw wherever their policies agree)."""
+    return rng.gumbel(size=shape) if act == "sample" else 0.0
+
+
+def check_act(act: str, output: str) -> None:
+    """Sampling needs a policy: a Q-network's outputs are values, not logits."""
+    require(act == "greedy" or output == "policy",
+            f"--act {act} samples from a policy's logits, and this agent outputs {output}: use --act greedy")
+
+
+def agent_policy(model: nn.Module, device: str, act: str = "greedy", seed: int = 1
+                 ) -> Callable[[np.ndarray], np.ndarray]:
+    """The actions ``model`` picks for a batch of observations, greedy or sampled (``choose``)."""
+    rng = np.random.default_rng([seed, 1])  # its own stream: the games' epsilon draws use default_rng(seed)
+
     @torch.no_grad()
-    def act(obs: np.ndarray) -> np.ndarray:
-        return model(torch.from_numpy(obs).to(device)).argmax(1).cpu().numpy()
-    return act
+    def policy(obs: np.ndarray) -> np.ndarray:
+        return choose(model(torch.from_numpy(obs).to(device)), act, rng)
+    return policy
 
 
 def play_games(act: Callable[[np.ndarray], np.ndarray], episodes: int, *, game: str = DEFAULT_GAME,

@@ -12,6 +12,12 @@ is what makes them exact), and every command says so. A command names an agent w
                                     head and game (the module must be importable)
     mypkg.nets:build@model.pt       the same, then rlsae loads the weights: safetensors, or a torch
                                     state dict read with torch.load(weights_only=True) - nothing is unpickled
+    cleanrl-dqn:FILE, cleanrl-ppo:FILE, sb3:FILE.zip
+                                    a CleanRL or Stable-Baselines3 checkpoint, no code to write (formats.py)
+
+An agent's ``output`` says what its forward returns: "q-values", or "policy" (an actor-critic's action
+logits; ``value`` names its value head). The linear head on the read layer is then the actor, and the
+centred logits play the part of the advantages: the same algebra, other units.
 
 A recording stores how to rebuild its agent (the factory, the weights' path and both sha256 hashes),
 so later stages need no flags; a recording of a bare module (``record_model``) is given ``--agent``.
@@ -31,26 +37,34 @@ from safetensors.torch import load_file
 from torch import nn
 
 from rlsae.agents.checkpoint import load_agent, resolve_checkpoint
+from rlsae.agents.formats import is_format, load_format
 from rlsae.agents.qnet import HIDDEN_LAYER
 from rlsae.common.errors import UserError
 from rlsae.config import require
 
 OBSERVATION = "uint8 [B, 4, 84, 84]: four stacked 84x84 grey frames (ALE's standard DQN preprocessing)"
-AGENT_HELP = "agent: a checkpoint folder or module:function[@WEIGHTS]"
+AGENT_HELP = "agent: folder, pkg.mod:fn[@WEIGHTS] or cleanrl-dqn|cleanrl-ppo|sb3:FILE"
+OUTPUTS = ("q-values", "policy")
 HEAD_UNAVAILABLE = ("no linear Q-head reads this layer, so the advantage-aware loss, the action arrows and the "
                     "regret are unavailable (they need Q = W_head @ layer + b exactly)")
 
 
 @dataclass
 class Agent:
-    """A Q-network rlsae can read. ``layer`` and ``head`` are names from ``model.named_modules()``;
-    ``game`` the ALE game it plays (None: the command's default); ``source`` how to rebuild it."""
+    """A network rlsae can read. ``layer``, ``head`` and ``value`` are names from ``model.named_modules()``;
+    ``game`` the ALE game it plays (None: the command's default); ``source`` how to rebuild it; ``output``
+    what the forward returns (``OUTPUTS``)."""
 
     model: nn.Module
     layer: str | None = None
     head: str | None = None
     game: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    output: str = "q-values"
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        require(self.output in OUTPUTS, f"an Agent's output is one of {', '.join(OUTPUTS)}, not '{self.output}'")
 
 
 def is_factory(text: str) -> bool:
@@ -63,6 +77,8 @@ def is_factory(text: str) -> bool:
 
 def load(agent: str | Path | None, device: str = "cpu") -> Agent:
     """The agent ``--agent`` names (None: the shipped one), on ``device`` in eval mode."""
+    if agent is not None and is_format(str(agent)):
+        return from_format(str(agent), device)
     if agent is not None and is_factory(str(agent)):
         factory, _, weights = str(agent).partition("@")
         return from_factory(factory, Path(weights) if weights else None, device)
@@ -93,6 +109,14 @@ def from_factory(factory: str, weights: Path | None, device: str = "cpu") -> Age
     return agent
 
 
+def from_format(text: str, device: str = "cpu") -> Agent:
+    """A CleanRL or SB3 checkpoint (``FORMAT:FILE``), with how to rebuild it: the format and the file."""
+    built, path = load_format(text, device)
+    source = {"kind": "format", "format": text.partition(":")[0], "weights": str(path.resolve()),
+              "weights_file_sha256": file_sha256(path)}
+    return Agent(built.model, built.layer, built.head, None, source, built.output, built.value)
+
+
 def load_weights(model: nn.Module, path: Path) -> None:
     """Load a state dict from safetensors, or from a torch file with ``weights_only=True`` (no pickle)."""
     path = Path(path)
@@ -115,6 +139,10 @@ def load_weights(model: nn.Module, path: Path) -> None:
 
 def rebuild(source: dict[str, Any], device: str = "cpu") -> Agent:
     """The agent a recording's manifest describes, checked against the weight hash stored with it."""
+    if source.get("kind") == "format":
+        agent = from_format(f"{source['format']}:{source['weights']}", device)
+        check_same(agent.model, source.get("sha256"), f"the {source['format']} checkpoint '{source['weights']}'")
+        return agent
     if source.get("kind") != "factory":
         raise UserError("it was made with a user module (rlsae.record.record_model) and holds no way to "
                         "rebuild it: pass --agent package.module:function[@WEIGHTS]")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from rlsae.agents.checkpoint import load_agent, load_train_state, read_manifest, save_checkpoint
-from rlsae.agents.evaluate import greedy_policy, play_games, summarize
+from rlsae.agents.evaluate import agent_policy, play_games, summarize
 from rlsae.agents.qnet import QNetwork
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance, resolve_device
@@ -192,7 +192,7 @@ class TrainingRun:
 
     def evaluate(self, metrics: dict[str, float]) -> None:
         self.model.eval()
-        scores = play_games(greedy_policy(self.model, self.cfg.device), self.cfg.eval_episodes,
+        scores = play_games(agent_policy(self.model, self.cfg.device), self.cfg.eval_episodes,
                             game=self.cfg.game, seed=self.cfg.seed + self.step, progress=False)
         self.model.train()
         summary = summarize(scores)

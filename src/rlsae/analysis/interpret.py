@@ -187,7 +187,8 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         fact_f1=labels.scores.f1.astype(np.float32), label_scores=labels.at_label,
         cluster=clusters.assignment, group_titles=titles, fact_names=fact_names,
         fact_descriptions=[descriptions[n] for n in fact_names], label_fact=labels.fact, label=labels.label,
-        cluster_names=clusters.names, summary=InterpretSummary(
+        cluster_names=clusters.names, value_effect=None if rec.value_head is None else
+        action_effects(torch.as_tensor(rec.value_head[0]), sae.W_dec.detach())[:, 0], summary=InterpretSummary(
             game=spec.game, player=spec.player, label_rule=str(labels.rule), min_firings=cfg.min_firings,
             n_states=len(states), n_episodes=len(np.unique(episode_ids)), n_features=sae.d_sae,
             n_live=int(alive.sum()), dead_fraction=float(1 - alive.mean()), n_clusters=len(clusters.names),

@@ -58,6 +58,7 @@ class InterpretResult:
     label: list[str | None]         # None when the best fact fails the label rule (summary.label_rule)
     cluster_names: list[str]
     summary: InterpretSummary
+    value_effect: np.ndarray | None = None  # [d] an actor-critic's value head @ decoder direction; None: no such head
 
     @property
     def d_sae(self) -> int:
@@ -89,7 +90,8 @@ def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) ->
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
     buffer = io.BytesIO()
-    np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result) if f.name not in _NOT_ARRAYS},
+    np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result)
+                        if f.name not in _NOT_ARRAYS and getattr(result, f.name) is not None},
              **{LABEL_PREFIX + name: np.asarray(getattr(result.label_scores, name), np.float32)
                 for name in LABEL_SCORES})
     write_bytes(out / ARRAYS, buffer.getvalue())

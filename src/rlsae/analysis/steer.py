@@ -27,6 +27,7 @@ import torch
 from scipy.stats import binomtest
 from torch import nn
 
+from rlsae.agents.evaluate import ACT_HELP, ACTS, check_act, sampling_noise
 from rlsae.agents.protocol import AGENT_HELP
 from rlsae.agents.rollout import BatchGames, Starts, quotas, rollout
 from rlsae.analysis.interpret import sae_recording
@@ -72,6 +73,7 @@ class SteerConfig:
     epsilon: float = option(0.01, "probability of a random action, as in record (same random draws in every condition)",
                             low=0, high=1)
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
+    act: str = option("greedy", ACT_HELP, choices=list(ACTS))
     max_steps: int = option(5000, "agent steps per game at most (a steered agent may never finish a game)", low=1)
     gif_steps: int = option(400, "agent steps of the first steered game shown in the GIF (0: no GIF)", low=0)
     goal: str | None = option(None, "fact as interpret names it (FACT or FACT=VALUE), 'not FACT', 'A & B': "
@@ -129,6 +131,7 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
     acted, clean_acted, rams, game_ids, game_steps = [], [], [], [], []
     max_act = np.zeros(sae.d_sae, np.float32) if sae is not None else None
     clean_greedy = np.zeros(0, np.int64)
+    draws = np.random.default_rng([cfg.seed, 1])
 
     def act(observations: np.ndarray) -> np.ndarray:
         nonlocal max_act, clean_greedy
@@ -143,8 +146,9 @@ def play(model: nn.Module, layer: str, game: str, cfg: SteerConfig, edit: HookFn
             q = q_clean
         if sae is not None:
             max_act = np.maximum(max_act, sae.encode(cache[layer].float()).max(0).values.cpu().numpy())
-        clean_greedy = q_clean.argmax(1).cpu().numpy()
-        return q.argmax(1).cpu().numpy()
+        noise = sampling_noise(tuple(q.shape), cfg.act, draws)  # the same draw for the clean and edited policy
+        clean_greedy = (q_clean.float().cpu().numpy() + noise).argmax(1)
+        return (q.float().cpu().numpy() + noise).argmax(1)
 
     def watch(greedy: np.ndarray, counting: np.ndarray, finished: np.ndarray) -> None:
         acted.append(greedy[counting])
@@ -234,7 +238,7 @@ def top_features(interpret_dir: Path, n: int) -> list[int]:
 
 # Settings that decide a feature's result: a rerun on the same --out must match them to reuse results.
 SETTINGS = ("mode", "strength", "interpret", "recording", "episodes", "num_envs", "epsilon", "seed", "max_steps",
-            "gif_steps", "goal", "goal_steps", "starts", "start_where")
+            "gif_steps", "goal", "goal_steps", "starts", "start_where", "act")
 
 
 def _settings(config: dict[str, Any], sae_folder: Path, cwd: Path = Path()) -> dict[str, Any]:
@@ -244,6 +248,7 @@ def _settings(config: dict[str, Any], sae_folder: Path, cwd: Path = Path()) -> d
     if out["goal"] is None and not out["starts"]:  # then its step budget decides nothing (older results lack both)
         out["goal_steps"] = None
     out["starts"] = out["starts"] or 0  # older results lack it
+    out["act"] = out["act"] or "greedy"  # older results lack it too: they played greedy
     for k in ("interpret", "recording"):
         out[k] = None if out[k] is None else str((cwd / out[k]).resolve())
     return {"sae": str(Path(sae_folder).resolve()), **out}
@@ -302,6 +307,7 @@ def _steer(sae: SparseAutoencoder, sae_folder: Path, features: list[int], cfg: S
     """Steer ``features``, adding each result to ``done`` and saving them all after each one."""
     rec = sae_recording(sae_folder, cfg.recording)
     rec.use_agent(cfg.agent, cfg.device)
+    check_act(cfg.act, rec.output)
     model, _ = rec.load_agent(cfg.device)
     layer, game = rec.manifest["layer"], rec.manifest["game"]
     for expression, option_name in ((cfg.goal, "--goal"), (cfg.start_where, "--start-where")):

@@ -203,6 +203,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         features.append(Feature(
             id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
             action_effect=result.action_effect[f].tolist(), label=label,
+            value_effect=None if result.value_effect is None else float(result.value_effect[f]),
             label_scores=result.label_scores.unit(f) if label else None,
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
@@ -232,7 +233,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         curve_names=LOG_NAMES,
         density_sample=f"the {s.n_states:,} states from {s.n_episodes} episodes analysed by interpret",
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
-        frame_size=game_spec(game).frame_size, sweep=sweep,
+        frame_size=game_spec(game).frame_size, sweep=sweep, output=rec.output,
         label_comparison={"neurons": s.neurons.readability(), "features": s.features.readability()},
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),

@@ -23,10 +23,11 @@ Layout of the contract (field names are the JSON names the page reads)::
         training_curves[{step, fvu, l0, dead_fraction, ...}], curve_names{key: name},
         label_comparison{"features": [Described], "neurons": [Described]} (the same numbers, in the same order),
         notes, headlines[Headline{title, feature, fact, description, precision, recall, firings}],
-        provenance{...}
+        provenance{...}, output ("q-values" or "policy")
       features: [Feature]
         id, alive, density, max_activation, action_effect[per action] (the page also gets
-        advantage_effect = action_effect less its mean, and value_shift = that mean), label,
+        advantage_effect = action_effect less its mean, and value_shift = that mean; for a policy: the
+        change of each logit, of each centred logit, and the shift softmax ignores), label,
         label_scores{precision, recall, f1, lift, firings, auroc, threshold} | None (analysis/labels.py),
         cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None, map_xy[x, y] | None,
         facts[FactScore{fact, auroc, description, f1, variants[FactScore]}] (ranked by f1, browser/facts.py),
@@ -169,6 +170,9 @@ class RunSummary:
     """Width and height of a frame in screen pixels: the coordinates of positions and regions (None: the
     game spec's)."""
     sweep: Sweep | None = None
+    output: str = "q-values"
+    """What the head reading the layer gives: "q-values", or "policy" (an actor-critic's action logits): it
+    names the action effects' units (Q-values and advantages, or logits and centred logits)."""
 
     def __post_init__(self) -> None:
         if not self.action_names or self.frame_size is None:
@@ -258,7 +262,9 @@ class Feature:
     """Fraction of analysed states where the feature is non-zero."""
     max_activation: float
     action_effect: list[float]
-    """W_head @ decoder direction: change of each action's Q-value per unit activation."""
+    """W_head @ decoder direction: change of each action's Q-value (a policy: logit) per unit activation."""
+    value_effect: float | None = None
+    """An actor-critic's value head @ decoder direction: change of the state's value per unit activation."""
     label: str | None = None
     label_scores: LabelScores[float] | None = None
     """The label's held-out scores (precision, recall, F1, ...; analysis/labels.py); None without a label."""

@@ -256,7 +256,7 @@ def _feature_detail(f: Feature, media: _MediaStore, table: _FrameTable) -> dict[
             "related": {title: [[r.kind, r.unit, r.value] for r in units] for title, units in f.related.items()},
             "cluster_id": f.cluster_id,
             "cluster_name": f.cluster_name, "action_effect": f.action_effect, "advantage_effect": f.advantage_effect,
-            "value_shift": f.value_shift, "histogram": f.histogram,
+            "value_shift": f.value_shift, "value_effect": f.value_effect, "histogram": f.histogram,
             "facts": [asdict(fact) for fact in f.facts], "frames": frames, "steering": steering}
 
 
@@ -307,7 +307,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
         "title": s.title, "notes": s.notes, "agent": s.agent, "sae": s.sae, "metrics": s.metrics,
         "fidelity": s.fidelity, "label_scores": declared(LabelScores), "action_names": s.action_names,
         "density_log10": density_log10,
-        "density_sample": s.density_sample, "player": s.player, "frame_size": s.frame_size,
+        "density_sample": s.density_sample, "player": s.player, "frame_size": s.frame_size, "output": s.output,
         "sweep": None if s.sweep is None else {
             "plot": None if s.sweep.plot is None else media.image(s.sweep.plot, "sweep plot"),
             "numbers": s.sweep.numbers, "note": s.sweep.note},

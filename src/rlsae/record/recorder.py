@@ -26,6 +26,7 @@ from torch import nn
 
 from rlsae.agents.checkpoint import MANIFEST as AGENT_MANIFEST
 from rlsae.agents.checkpoint import WEIGHTS
+from rlsae.agents.evaluate import ACT_HELP, ACTS, check_act, choose
 from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE, OBSERVATION, check_head, load, weights_sha256
 from rlsae.common.errors import UserError
 from rlsae.common.hooks import capture, hooked
@@ -53,7 +54,9 @@ from rlsae.record.store import (
 )
 
 # The settings of a run that a resumed run must share (the store's identity checks the rest).
-RUN_SETTINGS = ("steps", "num_envs", "epsilon", "seed", "chunk_size")
+RUN_SETTINGS = ("steps", "num_envs", "epsilon", "seed", "chunk_size", "act")
+# Keys that stores and runs written before them lack, with the value those had.
+ADDED_LATER = {"output": "q-values", "act": "greedy"}
 
 
 @dataclass
@@ -70,6 +73,7 @@ class RecordConfig:
     epsilon: float = option(0.01, "probability of a random action (below the 0.05 of scoring: mostly the agent's "
                             "own choices)", low=0, high=1)
     seed: int = option(1, "seed for no-op starts and random actions", low=0)
+    act: str = option("greedy", ACT_HELP, choices=list(ACTS))
     dtype: str = option("float32", "activation storage type (float16 halves the size)",
                         choices=["float32", "float16"])
     chunk_size: int = option(65_536, "steps per chunk file (rounded down to a multiple of --num-envs)", low=1)
@@ -110,17 +114,21 @@ def record(cfg: RecordConfig) -> Path:
     """Record the agent ``--agent`` or ``--checkpoint`` names (default: the shipped one) into ``cfg.out``;
     returns the store path."""
     agent = load(cfg.agent or cfg.checkpoint, cfg.device)
+    check_act(cfg.act, agent.output)
     layer = cfg.layer or agent.layer
     require(layer is not None, f"the agent '{cfg.agent}' names no layer to read: pass --layer NAME")
     folder = Path(agent.source["checkpoint"]) if agent.source.get("kind") == "rlsae-checkpoint" else None
     return record_model(agent.model, layer, cfg, game=cfg.game or agent.game or DEFAULT_GAME, agent=agent.source,
-                        agent_folder=folder, head=agent.head if layer == agent.layer else None)
+                        agent_folder=folder, head=agent.head if layer == agent.layer else None, output=agent.output,
+                        value=agent.value if layer == agent.layer else None)
 
 
 def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DEFAULT_GAME,
                  agent: dict[str, Any] | None = None, agent_folder: Path | None = None,
-                 head: str | None = None) -> Path:
-    """Record any Q-network: ``model(obs uint8 [B, 4, 84, 84]) -> Q [B, n_actions]``, reading ``layer``.
+                 head: str | None = None, output: str = "q-values", value: str | None = None) -> Path:
+    """Record any Q-network: ``model(obs uint8 [B, 4, 84, 84]) -> Q [B, n_actions]``, reading ``layer``
+    (``output`` "policy": an actor-critic whose forward gives its action logits, stored as ``q_values``;
+    ``value`` names its value head, an nn.Linear on ``layer``).
 
     ``agent`` describes the model for the manifest (default: its class name and weight hash; a factory's
     ``source`` lets later stages rebuild it); ``agent_folder``, an rlsae checkpoint, is copied into the
@@ -146,14 +154,14 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
     sha = weights_sha256(model)
     cls = type(model)
     agent = {**(agent or {"kind": "module", "class": f"{cls.__module__}.{cls.__qualname__}"}), "sha256": sha}
-    identity = {"game": game, "layer": layer, "d_act": int(act[0].numel()), "n_actions": n_actions,
+    identity = {"game": game, "layer": layer, "d_act": int(act[0].numel()), "n_actions": n_actions, "output": output,
                 "activation_dtype": cfg.dtype, "snapshot_every": cfg.snapshot_every,
                 **({"shard": [k, shards]} if cfg.shard_index else {})}
 
     if (out / "manifest.json").exists():
         manifest = read_store_manifest(out)
         for key, value in identity.items():
-            if manifest.get(key) != value:
+            if manifest.get(key, ADDED_LATER.get(key)) != value:
                 raise UserError(f"store '{out}' was recorded with {key}={manifest.get(key)!r}, "
                                 f"not {value!r}: record into a new --out folder")
         if manifest["agent"]["sha256"] != sha:
@@ -164,7 +172,7 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
                 f"'{out}' exists, is not empty and is not a recording: choose another --out")
         out.mkdir(parents=True, exist_ok=True)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **identity,
-                    "activation_shape": list(act.shape[1:]), "agent": agent, "head": head,
+                    "activation_shape": list(act.shape[1:]), "agent": agent, "head": head, "value": value,
                     "env": {"frame_skip": FRAME_SKIP, "noop_max": NOOP_MAX, "repeat_action_probability": 0.0,
                             "max_episode_frames": MAX_EPISODE_FRAMES, "stack": 4, "obs": [84, 84]},
                     "provenance": provenance(), "runs": [], "n_steps": 0, "n_chunks": 0}
@@ -185,14 +193,15 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
     runs = manifest["runs"]
     if runs and done < runs[-1]["start_step"] + runs[-1]["steps"]:
         run = runs[-1]  # interrupted: finish it, with the settings it was started with
-        changed = {k: (run["config"].get(k), getattr(cfg, k)) for k in RUN_SETTINGS
-                   if run["config"].get(k) != getattr(cfg, k)}
+        changed = {k: (run["config"].get(k, ADDED_LATER.get(k)), getattr(cfg, k)) for k in RUN_SETTINGS
+                   if run["config"].get(k, ADDED_LATER.get(k)) != getattr(cfg, k)}
         require(not changed, f"'{out}' holds an interrupted recording made with other settings ("
                 + ", ".join(f"--{k.replace('_', '-')} {a} here, {b} now" for k, (a, b) in changed.items())
                 + "): run again with its settings to finish it, or record into a new --out")
     elif runs and not cfg.append:
         made = runs[-1]["config"]
-        other = [f"--{k.replace('_', '-')} {made.get(k)}" for k in RUN_SETTINGS if made.get(k) != getattr(cfg, k)]
+        other = [f"--{k.replace('_', '-')} {made.get(k, ADDED_LATER.get(k))}" for k in RUN_SETTINGS
+                 if made.get(k, ADDED_LATER.get(k)) != getattr(cfg, k)]
         print(f"'{out}' is complete: {done} steps in {len(runs)} run(s); nothing to do (--append adds "
               f"--steps more as a new run)" + (f"; it was recorded with {', '.join(other)}" if other else ""))
         return out
@@ -222,6 +231,7 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
                 out: Path, chunks: list[Path], done: int, cfg: RecordConfig) -> None:
     n = int(run["num_envs"])
     epsilon, n_actions = float(run["epsilon"]), int(manifest["n_actions"])
+    act = run["config"].get("act", ADDED_LATER["act"])
     end = run["start_step"] + run["steps"]
     chunk_len = max(n, cfg.chunk_size // n * n)
     seed = int(run["seed"])
@@ -245,7 +255,7 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
         specs = step_array_specs(manifest["d_act"], n_actions, manifest["activation_dtype"])
         while done < end:
             writer = ChunkWriter(out / CHUNKS / f"{len(chunks):06d}", min(chunk_len, end - done), specs)
-            _record_chunk(model, layer, envs, rngs, epsilon, writer, done, run_index, cfg, bar)
+            _record_chunk(model, layer, envs, rngs, epsilon, act, writer, done, run_index, cfg, bar)
             done += writer.length
             state = envs.get_state()
             state["action_rngs"] = np.array([rng_to_str(r) for r in rngs])
@@ -259,7 +269,8 @@ def _record_run(model: nn.Module, layer: str, manifest: dict[str, Any], run: dic
 
 
 def _record_chunk(model: nn.Module, layer: str, envs: EnvBatch, rngs: list[np.random.Generator], epsilon: float,
-                  writer: ChunkWriter, done: int, run_index: int, cfg: RecordConfig, bar: ProgressBar) -> None:
+                  act: str, writer: ChunkWriter, done: int, run_index: int, cfg: RecordConfig,
+                  bar: ProgressBar) -> None:
     """Fill ``writer`` (its rows start at global step ``done``): each block's rows in env order, block after
     block, one agent step of every env after another."""
     act_dtype = writer.specs["activations"][0]
@@ -278,7 +289,7 @@ def _record_chunk(model: nn.Module, layer: str, envs: EnvBatch, rngs: list[np.ra
             if g in pending:
                 finish(g)  # its observations are needed now
             act, q = _forward(model, layer, envs.obs[block], cfg.device)
-            actions = rng_actions(rngs[g], q.argmax(1).numpy(), epsilon, envs.n_actions)
+            actions = rng_actions(rngs[g], choose(q, act, rngs[g]), epsilon, envs.n_actions)
             for i in np.flatnonzero(envs.episode_steps[block] == 0) + block.start:
                 writer.episodes.append({"episode_id": int(envs.episode_ids[i]), "env": int(i),
                                         "noops": int(envs.noops[i]), "start_step": base + int(i), "run": run_index})

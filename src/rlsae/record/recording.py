@@ -233,6 +233,11 @@ class Recording:
         return agent.model, {**agent.source.get("manifest", {}), "game": self.manifest["game"]}
 
     @property
+    def output(self) -> str:
+        """What the agent's forward returns, so what ``q_values`` holds: "q-values" or "policy" (logits)."""
+        return self.manifest.get("output", "q-values")
+
+    @property
     def head_name(self) -> str | None:
         """The nn.Linear mapping the recorded layer to the Q-values, checked when recorded (None: none).
         Recordings from before heads were stored read layer 'hidden' of an rlsae checkpoint: 'head'."""
@@ -247,6 +252,15 @@ class Recording:
         if self.head_name is None:
             return None
         layer = self.load_agent()[0].get_submodule(self.head_name)
+        return layer.weight.detach().cpu().float().numpy(), layer.bias.detach().cpu().float().numpy()
+
+    @cached_property
+    def value_head(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """float32 (weight [1, d], bias [1]) of an actor-critic's value head on the recorded layer, or None."""
+        name = self.manifest.get("value")
+        if name is None:
+            return None
+        layer = self.load_agent()[0].get_submodule(name)
         return layer.weight.detach().cpu().float().numpy(), layer.bias.detach().cpu().float().numpy()
 
     @property

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.agents.evaluate import ACT_HELP, ACTS, check_act
 from rlsae.agents.protocol import AGENT_HELP
 from rlsae.common.errors import UserError
 from rlsae.common.files import write_bytes
@@ -45,6 +46,7 @@ class EvaluateSAEConfig:
     num_envs: int = option(16, "games played in parallel", low=1)
     epsilon: float = option(0.05, "probability of a random action in the games", low=0, high=1)
     seed: int = option(1, "seed of the games (the same for every condition)", low=0)
+    act: str = option("greedy", ACT_HELP, choices=list(ACTS))
     json: Path | None = option(None, "where to write the results (default: SAE/evaluation.json)")
     png: Path | None = option(None, "where to draw the density histogram (default: SAE/density.png)")
     progress: bool = option(True, "show progress bars")
@@ -123,6 +125,7 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> Evaluation:
         raise UserError(f"'{cfg.sae}' {trained_on}: pass --recording; its held-out metrics are in its cfg.json")
     recording = Recording.open(recording_path)
     recording.use_agent(cfg.agent)
+    check_act(cfg.act, recording.output)
     if recording.manifest["d_act"] != sae.d_in:
         raise UserError(f"recording '{recording_path}' has {recording.manifest['d_act']}-dim activations, "
                         f"the SAE expects {sae.d_in}")
@@ -132,7 +135,7 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> Evaluation:
     fraction = float(metadata.get("heldout_fraction", 0.1))
     heldout = load_split(recording, fraction, heldout=True, max_states=cfg.max_states)
     head = q_head(recording)
-    result = evaluate_reconstruction(sae, heldout.activations, head)
+    result = evaluate_reconstruction(sae, heldout.activations, head, recording.output)
     density = result.pop("density")
     log10 = log10_density(density, dead=-math.inf).numpy()
     png = cfg.png or cfg.sae / DENSITY_PNG
@@ -148,7 +151,8 @@ def evaluate_sae(cfg: EvaluateSAEConfig) -> Evaluation:
         result.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.activations.mean(0),
                                     episodes=cfg.episodes, game=manifest.get("game", DEFAULT_GAME),
                                     num_envs=cfg.num_envs, epsilon=cfg.epsilon, seed=cfg.seed,
-                                    progress=cfg.progress))
+                                    progress=cfg.progress, act=cfg.act))
+        result["act"] = cfg.act
     evaluation = Evaluation(**result, provenance=provenance())
     out.parent.mkdir(parents=True, exist_ok=True)
     write_results(out, evaluation.to_json(), "--json")

@@ -49,6 +49,11 @@ class Evaluation(Record):
     advantage_rel_error: float | None = number(
         "advantage error", "the actions' advantages (what ranks them) err by {} of their variance", "{:.4f}",
         default=None)
+    logit_rel_error: float | None = number(
+        "centred logit error", "the policy's centred logits (what ranks the actions) err by {} of their variance",
+        "{:.4f}", default=None)
+    policy_kl: float | None = number("policy divergence", "KL(pi || pi with the SAE spliced in) is {} per state",
+                                     "{:.4f}", "nats", default=None)
     regret: float | None = number("regret", "by the clean agent's own values, the SAE agent's choices lose {} "
                                   "per state", "{:.3f}", "% of the Q range", default=None)
     episodes: int | None = number("games per condition", "each score is the mean of {} full games", "{:d}",
@@ -76,6 +81,8 @@ class Evaluation(Record):
     score_spliced_std: float | None = None
     score_zero_ablation_std: float | None = None
     score_mean_ablation_std: float | None = None
+    act: str | None = None
+    """How the games' actions were picked: "greedy", or "sample" from a policy's logits."""
     games_from: str | None = None
     """When the games were kept from an earlier evaluation of the same weights: when that one ran."""
     density_png: str = ""
@@ -95,5 +102,5 @@ class Evaluation(Record):
 
 
 GAME_KEYS = tuple(k for k in Evaluation.__dataclass_fields__ if k.startswith(("score_", "recovered_vs_"))) + \
-    ("episodes",)
+    ("episodes", "act")
 """What the (slow) games measured: kept from an earlier evaluation when a rerun plays none."""

@@ -14,20 +14,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlsae.agents.evaluate import play_games, summarize
+from rlsae.agents.evaluate import choose, play_games, summarize
 from rlsae.common.hooks import HookFn, hooked
 from rlsae.envs.atari import DEFAULT_GAME
 
 Policy = Callable[[np.ndarray], np.ndarray]
 
 
-def hooked_policy(model: nn.Module, hooks: dict[str, HookFn], device: str = "cpu") -> Policy:
-    """Greedy policy of ``model`` run with ``hooks`` applied to its layers."""
+def hooked_policy(model: nn.Module, hooks: dict[str, HookFn], device: str = "cpu", act: str = "greedy",
+                  seed: int = 1) -> Policy:
+    """The policy of ``model`` (greedy or sampled, ``choose``) run with ``hooks`` applied to its layers."""
+    rng = np.random.default_rng([seed, 1])
+
     @torch.no_grad()
-    def act(obs: np.ndarray) -> np.ndarray:
+    def policy(obs: np.ndarray) -> np.ndarray:
         with hooked(model, hooks):
-            return model(torch.from_numpy(obs).to(device)).argmax(1).cpu().numpy()
-    return act
+            return choose(model(torch.from_numpy(obs).to(device)), act, rng)
+    return policy
 
 
 def splice(sae: nn.Module) -> HookFn:
@@ -47,8 +50,9 @@ def recovered(spliced: float, clean: float, ablated: float) -> float:
 
 def game_fidelity(model: nn.Module, layer: str, sae: nn.Module, mean_activation: torch.Tensor, *,
                   episodes: int = 30, game: str = DEFAULT_GAME, num_envs: int = 16, epsilon: float = 0.05,
-                  seed: int = 1, device: str = "cpu", progress: bool = True) -> dict[str, float]:
-    """Mean full-game score of the clean, spliced, zero- and mean-ablated agents, and recovered fractions."""
+                  seed: int = 1, device: str = "cpu", progress: bool = True, act: str = "greedy") -> dict[str, float]:
+    """Mean full-game score of the clean, spliced, zero- and mean-ablated agents, and recovered fractions;
+    ``act`` "sample" draws a policy's actions from its logits (the same draws' seed in every condition)."""
     conditions: dict[str, dict[str, HookFn]] = {
         "clean": {},
         "spliced": {layer: splice(sae)},
@@ -57,7 +61,7 @@ def game_fidelity(model: nn.Module, layer: str, sae: nn.Module, mean_activation:
     }
     result: dict[str, float] = {}
     for name, hooks in conditions.items():
-        scores = play_games(hooked_policy(model, hooks, device), episodes, game=game, num_envs=num_envs,
+        scores = play_games(hooked_policy(model, hooks, device, act, seed), episodes, game=game, num_envs=num_envs,
                             epsilon=epsilon, seed=seed, progress=progress,
                             label=f"playing {name.replace('_', ' ')}")
         summary = summarize(scores)

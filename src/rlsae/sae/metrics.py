@@ -10,6 +10,11 @@ Definitions (every sum runs over states s; x is the layer's activation, x_hat th
     action_agreement     share of states where argmax Q_hat = argmax Q;  ``_large_gap``: only states whose
                          clean gap between the best and second-best Q is above the median gap
     regret               mean [Q(s, a*) - Q(s, a_hat)] / mean [max_a Q - min_a Q], in % of the Q range
+
+For a policy (an actor-critic read through its actor head, logits z) the Q-specific numbers give way to
+    logit_rel_error      the centred logits' (z - mean_a z, what ranks the actions and makes pi) error, as above
+    policy_kl            mean KL(pi || pi_hat) in nats, pi = softmax(z): what the spliced policy loses
+and action_agreement compares argmax z (the greedy action) as before.
 """
 
 from __future__ import annotations
@@ -52,9 +57,10 @@ def reconstruct_all(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 16384
 
 
 @torch.no_grad()
-def action_metrics(x: torch.Tensor, x_hat: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
-                   ) -> dict[str, float]:
-    """What the agent's choices feel of the reconstruction error (the head is linear: exact)."""
+def action_metrics(x: torch.Tensor, x_hat: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                   output: str = "q-values") -> dict[str, float]:
+    """What the agent's choices feel of the reconstruction error (the head is linear: exact); ``output``
+    "policy" reads the head's outputs as logits."""
     q, q_hat = x @ weight.T + bias, x_hat @ weight.T + bias
     adv = advantage_matrix(weight)
     best, chosen = q.argmax(1), q_hat.argmax(1)
@@ -62,19 +68,25 @@ def action_metrics(x: torch.Tensor, x_hat: torch.Tensor, weight: torch.Tensor, b
     gap = top2[:, 0] - top2[:, 1]
     large = gap > gap.median()
     agree = (best == chosen).float()
+    shared = {"action_agreement": float(agree.mean()),
+              "action_agreement_large_gap": float(agree[large].mean()) if large.any() else float("nan")}
+    centred = fraction_unexplained(x @ adv.T, x_hat @ adv.T)
+    if output == "policy":
+        log_pi, log_pi_hat = q.log_softmax(1), q_hat.log_softmax(1)
+        kl = (log_pi.exp() * (log_pi - log_pi_hat)).sum(1)
+        return {**shared, "logit_rel_error": centred, "policy_kl": float(kl.mean())}
     regret = q.gather(1, best[:, None]) - q.gather(1, chosen[:, None])
     q_range = (q.max(1).values - q.min(1).values).mean()
-    return {"q_rel_error": fraction_unexplained(q, q_hat),
-            "advantage_rel_error": fraction_unexplained(x @ adv.T, x_hat @ adv.T),
-            "action_agreement": float(agree.mean()),
-            "action_agreement_large_gap": float(agree[large].mean()) if large.any() else float("nan"),
+    return {**shared, "q_rel_error": fraction_unexplained(q, q_hat), "advantage_rel_error": centred,
             "regret": float(100 * regret.mean() / q_range.clamp_min(1e-12))}
 
 
 @torch.no_grad()
 def evaluate_reconstruction(sae: SparseAutoencoder, x: torch.Tensor,
-                            head: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
-    """Reconstruction, sparsity and (with the Q-head's weight and bias) action metrics on states ``x``.
+                            head: tuple[torch.Tensor, torch.Tensor] | None = None,
+                            output: str = "q-values") -> dict[str, Any]:
+    """Reconstruction, sparsity and (with the head's weight and bias) action metrics on states ``x``;
+    ``output`` is what the head gives: "q-values" or "policy" (logits).
 
     The returned ``density`` is a tensor (fraction of states each feature fires on); the rest are floats.
     """
@@ -87,5 +99,5 @@ def evaluate_reconstruction(sae: SparseAutoencoder, x: torch.Tensor,
         "dense_fraction": float((density > DENSE_DENSITY).float().mean()), "density": density,
     }
     if head is not None:
-        out.update(action_metrics(x, x_hat, *head))
+        out.update(action_metrics(x, x_hat, *head, output=output))
     return out

@@ -80,23 +80,32 @@
 
     var grid = el('div', {'class': 'grid', style: 'margin-top:14px'});
     append(root, grid);
+    // a Q-network's head gives values (advantages rank the actions); a policy's gives logits (centred logits
+    // are log-probabilities up to one constant per state, and a shift shared by every logit changes nothing)
+    var units = R.summary.output === 'policy'
+      ? {centred: 'centred logit', raw: 'logit', shift: 'Shift of every logit (softmax ignores it): ',
+         note: 'logit = the raw change of each action logit, shift included.'}
+      : {centred: 'advantage', raw: 'Q', shift: 'Value shift (the same for every action): ',
+         note: 'Q = the raw change of each Q-value, value shift included.'};
     var adv = d.advantage_effect, peak = Math.max.apply(null, adv.map(function (e) { return isNum(e) ? Math.abs(e) : 0; }));
     append(grid, el('div', {'class': 'panel', id: 'effects'}, el('h2', {text: 'Push on the policy'}),
       el('div', {'class': 'arrows-wrap'}, arrowsSvg(adv, names),
         el('table', {'class': 'effects'},
-          el('thead', null, el('tr', null, el('th', {text: 'action'}), el('th', {'class': 'num', text: 'advantage'}),
-                                           el('th', {'class': 'num', text: 'Q'}))),
+          el('thead', null, el('tr', null, el('th', {text: 'action'}), el('th', {'class': 'num', text: units.centred}),
+                                           el('th', {'class': 'num', text: units.raw}))),
           el('tbody', null, adv.map(function (e, i) {
             return el('tr', null, el('td', {text: names[i]}),
               el('td', {'class': 'num ' + (e > 0 ? 'act-pos' : e < 0 ? 'act-neg' : ''), text: signed(e)}),
               el('td', {'class': 'num muted', text: signed(d.action_effect[i])}));
           })))),
-      el('p', {'class': 'value-shift', text: 'Value shift (the same for every action): ' + signed(d.value_shift) +
+      el('p', {'class': 'value-shift', text: units.shift + signed(d.value_shift) +
                ' per unit activation' + (Math.abs(d.value_shift) > peak ? ', larger than any difference between actions.' : '.')}),
+      isNum(d.value_effect) ? el('p', {'class': 'value-effect', text: 'Value head: ' + signed(d.value_effect) +
+                                       ' per unit activation (the critic’s estimate of the return).'}) : null,
       el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0',
-               text: 'Arrows: (W_head − its mean row) · decoder direction, the change of each action’s advantage ' +
-                     'per unit activation. Blue encourages, red discourages; lengths relative to this feature’s largest (' +
-                     fmt(peak, 3) + '). Q = the raw change of each Q-value, value shift included.'})));
+               text: 'Arrows: (W_head − its mean row) · decoder direction, the change of each action’s ' + units.centred +
+                     ' per unit activation. Blue encourages, red discourages; lengths relative to this feature’s largest (' +
+                     fmt(peak, 3) + '). ' + units.note})));
     var hist = d.histogram || {edges: [], counts: []};
     append(grid, el('div', {'class': 'panel', id: 'histogram'}, el('h2', {text: 'Activations (non-zero)'}),
       histogramSvg(hist.edges, hist.counts, {xlabel: 'activation'})));
