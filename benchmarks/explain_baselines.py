@@ -163,6 +163,15 @@ def heading_vs_opening(talk: TalkUnit, features: np.ndarray, facts: dict[str, np
             [f"its fact, episode steps < {opening}", precision_recall(fires & early, holds & early)],
             [f"the opening (episode step < {opening})", precision_recall(fires, early & held)],
             ["the opening AND NOT its fact", precision_recall(fires, early & ~facts[fact] & held)]]
+    # Is there a feature for the opening itself? The one whose firing (above 0) agrees best with it, held out.
+    opening_fires = features[held] > 0
+    hits = opening_fires[early[held]].sum(0)
+    f1 = 2 * hits / (opening_fires.sum(0) + early[held].sum())
+    best = int(np.argmax(f1))
+    best_fires = (features[:, best] > 0) & held
+    rows += [[f"the opening, by the feature that detects it best (#{best}, above 0)",
+              precision_recall(best_fires, early & held)],
+             [f"its fact, by that opening feature #{best}", precision_recall(best_fires, holds)]]
     notes = (f"Feature #{unit} (fact `{fact}`, threshold {talk.best.scores.threshold:.0%} of its fit-split max). "
              f"{(fires & early).sum() / max(fires.sum(), 1):.0%} of its held-out firings fall before step {opening}; "
              f"it fires at steps 63-68 in {fired_in_window:.0%} of the {len(episodes)} held-out episodes; its "
@@ -182,6 +191,9 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=5, help="episode splits for the stability of explanations")
     parser.add_argument("--talk-splits", type=int, default=10, help="episode splits for the talk's features")
     parser.add_argument("--opening", type=int, default=100, help="episode steps that count as the game's opening")
+    parser.add_argument("--sets", nargs="*", default=None,
+                        help="only these sets of units (default: all five; the trained SAE's sections need "
+                        "'SAE features')")
     parser.add_argument("--dry-run", action="store_true", help="print the tables, do not append to BENCHMARKS.md")
     args = parser.parse_args()
 
@@ -199,6 +211,11 @@ def main() -> None:
 
     units_of = unit_sets(sae, activations, args.seed)
     units_of["SAE, another seed"] = encode_all(other, activations)
+    unknown = set(args.sets or []) - set(units_of)
+    if unknown:
+        parser.error(f"--sets: unknown {sorted(unknown)}; choose from {list(units_of)}")
+    features = units_of["SAE features"]
+    units_of = {name: units for name, units in units_of.items() if not args.sets or name in args.sets}
     # The random baseline's "found again": two more random draws of the same shape (the decoder is random,
     # whichever draw: the table's own is built inside unit_sets).
     twins = []
@@ -209,7 +226,8 @@ def main() -> None:
                 "random-weight SAE": (twins[0], twins[1])}
     rows: dict[str, Row] = {}
     explanations: dict[str, Explanations] = {}
-    for name, units in units_of.items():
+    for name in list(units_of):
+        units = units_of.pop(name)
         start = time.perf_counter()
         found = explain_units(units, literals, held, rule, cfg)
         _, stats = score_units(units, facts, descriptions, primary, episode_ids, label_rule, args.seed)
@@ -233,80 +251,91 @@ def main() -> None:
               *[f"{r.stats.facts.probe(k):.3f}" for k in PROBE_COLUMNS], pct(r.found_again),
               pct(r.found_again_one_to_one), f"{r.seconds:.0f}"] for name, r in rows.items()]
 
-    features = units_of["SAE features"]
-    for name in [n for n in units_of if n != "SAE features"]:
-        del units_of[name]
-    split_rows, stable = stability(features, decoded, game, episode_ids,
-                                   list(range(args.seed, args.seed + args.splits)), explanations["SAE features"],
-                                   literals, rule, cfg)
-    talk_rows, talk = talk_over_splits(features, facts, descriptions, episode_ids, args.talk_splits, game)
+    report = append_section if not args.dry_run else print_section
+    trained = "SAE features" in explanations
+    stable: dict[str, float] = {}
+    if trained and args.splits > 1:
+        split_rows, stable = stability(features, decoded, game, episode_ids,
+                                       list(range(args.seed, args.seed + args.splits)), explanations["SAE features"],
+                                       literals, rule, cfg)
+    talk: dict[int, list[TalkUnit]] = {}
+    if trained and args.talk_splits:
+        talk_rows, talk = talk_over_splits(features, facts, descriptions, episode_ids, args.talk_splits, game)
+
+    n_eps = len(np.unique(episode_ids))
+    notes = (f"{len(states):,} states ({n_eps} episodes) of `{rec.path}`; SAE `{args.sae}` ({sae.name}, {sae.d_sae} "
+             f"latents, k={getattr(sae, 'k', None)}), the other seed `{args.other_seed}`; held-out split seed "
+             f"{args.seed} (30% of the episodes); {len(literals.names)} literals. Explanation rule: {rule}. 'live' "
+             f"= above 0 on >= {rule.min_firings} held-out states; mean explanation F1 over the live units (0 for "
+             f"one never searched). Per-fact columns over the single facts judged (label_scores.py's). Found "
+             f"again: share of live features whose nearest decoder direction in the other seed's SAE has cosine "
+             f">= {FOUND_COSINE} (the random-weight SAE: one random-weight SAE in another, two other random draws "
+             f"of its shape); 'one to one' counts only the Hungarian partner. Seconds: search and scoring of the "
+             f"set, on a shared machine.\n\nIssue 21's goals on this run:\n\n"
+             + "\n".join(goals(rows, stable, args.splits, talk, args.talk_splits)))
+    report("Explanations: trained SAE vs neurons vs random dictionaries vs another seed (issue 21)",
+           ["units", "live", "explained", "mean explanation F1", "mean best-unit F1", "coverage F1>=0.5",
+            "OR-of-precise F1", *[f"probe k={k}" for k in PROBE_COLUMNS], "found again", "found again, one to one",
+            "s"], table, notes)
+    if stable:
+        report("Stability of the trained SAE's explanations over episode splits",
+               ["split seed", "explained", "mean explanation F1", f"same formula as split {args.seed}",
+                f"same, or explained within {F1_WITHIN} F1", "search s"], split_rows,
+               f"Features explained on split {args.seed}: {stable['explained']}. A feature is stable when on >= "
+               f"{STABLE_SPLITS} of the {args.splits} splits (its reference split included) its explanation is the "
+               f"same formula (same text, or holding on the same states to IoU >= {SAME_IOU}: quantile thresholds "
+               f"move with the fitting split) or another that passes the rule with held-out F1 within {F1_WITHIN} "
+               f"of the reference's: {stable['stable']:.1%} ({stable['same']:.1%} by the same formula alone).")
+    if talk:
+        report("The talk's two features on every episode split (trained SAE, held-out numbers)",
+               ["split seed", "feature", "unit", "fact", "precision", "recall", "firings", "bar"], talk_rows,
+               f"Split seeds 0 to {args.talk_splits - 1}; the demo's own split is seed {args.seed}. Only the talk's "
+               "facts are scored (as label_scores.py --split-seeds).")
     heading = next((t for t in talk.get(args.seed, []) if t.key == "heading_to_pill" and t.best is not None), None)
-    heading_rows, heading_notes = ([], "no heading feature found")
-    if heading is not None:
+    if heading is not None and heading.best is not None and trained:
         e = explanations["SAE features"].units[heading.best.unit]
         text = "nothing (too few firings to search)" if e is None else (
             f"`{e.formula}` (held-out F1 {e.scores.f1:.2f}, precision {e.scores.precision:.2f}, recall "
             f"{e.scores.recall:.2f}; {'explained' if e.explained else 'not explained'} under the rule)")
         heading_rows, heading_notes = heading_vs_opening(heading, features, facts, steps, episode_ids, held,
                                                          args.opening, text)
+        report(f"The 'heading for a power pill' feature (#{heading.best.unit}, {heading.best.fact}) vs the opening "
+               f"of the game (held-out episodes, split seed {args.seed})",
+               ["held-out precision / recall of the feature for", "value"], heading_rows, heading_notes)
 
-    sae_row, random_row = rows["SAE features"], rows["random-weight SAE"]
-    best = sae_row.stats.facts.mean_best_f1
-    dead = [t for found in talk.values() for t in found if t.key == "dead" and t.best is not None]
 
+def goals(rows: dict[str, Row], stable: dict[str, float], splits: int, talk: dict[int, list[TalkUnit]],
+          talk_splits: int) -> list[str]:
+    """A line per issue-21 goal this run measures, with its numbers and whether it is met."""
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    goals = [
-        f"- >= 70% of live features explained with mean held-out explanation F1 >= 0.5: {sae_row.explained:.1%}, "
-        f"{sae_row.mean_f1:.3f} - {verdict(sae_row.explained >= 0.7 and sae_row.mean_f1 >= 0.5)}",
-        f"- ahead of the random-weight SAE by >= 20 points of explained share: "
-        f"{100 * (sae_row.explained - random_row.explained):+.1f} points - "
-        f"{verdict(sae_row.explained - random_row.explained >= 0.2)}; by >= 0.10 of mean explanation F1: "
-        f"{sae_row.mean_f1 - random_row.mean_f1:+.3f} - {verdict(sae_row.mean_f1 - random_row.mean_f1 >= 0.1)}",
-        *[f"- ahead of the {name} by >= 0.10 of mean best-unit F1 per fact: {best:.3f} vs "
-          f"{rows[name].stats.facts.mean_best_f1:.3f} ({best - rows[name].stats.facts.mean_best_f1:+.3f}) - "
-          f"{verdict(best - rows[name].stats.facts.mean_best_f1 >= 0.1)}" for name in ("neurons", "rotated neurons")],
-        f"- explanations stable (the same formula, or one with held-out F1 within {F1_WITHIN}, on >= "
-        f"{STABLE_SPLITS} of {args.splits} splits) for >= 80% of the {stable['explained']} explained features: "
-        f"{stable['stable']:.1%} ({stable['same']:.1%} with the same formula alone) - "
-        f"{verdict(stable['stable'] >= 0.8)}",
-        f"- 'Pac-Man is dead' at held-out precision >= 0.9 with recall >= 0.8 on every split: on "
-        f"{sum(t.found for t in dead)} of {args.talk_splits} - "
-        f"{verdict(len(dead) == args.talk_splits and all(t.found for t in dead))}",
-    ]
-    n_eps = len(np.unique(episode_ids))
-    notes = (f"{len(states):,} states ({n_eps} episodes) of `{rec.path}`; SAE `{args.sae}` ({sae.name}, {sae.d_sae} "
-             f"latents, k={getattr(sae, 'k', None)}), the other seed `{args.other_seed}`; held-out split seed "
-             f"{args.seed} (30% of the episodes); {len(literals.names)} literals. Explanation rule: {rule}. 'live' "
-             f"= above 0 on >= {rule.min_firings} held-out states; mean explanation F1 over the live units (0 for "
-             f"one never searched). Per-fact columns over the {sae_row.stats.facts.n_facts} single facts judged "
-             f"(label_scores.py's). Found again: share of live features whose nearest decoder direction in the "
-             f"other seed's SAE has cosine >= {FOUND_COSINE} (the random-weight SAE: one random-weight "
-             f"SAE in another, two other random draws of its shape); 'one to one' counts only the Hungarian "
-             f"partner. Seconds: search and scoring of the set, "
-             f"on a shared machine.\n\nIssue 21's goals on this run:\n\n" + "\n".join(goals))
-    report = append_section if not args.dry_run else print_section
-    report("Explanations: trained SAE vs neurons vs random dictionaries vs another seed (issue 21)",
-           ["units", "live", "explained", "mean explanation F1", "mean best-unit F1", "coverage F1>=0.5",
-            "OR-of-precise F1", *[f"probe k={k}" for k in PROBE_COLUMNS], "found again", "found again, one to one",
-            "s"], table, notes)
-    report("Stability of the trained SAE's explanations over episode splits",
-           ["split seed", "explained", "mean explanation F1", "same formula as split 1",
-            f"same, or explained within {F1_WITHIN} F1", "search s"], split_rows,
-           f"Features explained on split {args.seed}: {stable['explained']}. A feature is stable when on >= "
-           f"{STABLE_SPLITS} of the {args.splits} splits (its reference split included) its explanation is the same "
-           f"formula (same text, or holding on the same states to IoU >= {SAME_IOU}: quantile thresholds move "
-           f"with the fitting split) or another that passes the rule with held-out F1 within {F1_WITHIN} of the "
-           f"reference's: {stable['stable']:.1%} ({stable['same']:.1%} by the same formula alone).")
-    report("The talk's two features on every episode split (trained SAE, held-out numbers)",
-           ["split seed", "feature", "unit", "fact", "precision", "recall", "firings", "bar"], talk_rows,
-           f"Split seeds 0 to {args.talk_splits - 1}; the demo's own split is seed {args.seed}. Only the talk's facts "
-           "are scored (as label_scores.py --split-seeds).")
-    if heading_rows:
-        report("'Heading for the bottom-left pill' vs the opening of the game (held-out episodes, split seed "
-               f"{args.seed})", ["held-out precision / recall of the feature for", "value"], heading_rows,
-               heading_notes)
+    out = []
+    trained, random_row = rows.get("SAE features"), rows.get("random-weight SAE")
+    if trained is not None:
+        out.append(f"- >= 70% of live features explained with mean held-out explanation F1 >= 0.5: "
+                   f"{trained.explained:.1%}, {trained.mean_f1:.3f} - "
+                   f"{verdict(trained.explained >= 0.7 and trained.mean_f1 >= 0.5)}")
+    if trained is not None and random_row is not None:
+        share, f1 = trained.explained - random_row.explained, trained.mean_f1 - random_row.mean_f1
+        out.append(f"- ahead of the random-weight SAE by >= 20 points of explained share: {100 * share:+.1f} points "
+                   f"- {verdict(share >= 0.2)}; by >= 0.10 of mean explanation F1: {f1:+.3f} - {verdict(f1 >= 0.1)}")
+    for name in ("neurons", "rotated neurons"):
+        if trained is not None and name in rows:
+            best, theirs = trained.stats.facts.mean_best_f1, rows[name].stats.facts.mean_best_f1
+            out.append(f"- ahead of the {name} by >= 0.10 of mean best-unit F1 per fact: {best:.3f} vs {theirs:.3f} "
+                       f"({best - theirs:+.3f}) - {verdict(best - theirs >= 0.1)}")
+    if stable:
+        out.append(f"- explanations stable (the same formula, or one with held-out F1 within {F1_WITHIN}, on >= "
+                   f"{STABLE_SPLITS} of {splits} splits) for >= 80% of the {stable['explained']:.0f} explained "
+                   f"features: {stable['stable']:.1%} ({stable['same']:.1%} with the same formula alone) - "
+                   f"{verdict(stable['stable'] >= 0.8)}")
+    dead = [t for found in talk.values() for t in found if t.key == "dead" and t.best is not None]
+    if talk:
+        met = sum(t.found for t in dead)
+        out.append(f"- 'Pac-Man is dead' at held-out precision >= 0.9 with recall >= 0.8 on every split: on {met} "
+                   f"of {talk_splits} - {verdict(met == talk_splits)}")
+    return out
 
 
 def print_section(title: str, header: list[str], rows: list[list[str]], notes: str = "") -> None:
