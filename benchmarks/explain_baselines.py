@@ -1,8 +1,8 @@
 """Do trained SAE features beat neurons and random dictionaries at being explained? Issue 21's baselines table.
 
-    rlsae train-sae --recording runs/demo/recording --out runs/demo-seed2/sae --expansion-factor 4 --k 32 \
+    rlsae train-sae --recording runs/demo/recording --out runs/explain-baselines/sae-seed2 --expansion-factor 4 --k 32 \
         --samples 2000000 --seed 2
-    python benchmarks/explain_baselines.py --sae runs/demo/sae --other-seed runs/demo-seed2/sae
+    python benchmarks/explain_baselines.py --sae runs/demo/sae --other-seed runs/explain-baselines/sae-seed2
 
 Five sets of units on the same states and the same held-out whole episodes: the SAE's features, the layer's
 neurons, the neurons under a random rotation, a random-weight SAE of the same shape (label_scores.unit_sets)
