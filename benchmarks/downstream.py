@@ -1,6 +1,6 @@
 """Downstream-aware SAE training on a recording of the shipped agent (issue 24): plain MSE, the default
-(reconstruction + advantages: Braun et al. 2024's e2e+ds), end-to-end on the advantages alone (e2e), and a
-short end-to-end fine-tune of the default SAE, all at one budget.
+(reconstruction + advantages: Braun et al. 2024's e2e+ds; also with the advantages weighted 4), end-to-end
+on the advantages alone (e2e), and short end-to-end fine-tunes of the default and the plain-MSE SAE, at one budget.
 
     python benchmarks/downstream.py --recording runs/demo/recording --out runs/downstream --samples 2000000
 
@@ -26,12 +26,16 @@ from rlsae.sae.fidelity import hooked_policy, splice
 from rlsae.sae.io import load_sae
 from rlsae.sae.train import TrainSAEConfig, train_sae
 
-# arm -> (loss as the table names it, train-sae settings beyond the shared ones)
-ARMS: dict[str, tuple[str, dict[str, Any]]] = {
-    "mse": ("reconstruction only", {"advantage_weight": 0.0}),
-    "default": ("reconstruction + advantages (e2e+ds)", {}),
-    "e2e": ("advantages only (e2e)", {"advantage_weight": 1.0, "reconstruction_weight": 0.0}),
-    "finetune": ("default, then advantages only", {"advantage_weight": 1.0, "reconstruction_weight": 0.0}),
+# arm -> (loss as the table names it, train-sae settings beyond the shared ones, the arm it fine-tunes)
+ARMS: dict[str, tuple[str, dict[str, Any], str | None]] = {
+    "mse": ("reconstruction only", {"advantage_weight": 0.0}, None),
+    "default": ("reconstruction + advantages (e2e+ds)", {}, None),
+    "default-ds4": ("reconstruction + 4 x advantages (e2e+ds)", {"advantage_weight": 4.0}, None),
+    "e2e": ("advantages only (e2e)", {"advantage_weight": 1.0, "reconstruction_weight": 0.0}, None),
+    "finetune": ("default, then advantages only", {"advantage_weight": 1.0, "reconstruction_weight": 0.0},
+                 "default"),
+    "finetune-mse": ("reconstruction only, then advantages only",
+                     {"advantage_weight": 1.0, "reconstruction_weight": 0.0}, "mse"),
 }
 
 
@@ -60,9 +64,9 @@ def main() -> None:
     clean = games(recording, {}, args.episodes) if args.episodes else None
     rows = []
     for arm in args.arms:
-        loss, settings = ARMS[arm]
-        if arm == "finetune":
-            settings = {**settings, "init_from": args.out / "default", "samples": args.finetune_samples}
+        loss, settings, base = ARMS[arm]
+        if base is not None:
+            settings = {**settings, "init_from": args.out / base, "samples": args.finetune_samples}
         cfg = TrainSAEConfig(recording=args.recording, out=args.out / arm,
                              expansion_factor=args.expansion_factor,
                              options={"k": args.k}, progress=False, **{"samples": args.samples, **settings})
@@ -83,8 +87,8 @@ def main() -> None:
          "regret (% Q range)", "spliced / clean score (± s.e.)", "train s"], rows,
         f"{args.expansion_factor} x {recording.manifest['d_act']} latents, Top-K k={args.k}, `{args.recording}`; "
         f"metrics on its held-out episodes "
-        f"(src/rlsae/sae/metrics.py); {args.episodes} games per agent, the same seeds for each. The fine-tune "
-        f"starts from the default arm's SAE (its train s is the fine-tune's alone).")
+        f"(src/rlsae/sae/metrics.py); {args.episodes} games per agent, the same seeds for each. A fine-tune "
+        f"starts from the SAE of the arm it names (its train s is the fine-tune's alone).")
 
 
 if __name__ == "__main__":
