@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from rlsae.common.errors import UserError
+from rlsae.config import to_dict
 from rlsae.sae.architectures import ARCHITECTURES
 from rlsae.sae.io import load_sae
 from rlsae.sae.metrics import evaluate_reconstruction
 from rlsae.sae.synthetic import quiet_decision
-from rlsae.sae.train import Trainer, TrainSAEConfig
+from rlsae.sae.train import Trainer, TrainSAEConfig, _changed
 
 SHAPE = {"d_sae": 64, "options": {"k": 4}, "samples": 100_000, "progress": False, "device": "cpu"}
 
@@ -79,3 +80,13 @@ def test_downstream_options_refuse_what_cannot_work(quiet: Any, tmp_path: Path) 
         _train(small, tmp_path / "narrow", samples=2048, d_sae=32, init_from=tmp_path / "topk")
     with pytest.raises(UserError, match="leaves nothing to train on"):
         _train(small, tmp_path / "nothing", samples=2048, reconstruction_weight=0, advantage_weight=0)
+
+
+def test_a_config_saved_before_the_downstream_options_matches_their_defaults(tmp_path: Path) -> None:
+    """An SAE trained before --reconstruction-weight and --init-from existed is reused, not refused."""
+    cfg = TrainSAEConfig(out=tmp_path / "sae", samples=4096, progress=False, device="cpu")
+    saved = {k: v for k, v in to_dict(cfg).items() if k not in ("reconstruction_weight", "init_from")}
+    assert _changed(saved, cfg) == []
+    tuned = TrainSAEConfig(out=tmp_path / "sae", samples=4096, progress=False, device="cpu", reconstruction_weight=0,
+                           advantage_weight=1, init_from=tmp_path / "start")
+    assert _changed(saved, tuned) == ["advantage_weight", "init_from", "reconstruction_weight"]

@@ -198,6 +198,9 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
         mine = {f.name for f in fields(block)} if block else set()
         settings["options"] = {k: settings[k] for k in sorted(mine) if k in settings}
         settings = {k: v for k, v in settings.items() if k not in flat}
+    # Saved before these options existed: trained as their defaults do now.
+    settings.setdefault("reconstruction_weight", 1.0)
+    settings.setdefault("init_from", None)
     for key in ("recording", "activations", "init_from"):
         settings[key] = settings.get(key) and str(Path(settings[key]).resolve())
     return settings
