@@ -34,6 +34,7 @@ ARMS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "e2e": ("advantages only (e2e)", {"advantage_weight": 1.0, "reconstruction_weight": 0.0}, None),
     "finetune": ("default, then advantages only", {"advantage_weight": 1.0, "reconstruction_weight": 0.0},
                  "default"),
+    "finetune-ds4": ("default, then reconstruction + 4 x advantages", {"advantage_weight": 4.0}, "default"),
     "finetune-mse": ("reconstruction only, then advantages only",
                      {"advantage_weight": 1.0, "reconstruction_weight": 0.0}, "mse"),
 }
