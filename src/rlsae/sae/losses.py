@@ -1,6 +1,6 @@
 """The SAE's training objective, every term normalised so its weight means the same at any scale.
 
-    loss = FVU(x, x_hat)                                   reconstruction
+    loss = reconstruction_weight * FVU(x, x_hat)           reconstruction
          + advantage_weight * FVU(C x, C x_hat)            what the agent's choice depends on
          + aux_coef * ||e - e_hat||^2 / ||e||^2            AuxK: dead latents model the residual
                                                              (Top-K family)
@@ -9,7 +9,9 @@
 FVU is the squared error over the data's total variance about its mean (a constant per dataset, so the
 term is an MSE with a scale-free weight). C = W_head - mean_rows(W_head) maps the layer to the
 *advantages* A(s, a) = Q(s, a) - mean_a Q(s, a); the head is linear, so this is the exact error the
-agent's action ranking sees (the RL analogue of end-to-end SAEs, Braun et al. 2024).
+agent's action ranking sees (the RL analogue of end-to-end SAEs, Braun et al. 2024): with
+reconstruction_weight 0 the SAE is trained end-to-end on it alone (their "e2e"), with both terms on
+(the default where a head exists) it is their "e2e+ds", the downstream loss beside a reconstruction one.
 """
 
 from __future__ import annotations

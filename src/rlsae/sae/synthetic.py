@@ -75,3 +75,20 @@ def run(d_in: int, n_features: int, active: float, n_samples: int, cfg: TrainSAE
     return {"recovered": recovered_fraction(sae.W_dec, directions), "fvu": result["fvu"],
             "dead_fraction": result["dead_fraction"], "l0": result["l0"], "steps": result["steps"],
             "wall_time_s": result["wall_time_s"]}
+
+
+def quiet_decision(d_in: int, n_features: int, n_samples: int, active: float, quiet: float = 0.1, seed: int = 0
+                   ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Planted data where the downstream answer is known: (samples [n_samples, d_in], a 2-action head).
+
+    Loud sparse features (:class:`Planted`, magnitudes ~1) fill the ``d_in - 1`` dimensions after the
+    first; the first holds ``+quiet`` or ``-quiet``, a coin flip per sample, and the head reads only it,
+    so its greedy action is that coin. The quiet direction is a tiny share of the variance: plain MSE
+    may leave it out, a loss on the head's advantages must keep it.
+    """
+    loud = Planted.make(d_in - 1, n_features, active, seed=seed).sample(n_samples, seed)
+    coin = torch.rand(n_samples, 1, generator=torch.Generator().manual_seed(seed + 1)) < 0.5
+    x = torch.cat([torch.where(coin, quiet, -quiet), loud], dim=1)
+    weight = torch.zeros(2, d_in)
+    weight[0, 0], weight[1, 0] = 1.0, -1.0
+    return x, (weight, torch.zeros(2))

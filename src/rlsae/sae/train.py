@@ -11,6 +11,10 @@ decoder rows with the norm-changing part of their gradient removed, b_dec at the
 median, inputs scaled to unit variance per dimension (folded back into the weights at save time),
 AuxK on latents that have not fired for ``dead_window`` samples, Adam with warm-up and linear decay.
 
+The loss (sae/losses.py) is the reconstruction error, plus the error in the advantages the agent's
+Q-head reads when one does; ``--reconstruction-weight 0`` trains on the advantages alone (end-to-end).
+``--init-from SAE`` starts from a trained SAE instead of a fresh one: a short downstream fine-tune.
+
 Defaults follow the sample budget and the width (:class:`Schedule`), so a 1M-sample run and a
 20M-sample run both get enough steps at a suitable learning rate.
 """
@@ -39,10 +43,10 @@ from rlsae.config import check_options, option, require, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES, build_sae
 from rlsae.sae.data import check_finite_rows, geometric_median, load_activations, load_split, q_head, split_rows
-from rlsae.sae.io import CFG, save_sae
+from rlsae.sae.io import CFG, load_sae, save_sae
 from rlsae.sae.losses import advantage_matrix, squared_error
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
-from rlsae.sae.model import DEFAULT_K, REGISTRY, ArchitectureOptions, TrainingBatch
+from rlsae.sae.model import DEFAULT_K, REGISTRY, ArchitectureOptions, SparseAutoencoder, TrainingBatch
 
 CHECKPOINT = "checkpoint"
 STATE = "state"  # checkpoint/state.safetensors + state.json (rlsae.common.files.save_state)
@@ -133,6 +137,12 @@ class TrainSAEConfig:
     decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero", low=0, high=1)
     advantage_weight: float | None = option(None, "weight of the advantage-aware term (0 = plain MSE; default: 1 "
                                             "where a linear Q-head reads the recorded layer, else 0)", low=0)
+    reconstruction_weight: float = option(1.0, "weight of the input-reconstruction term; 0 with the advantage "
+                                          "term on trains end-to-end on the advantages alone (Braun et al. 2024's "
+                                          "e2e; both on is their e2e+ds)", low=0)
+    init_from: Path | None = option(None, "start from this trained SAE (a train-sae folder) instead of a fresh "
+                                    "initialisation: a short fine-tune, e.g. --samples 400000 --reconstruction-"
+                                    "weight 0; its width is kept, its architecture must be --architecture's")
     dead_window: int | None = option(None, "samples without firing before AuxK counts a latent dead (default: "
                                      "256 x d_sae / k, at most --samples / 10)", low=1)
     init: str = option("tied", "tied: encoder = decoder transposed, b_dec at the geometric median (Gao et al. "
@@ -150,6 +160,7 @@ class TrainSAEConfig:
     def __post_init__(self) -> None:
         self.recording, self.out = Path(self.recording), Path(self.out)
         self.activations = None if self.activations is None else Path(self.activations)
+        self.init_from = None if self.init_from is None else Path(self.init_from)
         if self.architecture in REGISTRY:  # else check_options names the choices
             self.options = _options_block(self.architecture, self.options)
         check_options(self)
@@ -187,7 +198,10 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
         mine = {f.name for f in fields(block)} if block else set()
         settings["options"] = {k: settings[k] for k in sorted(mine) if k in settings}
         settings = {k: v for k, v in settings.items() if k not in flat}
-    for key in ("recording", "activations"):
+    # Saved before these options existed: trained as their defaults do now.
+    settings.setdefault("reconstruction_weight", 1.0)
+    settings.setdefault("init_from", None)
+    for key in ("recording", "activations", "init_from"):
         settings[key] = settings.get(key) and str(Path(settings[key]).resolve())
     return settings
 
@@ -200,6 +214,19 @@ def _changed(saved: dict[str, Any], cfg: TrainSAEConfig) -> list[str]:
 
 def _flat(settings: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in settings.items() if k != "options"}, **settings.get("options", {})}
+
+
+def _starting_sae(cfg: TrainSAEConfig, d_in: int) -> SparseAutoencoder | None:
+    """The SAE in ``--init-from`` (None without one), checked against this run's data and settings."""
+    if cfg.init_from is None:
+        return None
+    sae = load_sae(cfg.init_from)
+    where = f"--init-from '{cfg.init_from}'"
+    require(sae.architecture == cfg.architecture,
+            f"{where} holds a {sae.architecture} SAE: pass --architecture {sae.architecture}")
+    require(sae.d_in == d_in, f"{where} reads {sae.d_in}-dim activations, this data has {d_in}")
+    require(cfg.d_sae in (None, sae.d_sae), f"{where} has {sae.d_sae} latents, --d-sae asks for {cfg.d_sae}")
+    return sae
 
 
 class Trainer:
@@ -223,12 +250,16 @@ class Trainer:
         check_finite_rows(heldout, "held-out data")
         x = train
         d_in = x.shape[1]
-        d_sae = cfg.d_sae or cfg.expansion_factor * d_in
+        start = _starting_sae(cfg, d_in)
+        d_sae = start.d_sae if start else cfg.d_sae or cfg.expansion_factor * d_in
         require(_k(cfg) <= d_sae, f"--k ({_k(cfg)}) must be <= d_sae ({d_sae})")
         require(not cfg.advantage_weight or head is not None,
                 f"--advantage-weight {cfg.advantage_weight}: {HEAD_UNAVAILABLE}; leave it out or give 0")
         self.advantage_weight = (1.0 if head is not None else 0.0) if cfg.advantage_weight is None \
             else cfg.advantage_weight
+        require(cfg.reconstruction_weight > 0 or self.advantage_weight > 0,
+                "--reconstruction-weight 0 leaves nothing to train on without the advantage term: give "
+                "--advantage-weight > 0 (it needs a linear Q-head reading the recorded layer)")
         if head is None and self.main:
             print(f"train-sae: plain MSE and no action metrics: {HEAD_UNAVAILABLE}")
         self.schedule = Schedule.derive(cfg, d_sae)
@@ -249,7 +280,10 @@ class Trainer:
             self.sae = build_sae(cfg.architecture, d_in, d_sae, **cfg.options.sae_kwargs()).to(self.device)
         except ValueError as err:
             raise UserError(str(err)) from None
-        if cfg.init == "tied":
+        if start is not None:
+            self.sae.load_state_dict(start.state_dict())
+            self.sae.fold_scale(1 / self.scale)  # the saved SAE reads raw inputs; training reads scaled ones
+        elif cfg.init == "tied":
             sample = (x[torch.randperm(len(x))[:20_000]] / self.scale).to(self.device)
             with torch.no_grad():
                 self.sae.b_dec.copy_(geometric_median(sample))
@@ -323,7 +357,7 @@ class Trainer:
             group["lr"] = self.schedule.lr_at(self.step)
         x_hat, code = sae(x)
         fvu = squared_error(x, x_hat) / self.total_variance
-        loss = fvu
+        loss = self.cfg.reconstruction_weight * fvu
         metrics = {"fvu": fvu.item()}
         if self.adv is not None:
             adv_fvu = squared_error(x @ self.adv.T, x_hat @ self.adv.T) / self.adv_variance
