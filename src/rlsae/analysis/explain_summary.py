@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rlsae.analysis.explain import ExplanationScores, Explanations
+from rlsae.analysis.explain import Explanations, ExplanationScores
 from rlsae.analysis.literals import Literals, game_literals
 from rlsae.common.records import number
 from rlsae.record.recording import Recording

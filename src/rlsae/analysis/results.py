@@ -99,7 +99,8 @@ def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) ->
     np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result) if f.name not in _NOT_ARRAYS},
              **{LABEL_PREFIX + name: np.asarray(getattr(result.label_scores, name), np.float32)
                 for name in LABEL_SCORES},
-             **{key: value for field, prefix, _ in _EXPLAINED for key, value in getattr(result, field).arrays(prefix).items()})
+             **{key: value for field, prefix, _ in _EXPLAINED
+                for key, value in getattr(result, field).arrays(prefix).items()})
     write_bytes(out / ARRAYS, buffer.getvalue())
     write_json(out / STRINGS, {**{name: getattr(result, name) for name in _STRING_FIELDS},
                                **{key: getattr(result, field).formula for field, _, key in _EXPLAINED}})

@@ -1,8 +1,9 @@
 """The headline numbers of `rlsae interpret` (``summary.json``): one record, every number declared once.
 
 The parts are declared where they are computed: label statistics and the best unit for a fact family in
-analysis/labels.py, explanation statistics in analysis/explain_summary.py, the per-fact table (coverage, OR, probes) in analysis/per_fact.py, the talk's features in
-analysis/talk.py. This module joins them with the density counts and the game's headline facts.
+analysis/labels.py, explanation statistics in analysis/explain_summary.py, the per-fact table (coverage, OR,
+probes) in analysis/per_fact.py, the talk's features in analysis/talk.py. This module joins them with the
+density counts and the game's headline facts.
 """
 
 from __future__ import annotations
