@@ -201,6 +201,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             id=f, alive=alive, density=float(result.density[f]), max_activation=float(result.max_activation[f]),
             action_effect=result.action_effect[f].tolist(), label=label,
             label_scores=result.label_scores.unit(f) if label else None,
+            explanation=result.explanations.formula[f], explanation_scores=result.explanations.unit(f),
+            explained=bool(result.explanations.explained[f]),
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
@@ -231,6 +233,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
         frame_size=game_spec(game).frame_size, sweep=sweep,
         label_comparison={"neurons": s.neurons.readability(), "features": s.features.readability()},
+        explain_rule=s.explain_rule if s.features.explanations is not None else "",
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
                     "evaluation": str(evaluation_file) if evaluation else None,
