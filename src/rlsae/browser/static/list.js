@@ -23,10 +23,10 @@
     return key === 'density' || key === 'max_activation' || key === 'explanation_f1' ||
       R.labelScores().some(function (c) { return c.key === key; });
   }
-  // One grid track per column: 52px for each label score.
+  // One grid track per column: 48px for each label score.
   function gridStyle() {
-    return 'grid-template-columns:64px minmax(160px, 1fr) ' + R.labelScores().map(function () { return '52px '; }).join('') +
-      'minmax(160px, 1fr) 60px 72px 64px minmax(100px, 200px) 140px';
+    return 'grid-template-columns:56px minmax(120px, 1fr) ' + R.labelScores().map(function () { return '48px '; }).join('') +
+      'minmax(120px, 1.5fr) 62px 64px 56px minmax(80px, 180px) 120px';
   }
 
   // Words a reader may type for the same thing (any game); each query word matches any word of its group.

@@ -90,13 +90,14 @@
         [['labeled_fraction', 'labeled'], ['explained_fraction', 'explained']].map(function (k) {
           return groups.map(function (g) {
             var f = share(g, k[0]);
-            return isNum(f) ? el('div', {'class': 'share', 'data-share': k[0], style: 'margin-top:6px;font-size:12px'}, g + ' ' + k[1] + ' ',
+            return isNum(f) ? el('div', {'class': 'share', 'data-share': k[0], style: 'margin-top:6px;font-size:12px'},
+              el('span', {'class': 'share-name', text: g + ' ' + k[1]}),
               el('span', {'class': 'aurocbar', style: 'width:160px'}, el('i', {style: 'left:0;width:' + (100 * f).toFixed(1) + '%'}))) : null;
           });
         }),
         s.explain_rule ? el('p', {'class': 'muted', id: 'explain-rule', style: 'font-size:12px;margin:6px 0 0',
           text: 'Explained: the formula of up to three game facts (now or a few steps away) that agrees best with the ' +
-                'unit on the fitting episodes passes the rule ' + s.explain_rule + '.'}) : null));
+                'unit on the fitting episodes passes the rule: ' + s.explain_rule + '.'}) : null));
     }
     if (R.summary.clusters.length) {
       append(grid, el('div', {'class': 'panel', id: 'cluster-summary'}, el('h2', {text: 'Clusters'}),
