@@ -259,7 +259,8 @@ def test_arrows_show_the_policy_and_the_value_shift_apart(driver, site) -> None:
 
 
 def _searchable(f, clusters) -> str:
-    words = [f"#{f.id}", f.label or "", f.explanation or "", *(fact.fact for top in f.facts for fact in [top, *top.variants]),
+    words = [f"#{f.id}", f.label or "", f.explanation or "",
+             *(fact.fact for top in f.facts for fact in [top, *top.variants]),
              clusters[f.cluster_id].name if f.cluster_id >= 0 else ""]
     return " ".join(words).lower().replace("_", " ")
 
