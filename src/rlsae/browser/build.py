@@ -203,6 +203,8 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             label_scores=result.label_scores.unit(f) if label else None,
             explanation=result.explanations.formula[f], explanation_scores=result.explanations.unit(f),
             explained=bool(result.explanations.explained[f]),
+            # place_field (PlaceField) stays None until interpret stores analysis/place.py's per-unit arrays over
+            # the player's tiles; the page draws it as a heatmap when it is given (browser/static/feature.js).
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
