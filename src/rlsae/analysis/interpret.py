@@ -266,7 +266,7 @@ def format_summary(s: InterpretSummary) -> str:
          f"{n.mean_label_precision:.2f}, recall {n.mean_label_recall:.2f}, F1 {n.mean_label_f1:.2f})"),
         f"explain rule: {s.explain_rule}" if s.features.explanations is not None else "",
         _explained_line("explained: ", "live features", s.features.explanations),
-        _explained_line("neuron baseline: ", "live neurons", s.neurons.explanations),
+        _explained_line("neurons explained: ", "live neurons", s.neurons.explanations),
         f"per fact ({s.features.facts.n_facts} single facts, held-out):",
         _table_line("features", s.features.facts), _table_line("neurons", s.neurons.facts),
         format_talk_features(s.talk_features),
