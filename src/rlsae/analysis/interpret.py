@@ -62,7 +62,8 @@ class InterpretConfig:
     min_precision: float = option(0.8, "label rule: held-out precision a unit needs (with --min-lift) ...")
     min_lift: float = option(3.0, "... and its lift over the fact's base rate ...")
     min_f1: float = option(0.5, "... or else this held-out F1")
-    min_firings: int = option(10, "label rule: held-out states the unit must fire on (above its threshold)")
+    min_firings: int = option(10, "label and explanation rules: held-out states the unit must fire on (above its "
+                              "threshold)")
     dying_horizon: int = option(10, "'dying' means a life is lost within this many agent steps")
     n_top: int = option(12, "top-activating example states kept per feature")
     n_per_quantile: int = option(4, "example states kept per activation quantile interval")
