@@ -36,6 +36,7 @@ def test_demo_runs_every_stage_and_resumes(tmp_path: Path, capsys, conforms) -> 
     assert set(saved["stage_seconds"]) == {"record", "train-sae", "evaluate", "interpret", "steer", "browse"}
     assert Path(saved["browser"]).name == "index.html" and Path(saved["browser"]).exists()
     assert "open the feature browser" in format_summary(summary)
+    assert "explained share" in format_summary(summary) and interpreted["explain_rule"] in format_summary(summary)
     steered = json.loads((tmp_path / "demo" / "steer" / "steering.json").read_text())["results"]
     assert [(r["feature"], r["scores_clean"], r["scores_steered"]) for r in saved["steering"]] == [
         (r["feature"], r["scores_clean"], r["scores_steered"]) for r in steered]

@@ -19,6 +19,9 @@ def test_a_stage_is_done_once_its_marker_file_is_written(tmp_path: Path) -> None
     # interpret's summary from an older rlsae (no version) cannot be read: the stage runs again
     (tmp_path / "interpret" / SUMMARY).write_text(json.dumps({"n_states": 300, "features": {}}))
     assert not INTERPRET.done(tmp_path)
+    # nor from before explanations (version 1): the demo and the sweep interpret again by themselves
+    (tmp_path / "interpret" / SUMMARY).write_text(json.dumps({"kind": InterpretSummary.KIND, "version": 1}))
+    assert InterpretSummary.VERSION > 1 and not INTERPRET.done(tmp_path)
     (tmp_path / "interpret" / SUMMARY).write_text(json.dumps({"kind": InterpretSummary.KIND,
                                                               "version": InterpretSummary.VERSION}))
     assert INTERPRET.done(tmp_path)

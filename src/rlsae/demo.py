@@ -128,7 +128,7 @@ class DemoSummary(Record):
     baseline), steering."""
 
     KIND = "rlsae-demo-summary"
-    VERSION = 2  # 2: interpret's summary record whole, instead of a copy of some of its numbers
+    VERSION = 3  # 2: interpret's summary record whole, instead of a copy of some of its numbers; 3: its version 2
     WRITER = "rlsae demo"
 
     evaluation: Evaluation
@@ -184,6 +184,10 @@ def format_summary(s: DemoSummary) -> str:
         ("facts found", f"features: {shown(i.features.facts, 'mean_best_f1')}; neurons: "
                         f"{shown(i.neurons.facts, 'mean_best_f1')}"),
     ]
+    explained = ("n_units", "n_explained", "explained_fraction", "mean_f1")
+    if i.features.explanations is not None and i.neurons.explanations is not None:
+        rows.append(("explanations", f"features: {shown(i.features.explanations, *explained)}; neurons: "
+                                     f"{shown(i.neurons.explanations, *explained)} (rule: {i.explain_rule})"))
     talk = format_talk_features(i.talk_features)
     if talk:
         rows.append(("talk's features", talk.replace("\n", "\n" + " " * 4)))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from rlsae.analysis.explain import ExplainRule, explain_units
+from rlsae.analysis.explain_summary import ExplainSummary, state_literals
 from rlsae.analysis.interpret import InterpretConfig, interpret
 from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
@@ -74,6 +77,42 @@ def _check_labels(result: InterpretResult, f: np.ndarray, rec: Recording, seed: 
     assert checked > 10
 
 
+def test_explanations_are_the_engines_on_interprets_states_and_split(small_pipeline: dict[str, Path]) -> None:
+    """Every stored explanation is the search's own on the analysed states and the labels' held-out episodes;
+    the verdict is the rule's, and the summary counts the arrays."""
+    result = load_result(small_pipeline["interpret"])
+    rec = Recording.open(small_pipeline["recording"])
+    states = result.states
+    seed = read_manifest(small_pipeline["interpret"])["config"]["seed"]
+    _, held = split_by_episode(rec.episode_ids[states], 0.3, seed)
+    literals = state_literals(rec, states, state_facts(rec, states), held)
+    # the shifted literals were built in play order and put back: "F 1 step ago" is F at the previous step
+    name = next(n for n in literals.names if n.endswith(" 1 step ago"))
+    fact = state_facts(rec, states)[name.removesuffix(" 1 step ago")].astype(bool)
+    at = {(int(e), int(t)): i for i, (e, t) in enumerate(zip(rec.episode_ids[states], rec.episode_steps[states]))}
+    before = [at.get((int(e), int(t) - 1)) for e, t in zip(rec.episode_ids[states], rec.episode_steps[states])]
+    np.testing.assert_array_equal(literals.values[:, literals.names.index(name)],
+                                  [j is not None and fact[j] for j in before])
+    sae = load_sae(small_pipeline["sae"])
+    with torch.no_grad():
+        f = sae.encode(torch.from_numpy(np.asarray(rec.activations[states], np.float32))).numpy()
+    rule = ExplainRule(min_firings=read_manifest(small_pipeline["interpret"])["config"]["min_firings"])
+    assert result.summary.explain_rule == str(rule)
+    for units, stored, summary in ((f, result.explanations, result.summary.features.explanations),
+                                   (np.asarray(rec.activations[states], np.float32), result.neuron_explanations,
+                                    result.summary.neurons.explanations)):
+        found = explain_units(units, literals, held, rule)
+        assert stored.formula == [None if e is None else e.formula for e in found.units]
+        assert sum(x is not None for x in stored.formula) > 5  # enough units searched to mean something
+        for e in found.units:
+            if e is not None:
+                assert asdict(stored.unit(e.unit)) == pytest.approx(asdict(e.scores), rel=1e-6, nan_ok=True)
+                assert stored.explained[e.unit] == rule.passes(stored.unit(e.unit))
+        assert not stored.explained[[x is None for x in stored.formula]].any()
+        assert summary == ExplainSummary.of(found)
+        assert summary.n_explained == stored.explained[found.live].sum()
+
+
 def test_states_are_whole_episodes_and_facts_look_ahead_within_them(small_pipeline: dict[str, Path]) -> None:
     rec = Recording.open(small_pipeline["recording"])
     ep = rec.episodes
@@ -110,6 +149,7 @@ def test_cli_prints_the_summary_and_rejects_a_mismatched_sae(small_pipeline: dic
     printed = capsys.readouterr().out
     assert "label rule:" in printed and "neuron baseline" in printed and "'Pac-Man is dead'" in printed
     assert "mean best-unit F1" in printed and "dead (never over" in printed
+    assert "explain rule:" in printed and "mean held-out explanation F1" in printed
     assert load_result(out).summary.n_states == 300
 
     save_sae(tmp_path / "wide", build_sae("topk", 256, 8, k=2), metadata={})

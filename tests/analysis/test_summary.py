@@ -63,6 +63,8 @@ def test_the_summary_round_trips_and_fits_its_schema(small_pipeline: dict[str, P
     assert len(facts.per_fact) == facts.n_facts and all(len(row.probe) == 4 for row in facts.per_fact)
     assert [h.key for h in loaded.headlines] == ["best_dying", "best_power_pill"]
     assert {t.key for t in loaded.talk_features} == {"dead", "heading_to_pill"}
+    assert loaded.features.explanations is not None and loaded.neurons.explanations is not None
+    assert loaded.features.explanations.n_units == loaded.features.labels.n_units  # the same live units
     rows = {row.key: row for row in described(loaded.features.labels)}
     assert rows["labeled_fraction"].name == "labeled share" and "%" in rows["labeled_fraction"].shown
     assert not conforms({**saved, "features": {**saved["features"], "extra": 1}}, schema(InterpretSummary))
@@ -71,6 +73,7 @@ def test_the_summary_round_trips_and_fits_its_schema(small_pipeline: dict[str, P
 @pytest.mark.parametrize("change,message", [
     (lambda s: {k: v for k, v in s.items() if k not in ("kind", "version")}, "older rlsae .* rerun `rlsae interpret`"),
     (lambda s: {**s, "version": 99}, "upgrade rlsae"),
+    (lambda s: {**s, "version": 1}, "version 1, .* rerun `rlsae interpret`"),  # before explanations
     (lambda s: {**s, "kind": "rlsae-sweep"}, "not a rlsae-interpret-summary"),
 ])
 def test_an_older_or_foreign_summary_says_to_rerun_interpret(small_pipeline: dict[str, Path], tmp_path: Path,

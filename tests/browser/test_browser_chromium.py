@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rlsae.analysis.explain_summary import EXPLANATION_SCORES
 from rlsae.analysis.labels import LABEL_SCORES, LabelScores
 from rlsae.browser import export_browser
 from rlsae.browser.synthetic import synthetic_browser_data
-from rlsae.common.records import declared
+from rlsae.common.records import declared, described
 from rlsae.sae.evaluation import Evaluation
 
 N_FEATURES = 2048
@@ -243,7 +244,8 @@ def test_arrows_show_the_policy_and_the_value_shift_apart(driver, site) -> None:
 
 
 def _searchable(f, clusters) -> str:
-    words = [f"#{f.id}", f.label or "", *(fact.fact for top in f.facts for fact in [top, *top.variants]),
+    words = [f"#{f.id}", f.label or "", f.explanation or "",
+             *(fact.fact for top in f.facts for fact in [top, *top.variants]),
              clusters[f.cluster_id].name if f.cluster_id >= 0 else ""]
     return " ".join(words).lower().replace("_", " ")
 
@@ -390,6 +392,69 @@ def test_the_list_sorts_and_filters_by_label_measures(driver, site) -> None:
     driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=f1]").click()
     best = sorted((f for f in data.features if f.id in lifted), key=lambda f: (-f.label_scores.f1, f.id))
     wait(driver, lambda d: list_ids(d)[:3] == [f.id for f in best[:3]])
+
+
+def test_a_feature_page_shows_its_explanation_or_says_unexplained(driver, site) -> None:
+    data, index = site
+    explained = next(f for f in data.features if f.explained)
+    failing = next(f for f in data.features if f.alive and f.explanation and not f.explained)
+    unsearched = next(f for f in data.features if f.alive and f.explanation is None)
+    for feature, verdict, why in ((explained, "explained", "passes the rule"),
+                                  (failing, "unexplained", "fails the rule"),
+                                  (unsearched, "unexplained", "too few")):
+        open_page(driver, index, f"#feature/{feature.id}")
+        panel = wait(driver, lambda d: d.find_element(By.ID, "explanation"))
+        text = panel.text
+        assert panel.find_element(By.CSS_SELECTOR, ".verdict").text == verdict and why in text
+        if feature.explanation is not None:
+            assert feature.explanation in text
+            # every held-out number by its record's name, with the meaning it declares; no raw field name
+            for row in described(feature.explanation_scores):
+                assert row.name in text and row.meaning in text, row.key
+            assert not [key for key in EXPLANATION_SCORES if "_" in key and key in text]
+    open_page(driver, index, f"#feature/{next(f for f in data.features if not f.alive).id}")
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#view-feature .feature-head"))
+    assert not driver.find_elements(By.ID, "explanation")  # a dead feature has nothing to explain
+    placed = next(f for f in data.features if f.place_field is not None)
+    open_page(driver, index, f"#feature/{placed.id}")
+    heat = wait(driver, lambda d: d.find_element(By.ID, "place-field"))
+    assert len(heat.find_elements(By.CSS_SELECTOR, "svg rect")) == 16 * 16
+    assert placed.place_field.score_name in heat.text
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_the_list_sorts_and_filters_by_explanation(driver, site) -> None:
+    data, index = site
+    open_page(driver, index, "#features?x=explained")
+    explained = [f for f in data.features if f.explained]
+    wait(driver, lambda d: count_text(d) == f"{len(explained)} of {N_FEATURES} features")
+    assert Select(driver.find_element(By.ID, "f-explained")).first_selected_option.get_attribute("value") == "explained"
+    unexplained = [f for f in data.features if f.alive and not f.explained]
+    Select(driver.find_element(By.ID, "f-explained")).select_by_value("unexplained")
+    wait(driver, lambda d: count_text(d) == f"{len(unexplained)} of {N_FEATURES} features")
+    assert "unexplained" in driver.find_element(By.ID, "list-rows").text
+    open_page(driver, index, "#features?xmin=0.7")
+    good = [f for f in data.features if f.explanation_scores is not None and f.explanation_scores.f1 >= 0.7]
+    wait(driver, lambda d: count_text(d) == f"{len(good)} of {N_FEATURES} features")
+    driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=explanation_f1]").click()
+    best = sorted(good, key=lambda f: (-f.explanation_scores.f1, f.id))
+    wait(driver, lambda d: list_ids(d)[:3] == [f.id for f in best[:3]])
+    assert best[0].explanation in driver.find_element(By.ID, "list-rows").text
+    driver.find_element(By.ID, "search").send_keys(best[0].explanation.split()[0].replace("_", " "))
+    wait(driver, lambda d: best[0].id in list_ids(d))  # the explanation's words are searched too
+
+
+def test_the_summary_compares_explained_shares_by_name(driver, site) -> None:
+    data, index = site
+    open_page(driver, index)
+    compared = driver.find_element(By.ID, "labels").text
+    for kind in ("features", "neurons"):
+        rows = {row.key: row for row in data.summary.label_comparison[kind]}
+        for key in ("explained_fraction", "mean_f1"):
+            assert rows[key].name in compared and rows[key].shown in compared
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#labels [data-share=explained_fraction]")) == 2
+    assert data.summary.explain_rule in driver.find_element(By.ID, "explain-rule").text
+    assert not [key for key in ("explained_fraction", "mean_f1", "n_explained") if key in compared]
 
 
 # Every box that holds text or a table: its content must fit it (scrolling inside a box hides numbers too).

@@ -18,6 +18,7 @@ from rlsae.browser import (
     Feature,
     FrameGroup,
     FrameItem,
+    PlaceField,
     RunSummary,
     SAEInfo,
     export_browser,
@@ -129,6 +130,7 @@ def test_reexport_into_the_same_folder_works(tmp_path: Path) -> None:
     (lambda d: d.features[0].frames.append(FrameGroup("x", [FrameItem(b"nope", 1.0, 0)])), "not a PNG"),
     (lambda d: d.features[0].frames.append(FrameGroup("x", [FrameItem(Path("/no/such.png"), 1.0, 0)])),
      "cannot read /no/such.png"),
+    (lambda d: setattr(d.features[0], "place_field", PlaceField([[1.0, 2.0], [3.0]])), "place_field.values"),
 ])
 def test_bad_data_is_a_user_error_naming_the_problem(tmp_path: Path, change, message: str) -> None:
     data = small_data()

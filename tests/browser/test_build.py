@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from rlsae.analysis.explain_summary import EXPLANATION_SCORES
 from rlsae.analysis.labels import LABEL_SCORES
 from rlsae.analysis.results import load_result
 from rlsae.analysis.steer import SteerConfig, steer_features
@@ -153,6 +154,36 @@ def test_frames_are_the_recorded_states_and_steering_is_attached(site: dict[str,
     steering = read_js(out / "data" / "f" / f"{site['steered']}.js")["steering"]  # type: ignore[operator]
     assert steering["mode"] == "clamp" and 0 <= steering["tv_distance"] <= 1
     assert (out / steering["heatmap"]).is_file() and (out / steering["gif"]).read_bytes()[:4] == b"GIF8"
+
+
+def test_each_feature_carries_its_explanation_and_the_summary_compares_explained_shares(
+        site: dict[str, object]) -> None:
+    """The page's explanation of every feature is interpret's: its formula, its held-out scores under the
+    record's field names, its verdict; the list rows carry the same; the comparison adds the explained share."""
+    out, result = site["out"], site["result"]
+    stored = result.explanations  # type: ignore[attr-defined]
+    listed = read_js(out / "data" / "features.js")  # type: ignore[operator]
+    summary = read_js(out / "data" / "summary.js")  # type: ignore[operator]
+    assert [c["key"] for c in summary["explanation_scores"]] == list(EXPLANATION_SCORES)
+    assert summary["explain_rule"] == result.summary.explain_rule  # type: ignore[attr-defined]
+    assert any(x is not None for x in stored.formula)
+    for feature in range(64):
+        detail = read_js(out / "data" / "f" / f"{feature}.js")  # type: ignore[operator]
+        row = dict(zip(listed["columns"], listed["rows"][feature]))
+        assert detail["explanation"] == row["explanation"] == stored.formula[feature]
+        assert detail["explained"] == row["explained"] == bool(stored.explained[feature])
+        scores = detail["explanation_scores"]
+        assert (scores is None) == (stored.formula[feature] is None)
+        if scores is not None:
+            assert list(scores) == list(EXPLANATION_SCORES)
+            for name in EXPLANATION_SCORES:
+                kept = stored.scores[name][feature]
+                assert scores[name] == (pytest.approx(float(kept), rel=1e-4) if np.isfinite(kept) else None)
+            assert row["explanation_f1"] == pytest.approx(scores["f1"], rel=1e-4)  # the list rounds to 5 digits
+    for kind, stats in (("features", result.summary.features), ("neurons", result.summary.neurons)):  # type: ignore[attr-defined]
+        shown = {r["key"]: r for r in summary["label_comparison"][kind]}
+        assert shown["explained_fraction"]["value"] == pytest.approx(stats.explanations.explained_fraction, rel=1e-4)
+        assert shown["mean_f1"]["name"] == "mean explanation F1"
 
 
 def shown_frame(out: Path, table: dict, frame: int) -> np.ndarray:

@@ -4,8 +4,10 @@ For each feature: density, histogram of its non-zero activations, top-activating
 example states, its exact push on each action (W_head @ decoder direction), its held-out precision,
 recall, F1, lift and AUROC as a detector of every game fact decoded from RAM and of pairs of them
 (envs/conjunctions.py), an automatic label under one stated rule (analysis/labels.py), and a cluster of
-related features. The same scoring and labelling run on the layer's raw neurons, with the same facts, is
-the baseline: do SAE features read better than neurons? Per fact, the summary gives the best single
+related features, and a compositional explanation (analysis/explain.py: the formula of up to three facts,
+now or a few steps away, that agrees best with it, scored on the held-out episodes and judged by one rule).
+The same scoring, labelling and explaining run on the layer's raw neurons, with the same facts, is the
+baseline: do SAE features read better than neurons? Per fact, the summary gives the best single
 unit's F1, coverage, the OR of precise units and k-sparse probing for both (analysis/per_fact.py).
 """
 
@@ -20,6 +22,8 @@ import torch
 
 from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE
 from rlsae.analysis.clusters import cluster_features
+from rlsae.analysis.explain import ExplainRule, explain_units
+from rlsae.analysis.explain_summary import ExplainSummary, UnitExplanations, state_literals
 from rlsae.analysis.features import (
     QUANTILE_GROUPS,
     FeatureExamples,
@@ -31,7 +35,7 @@ from rlsae.analysis.features import (
 from rlsae.analysis.labels import BestUnit, LabelRule, best_unit, score_units
 from rlsae.analysis.per_fact import FactTable
 from rlsae.analysis.results import InterpretResult, save_result
-from rlsae.analysis.states import labelling_facts, select_states
+from rlsae.analysis.states import labelling_facts, select_states, state_facts
 from rlsae.analysis.summary import Density, HeadlineUnits, InterpretSummary
 from rlsae.analysis.talk import find_talk_features, format_talk_features
 from rlsae.common.errors import UserError
@@ -58,7 +62,8 @@ class InterpretConfig:
     min_precision: float = option(0.8, "label rule: held-out precision a unit needs (with --min-lift) ...")
     min_lift: float = option(3.0, "... and its lift over the fact's base rate ...")
     min_f1: float = option(0.5, "... or else this held-out F1")
-    min_firings: int = option(10, "label rule: held-out states the unit must fire on (above its threshold)")
+    min_firings: int = option(10, "label and explanation rules: held-out states the unit must fire on (above its "
+                              "threshold)")
     dying_horizon: int = option(10, "'dying' means a life is lost within this many agent steps")
     n_top: int = option(12, "top-activating example states kept per feature")
     n_per_quantile: int = option(4, "example states kept per activation quantile interval")
@@ -143,7 +148,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     check_match(sae, rec, cfg.sae)
     states = select_states(rec, cfg.max_states)
     require(len(states) >= 10, f"recording '{rec.path}' has only {len(states)} steps: record more")
-    steps = ProgressBar(total=6, desc="interpret", unit="stage", disable=not cfg.progress)
+    steps = ProgressBar(total=7, desc="interpret", unit="stage", disable=not cfg.progress)
     activations = np.asarray(rec.activations[states], np.float32)
     check_finite_states(rec, states, activations, "analysed")
     # Column-major: histograms, examples and AUROC read one feature's activations over all states at a time.
@@ -155,13 +160,23 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     examples = example_states(features, cfg.n_top, cfg.n_per_quantile, cfg.seed,
                               rec.episode_ids[states], rec.episode_steps[states])
     steps.update()
-    facts, descriptions, primary = labelling_facts(rec, states, cfg.dying_horizon)
+    decoded = state_facts(rec, states, cfg.dying_horizon)
+    facts, descriptions, primary = labelling_facts(rec, states, cfg.dying_horizon, decoded)
     spec = game_spec(rec.manifest["game"])
     episode_ids = rec.episode_ids[states]
     rule = LabelRule(cfg.min_precision, cfg.min_lift, cfg.min_f1, cfg.min_firings)
     labels, feature_table = score_units(features, facts, descriptions, primary, episode_ids, rule, cfg.seed)
     steps.update()
     neurons, neuron_table = score_units(activations, facts, descriptions, primary, episode_ids, rule, cfg.seed)
+    steps.update()
+    explain_rule = ExplainRule(min_firings=cfg.min_firings)
+    literals = state_literals(rec, states, decoded, labels.held)  # the labels' held-out episodes
+    found = [explain_units(units, literals, labels.held, explain_rule) if literals.names else None
+             for units in (features, activations)]
+    explanations, neuron_explanations = (UnitExplanations.of(f) if f is not None else UnitExplanations.none(n)
+                                         for f, n in zip(found, (sae.d_sae, activations.shape[1])))
+    feature_table, neuron_table = (replace(table, explanations=ExplainSummary.of(f) if f is not None else None)
+                                   for table, f in zip((feature_table, neuron_table), found))
     steps.update()
     # Without a linear head there is no exact push on the actions: zeros, and the summary says why.
     effect = (np.zeros((sae.d_sae, int(rec.manifest["n_actions"])), np.float32) if rec.head is None
@@ -184,12 +199,14 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         states=states, density=density, max_activation=features.max(0), action_effect=effect,
         hist_edges=edges, hist_counts=counts, example_states=ex_states, example_activations=ex_acts,
         example_groups=ex_groups, fact_auroc=labels.auroc.astype(np.float32),
-        fact_f1=labels.scores.f1.astype(np.float32), label_scores=labels.at_label,
+        fact_f1=labels.scores.f1.astype(np.float32), label_scores=labels.at_label, explanations=explanations,
+        neuron_explanations=neuron_explanations,
         cluster=clusters.assignment, group_titles=titles, fact_names=fact_names,
         fact_descriptions=[descriptions[n] for n in fact_names], label_fact=labels.fact, label=labels.label,
         cluster_names=clusters.names, value_effect=None if rec.value_head is None else
         action_effects(torch.as_tensor(rec.value_head[0]), sae.W_dec.detach())[:, 0], summary=InterpretSummary(
-            game=spec.game, player=spec.player, label_rule=str(labels.rule), min_firings=cfg.min_firings,
+            game=spec.game, player=spec.player, label_rule=str(labels.rule), explain_rule=str(explain_rule),
+            min_firings=cfg.min_firings,
             n_states=len(states), n_episodes=len(np.unique(episode_ids)), n_features=sae.d_sae,
             n_live=int(alive.sum()), dead_fraction=float(1 - alive.mean()), n_clusters=len(clusters.names),
             seconds=round(time.perf_counter() - start, 2), density=_density_summary(features, cfg.sae),
@@ -227,6 +244,13 @@ def _table_line(kind: str, t: FactTable) -> str:
             f"OR of precise units F1 {t.mean_or_f1:.3f}; probes {probes}")
 
 
+def _explained_line(kind: str, units: str, e: ExplainSummary | None) -> str:
+    if e is None:
+        return ""
+    return (f"{kind}{e.n_explained}/{e.n_units} {units} = {e.explained_fraction:.1%} (mean held-out explanation F1 "
+            f"{e.mean_f1:.2f})")
+
+
 def format_summary(s: InterpretSummary) -> str:
     """A few lines for the terminal."""
     f, n, d = s.features.labels, s.neurons.labels, s.density
@@ -242,6 +266,9 @@ def format_summary(s: InterpretSummary) -> str:
          f"{f.mean_label_recall:.2f}, F1 {f.mean_label_f1:.2f}, lift {f.mean_label_lift:.1f})"),
         (f"neuron baseline: {n.n_labeled}/{n.n_units} neurons = {n.labeled_fraction:.1%} (precision "
          f"{n.mean_label_precision:.2f}, recall {n.mean_label_recall:.2f}, F1 {n.mean_label_f1:.2f})"),
+        f"explain rule: {s.explain_rule}" if s.features.explanations is not None else "",
+        _explained_line("explained: ", "live features", s.features.explanations),
+        _explained_line("neurons explained: ", "live neurons", s.neurons.explanations),
         f"per fact ({s.features.facts.n_facts} single facts, held-out):",
         _table_line("features", s.features.facts), _table_line("neurons", s.neurons.facts),
         format_talk_features(s.talk_features),

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
 
+from rlsae.analysis.explain_summary import ExplainSummary
 from rlsae.analysis.per_fact import FactTable, fact_table
 from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores
 from rlsae.common.records import Described, described, number
@@ -201,11 +202,15 @@ class UnitStats:
 
     labels: LabelSummary
     facts: FactTable
+    explanations: ExplainSummary | None = None
+    """Compositional explanations (analysis/explain.py); None: not searched (a game without facts)."""
 
     def readability(self) -> list[Described]:
         """The numbers a reader sets side by side for features and neurons (the browser's comparison), each
         named and explained by its record; coverage at F1 >= 0.5 and the 1-sparse probe under their own names."""
         rows = described(self.labels, ("n_units", "labeled_fraction", "mean_label_precision", "mean_best_auroc"))
+        if self.explanations is not None:
+            rows += described(self.explanations, ("explained_fraction", "mean_f1"))
         rows += described(self.facts, ("mean_best_f1", "mean_or_f1"))
         rows += [replace(row, key=f"coverage_{c.min_f1:g}", name=f"{row.name} at F1 >= {c.min_f1:g}")
                  for c in self.facts.coverage if c.min_f1 == 0.5 for row in described(c)]

@@ -1,8 +1,10 @@
 """The interpret stage's output folder: what every later stage (steer, browse) reads instead of recomputing.
 
     OUT/
-      features.npz    per-feature arrays (below), plus ``states``: the recording indices analysed
-      features.json   per-feature strings: labels, label facts, fact names/descriptions, cluster names
+      features.npz    per-feature arrays (below), plus ``states``: the recording indices analysed, and the
+                      neurons' explanation arrays (``neuron_explained``, ``neuron_explain_<score>``)
+      features.json   per-feature strings: labels, label facts, fact names/descriptions, cluster names, the
+                      explanations in words (``explanation``; the neurons': ``neuron_explanation``)
       summary.json    headline numbers (analysis/summary.py InterpretSummary): density and dead counts, the
                       label rule, label statistics and per-fact tables (features and neurons), the talk's
                       features, the best feature and neuron for each of the game's headline facts
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.analysis.explain_summary import UnitExplanations
 from rlsae.analysis.labels import LABEL_SCORES, LabelScores
 from rlsae.analysis.summary import InterpretSummary
 from rlsae.common.errors import UserError
@@ -50,6 +53,8 @@ class InterpretResult:
     fact_auroc: np.ndarray          # [d, n_facts] held-out AUROC of each feature for each binary fact
     fact_f1: np.ndarray             # [d, n_facts] held-out F1 at the threshold chosen on the fitting split
     label_scores: LabelScores[np.ndarray]  # [d] each: the scores of each feature's label_fact (analysis/labels.py)
+    explanations: UnitExplanations  # [d]: each feature's explanation, its held-out scores, explained or not
+    neuron_explanations: UnitExplanations  # [d_in]: the same for each of the layer's neurons
     cluster: np.ndarray             # [d] cluster id, -1 for dead features
     group_titles: list[str]
     fact_names: list[str]
@@ -80,8 +85,10 @@ class InterpretResult:
 
 
 _STRING_FIELDS = ("group_titles", "fact_names", "fact_descriptions", "label_fact", "label", "cluster_names")
-_NOT_ARRAYS = (*_STRING_FIELDS, "summary", "label_scores")
+_NOT_ARRAYS = (*_STRING_FIELDS, "summary", "label_scores", "explanations", "neuron_explanations")
 LABEL_PREFIX = "label_"  # features.npz holds each label score as label_<name> (as before typed scores)
+# features.npz and features.json: (InterpretResult field, prefix of its arrays, its formulas' key in features.json)
+_EXPLAINED = (("explanations", "", "explanation"), ("neuron_explanations", "neuron_", "neuron_explanation"))
 
 
 def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) -> Path:
@@ -93,9 +100,12 @@ def save_result(out: Path, result: InterpretResult, manifest: dict[str, Any]) ->
     np.savez(buffer, **{f.name: getattr(result, f.name) for f in fields(result)
                         if f.name not in _NOT_ARRAYS and getattr(result, f.name) is not None},
              **{LABEL_PREFIX + name: np.asarray(getattr(result.label_scores, name), np.float32)
-                for name in LABEL_SCORES})
+                for name in LABEL_SCORES},
+             **{key: value for field, prefix, _ in _EXPLAINED
+                for key, value in getattr(result, field).arrays(prefix).items()})
     write_bytes(out / ARRAYS, buffer.getvalue())
-    write_json(out / STRINGS, {name: getattr(result, name) for name in _STRING_FIELDS})
+    write_json(out / STRINGS, {**{name: getattr(result, name) for name in _STRING_FIELDS},
+                               **{key: getattr(result, field).formula for field, _, key in _EXPLAINED}})
     result.summary.save(out / SUMMARY)
     write_json(out / MANIFEST, {"kind": KIND, **manifest})
     return out
@@ -117,15 +127,20 @@ def load_result(folder: Path) -> InterpretResult:
     """Read an interpret output folder written by :func:`save_result`."""
     folder = Path(folder)
     read_manifest(folder)
-    part = ARRAYS  # the file being read, for the message
+    # The summary first: an older folder (one that lacks the arrays a newer rlsae adds) or a foreign one is a
+    # one-line UserError of its own, "rerun `rlsae interpret`".
+    part = SUMMARY  # the file being read, for the message
     try:
+        summary = InterpretSummary.from_json(json.loads((folder / SUMMARY).read_text()), str(folder / SUMMARY))
+        part = ARRAYS
         with np.load(folder / ARRAYS) as arrays:
             values: dict[str, Any] = {name: arrays[name] for name in arrays.files}
         values["label_scores"] = LabelScores(**{name: values.pop(LABEL_PREFIX + name) for name in LABEL_SCORES})
         part = STRINGS
-        values.update(json.loads((folder / STRINGS).read_text()))
-        part = SUMMARY  # an older one, or a foreign one, is a one-line UserError of its own: rerun `rlsae interpret`
-        summary = InterpretSummary.from_json(json.loads((folder / SUMMARY).read_text()), str(folder / SUMMARY))
+        strings = json.loads((folder / STRINGS).read_text())
+        for field, prefix, key in _EXPLAINED:
+            values[field] = UnitExplanations.read(values, strings.pop(key), prefix)
+        values.update(strings)
         part = f"{ARRAYS} + {STRINGS}"
         return InterpretResult(**values, summary=summary)
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as err:

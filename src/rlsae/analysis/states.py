@@ -57,15 +57,18 @@ def state_facts(rec: Recording, states: np.ndarray, dying_horizon: int = 10) -> 
     return {name: values[inverse] for name, values in facts.items()}
 
 
-def labelling_facts(rec: Recording, states: np.ndarray,
-                    dying_horizon: int = 10) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
+def labelling_facts(rec: Recording, states: np.ndarray, dying_horizon: int = 10,
+                    decoded: dict[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], dict[str, str],
+                                                                           list[str]]:
     """The boolean facts units are scored and labeled against: every binary fact that holds somewhere,
     informative pairs of them, each oriented to hold on at most half the states. Returns (facts,
     descriptions, the names the per-fact tables average over: the single facts except those the game's
     spec excludes (``GameSpec.table_excludes``, such as a fine grid of positions), whose hundreds of
-    near-identical entries would swamp the mean)."""
+    near-identical entries would swamp the mean). ``decoded``: ``state_facts(rec, states, dying_horizon)``,
+    if the caller has it already."""
     spec = game_spec(rec.manifest["game"])
-    facts, descriptions = with_conjunctions(binary_facts(state_facts(rec, states, dying_horizon), spec.game),
+    decoded = state_facts(rec, states, dying_horizon) if decoded is None else decoded
+    facts, descriptions = with_conjunctions(binary_facts(decoded, spec.game),
                                             binary_descriptions(dying_horizon, spec.game), spec.conjunction_groups)
     facts, descriptions = oriented({name: values for name, values in facts.items() if values.any()}, descriptions)
     table = [name for name in facts if SEPARATOR not in name and not name.startswith(spec.table_excludes)]

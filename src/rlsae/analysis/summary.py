@@ -1,8 +1,9 @@
 """The headline numbers of `rlsae interpret` (``summary.json``): one record, every number declared once.
 
 The parts are declared where they are computed: label statistics and the best unit for a fact family in
-analysis/labels.py, the per-fact table (coverage, OR, probes) in analysis/per_fact.py, the talk's features in
-analysis/talk.py. This module joins them with the density counts and the game's headline facts.
+analysis/labels.py, explanation statistics in analysis/explain_summary.py, the per-fact table (coverage, OR,
+probes) in analysis/per_fact.py, the talk's features in analysis/talk.py. This module joins them with the
+density counts and the game's headline facts.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class InterpretSummary(Record):
     """What interpret found over all features, against the layer's neurons with the same facts and rule."""
 
     KIND = "rlsae-interpret-summary"
+    VERSION = 2  # 2: compositional explanations (explain_rule; features and neurons carry their ExplainSummary)
     WRITER = "rlsae interpret"
 
     game: str
@@ -54,6 +56,8 @@ class InterpretSummary(Record):
     """What the game's spec calls the player, in prose."""
     label_rule: str
     """The rule a unit's best fact must pass to become its label, in words."""
+    explain_rule: str
+    """The rule a unit's explanation (a formula of facts) must pass for the unit to count as explained."""
     min_firings: int = number("firings a label needs", "a labeled unit fires on at least {} held-out states",
                               "{:d}")
     n_states: int = number("states analysed", "{} recorded states were analysed", "{:,}")

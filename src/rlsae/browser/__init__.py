@@ -17,6 +17,7 @@ from rlsae.browser.data import (
     Headline,
     Histogram,
     ImageSource,
+    PlaceField,
     Related,
     RunSummary,
     SAEInfo,
@@ -28,5 +29,5 @@ from rlsae.browser.data import (
 from rlsae.browser.export import encode_png, export_browser
 
 __all__ = ["AgentInfo", "BrowserData", "Clip", "Cluster", "FactScore", "Feature", "FrameGroup",
-           "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "Related", "RunSummary",
+           "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "PlaceField", "Related", "RunSummary",
            "SAEInfo", "Steering", "Sweep", "TrainingPoint", "Tile", "encode_png", "export_browser"]

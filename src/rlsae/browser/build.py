@@ -205,6 +205,10 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             action_effect=result.action_effect[f].tolist(), label=label,
             value_effect=None if result.value_effect is None else float(result.value_effect[f]),
             label_scores=result.label_scores.unit(f) if label else None,
+            explanation=result.explanations.formula[f], explanation_scores=result.explanations.unit(f),
+            explained=bool(result.explanations.explained[f]),
+            # place_field (PlaceField) stays None until interpret stores analysis/place.py's per-unit arrays over
+            # the player's tiles; the page draws it as a heatmap when it is given (browser/static/feature.js).
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
@@ -235,6 +239,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         action_names=list(game_spec(game).action_names), player=game_spec(game).player,
         frame_size=game_spec(game).frame_size, sweep=sweep, output=rec.output,
         label_comparison={"neurons": s.neurons.readability(), "features": s.features.readability()},
+        explain_rule=s.explain_rule if s.features.explanations is not None else "",
         notes=_notes(s), headlines=_headlines(s),
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
                     "evaluation": str(evaluation_file) if evaluation else None,

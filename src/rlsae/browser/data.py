@@ -19,6 +19,7 @@ Layout of the contract (field names are the JSON names the page reads)::
         title, agent: AgentInfo{game, steps, score, algorithm}, sae: SAEInfo{d_in, d_sae, k,
         architecture, layer}, metrics{name: value}, fidelity[Described{key, name, value, shown, meaning}],
         label_scores[{key, name, meaning, format, unit}] (the columns of Feature.label_scores),
+        explanation_scores[{key, name, meaning, format, unit}] (those of Feature.explanation_scores), explain_rule,
         action_names[...], density_log10[per feature, None = dead] | None, density_sample,
         training_curves[{step, fvu, l0, dead_fraction, ...}], curve_names{key: name},
         label_comparison{"features": [Described], "neurons": [Described]} (the same numbers, in the same order),
@@ -29,6 +30,8 @@ Layout of the contract (field names are the JSON names the page reads)::
         advantage_effect = action_effect less its mean, and value_shift = that mean; for a policy: the
         change of each logit, of each centred logit, and the shift softmax ignores), label,
         label_scores{precision, recall, f1, lift, firings, auroc, threshold} | None (analysis/labels.py),
+        explanation, explained, explanation_scores{precision, recall, f1, iou, lift, firings, mass, fit_iou,
+        threshold} | None (analysis/explain.py), place_field: PlaceField{values, score, score_name} | None,
         cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None, map_xy[x, y] | None,
         facts[FactScore{fact, auroc, description, f1, variants[FactScore]}] (ranked by f1, browser/facts.py),
         frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
@@ -46,6 +49,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from rlsae.analysis.explain import ExplanationScores
 from rlsae.analysis.labels import LabelScores
 from rlsae.common.records import Described
 from rlsae.config import require
@@ -159,6 +163,8 @@ class RunSummary:
     label_comparison: dict[str, list[Described]] = field(default_factory=dict)
     """Unit kind (features, neurons) -> the same numbers in the same order (``UnitStats.readability``): do SAE
     features read better than raw neurons?"""
+    explain_rule: str = ""
+    """The rule an explanation passes for its feature to count as explained, in words (empty: none searched)."""
     notes: str = ""
     """Free text shown under the title."""
     headlines: list[Headline] = field(default_factory=list)
@@ -245,6 +251,18 @@ class Steering:
 
 
 @dataclass
+class PlaceField:
+    """Where on the screen a feature fires: a value per tile of the player's position (analysis/place.py; rows
+    top to bottom, columns left to right over the frame), drawn as a heatmap on the feature's page."""
+
+    values: list[list[float | None]]
+    """[rows][columns], e.g. the mean held-out activation with the player on that tile; None: never there."""
+    score: float | None = None
+    """How concentrated the field is, as ``score_name`` says."""
+    score_name: str = ""
+
+
+@dataclass
 class Related:
     """A unit related to a feature: ``kind`` ``feature`` (a link) or ``neuron``, with the number that relates
     them (``value``) and what that number is (the list's ``title`` says it)."""
@@ -268,6 +286,15 @@ class Feature:
     label: str | None = None
     label_scores: LabelScores[float] | None = None
     """The label's held-out scores (precision, recall, F1, ...; analysis/labels.py); None without a label."""
+    explanation: str | None = None
+    """The formula of game facts that agrees best with the feature (analysis/explain.py), in words; None: the
+    feature fires too rarely to search."""
+    explanation_scores: ExplanationScores | None = None
+    """The explanation's held-out scores (precision, recall, F1, lift, activation mass, ...); None without one."""
+    explained: bool = False
+    """Whether the explanation passes the rule (``RunSummary.explain_rule``); False: "unexplained"."""
+    place_field: PlaceField | None = None
+    """Where on the screen it fires; None: not measured."""
     cluster_id: int = -1
     """-1 when the feature is in no cluster (e.g. dead)."""
     cluster_name: str | None = None
@@ -337,6 +364,10 @@ class BrowserData:
             if f.histogram is not None and f.histogram["counts"]:
                 require(len(f.histogram["edges"]) == len(f.histogram["counts"]) + 1,
                         f"feature {f.id}: histogram needs len(edges) == len(counts) + 1")
+            if f.place_field is not None:
+                widths = {len(row) for row in f.place_field.values}
+                require(len(widths) == 1 and 0 not in widths,
+                        f"feature {f.id}: place_field.values needs one or more rows of one non-zero length")
             for item in (item for group in f.frames for item in group.items if item.clip is not None):
                 clip = item.clip
                 require(len(clip.activations) == len(clip.frames) and 0 <= clip.centre < len(clip.frames)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from rlsae.analysis.explain import ExplanationScores
 from rlsae.analysis.labels import LABEL_SCORES, LabelScores
 from rlsae.browser.data import BrowserData, Clip, Feature, FrameItem, FrameSource, ImageSource, Tile, log10_density
 from rlsae.common.errors import UserError
@@ -46,8 +47,8 @@ from rlsae.config import require
 
 STATIC_FILES = ("charts.js", "common.js", "map.js", "summary.js", "list.js", "frames.js", "feature.js", "clusters.js",
                 "track.js", "browser.js", "browser.css")
-LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", *LABEL_SCORES, "cluster_id", "top_action",
-                "bottom_action", "facts", "map_xy"]
+LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", *LABEL_SCORES, "explanation", "explained",
+                "explanation_f1", "cluster_id", "top_action", "bottom_action", "facts", "map_xy"]
 IO_THREADS = 8
 _MAGIC = [(b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpg")]
 
@@ -199,7 +200,8 @@ def _label_scores(f: Feature) -> dict[str, float | None]:
 
 
 def _list_row(f: Feature) -> list[Any]:
-    return [f.id, f.alive, f.density, f.max_activation, f.label, *_label_scores(f).values(), f.cluster_id,
+    return [f.id, f.alive, f.density, f.max_activation, f.label, *_label_scores(f).values(), f.explanation,
+            f.explained, f.explanation_scores.f1 if f.explanation_scores is not None else None, f.cluster_id,
             _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
             " ".join(fact.fact for top in f.facts for fact in [top, *top.variants]), f.map_xy]  # fact names: searched
 
@@ -252,6 +254,9 @@ def _feature_detail(f: Feature, media: _MediaStore, table: _FrameTable) -> dict[
                     "gif": None if s.gif is None else media.file(s.gif, f"{origin} steering gif")}
     return {"id": f.id, "alive": f.alive, "density": f.density, "max_activation": f.max_activation,
             "label": f.label, "label_scores": None if f.label_scores is None else asdict(f.label_scores),
+            "explanation": f.explanation, "explained": f.explained,
+            "explanation_scores": None if f.explanation_scores is None else asdict(f.explanation_scores),
+            "place_field": f.place_field,
             "region": f.region,
             "related": {title: [[r.kind, r.unit, r.value] for r in units] for title, units in f.related.items()},
             "cluster_id": f.cluster_id,
@@ -306,6 +311,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
     summary = {
         "title": s.title, "notes": s.notes, "agent": s.agent, "sae": s.sae, "metrics": s.metrics,
         "fidelity": s.fidelity, "label_scores": declared(LabelScores), "action_names": s.action_names,
+        "explanation_scores": declared(ExplanationScores), "explain_rule": s.explain_rule,
         "density_log10": density_log10,
         "density_sample": s.density_sample, "player": s.player, "frame_size": s.frame_size, "output": s.output,
         "sweep": None if s.sweep is None else {

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rlsae.analysis.explain import ExplainRule, ExplanationScores
+from rlsae.analysis.explain_summary import ExplainSummary
 from rlsae.analysis.labels import LabelScores, LabelSummary, UnitStats
 from rlsae.analysis.per_fact import Coverage, FactTable, ProbeAccuracy
 from rlsae.browser.data import (
@@ -24,6 +26,7 @@ from rlsae.browser.data import (
     FrameGroup,
     FrameItem,
     Headline,
+    PlaceField,
     Related,
     RunSummary,
     SAEInfo,
@@ -49,13 +52,15 @@ _SPRITES = [(210, 164, 74), (200, 72, 72), (84, 184, 153), (252, 144, 200), (180
 
 
 def _readability(units: int, labeled: float, best_f1: float, covered: float, or_f1: float, probe: float,
-                 auroc: float) -> UnitStats:
+                 auroc: float, explained: float, explained_f1: float) -> UnitStats:
     """Made-up interpret numbers for one kind of unit, in the record a real run gives the browser."""
     return UnitStats(LabelSummary(n_units=units, n_labeled=round(units * labeled), labeled_fraction=labeled,
                                   mean_best_auroc=auroc, mean_label_precision=0.84, mean_label_recall=0.6,
                                   mean_label_f1=0.55, mean_label_lift=9.0),
                      FactTable(n_facts=90, mean_best_f1=best_f1, mean_or_f1=or_f1, coverage=[Coverage(0.5, covered)],
-                               probes=[ProbeAccuracy(1, "raw", probe)], per_fact=[]))
+                               probes=[ProbeAccuracy(1, "raw", probe)], per_fact=[]),
+                     ExplainSummary(n_units=units, n_explained=round(units * explained), explained_fraction=explained,
+                                    mean_f1=explained_f1))
 
 
 def _maze(height: int = 210, width: int = 160) -> np.ndarray:
@@ -103,6 +108,31 @@ def _label_scores(rng: np.random.Generator, auroc: float | None) -> LabelScores[
     return LabelScores(precision=precision, recall=recall, f1=2 * precision * recall / (precision + recall),
                        lift=float(rng.uniform(1.0, 40.0)), firings=float(rng.integers(10, 5000)), auroc=auroc,
                        threshold=float(rng.choice([0.0, 0.1, 0.2, 0.5])))
+
+
+def _explanation(rng: np.random.Generator) -> tuple[str | None, ExplanationScores | None, bool]:
+    """A made-up explanation of a live feature: a formula of facts with held-out scores, and whether it passes
+    the rule (about a fifth are never searched, some fail)."""
+    if rng.random() < 0.2:
+        return None, None, False
+    a, b = rng.choice(FACTS, 2, replace=False)
+    formula = str(a) if rng.random() < 0.4 else f"{a} AND NOT {b}"
+    precision, recall = float(rng.uniform(0.2, 1.0)), float(rng.uniform(0.1, 1.0))
+    f1 = 2 * precision * recall / (precision + recall)
+    scores = ExplanationScores(precision=precision, recall=recall, f1=f1, iou=f1 / (2 - f1),
+                               lift=float(rng.uniform(1.0, 30.0)), firings=float(rng.integers(10, 5000)),
+                               mass=float(rng.uniform(0.1, 1.0)), fit_iou=f1 / (2 - f1) + 0.02,
+                               threshold=float(rng.choice([0.0, 0.1, 0.2])))
+    return formula, scores, ExplainRule().passes(scores)
+
+
+def _place_field(rng: np.random.Generator) -> PlaceField:
+    """A made-up place field: a bump on a 16 x 16 grid of tiles, some never visited."""
+    y, x = np.mgrid[:16, :16]
+    centre = rng.uniform(0, 16, 2)
+    field = np.exp(-((y - centre[0]) ** 2 + (x - centre[1]) ** 2) / 8)
+    values = [[None if rng.random() < 0.1 else float(v) for v in row] for row in field]
+    return PlaceField(values, float(rng.uniform(0.3, 0.9)), "share of the activation on the top 10% of tiles")
 
 
 def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n_states: int | None = None,
@@ -158,6 +188,7 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         # a shared shift of every Q-value (a change of the state's value), often larger than the differences
         effect = (rng.normal(0, 0.1, n_actions) + rng.normal(0, 0.3)).tolist()
         groups, histogram, facts, steering = [], None, [], None
+        explanation, explanation_scores, explained = _explanation(rng) if alive else (None, None, False)
         if alive:
             acts = np.sort(rng.uniform(0.05, 1.0, frames_per_feature) * max_act)[::-1]
             items = []
@@ -187,7 +218,9 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
                                     heatmap=images[0], note="synthetic steering result")
         features.append(Feature(
             id=i, alive=alive, density=density, max_activation=max_act, action_effect=effect,
-            label=labels[i], label_scores=_label_scores(rng, scores[i]), cluster_id=int(assignment[i]),
+            label=labels[i], label_scores=_label_scores(rng, scores[i]), explanation=explanation,
+            explanation_scores=explanation_scores, explained=explained,
+            place_field=_place_field(rng) if alive and i % 3 == 0 else None, cluster_id=int(assignment[i]),
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
             facts=facts, frames=groups, steering=steering,
             map_xy=(float(map_xy[i, 0]), float(map_xy[i, 1])) if alive else None,
@@ -214,8 +247,10 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
                           "dead_fraction": float(0.5 * np.exp(-s / 1e6) + 0.02)}
                          for s in range(0, 10_000_001, 250_000)],
         curve_names=LOG_NAMES,
-        label_comparison={"neurons": _readability(512, 0.21, 0.51, 0.47, 0.30, 0.70, 0.71).readability(),
-                          "features": _readability(n_alive, 0.48, 0.54, 0.53, 0.52, 0.72, 0.83).readability()},
+        label_comparison={
+            "neurons": _readability(512, 0.21, 0.51, 0.47, 0.30, 0.70, 0.71, 0.18, 0.31).readability(),
+            "features": _readability(n_alive, 0.48, 0.54, 0.53, 0.52, 0.72, 0.83, 0.41, 0.47).readability()},
+        explain_rule=str(ExplainRule()),
         notes="Synthetic data: numbers and frames are made up.",
         headlines=[Headline("synthetic", best.id, best.facts[0].fact, f"synthetic fact {best.facts[0].fact}", 0.83, 0.6,
                             1114)],

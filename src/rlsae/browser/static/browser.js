@@ -58,7 +58,7 @@
     R.clusterById = {};
     R.summary.clusters.forEach(function (c) { R.clusterById[c.id] = c; });
     R.rows.forEach(function (r) {
-      r.search = R.normalise(['#' + r.id, r.label, r.facts, r.cluster_id >= 0 ? R.clusterName(r.cluster_id) : ''].join(' '));
+      r.search = R.normalise(['#' + r.id, r.label, r.explanation, r.facts, r.cluster_id >= 0 ? R.clusterName(r.cluster_id) : ''].join(' '));
     });
     R.startTrack();
     R.renderSummary();

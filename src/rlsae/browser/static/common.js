@@ -10,7 +10,7 @@
   var R = window.RLSAE = {summary: null, table: null, rows: [], byId: {}, cache: {}, loading: {},
                           filtered: [], readyMs: null, routes: {}};
   var state = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'f1',
-               mmin: null, sort: 'id', asc: true, current: null, lastRoute: null};
+               mmin: null, explained: 'all', xmin: null, sort: 'id', asc: true, current: null, lastRoute: null};
   R.state = state;
 
   function actionName(i) { var n = R.summary.action_names; return i === null || i === undefined ? '' : n[i]; }
@@ -39,9 +39,16 @@
   // The label's held-out scores, as interpret declares them (analysis/labels.py, LabelScores): key, name,
   // meaning (with {} for the value), format and unit. The page has no list of its own.
   function labelScores() { return R.summary.label_scores || []; }
+  // The same for an explanation's held-out scores (analysis/explain.py, ExplanationScores).
+  function explanationScores() { return R.summary.explanation_scores || []; }
   function scoreTip(c) { return c.name + ': ' + c.meaning.replace('{}', '\u2026'); }
+  // The explanation's F1, as ExplanationScores declares it (the list's column and filter).
+  function explanationF1() {
+    return explanationScores().filter(function (c) { return c.key === 'f1'; })[0] || {name: 'F1', format: '{:.2f}', meaning: '{}'};
+  }
 
-  R.fmtSpec = fmtSpec; R.labelScores = labelScores; R.scoreTip = scoreTip;
+  R.fmtSpec = fmtSpec; R.labelScores = labelScores; R.explanationScores = explanationScores; R.scoreTip = scoreTip;
+  R.explanationF1 = explanationF1;
   R.actionName = actionName; R.clusterName = clusterName; R.card = card; R.normalise = normalise;
   R.memberChips = memberChips;
 })();

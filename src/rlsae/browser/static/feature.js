@@ -87,6 +87,9 @@
          note: 'logit = the raw change of each action logit, shift included.'}
       : {centred: 'advantage', raw: 'Q', shift: 'Value shift (the same for every action): ',
          note: 'Q = the raw change of each Q-value, value shift included.'};
+
+    if (d.alive) append(grid, explanationPanel(d));
+    if (d.place_field) append(grid, placeFieldPanel(d.place_field));
     var adv = d.advantage_effect, peak = Math.max.apply(null, adv.map(function (e) { return isNum(e) ? Math.abs(e) : 0; }));
     append(grid, el('div', {'class': 'panel', id: 'effects'}, el('h2', {text: 'Push on the policy'}),
       el('div', {'class': 'arrows-wrap'}, arrowsSvg(adv, names),
@@ -151,6 +154,42 @@
         }))));
     });
     append(root, frames);
+  }
+
+  /** The feature's explanation: the formula in words, "unexplained" plainly where it fails the rule, and every
+   *  held-out number by the name and meaning ExplanationScores declares. */
+  function explanationPanel(d) {
+    var rule = R.summary.explain_rule, scores = d.explanation_scores;
+    var verdict = d.explained ? el('span', {'class': 'verdict explained', text: 'explained'})
+                              : el('span', {'class': 'verdict unexplained', text: 'unexplained'});
+    var why = d.explained ? 'It passes the rule: ' + rule + '.'
+      : d.explanation ? 'Its best formula fails the rule (' + rule + ').'
+      : rule ? 'It fires on too few of the fitting states for a formula to be searched.'
+      : 'No explanations were searched for this run.';
+    return el('div', {'class': 'panel', id: 'explanation'}, el('h2', null, 'Explanation ', verdict),
+      d.explanation ? el('p', {'class': 'formula', text: d.explanation}) : null,
+      el('p', {'class': 'muted', style: 'font-size:12px;margin:4px 0 6px', text: why}),
+      scores ? el('table', null, el('tbody', null, R.explanationScores().map(function (c) {
+        var shown = R.fmtSpec(scores[c.key], c.format, c.unit);
+        return el('tr', {'data-score': c.key}, el('td', {text: c.name}), el('td', {'class': 'num', text: shown}),
+          el('td', {'class': 'muted', text: c.meaning.replace('{}', shown)}));
+      }))) : null);
+  }
+
+  /** Hook for analysis/place.py: a heatmap of the feature's place field, one cell per tile (grey: never there). */
+  function placeFieldPanel(p) {
+    var rows = p.values.length, cols = p.values[0].length, cell = Math.max(4, Math.floor(240 / Math.max(rows, cols)));
+    var peak = Math.max.apply(null, [0].concat.apply([], p.values).filter(isNum));
+    var svg = U.sv('svg', {'class': 'place-field', width: cols * cell, height: rows * cell});
+    p.values.forEach(function (row, y) {
+      row.forEach(function (v, x) {
+        var a = isNum(v) && peak > 0 ? Math.max(0, v) / peak : 0;
+        append(svg, U.sv('rect', {x: x * cell, y: y * cell, width: cell, height: cell,
+          fill: isNum(v) ? 'rgba(31,111,235,' + a.toFixed(3) + ')' : '#d0d4da'}, U.sv('title', {text: isNum(v) ? fmt(v, 3) : 'never there'})));
+      });
+    });
+    return el('div', {'class': 'panel', id: 'place-field'}, el('h2', {text: 'Where it fires'}), svg,
+      isNum(p.score) ? el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0', text: (p.score_name || 'score') + ': ' + fmt(p.score, 3)}) : null);
   }
 
   function steeringPanel(s, names) {

@@ -11,17 +11,22 @@
 
   // ---------- feature list ----------
   // [key, title, tip]: the label's scores come from the summary (R.labelScores), so a new one shows up here.
+  // The explanation and its held-out F1 (ExplanationScores' name for it) follow the label's scores.
   function columns() {
+    var f1 = R.explanationF1();
     return [['id', 'id'], ['label', 'label']].concat(R.labelScores().map(function (c) { return [c.key, c.name, R.scoreTip(c)]; }),
-      [['density', 'density'], ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']]);
+      [['explanation', 'explanation', 'the formula of game facts that agrees best with the feature; grey: unexplained'],
+       ['explanation_f1', 'expl. ' + f1.name, 'explanation ' + R.scoreTip(f1)],
+       ['density', 'density'], ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']]);
   }
   function isNumeric(key) {
-    return key === 'density' || key === 'max_activation' || R.labelScores().some(function (c) { return c.key === key; });
+    return key === 'density' || key === 'max_activation' || key === 'explanation_f1' ||
+      R.labelScores().some(function (c) { return c.key === key; });
   }
-  // One grid track per column: 52px for each label score.
+  // One grid track per column: 48px for each label score.
   function gridStyle() {
-    return 'grid-template-columns:64px minmax(160px, 1fr) ' + R.labelScores().map(function () { return '52px '; }).join('') +
-      '72px 64px minmax(100px, 200px) 140px';
+    return 'grid-template-columns:56px minmax(120px, 1fr) ' + R.labelScores().map(function () { return '48px '; }).join('') +
+      'minmax(120px, 1.5fr) 62px 64px 56px minmax(80px, 180px) 120px';
   }
 
   // Words a reader may type for the same thing (any game); each query word matches any word of its group.
@@ -52,6 +57,9 @@
       if (state.alive === 'dead' && r.alive) return false;
       if (state.label === 'labeled' && !r.label) return false;
       if (state.label === 'unlabeled' && r.label) return false;
+      if (state.explained === 'explained' && !r.explained) return false;
+      if (state.explained === 'unexplained' && (r.explained || !r.alive)) return false;
+      if (state.xmin !== null && !(isNum(r.explanation_f1) && r.explanation_f1 >= state.xmin)) return false;
       if (state.cluster !== 'all' && String(r.cluster_id) !== state.cluster) return false;
       if ((state.dmin !== null || state.dmax !== null) && r.logd === null) return false;  // dead: no density
       if (state.dmin !== null && r.logd < state.dmin) return false;
@@ -78,9 +86,11 @@
 
   var FILTERS = [['q', 'query', 'search'], ['alive', 'alive', 'f-alive'], ['label', 'label', 'f-label'],
                  ['cluster', 'cluster', 'f-cluster'], ['dmin', 'dmin', 'f-dmin'], ['dmax', 'dmax', 'f-dmax'],
-                 ['m', 'metric', 'f-metric'], ['mmin', 'mmin', 'f-mmin']];
-  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'f1', mmin: null};
-  var NUMBER_FILTERS = ['dmin', 'dmax', 'mmin'];
+                 ['m', 'metric', 'f-metric'], ['mmin', 'mmin', 'f-mmin'], ['x', 'explained', 'f-explained'],
+                 ['xmin', 'xmin', 'f-xmin']];
+  var DEFAULTS = {query: '', alive: 'all', label: 'all', cluster: 'all', dmin: null, dmax: null, metric: 'f1', mmin: null,
+                  explained: 'all', xmin: null};
+  var NUMBER_FILTERS = ['dmin', 'dmax', 'mmin', 'xmin'];
   function filterQuery() {
     var params = new URLSearchParams();
     FILTERS.forEach(function (f) { if (state[f[1]] !== DEFAULTS[f[1]]) params.set(f[0], state[f[1]]); });
@@ -105,7 +115,8 @@
     columns().forEach(function (c) {
       var cls = (state.sort === c[0] ? 'sorted' + (state.asc ? ' asc' : '') : '') + (isNumeric(c[0]) ? ' num' : '');
       append(head, el('span', {'class': cls, 'data-sort': c[0], text: c[1], title: c[2] || null, onclick: function () {
-        if (state.sort === c[0]) state.asc = !state.asc; else { state.sort = c[0]; state.asc = c[0] === 'id' || c[0] === 'label'; }
+        if (state.sort === c[0]) state.asc = !state.asc;
+        else { state.sort = c[0]; state.asc = c[0] === 'id' || c[0] === 'label' || c[0] === 'explanation'; }
         applyFilters();
       }}));
     });
@@ -129,6 +140,9 @@
       R.labelScores().map(function (c) {
         return el('span', {'class': 'num', text: r.label ? R.fmtSpec(r[c.key], c.format) : ''});
       }),
+      el('span', {'class': r.explained ? 'explanation' : 'explanation muted', title: r.explanation || '',
+                  text: !r.alive ? '' : r.explained ? r.explanation : 'unexplained'}),
+      el('span', {'class': 'num' + (r.explained ? '' : ' muted'), text: isNum(r.explanation_f1) ? R.fmtSpec(r.explanation_f1, R.explanationF1().format) : ''}),
       el('span', {'class': 'num', text: fmtDensity(r.density)}),
       el('span', {'class': 'num', text: fmt(r.max_activation)}),
       el('span', {title: clusterName(r.cluster_id)}, r.cluster_id >= 0 ? el('span', {'class': 'pill', text: r.cluster_id}) : '',
@@ -144,14 +158,14 @@
       clearTimeout(timer);
       timer = setTimeout(function () { state.query = e.target.value; applyFilters(); }, 60);
     });
-    [['f-alive', 'alive'], ['f-label', 'label'], ['f-cluster', 'cluster']].forEach(function (p) {
+    [['f-alive', 'alive'], ['f-label', 'label'], ['f-cluster', 'cluster'], ['f-explained', 'explained']].forEach(function (p) {
       $(p[0]).addEventListener('change', function (e) { state[p[1]] = e.target.value; applyFilters(); });
     });
     var metric = $('f-metric');
     R.labelScores().forEach(function (c) { append(metric, el('option', {value: c.key, text: c.name, title: R.scoreTip(c)})); });
     metric.value = state.metric;
     $('f-metric').addEventListener('change', function (e) { state.metric = e.target.value; applyFilters(); });
-    [['f-dmin', 'dmin'], ['f-dmax', 'dmax'], ['f-mmin', 'mmin']].forEach(function (p) {
+    [['f-dmin', 'dmin'], ['f-dmax', 'dmax'], ['f-mmin', 'mmin'], ['f-xmin', 'xmin']].forEach(function (p) {
       $(p[0]).addEventListener('input', function (e) {
         var v = parseFloat(e.target.value); state[p[1]] = isNaN(v) ? null : v; applyFilters();
       });

@@ -77,7 +77,7 @@
     // Each unit kind brings the same numbers in the same order, named and explained by their records.
     var comp = s.label_comparison || {}, groups = Object.keys(comp);
     if (groups.length) {
-      var share = function (g) { return (comp[g].filter(function (r) { return r.key === 'labeled_fraction'; })[0] || {}).value; };
+      var share = function (g, key) { return (comp[g].filter(function (r) { return r.key === key; })[0] || {}).value; };
       append(grid, el('div', {'class': 'panel', id: 'labels'}, el('h2', {text: 'Neurons vs features: how readable?'}),
         el('table', null,
           el('thead', null, el('tr', null, el('th'), groups.map(function (g) { return el('th', {'class': 'num', text: g}); }))),
@@ -87,11 +87,17 @@
               return el('td', {'class': 'num', text: cell.shown || '\u2013', title: cell.meaning || ''});
             }));
           }))),
-        groups.map(function (g) {
-          var f = share(g);
-          return isNum(f) ? el('div', {style: 'margin-top:6px;font-size:12px'}, g + ' labeled ',
-            el('span', {'class': 'aurocbar', style: 'width:160px'}, el('i', {style: 'left:0;width:' + (100 * f).toFixed(1) + '%'}))) : null;
-        })));
+        [['labeled_fraction', 'labeled'], ['explained_fraction', 'explained']].map(function (k) {
+          return groups.map(function (g) {
+            var f = share(g, k[0]);
+            return isNum(f) ? el('div', {'class': 'share', 'data-share': k[0], style: 'margin-top:6px;font-size:12px'},
+              el('span', {'class': 'share-name', text: g + ' ' + k[1]}),
+              el('span', {'class': 'aurocbar', style: 'width:160px'}, el('i', {style: 'left:0;width:' + (100 * f).toFixed(1) + '%'}))) : null;
+          });
+        }),
+        s.explain_rule ? el('p', {'class': 'muted', id: 'explain-rule', style: 'font-size:12px;margin:6px 0 0',
+          text: 'Explained: the formula of up to three game facts (now or a few steps away) that agrees best with the ' +
+                'unit on the fitting episodes passes the rule: ' + s.explain_rule + '.'}) : null));
     }
     if (R.summary.clusters.length) {
       append(grid, el('div', {'class': 'panel', id: 'cluster-summary'}, el('h2', {text: 'Clusters'}),
