@@ -11,6 +11,7 @@ import torch
 
 from rlsae.analysis.explain import ExplainRule, explain_units
 from rlsae.analysis.explain_summary import ExplainSummary, state_literals
+from rlsae.analysis.place import place_fields, player_places
 from rlsae.analysis.interpret import InterpretConfig, interpret
 from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
@@ -93,9 +94,15 @@ def test_explanations_are_the_engines_on_interprets_states_and_split(small_pipel
     before = [at.get((int(e), int(t) - 1)) for e, t in zip(rec.episode_ids[states], rec.episode_steps[states])]
     np.testing.assert_array_equal(literals.values[:, literals.names.index(name)],
                                   [j is not None and fact[j] for j in before])
+    # the player's tiles came back to interpret's row order with the literals (the place literal and the fields)
+    np.testing.assert_array_equal(literals.places.tiles,
+                                  player_places(state_facts(rec, states), rec.manifest["game"]).tiles)
     sae = load_sae(small_pipeline["sae"])
     with torch.no_grad():
         f = sae.encode(torch.from_numpy(np.asarray(rec.activations[states], np.float32))).numpy()
+    field = place_fields(f, literals.places, held)
+    np.testing.assert_allclose(result.place_mean.reshape(len(f[0]), -1), field.mean, rtol=1e-5)
+    np.testing.assert_allclose(result.place_information, field.information, rtol=1e-5)
     rule = ExplainRule(min_firings=read_manifest(small_pipeline["interpret"])["config"]["min_firings"])
     assert result.summary.explain_rule == str(rule)
     for units, stored, summary in ((f, result.explanations, result.summary.features.explanations),

@@ -180,6 +180,13 @@ def test_each_feature_carries_its_explanation_and_the_summary_compares_explained
                 kept = stored.scores[name][feature]
                 assert scores[name] == (pytest.approx(float(kept), rel=1e-4) if np.isfinite(kept) else None)
             assert row["explanation_f1"] == pytest.approx(scores["f1"], rel=1e-4)  # the list rounds to 5 digits
+        # the place field is interpret's per-tile mean, rows top to bottom; dead features have none
+        field = detail["place_field"]
+        assert (field is None) == (not result.alive[feature])  # type: ignore[attr-defined]
+        if field is not None:
+            kept = result.place_mean[feature]  # type: ignore[attr-defined]
+            assert [[None if v is None else pytest.approx(v, abs=1e-4) for v in r] for r in field["values"]] == [
+                [None if np.isnan(v) else float(v) for v in r] for r in kept]
     for kind, stats in (("features", result.summary.features), ("neurons", result.summary.neurons)):  # type: ignore[attr-defined]
         shown = {r["key"]: r for r in summary["label_comparison"][kind]}
         assert shown["explained_fraction"]["value"] == pytest.approx(stats.explanations.explained_fraction, rel=1e-4)

@@ -10,7 +10,7 @@ episodes (``state_literals``), so a feature's label and its explanation are scor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -94,4 +94,6 @@ def state_literals(rec: Recording, states: np.ndarray, decoded: dict[str, np.nda
     order = np.lexsort((np.asarray(rec.episode_steps[states]), ids))
     played = game_literals({name: values[order] for name, values in decoded.items()}, rec.manifest["game"],
                            ids[order], ~np.asarray(held, bool)[order])
-    return Literals(played.names, played.values[np.argsort(order)])
+    back = np.argsort(order)
+    places = None if played.places is None else replace(played.places, tiles=played.places.tiles[back])
+    return Literals(played.names, played.values[back], places)

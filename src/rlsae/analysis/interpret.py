@@ -34,6 +34,7 @@ from rlsae.analysis.features import (
 )
 from rlsae.analysis.labels import BestUnit, LabelRule, best_unit, score_units
 from rlsae.analysis.per_fact import FactTable
+from rlsae.analysis.place import place_fields
 from rlsae.analysis.results import InterpretResult, save_result
 from rlsae.analysis.states import labelling_facts, select_states, state_facts
 from rlsae.analysis.summary import Density, HeadlineUnits, InterpretSummary
@@ -177,6 +178,8 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
                                          for f, n in zip(found, (sae.d_sae, activations.shape[1])))
     feature_table, neuron_table = (replace(table, explanations=ExplainSummary.of(f) if f is not None else None)
                                    for table, f in zip((feature_table, neuron_table), found))
+    # Where the player is when each feature fires, on the held-out episodes: a heatmap on the feature's page.
+    field = None if literals.places is None else place_fields(features, literals.places, labels.held)
     steps.update()
     # Without a linear head there is no exact push on the actions: zeros, and the summary says why.
     effect = (np.zeros((sae.d_sae, int(rec.manifest["n_actions"])), np.float32) if rec.head is None
@@ -201,6 +204,8 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         example_groups=ex_groups, fact_auroc=labels.auroc.astype(np.float32),
         fact_f1=labels.scores.f1.astype(np.float32), label_scores=labels.at_label, explanations=explanations,
         neuron_explanations=neuron_explanations,
+        place_mean=None if field is None else field.mean.reshape(-1, field.grid[1], field.grid[0]).astype(np.float32),
+        place_information=None if field is None else field.information.astype(np.float32),
         cluster=clusters.assignment, group_titles=titles, fact_names=fact_names,
         fact_descriptions=[descriptions[n] for n in fact_names], label_fact=labels.fact, label=labels.label,
         cluster_names=clusters.names, value_effect=None if rec.value_head is None else

@@ -64,6 +64,10 @@ class InterpretResult:
     cluster_names: list[str]
     summary: InterpretSummary
     value_effect: np.ndarray | None = None  # [d] an actor-critic's value head @ decoder direction; None: no such head
+    # [d, rows, columns] mean held-out activation with the player on each tile (nan: never there) and [d] its
+    # spatial information in bits (analysis/place.py); None for a game whose spec names no player position
+    place_mean: np.ndarray | None = None
+    place_information: np.ndarray | None = None
 
     @property
     def d_sae(self) -> int:

@@ -34,6 +34,7 @@ from rlsae.browser.data import (
     FrameGroup,
     FrameItem,
     Headline,
+    PlaceField,
     RunSummary,
     SAEInfo,
     Steering,
@@ -207,8 +208,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             label_scores=result.label_scores.unit(f) if label else None,
             explanation=result.explanations.formula[f], explanation_scores=result.explanations.unit(f),
             explained=bool(result.explanations.explained[f]),
-            # place_field (PlaceField) stays None until interpret stores analysis/place.py's per-unit arrays over
-            # the player's tiles; the page draws it as a heatmap when it is given (browser/static/feature.js).
+            place_field=_place_field(result, f) if alive else None,
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
@@ -247,6 +247,16 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     track = load_track_view(cfg.track, sae_folder, result.d_sae) if cfg.track else None
     return BrowserData(summary, features, clusters, track)
+
+
+def _place_field(result: InterpretResult, feature: int) -> PlaceField | None:
+    """The feature's mean held-out activation per tile of the player's position (analysis/place.py)."""
+    if result.place_mean is None:
+        return None
+    grid = result.place_mean[feature]
+    info = result.place_information[feature] if result.place_information is not None else np.nan
+    return PlaceField([[None if np.isnan(v) else round(float(v), 4) for v in row] for row in grid],
+                      None if np.isnan(info) else float(info), "spatial information (bits per unit of activation)")
 
 
 def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,
