@@ -47,8 +47,8 @@ from rlsae.analysis.steer import Play, SteerConfig, check_fact, fact_holds, goal
 from rlsae.analysis.steer_bench_results import CONTROLS, GoalBench, HandleScore, Screened, SteerBenchRun
 from rlsae.common.errors import UserError
 from rlsae.common.files import atomic_path
-from rlsae.common.records import plain
 from rlsae.common.hooks import HookFn
+from rlsae.common.records import plain
 from rlsae.common.runtime import PLAY_DEVICE_HELP, provenance, resolve_device
 from rlsae.config import check_options, option, require, to_dict
 from rlsae.envs.conjunctions import SEPARATOR
@@ -451,8 +451,7 @@ def best_against(scores: list[HandleScore], ratio: float) -> dict[str, float]:
 def beats_all(goal: GoalBench, alpha: float = 0.05) -> bool:
     """The issue's test: the best feature beats every control and the best neuron (p < alpha, paired) while
     moving the policy on unrelated states less than every control does."""
-    top = max(s.size_ratio for s in goal.handles)
-    at = {s.handle: s for s in goal.handles if s.size_ratio == top}
+    at = at_largest(goal)
     rivals = ("best neuron", *CONTROLS)
     return (all(0 < goal.best_vs[r] < alpha for r in rivals)
             and all(at["best feature"].policy_tv < at[c].policy_tv for c in CONTROLS))
@@ -543,20 +542,19 @@ def format_table(run: SteerBenchRun) -> str:
     for goal in run.goals:
         for ratio in sorted({s.size_ratio for s in goal.handles}):
             at = {s.handle: s for s in goal.handles if s.size_ratio == ratio}
-
-            def cell(name: str) -> str:
-                s = at.get(name)
-                if s is None:
-                    return "-"
-                unit = f" #{s.unit}" if s.unit is not None and name != CONTROLS[2] else ""
-                star = "*" if s.p_clean < 0.05 else ""
-                return f"{s.success:.0%}{star}{unit} (tv {s.policy_tv:.2f})"
-
-            verdict = ("yes" if beats_all(goal) else "no") if ratio == max(at_largest(goal)[n].size_ratio
-                                                                              for n in at_largest(goal)) else ""
+            largest = ratio == max(s.size_ratio for s in goal.handles)
+            verdict = ("yes" if beats_all(goal) else "no") if largest else ""
             lines.append(f"| {goal.goal} | {ratio:g} | {goal.clean_success:.0%} | "
-                         + " | ".join(cell(n) for n in names) + f" | {verdict} |")
+                         + " | ".join(_cell(at.get(n)) for n in names) + f" | {verdict} |")
     return "\n".join(lines)
+
+
+def _cell(score: HandleScore | None) -> str:
+    """'58%* #1270 (tv 0.12)': success (* paired p < 0.05 vs clean), the unit, the policy movement."""
+    if score is None:
+        return "-"
+    unit = f" #{score.unit}" if score.unit is not None else ""
+    return f"{score.success:.0%}{'*' if score.p_clean < 0.05 else ''}{unit} (tv {score.policy_tv:.2f})"
 
 
 def picture(run: SteerBenchRun, path: Path) -> Path:
