@@ -146,3 +146,16 @@ def test_bad_requests_are_one_line_errors(planted: dict[str, Path], tmp_path: Pa
         steer_bench(_cfg(planted, tmp_path / "x", held_starts=100_000), [GOAL])
     assert main(["steer-bench", "--sae", str(planted["sae"]), "--sizes", "0", "--out", str(tmp_path / "y")]) == 2
     assert capsys.readouterr().err == "rlsae steer-bench: error: --sizes must be > 0, got 0.0\n"
+
+
+def test_a_benchmark_record_round_trips_and_refuses_other_kinds(tmp_path: Path,
+                                                                steer_bench_record: SteerBenchRun) -> None:
+    run = steer_bench_record
+    run.save(tmp_path / "b.json")
+    assert SteerBenchRun.load(tmp_path / "b.json") == run
+    (goal,) = run.goals
+    assert beats_all(goal)  # every rival at 0%, the best feature at 100%, and the controls move the policy more
+    assert "| eat_pill_top_left | 0.5 | 0% | 100%* #7 (tv 0.10) | 0% #3 (tv 0.10) |" in format_table(run)
+    (tmp_path / "c.json").write_text('{"kind": "rlsae-steering", "version": 1}')
+    with pytest.raises(UserError, match="holds a 'rlsae-steering' record, not a rlsae-steer-bench"):
+        SteerBenchRun.load(tmp_path / "c.json")

@@ -1,7 +1,7 @@
 """`rlsae steer-bench`: are SAE features better handles on the agent's behaviour than neurons, probes and noise?
 
 For each steering goal of the game's spec (``SteeringGoal``: a fact to reach within N steps, or to keep
-throughout them), from recorded mid-game states where the goal is neither true nor imminent:
+throughout them), from recorded mid-game states from which the recording's agent did not meet it:
 
 1. The starts are split by episode into fit starts (handles are chosen on them) and held-out starts (they
    are scored on them).
@@ -81,7 +81,8 @@ class SteerBenchConfig:
     confirm: int = option(2, "screened features (and neurons) played from every fit start", low=1)
     sizes: tuple[float, ...] = option((0.5, 1.0), "L2 norms of the edit, as multiples of the layer's mean "
                                       "activation norm", gt=0)
-    imminent: int = option(20, "a start's goal must not hold within this many recorded steps", low=1)
+    imminent: int = option(30, "a start of a goal kept throughout its steps must not fail within this many recorded "
+                           "steps (a loss it cannot avoid)", low=1)
     unrelated: int = option(512, "states (where the goal already holds) the policy movement is measured on", low=1)
     max_states: int = option(100_000, "recorded states (whole episodes) starts and directions are drawn from",
                              low=100)
@@ -156,10 +157,12 @@ def negation(expression: str) -> str:
 
 @dataclass
 class Labels:
-    """Per selected recorded state: eligible as a start, reaches the goal within the horizon, unrelated."""
+    """Per selected recorded state: where the goal is still open (``open``: the probe is fitted there), met within
+    its horizon in the recording, eligible as a start (open and not met), unrelated to it."""
 
     states: np.ndarray
     episodes: np.ndarray
+    open: np.ndarray
     eligible: np.ndarray
     reached: np.ndarray
     unrelated: np.ndarray
@@ -167,9 +170,10 @@ class Labels:
 
 def goal_labels(rec: Recording, states: np.ndarray, facts: dict[str, np.ndarray], goal: SteeringGoal,
                 imminent: int) -> Labels:
-    """Which recorded ``states`` may start ``goal`` (it neither holds nor comes within ``imminent`` steps; for a
-    'throughout' goal: it holds and does not fail that soon), which reached it in the recording, and which are
-    unrelated to it (it already holds)."""
+    """Labels of the recorded ``states`` for ``goal``. A start is a state from which the recording's agent did not
+    meet the goal: a 'once' goal does not hold and does not come within its horizon; a 'throughout' goal holds but
+    fails within its horizon, though not within ``imminent`` steps. Unrelated states are those where a 'once'
+    goal already holds (any state for a 'throughout' goal)."""
     order = np.lexsort((rec.episode_steps[states], rec.episode_ids[states]))  # episodes in play order
     episodes = rec.episode_ids[states]
     holds = fact_holds(facts, goal.expression)
@@ -181,13 +185,13 @@ def goal_labels(rec: Recording, states: np.ndarray, facts: dict[str, np.ndarray]
         return out
 
     if goal.holds == "once":
-        eligible = alive & ~holds & ~ahead(holds, imminent)
-        reached, unrelated = ahead(holds, goal.horizon), holds
+        still, reached, unrelated = alive & ~holds, ahead(holds, goal.horizon), holds
+        eligible = still & ~reached
     else:
         fails = ~holds
-        eligible = alive & holds & ~ahead(fails, imminent)
-        reached, unrelated = ~ahead(fails, goal.horizon), np.ones(len(states), bool)
-    return Labels(states, episodes, eligible, reached, unrelated)
+        still, reached, unrelated = alive & holds, ~ahead(fails, goal.horizon), np.ones(len(states), bool)
+        eligible = still & ~reached & ~ahead(fails, imminent)
+    return Labels(states, episodes, still, eligible, reached, unrelated)
 
 
 def split_starts(labels: Labels, n_fit: int, n_held: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,7 +205,7 @@ def split_starts(labels: Labels, n_fit: int, n_held: int, seed: int) -> tuple[np
     for part, n, name in ((fit, n_fit, "--fit-starts"), (~fit, n_held, "--held-starts")):
         pool = np.flatnonzero(labels.eligible & part)
         require(len(pool) >= n, f"{name} {n}: only {len(pool)} recorded states suit it (goal not holding and not "
-                "within --imminent steps) in that half of the episodes; ask for fewer or record more")
+                "not met by the recording's agent) in that half of the episodes; ask for fewer or record more")
         chosen.append(np.sort(rng.choice(pool, n, replace=False)))
     return chosen[0], chosen[1], fit
 
@@ -364,7 +368,7 @@ def bench_goal(rec: Recording, model: torch.nn.Module, layer: Layer, facts: dict
     player = Player(rec, model, cfg, goal, starts)
     rng = np.random.default_rng(cfg.seed)
 
-    fit_states = np.flatnonzero(labels.eligible & fit_mask)
+    fit_states = np.flatnonzero(labels.open & fit_mask)
     fit_states = np.sort(rng.choice(fit_states, min(len(fit_states), 8000), replace=False))
     acts = np.asarray(rec.activations[states[fit_states]], np.float32)
     reached = labels.reached[fit_states]
