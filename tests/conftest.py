@@ -120,5 +120,5 @@ def steer_bench_record() -> Any:
 
     goal = GoalBench("eat_pill_top_left", "not pill_top_left", 200, "once", [1, 2], list(range(10, 18)), 0.0, clean,
                      120.0, [Screened(7, 1, 0.3, 3, 2)], [Screened(3, -1, 0.2, 1, None)], 0.8,
-                     [score(h, r) for r in (0.5, 1.0) for h in handles], {h: 2 / 2**8 for h in handles[1:]})
+                     [score(h, r) for r in (0.5, 1.0) for h in handles], dict.fromkeys(handles[1:], 2 / 2 ** 8))
     return SteerBenchRun("/sae", "/recording", 2.0, {"sizes": [0.5, 1.0]}, {"commit": "test"}, [goal])

@@ -31,7 +31,7 @@ def test_each_goal_gets_a_panel_with_every_handle(driver, steer_bench_record: St
     picture(steer_bench_record, bench / PICTURE)
     write_steer_bench(read_steer_bench(bench), bench, tmp_path / "web")
     chromium.open_page(driver, index)
-    panel = chromium.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#steer-bench #bench-eat_pill_top_left"))[0]
+    panel = chromium.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#bench-eat_pill_top_left"))[0]
     rows = panel.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert [r.find_element(By.TAG_NAME, "td").text for r in rows][:2] == ["best feature #7", "best neuron 3"]
     assert len(rows) == 7 and "100%*" in rows[0].text and "beats the best neuron and every control" in panel.text

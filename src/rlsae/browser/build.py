@@ -21,7 +21,8 @@ import scipy.sparse as sp
 from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
-from rlsae.analysis.steer_bench import PICTURE, RESULTS as STEER_BENCH
+from rlsae.analysis.steer_bench import PICTURE
+from rlsae.analysis.steer_bench import RESULTS as STEER_BENCH
 from rlsae.analysis.steer_bench_results import SteerBenchRun
 from rlsae.analysis.steer_results import SteeredFeature
 from rlsae.analysis.summary import InterpretSummary
