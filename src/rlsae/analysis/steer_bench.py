@@ -79,8 +79,9 @@ class SteerBenchConfig:
     screen: int = option(8, "features (and neurons) with the best one-step push played in the screening", low=1)
     screen_starts: int = option(3, "fit starts each screened unit plays from", low=1)
     confirm: int = option(2, "screened features (and neurons) played from every fit start", low=1)
-    sizes: tuple[float, ...] = option((0.5, 1.0), "L2 norms of the edit, as multiples of the layer's mean "
-                                      "activation norm", gt=0)
+    sizes: tuple[float, ...] = option((0.1, 0.25), "L2 norms of the edit, as multiples of the layer's mean "
+                                      "activation norm (a feature's largest part of it is ~0.03 to 0.1 on the "
+                                      "shipped agent)", gt=0)
     imminent: int = option(30, "a start of a goal kept throughout its steps must not fail within this many recorded "
                            "steps (a loss it cannot avoid)", low=1)
     unrelated: int = option(512, "states (where the goal already holds) the policy movement is measured on", low=1)
@@ -378,8 +379,8 @@ def bench_goal(rec: Recording, model: torch.nn.Module, layer: Layer, facts: dict
     actions = np.asarray(rec.actions[states[fit_states]], np.int64)
     d = acts.shape[1]
 
-    def push(directions: np.ndarray) -> np.ndarray:
-        return action_push(layer, acts[few], actions, reached, directions, size)
+    def push(directions: np.ndarray) -> np.ndarray:  # at the smallest size: a large push saturates on one action
+        return action_push(layer, acts[few], actions, reached, directions, cfg.sizes[0] * layer.norm)
 
     feature_dirs = layer.decoder[layer.live]
     features = screen_units(player, feature_dirs, push(feature_dirs), layer.live, np.ones(len(layer.live), int),
