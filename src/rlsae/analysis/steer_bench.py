@@ -80,15 +80,15 @@ class SteerBenchConfig:
     screen_starts: int = option(3, "fit starts each screened unit plays from", low=1)
     confirm: int = option(2, "screened features (and neurons) played from every fit start", low=1)
     sizes: tuple[float, ...] = option((0.1, 0.25), "L2 norms of the edit, as multiples of the layer's mean "
-                                      "activation norm (a feature's largest part of it is ~0.03 to 0.1 on the "
-                                      "shipped agent)", gt=0)
+                                      "activation norm (one feature makes ~0.03-0.1 of it)", gt=0)
     imminent: int = option(30, "a start of a goal kept throughout its steps must not fail within this many recorded "
                            "steps (a loss it cannot avoid)", low=1)
     unrelated: int = option(512, "states (where the goal already holds) the policy movement is measured on", low=1)
-    max_states: int = option(100_000, "recorded states (whole episodes) starts and directions are drawn from",
+    max_states: int = option(200_000, "recorded states (whole episodes) starts and directions are drawn from",
                              low=100)
-    epsilon: float = option(0.01, "probability of a random action (same draws in every condition)", low=0, high=1)
-    num_envs: int = option(64, "games played in parallel", low=1, high=4096)
+    epsilon: float = option(0.01, "probability of a random action, as in record (same draws in every condition)",
+                            low=0, high=1)
+    num_envs: int = option(16, "games played in parallel", low=1, high=4096)
     seed: int = option(1, "seed for the starts, the random controls and the random actions", low=0)
     out: Path = option(Path("runs/steer-bench"), "output folder; goals already benchmarked there with the same "
                        "settings are kept and skipped")
