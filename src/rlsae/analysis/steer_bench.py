@@ -74,12 +74,12 @@ class SteerBenchConfig:
                                     "(default: the SAE's, from cfg.json)")
     agent: str | None = option(None, "the recording's " + AGENT_HELP + " (only if it cannot be rebuilt)")
     goals: tuple[str, ...] = option((), "steering goals of the game's spec, by name (default: all of them)")
-    fit_starts: int = option(8, "starts per goal the handles are chosen on", low=1)
-    held_starts: int = option(16, "held-out starts per goal the handles are scored on", low=1)
-    screen: int = option(8, "features (and neurons) with the best one-step push played in the screening", low=1)
-    screen_starts: int = option(3, "fit starts each screened unit plays from", low=1)
+    fit_starts: int = option(4, "starts per goal the handles are chosen on", low=1)
+    held_starts: int = option(12, "held-out starts per goal the handles are scored on", low=1)
+    screen: int = option(4, "features (and neurons) with the best one-step push played in the screening", low=1)
+    screen_starts: int = option(2, "fit starts each screened unit plays from", low=1)
     confirm: int = option(2, "screened features (and neurons) played from every fit start", low=1)
-    sizes: tuple[float, ...] = option((0.1, 0.25), "L2 norms of the edit, as multiples of the layer's mean "
+    sizes: tuple[float, ...] = option((0.2,), "L2 norms of the edit, as multiples of the layer's mean "
                                       "activation norm (one feature makes ~0.03-0.1 of it)", gt=0)
     imminent: int = option(30, "a start of a goal kept throughout its steps must not fail within this many recorded "
                            "steps (a loss it cannot avoid)", low=1)
