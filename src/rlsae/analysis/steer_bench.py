@@ -185,13 +185,18 @@ def goal_labels(rec: Recording, states: np.ndarray, facts: dict[str, np.ndarray]
         out[order] = within_next(event[order], episodes[order], horizon)
         return out
 
+    # an episode the recording (or the selection) cut off has no future to judge its last steps by
+    last = np.zeros(len(states), bool)
+    last[order] = np.r_[episodes[order][1:] != episodes[order][:-1], True]
+    ep = rec.episodes
+    unknown = ahead(last & ~ep["complete"][np.searchsorted(ep["episode_id"], episodes)], goal.horizon)
     if goal.holds == "once":
         still, reached, unrelated = alive & ~holds, ahead(holds, goal.horizon), holds
-        eligible = still & ~reached
+        eligible = still & ~reached & ~unknown
     else:
         fails = ~holds
         still, reached, unrelated = alive & holds, ~ahead(fails, goal.horizon), np.ones(len(states), bool)
-        eligible = still & ~reached & ~ahead(fails, imminent)
+        eligible = still & ~reached & ~ahead(fails, imminent) & ~unknown
     return Labels(states, episodes, still, eligible, reached, unrelated)
 
 
@@ -515,7 +520,13 @@ def steer_bench(cfg: SteerBenchConfig, goals: list[SteeringGoal] | None = None) 
         if goal.name in done:
             print(f"{goal.name}: already benchmarked in '{cfg.out}'")
             continue
-        done[goal.name] = bench_goal(rec, model, layer, facts, states, goal, cfg)
+        try:
+            done[goal.name] = bench_goal(rec, model, layer, facts, states, goal, cfg)
+        except UserError as err:
+            if len(goals) == 1:
+                raise
+            print(f"{goal.name}: skipped: {err}")  # the other goals still run; a rerun tries it again
+            continue
         run = SteerBenchRun(run.sae, run.recording, run.activation_norm, config, run.provenance,
                             [done[g.name] for g in goals if g.name in done])
         run.save(cfg.out / RESULTS)
