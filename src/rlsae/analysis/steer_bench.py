@@ -210,8 +210,9 @@ def split_starts(labels: Labels, n_fit: int, n_held: int, seed: int) -> tuple[np
     chosen = []
     for part, n, name in ((fit, n_fit, "--fit-starts"), (~fit, n_held, "--held-starts")):
         pool = np.flatnonzero(labels.eligible & part)
-        require(len(pool) >= n, f"{name} {n}: only {len(pool)} recorded states suit it (goal not holding and not "
-                "not met by the recording's agent) in that half of the episodes; ask for fewer or record more")
+        require(len(pool) >= n, f"{name} {n}: only {len(pool)} recorded states suit it (the goal open and "
+                "not met by the recording's agent in its steps) in that half of the episodes; ask for fewer or record "
+                "more")
         chosen.append(np.sort(rng.choice(pool, n, replace=False)))
     return chosen[0], chosen[1], fit
 
