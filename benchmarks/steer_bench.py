@@ -13,10 +13,11 @@ every control.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from _report import append_section
-from rlsae.analysis.steer_bench import RESULTS, at_largest, beats_all, handles_of
+from rlsae.analysis.steer_bench import RESULTS, at_largest, beats_all, handles_of, picture
 from rlsae.analysis.steer_bench_results import CONTROLS, HandleScore, SteerBenchRun
 
 
@@ -33,8 +34,11 @@ def main() -> None:
     parser.add_argument("outputs", type=Path, nargs="+", help="`rlsae steer-bench` output folders")
     parser.add_argument("--title", default="Steering benchmark: SAE features against neurons, probes and controls")
     parser.add_argument("--notes", default="")
+    parser.add_argument("--figure", type=Path, help="also draw every output's goals in one PNG here")
     args = parser.parse_args()
     runs = [SteerBenchRun.load(folder / RESULTS) for folder in args.outputs]
+    if args.figure is not None:
+        picture(replace(runs[0], goals=[g for run in runs for g in run.goals]), args.figure)
     names = list(dict.fromkeys(h for run in runs for h in handles_of(run)))
     rows = []
     for run in runs:
