@@ -96,3 +96,29 @@ def _conforms(value: Any, rule: dict[str, Any]) -> bool:
 def conforms() -> Any:
     """``conforms(value, schema)``: whether a parsed JSON value fits a JSON schema made by rlsae.common.records."""
     return _conforms
+
+
+@pytest.fixture
+def steer_bench_record() -> Any:
+    """A small, hand-made `rlsae steer-bench` record (no games played): one goal where the best feature reaches
+    the goal from all 8 held-out starts, every other handle and the clean agent from none."""
+    import numpy as np
+
+    from rlsae.analysis.steer_bench import mcnemar, wilson
+    from rlsae.analysis.steer_bench_results import CONTROLS, GoalBench, HandleScore, Screened, SteerBenchRun
+
+    handles = ("best feature", "best neuron", "probe", "difference of means", *CONTROLS)
+    clean = [False] * 8
+
+    def score(name: str, ratio: float) -> HandleScore:
+        reached = [name == "best feature"] * 8
+        gained, lost, p = mcnemar(np.array(reached), np.array(clean))
+        low, high = wilson(sum(reached), len(reached))
+        return HandleScore(name, 7 if "feature" in name else 3 if name == "best neuron" else None, 2.0 * ratio,
+                           ratio, sum(reached) / 8, low, high, reached, gained, lost, p, -10.0,
+                           0.3 if name in CONTROLS else 0.1)
+
+    goal = GoalBench("eat_pill_top_left", "not pill_top_left", 200, "once", [1, 2], list(range(10, 18)), 0.0, clean,
+                     120.0, [Screened(7, 1, 0.3, 3, 2)], [Screened(3, -1, 0.2, 1, None)], 0.8,
+                     [score(h, r) for r in (0.5, 1.0) for h in handles], dict.fromkeys(handles[1:], 2 / 2 ** 8))
+    return SteerBenchRun("/sae", "/recording", 2.0, {"sizes": [0.5, 1.0]}, {"commit": "test"}, [goal])

@@ -39,6 +39,8 @@ REASON_IN_HELP = {
     ("record", "device"): PLAY_DEVICE_HELP,
     ("steer", "device"): PLAY_DEVICE_HELP,
     ("evaluate-agent", "device"): PLAY_DEVICE_HELP,
+    ("steer-bench", "epsilon"): "as in record",
+    ("steer-bench", "device"): PLAY_DEVICE_HELP,
 }
 
 

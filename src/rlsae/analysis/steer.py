@@ -211,7 +211,11 @@ def choose_starts(rec: Recording, where: str | None, n: int, seed: int) -> Start
     candidates = states[ok]
     require(len(candidates) >= n, f"--starts {n}: the recording has {len(candidates)} such states"
             + (f" (where {where})" if where else "") + f" among its first {len(states)}")
-    chosen = np.sort(np.random.default_rng(seed).choice(candidates, n, replace=False))
+    return restart(rec, np.sort(np.random.default_rng(seed).choice(candidates, n, replace=False)))
+
+
+def restart(rec: Recording, chosen: np.ndarray) -> Starts:
+    """The recording's states ``chosen``, re-created by replay to play on from."""
     try:
         obs, blobs = rec.restart_points(chosen)
     except ReplayMismatch as err:

@@ -21,6 +21,9 @@ import scipy.sparse as sp
 from rlsae.analysis.clusters import feature_map
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.steer import describe_goal, load_steering
+from rlsae.analysis.steer_bench import PICTURE
+from rlsae.analysis.steer_bench import RESULTS as STEER_BENCH
+from rlsae.analysis.steer_bench_results import SteerBenchRun
 from rlsae.analysis.steer_results import SteeredFeature
 from rlsae.analysis.summary import InterpretSummary
 from rlsae.analysis.sweep_results import SweepResult
@@ -47,6 +50,7 @@ from rlsae.browser.frames import render_tiles
 from rlsae.browser.layout import feature_layout
 from rlsae.browser.track_view import load_track_view
 from rlsae.common.errors import UserError
+from rlsae.common.files import write_bytes
 from rlsae.common.outputs import SWEEP_JSON, SWEEP_PNG
 from rlsae.common.records import described
 from rlsae.config import option, require
@@ -66,6 +70,7 @@ class BrowseConfig:
     evaluation: Path | None = option(None, "SAE evaluation JSON (default: evaluation.json in the SAE folder, "
                                      "if any, as written by `rlsae evaluate`)")
     steering: tuple[Path, ...] = option((), "steering output folders (written by `rlsae steer`)")
+    steer_bench: Path | None = option(None, "steering benchmark output folder (written by `rlsae steer-bench`)")
     training_log: Path | None = option(None, "SAE training log (default: log.jsonl in the SAE folder, if any)")
     sweep: Path | None = option(None, "sweep output folder (written by `rlsae sweep`; default: the interpret "
                                 "folder's parent, if it holds sweep.json)")
@@ -330,7 +335,10 @@ def _headlines(s: InterpretSummary) -> list[Headline]:
 def browse(cfg: BrowseConfig) -> tuple[Path, float]:
     """Build and export the browser; returns the path of index.html and the seconds taken."""
     start = time.perf_counter()
+    bench = read_steer_bench(cfg.steer_bench) if cfg.steer_bench is not None else None  # a bad folder fails first
     index = export_browser(build_browser_data(cfg), cfg.out)
+    if bench is not None and cfg.steer_bench is not None:
+        write_steer_bench(bench, cfg.steer_bench, cfg.out)
     return index, time.perf_counter() - start
 
 
@@ -338,3 +346,19 @@ def main(cfg: BrowseConfig) -> None:
     """The CLI: build the browser and say where it is."""
     index, seconds = browse(cfg)
     print(f"browser written in {seconds:.1f} s: open {index.resolve()}")
+
+
+def read_steer_bench(folder: Path) -> SteerBenchRun:
+    """The benchmark in ``folder`` (a one-line error when there is none)."""
+    require((Path(folder) / STEER_BENCH).is_file(), f"--steer-bench '{folder}': no {STEER_BENCH} there (written by "
+            "`rlsae steer-bench`)")
+    return SteerBenchRun.load(Path(folder) / STEER_BENCH)
+
+
+def write_steer_bench(bench: SteerBenchRun, folder: Path, out: Path) -> None:
+    """data/steer_bench.js for assets/steer_bench.js, and the benchmark's picture beside it."""
+    data = bench.to_json()
+    if (Path(folder) / PICTURE).is_file():
+        write_bytes(out / "data" / PICTURE, (Path(folder) / PICTURE).read_bytes())
+        data["picture"] = f"data/{PICTURE}"
+    write_bytes(out / "data" / "steer_bench.js", f"RLSAE.setSteerBench({json.dumps(data)});\n".encode())

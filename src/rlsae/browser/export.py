@@ -46,7 +46,7 @@ from rlsae.common.runtime import provenance
 from rlsae.config import require
 
 STATIC_FILES = ("charts.js", "common.js", "map.js", "summary.js", "list.js", "frames.js", "feature.js", "clusters.js",
-                "track.js", "browser.js", "browser.css")
+                "track.js", "steer_bench.js", "browser.js", "browser.css")
 LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", *LABEL_SCORES, "explanation", "explained",
                 "explanation_f1", "cluster_id", "top_action", "bottom_action", "facts", "map_xy"]
 IO_THREADS = 8
@@ -327,6 +327,8 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
     write_bytes(out_dir / "data" / "summary.js", _js("RLSAE.setSummary(", _clean(summary)))
     rows = {"columns": LIST_COLUMNS, "rows": [_list_row(f) for f in features]}
     write_bytes(out_dir / "data" / "features.js", _js("RLSAE.setFeatures(", _clean(rows, digits=5)))
+    # `rlsae browse --steer-bench` replaces it with a benchmark (rlsae.browser.build.write_steer_bench)
+    write_bytes(out_dir / "data" / "steer_bench.js", b"RLSAE.setSteerBench(null);\n")
 
     media.flush()
     _parallel(lambda job: write_bytes(*job), feature_files)

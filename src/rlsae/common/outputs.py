@@ -29,7 +29,7 @@ SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"  # `rlsae sweep`'s result and 
 # kind -> the command that writes it
 KINDS = {"agent": "rlsae train-agent", "recording": "rlsae record", "sae": "rlsae train-sae",
          "interpret": "rlsae interpret", "steer": "rlsae steer", "browser": "rlsae browse", "demo": "rlsae demo",
-         "sweep": "rlsae sweep", "track": "rlsae track"}
+         "sweep": "rlsae sweep", "track": "rlsae track", "steer-bench": "rlsae steer-bench"}
 # "kind" / "format" values in the manifest.json of each stage that writes one
 _MANIFEST_KINDS = {"rlsae-recording": "recording", "rlsae-interpret": "interpret", "rlsae-browser": "browser"}
 # files or folders that mark a kind of output written before markers existed
