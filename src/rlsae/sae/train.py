@@ -137,12 +137,12 @@ class TrainSAEConfig:
     decay_fraction: float = option(0.2, "final fraction of steps with a linear decay to zero", low=0, high=1)
     advantage_weight: float | None = option(None, "weight of the advantage-aware term (0 = plain MSE; default: 1 "
                                             "where a linear Q-head reads the recorded layer, else 0)", low=0)
-    reconstruction_weight: float = option(1.0, "weight of the input-reconstruction term; 0 with the advantage "
-                                          "term on trains end-to-end on the advantages alone (Braun et al. 2024's "
-                                          "e2e; both on is their e2e+ds)", low=0)
-    init_from: Path | None = option(None, "start from this trained SAE (a train-sae folder) instead of a fresh "
-                                    "initialisation: a short fine-tune, e.g. --samples 400000 --reconstruction-"
-                                    "weight 0; its width is kept, its architecture must be --architecture's")
+    # 0 with the advantage term on is Braun et al. 2024's end-to-end (e2e) loss; both on is their e2e+ds.
+    reconstruction_weight: float = option(1.0, "weight of the input-reconstruction term (0: end-to-end on the "
+                                          "advantages alone)", low=0)
+    # A short downstream fine-tune, e.g. --samples 400000 --reconstruction-weight 0 (docs/pipeline.md).
+    init_from: Path | None = option(None, "start from this trained SAE folder (same architecture; its width is "
+                                    "kept)")
     dead_window: int | None = option(None, "samples without firing before AuxK counts a latent dead (default: "
                                      "256 x d_sae / k, at most --samples / 10)", low=1)
     init: str = option("tied", "tied: encoder = decoder transposed, b_dec at the geometric median (Gao et al. "
