@@ -11,9 +11,9 @@ import torch
 
 from rlsae.analysis.explain import ExplainRule, explain_units
 from rlsae.analysis.explain_summary import ExplainSummary, state_literals
-from rlsae.analysis.place import place_fields, player_places
 from rlsae.analysis.interpret import InterpretConfig, interpret
 from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
+from rlsae.analysis.place import place_fields, player_places
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
 from rlsae.analysis.states import labelling_facts, select_states, state_facts
 from rlsae.analysis.summary import Density
