@@ -66,6 +66,30 @@ def small_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"recording": recording, "sae": root / "sae", "interpret": root / "interpret", "root": root}
 
 
+@pytest.fixture(scope="session")
+def other_seed_pipeline(small_pipeline: dict[str, Path]) -> dict[str, Any]:
+    """small_pipeline's SAE interpreted against a planted "other seed" (``--other-sae``): the same decoder rows
+    shuffled, every third one reversed, so feature f is found again, as the other SAE's feature at[f] with
+    cosine 1, exactly when its row kept its sign (a reversed row has cosine -1 there and about 0 elsewhere)."""
+    import numpy as np
+
+    from rlsae.analysis.interpret import InterpretConfig, interpret
+    from rlsae.sae import load_sae, save_sae
+
+    root = small_pipeline["root"]
+    sae = load_sae(small_pipeline["sae"])
+    order = np.random.default_rng(4).permutation(sae.d_sae)  # the other SAE's feature j is ours order[j]
+    sign = np.where(np.arange(sae.d_sae) % 3 == 0, -1.0, 1.0)
+    with torch.no_grad():
+        sae.W_dec.copy_(torch.as_tensor(sign[:, None], dtype=torch.float32) * sae.W_dec[order])
+    save_sae(root / "other_seed", sae, metadata={"recording": str(small_pipeline["recording"])})
+    at = np.argsort(order)
+    interpret(InterpretConfig(sae=small_pipeline["sae"], out=root / "interpret_seed", other_sae=root / "other_seed",
+                              n_top=6, n_per_quantile=2, features_per_cluster=8, progress=False))
+    return {"sae": small_pipeline["sae"], "other": root / "other_seed", "interpret": root / "interpret_seed",
+            "at": at, "found": sign[at] > 0}
+
+
 _TYPES = {"integer": int, "number": (int, float), "string": str, "boolean": bool, "null": type(None),
           "array": list, "object": dict}
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,8 +17,9 @@ from rlsae.analysis.interpret import InterpretConfig, interpret
 from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
 from rlsae.analysis.place import place_fields, player_places
 from rlsae.analysis.results import InterpretResult, load_result, read_manifest
+from rlsae.analysis.seed_match import FOUND_COSINE
 from rlsae.analysis.states import labelling_facts, select_states, state_facts
-from rlsae.analysis.summary import Density
+from rlsae.analysis.summary import Density, InterpretSummary
 from rlsae.cli import main
 from rlsae.common.errors import UserError
 from rlsae.envs.facts import decode_facts
@@ -198,3 +201,57 @@ def test_dead_needs_silence_on_both_the_analysed_and_the_sae_evaluation_states(t
                           never_fire_sae_sparsity=2, dead=1, dead_over_states=5300)
     save_sae(tmp_path / "bare", sae, metadata={})  # no sparsity file: the analysed states alone
     assert _density_summary(features, tmp_path / "bare").dead == 2
+
+
+def test_the_same_sae_as_the_other_seed_finds_every_live_feature_again_as_itself(
+        small_pipeline: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "interp"
+    assert main(["interpret", "--sae", str(small_pipeline["sae"]), "--other-sae", str(small_pipeline["sae"]),
+                 "--out", str(out), "--max-states", "300", "--no-progress"]) == 0
+    assert "found again: " in capsys.readouterr().out
+    result = load_result(out)
+    alive = result.alive
+    np.testing.assert_array_equal(result.other_seed_nearest[alive], np.flatnonzero(alive))
+    np.testing.assert_array_equal(result.other_seed_matched[alive], np.flatnonzero(alive))
+    np.testing.assert_allclose(result.other_seed_cosine[alive], 1.0, atol=1e-5)
+    found = result.summary.found_again
+    assert found is not None and found.n_found == found.n_live == result.summary.n_live
+    assert found.found_fraction == found.one_to_one_fraction == 1.0
+    assert found.median_nearest_cosine == pytest.approx(1.0, abs=1e-5) and found.threshold == FOUND_COSINE
+    # without --other-sae nothing of it is stored
+    plain = load_result(small_pipeline["interpret"])
+    assert plain.summary.found_again is None and plain.other_seed_cosine is None
+
+
+def test_a_shuffled_half_reversed_other_seed_is_matched_feature_by_feature(
+        other_seed_pipeline: dict[str, Any]) -> None:
+    result = load_result(other_seed_pipeline["interpret"])
+    alive, found, at = result.alive, other_seed_pipeline["found"], other_seed_pipeline["at"]
+    assert (alive & found).any() and (alive & ~found).any()
+    np.testing.assert_array_equal(result.other_seed_nearest[found], at[found])
+    np.testing.assert_allclose(result.other_seed_cosine[found], 1.0, atol=1e-5)
+    assert result.other_seed_cosine[~found].max() < FOUND_COSINE  # its own row reversed: cosine -1
+    s = result.summary.found_again
+    assert s is not None and s.other_sae == str(other_seed_pipeline["other"])
+    assert s.n_found == int((alive & found).sum()) and s.n_live == int(alive.sum())
+    assert s.found_fraction == pytest.approx((alive & found).sum() / alive.sum())
+    assert s.median_nearest_cosine == pytest.approx(float(np.median(result.other_seed_cosine[alive])))
+    # the summary round-trips through summary.json, and one written before found_again existed still loads
+    data = json.loads((other_seed_pipeline["interpret"] / "summary.json").read_text())
+    assert InterpretSummary.from_json(data, "s").found_again == s
+    data.pop("found_again")
+    assert InterpretSummary.from_json(data, "s").found_again is None
+
+
+def test_an_other_seed_of_another_shape_layer_or_nowhere_is_a_one_line_error(
+        small_pipeline: dict[str, Path], tmp_path: Path) -> None:
+    save_sae(tmp_path / "wider", build_sae("topk", 512, 128, k=4), metadata={})
+    save_sae(tmp_path / "elsewhere", build_sae("topk", 512, 64, k=4), metadata={"hook_name": "conv3"})
+    for other, message in ((tmp_path / "wider", "same shape"), (tmp_path / "elsewhere", "same layer"),
+                           (tmp_path / "missing", "not a folder")):
+        with pytest.raises(UserError, match=message):
+            interpret(InterpretConfig(sae=small_pipeline["sae"], other_sae=other, out=tmp_path / "out",
+                                      progress=False))
+    assert main(["interpret", "--sae", str(small_pipeline["sae"]), "--other-sae", str(tmp_path / "missing"),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()

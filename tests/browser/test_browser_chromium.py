@@ -570,3 +570,55 @@ def test_the_map_draws_its_clusters_and_the_search_highlights_matches(driver, si
     assert {fills[f.id] for f in data.features if f.alive and not f.label} == {grey}
     legend = driver.find_element(By.ID, "map-legend").text
     assert all(name.replace("_", " ") in legend for name in shown)
+
+
+def test_a_feature_page_says_whether_another_seed_finds_it_again_and_the_list_sorts_by_it(driver, site) -> None:
+    data, index = site
+    live = [f for f in data.features if f.other_seed is not None]
+    found = next(f for f in live if f.other_seed.found)
+    lost = next(f for f in live if not f.other_seed.found)
+    open_page(driver, index, f"#feature/{found.id}")
+    text = wait(driver, lambda d: d.find_element(By.ID, "other-seed")).text
+    assert (f"Found again in the other seed\u2019s SAE: feature #{found.other_seed.nearest}, decoder cosine "
+            f"{found.other_seed.cosine:.2f}.") in text
+    open_page(driver, index, f"#feature/{lost.id}")
+    text = wait(driver, lambda d: d.find_element(By.ID, "other-seed")).text
+    assert f"Not found again in the other seed\u2019s SAE (nearest cosine {lost.other_seed.cosine:.2f} < 0.9" in text
+    open_page(driver, index, "#features")
+    driver.find_element(By.CSS_SELECTOR, "#list-head span[data-sort=found_cosine]").click()
+    best = sorted(live, key=lambda f: (-f.other_seed.cosine, f.id))
+    wait(driver, lambda d: list_ids(d)[:3] == [f.id for f in best[:3]])
+    open_page(driver, index, "#summary")
+    panel = driver.find_element(By.ID, "found-again").text
+    shown = {r.key: r for r in data.summary.found_again}
+    assert f"{shown['found_fraction'].shown} of the live features ({shown['n_found'].shown} of" in panel
+    assert all(r.name in panel and r.meaning in panel for r in data.summary.found_again)
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_none_found_again_is_said_plainly_and_without_another_seed_nothing_is_shown(driver, tmp_path) -> None:
+    from rlsae.analysis.seed_match import FoundAgain
+    from rlsae.browser.data import OtherSeed
+
+    data = synthetic_browser_data(64, frames_per_feature=2, image="shared", seed=1)
+    live = [f for f in data.features if f.other_seed is not None]
+    for f in live:
+        f.other_seed = OtherSeed(f.other_seed.nearest, 0.23, False)
+    data.summary.found_again = described(FoundAgain("other", 0.9, len(live), 0, 0.0, 0.0, 0.23))
+    open_page(driver, export_browser(data, tmp_path / "none"), "#summary")
+    assert driver.find_element(By.ID, "found-lead").text == (
+        f"None of the {len(live)} live features is found again: no feature of the other seed\u2019s SAE has a decoder "
+        "cosine of 0.9 or more with any of them (median nearest cosine 0.23).")
+    open_page(driver, tmp_path / "none" / "index.html", f"#feature/{live[0].id}")
+    assert "nearest cosine 0.23 < 0.9" in wait(driver, lambda d: d.find_element(By.ID, "other-seed")).text
+
+    plain = synthetic_browser_data(64, frames_per_feature=2, image="shared", seed=1, other_seed=False)
+    index = export_browser(plain, tmp_path / "plain")
+    open_page(driver, index, "#summary")
+    assert not driver.find_elements(By.ID, "found-again")
+    open_page(driver, index, f"#feature/{live[0].id}")
+    wait(driver, lambda d: d.find_element(By.ID, "explanation"))
+    assert not driver.find_elements(By.ID, "other-seed")
+    open_page(driver, index, "#features")
+    assert not driver.find_elements(By.CSS_SELECTOR, "#list-head span[data-sort=found_cosine]")
+    assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]

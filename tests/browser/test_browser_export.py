@@ -18,6 +18,7 @@ from rlsae.browser import (
     Feature,
     FrameGroup,
     FrameItem,
+    OtherSeed,
     PlaceField,
     RunSummary,
     SAEInfo,
@@ -70,6 +71,11 @@ def test_export_writes_every_feature_and_parseable_data(tmp_path: Path) -> None:
     assert name == "setFeatures"
     rows = [dict(zip(table["columns"], row)) for row in table["rows"]]
     assert [r["id"] for r in rows] == list(range(64))
+    # the other seed's match: the list's cosine column, each page's match, the summary's numbers by name
+    assert summary["found_threshold"] == 0.9 and [r["key"] for r in summary["found_again"]][:3] == [
+        "threshold", "n_live", "n_found"]
+    for r, f in zip(rows, data.features):
+        assert r["found_cosine"] == (None if f.other_seed is None else pytest.approx(f.other_seed.cosine, rel=1e-4))
 
     _, table = read_js(out / "data" / "frames.js")
     n_frames = 0
@@ -77,6 +83,10 @@ def test_export_writes_every_feature_and_parseable_data(tmp_path: Path) -> None:
         name, detail = read_js(out / "data" / "f" / f"{feature.id}.js")
         assert name == "receiveFeature" and detail["id"] == feature.id
         assert detail["alive"] == feature.alive and detail["label"] == feature.label
+        seed = feature.other_seed
+        assert (detail["other_seed"] is None) == (seed is None) == (not feature.alive)
+        if seed is not None:
+            assert (detail["other_seed"]["nearest"], detail["other_seed"]["found"]) == (seed.nearest, seed.found)
         np.testing.assert_allclose(detail["action_effect"], feature.action_effect, rtol=1e-5)
         assert [g["title"] for g in detail["frames"]] == [g.title for g in feature.frames]
         for group, given in zip(detail["frames"], feature.frames):
@@ -131,6 +141,10 @@ def test_reexport_into_the_same_folder_works(tmp_path: Path) -> None:
     (lambda d: d.features[0].frames.append(FrameGroup("x", [FrameItem(Path("/no/such.png"), 1.0, 0)])),
      "cannot read /no/such.png"),
     (lambda d: setattr(d.features[0], "place_field", PlaceField([[1.0, 2.0], [3.0]])), "place_field.values"),
+    (lambda d: setattr(d.features[0], "other_seed", OtherSeed(3, 0.95, True)), "summary.found_threshold is not"),
+    (lambda d: (setattr(d.summary, "found_threshold", 0.9),
+                setattr(d.features[0], "other_seed", OtherSeed(3, 0.5, True))),
+     "other_seed.found disagrees"),
 ])
 def test_bad_data_is_a_user_error_naming_the_problem(tmp_path: Path, change, message: str) -> None:
     data = small_data()

@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -199,6 +200,40 @@ def shown_frame(out: Path, table: dict, frame: int) -> np.ndarray:
     image = np.asarray(Image.open(io.BytesIO((out / table["sheets"][sheet]).read_bytes())).convert("RGB"))
     height = image.shape[0] // count
     return image[index * height:(index + 1) * height]
+
+
+def test_each_live_feature_says_whether_the_other_seed_finds_it_again(other_seed_pipeline: dict[str, Any],
+                                                                      site: dict[str, object], tmp_path: Path) -> None:
+    """The page data of an interpret run with --other-sae (a shuffled copy, every third row reversed): each live
+    feature's match is interpret's, the list sorts by its cosine, the summary holds the share; without one,
+    nothing of it is exported."""
+    out = tmp_path / "web"
+    assert main(["browse", "--interpret", str(other_seed_pipeline["interpret"]), "--out", str(out),
+                 "--top-frames", "1", "--quantile-frames", "0", "--no-progress"]) == 0
+    result = load_result(other_seed_pipeline["interpret"])
+    found, at = other_seed_pipeline["found"], other_seed_pipeline["at"]
+    summary = read_js(out / "data" / "summary.js")
+    table = read_js(out / "data" / "features.js")
+    shown = {r["key"]: r for r in summary["found_again"]}  # type: ignore[index]
+    assert summary["found_threshold"] == pytest.approx(0.9)  # type: ignore[index]
+    assert shown["found_fraction"]["value"] == pytest.approx(result.summary.found_again.found_fraction)
+    assert shown["n_found"]["value"] == int((result.alive & found).sum()) > 0
+    assert summary["provenance"]["other seed's SAE"] == str(other_seed_pipeline["other"])  # type: ignore[index]
+    for feature in range(result.d_sae):
+        match = read_js(out / "data" / "f" / f"{feature}.js")["other_seed"]  # type: ignore[index]
+        row = dict(zip(table["columns"], table["rows"][feature]))  # type: ignore[index]
+        if not result.alive[feature]:
+            assert match is None and row["found_cosine"] is None
+            continue
+        assert match["found"] == bool(found[feature])
+        assert row["found_cosine"] == pytest.approx(match["cosine"], abs=1e-4)
+        if found[feature]:
+            assert match["nearest"] == at[feature] and match["cosine"] == pytest.approx(1.0, abs=1e-4)
+        else:
+            assert match["cosine"] < 0.9
+    plain = read_js(site["out"] / "data" / "summary.js")  # type: ignore[operator]
+    assert plain["found_again"] == [] and plain["found_threshold"] is None  # type: ignore[index]
+    assert read_js(site["out"] / "data" / "f" / "0.js")["other_seed"] is None  # type: ignore[operator,index]
 
 
 def test_tiles_hold_whole_blocks_and_parallel_rendering_matches_serial(small_pipeline: dict[str, Path]) -> None:

@@ -36,6 +36,7 @@ from rlsae.analysis.labels import BestUnit, LabelRule, best_unit, score_units
 from rlsae.analysis.per_fact import FactTable
 from rlsae.analysis.place import place_fields
 from rlsae.analysis.results import InterpretResult, save_result
+from rlsae.analysis.seed_match import FOUND_COSINE, FoundAgain, match_other_seed
 from rlsae.analysis.states import labelling_facts, select_states, state_facts
 from rlsae.analysis.summary import Density, HeadlineUnits, InterpretSummary
 from rlsae.analysis.talk import find_talk_features, format_talk_features
@@ -69,12 +70,15 @@ class InterpretConfig:
     n_top: int = option(12, "top-activating example states kept per feature")
     n_per_quantile: int = option(4, "example states kept per activation quantile interval")
     features_per_cluster: int = option(16, "average live features per cluster")
+    other_sae: Path | None = option(None, "an SAE trained with another seed (same shape and layer): is each feature "
+                                    f"found again there (decoder cosine >= {FOUND_COSINE})")
     seed: int = option(1, "seed for the held-out split, example sampling and clustering")
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
         self.sae = sae_folder(self.sae)
         self.out = Path(self.out)
+        self.other_sae = None if self.other_sae is None else sae_folder(self.other_sae)
         require(self.max_states >= 10, f"--max-states must be >= 10, got {self.max_states}")
         require(0 < self.min_precision <= 1 and 0 < self.min_f1 <= 1,
                 f"--min-precision and --min-f1 must be in (0, 1], got {self.min_precision}, {self.min_f1}")
@@ -147,6 +151,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
     rec = sae_recording(cfg.sae, cfg.recording)
     rec.use_agent(cfg.agent)
     check_match(sae, rec, cfg.sae)
+    other = None if cfg.other_sae is None else match_other_seed(sae, cfg.sae, cfg.other_sae)
     states = select_states(rec, cfg.max_states)
     require(len(states) >= 10, f"recording '{rec.path}' has only {len(states)} steps: record more")
     steps = ProgressBar(total=7, desc="interpret", unit="stage", disable=not cfg.progress)
@@ -206,6 +211,10 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
         neuron_explanations=neuron_explanations,
         place_mean=None if field is None else field.mean.reshape(-1, field.grid[1], field.grid[0]).astype(np.float32),
         place_information=None if field is None else field.information.astype(np.float32),
+        other_seed_nearest=None if other is None else other.nearest.astype(np.int64),
+        other_seed_cosine=None if other is None else other.nearest_cosine.astype(np.float32),
+        other_seed_matched=None if other is None else other.matched.astype(np.int64),
+        other_seed_matched_cosine=None if other is None else other.matched_cosine.astype(np.float32),
         cluster=clusters.assignment, group_titles=titles, fact_names=fact_names,
         fact_descriptions=[descriptions[n] for n in fact_names], label_fact=labels.fact, label=labels.label,
         cluster_names=clusters.names, value_effect=None if rec.value_head is None else
@@ -225,6 +234,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
                                              spec),
             neuron_talk_features=find_talk_features(neurons, neuron_live, None, descriptions, spec),
             fact_base_rates={name: float(values.mean()) for name, values in facts.items()},
+            found_again=None if other is None else FoundAgain.of(other, alive, cfg.other_sae),
             notes=([] if spec.has_facts else [no_facts_note(spec)])
             + ([] if rec.head is not None else [f"action effects: {HEAD_UNAVAILABLE}"])))
     save_result(cfg.out, result, {"sae": str(Path(cfg.sae).resolve()), "recording": str(rec.path.resolve()),
@@ -256,6 +266,14 @@ def _explained_line(kind: str, units: str, e: ExplainSummary | None) -> str:
             f"{e.mean_f1:.2f})")
 
 
+def _found_line(found: FoundAgain | None) -> str:
+    if found is None:
+        return ""
+    return (f"found again: {found.n_found}/{found.n_live} live features = {found.found_fraction:.1%} have a feature "
+            f"at decoder cosine >= {found.threshold:g} in the other seed's SAE ({found.one_to_one_fraction:.1%} one "
+            f"to one); median nearest cosine {found.median_nearest_cosine:.2f}")
+
+
 def format_summary(s: InterpretSummary) -> str:
     """A few lines for the terminal."""
     f, n, d = s.features.labels, s.neurons.labels, s.density
@@ -279,7 +297,7 @@ def format_summary(s: InterpretSummary) -> str:
         format_talk_features(s.talk_features),
         *[f"best '{h.title}' feature: {_unit(h.feature, 'feature')}; best neuron: {_unit(h.neuron, 'neuron')}"
           for h in s.headlines],
-        f"{s.n_clusters} clusters",
+        f"{s.n_clusters} clusters", _found_line(s.found_again),
         *[f"note: {note}" for note in s.notes],
     ] if line)
 

@@ -7,7 +7,8 @@
                       explanations in words (``explanation``; the neurons': ``neuron_explanation``)
       summary.json    headline numbers (analysis/summary.py InterpretSummary): density and dead counts, the
                       label rule, label statistics and per-fact tables (features and neurons), the talk's
-                      features, the best feature and neuron for each of the game's headline facts
+                      features, the best feature and neuron for each of the game's headline facts, the share
+                      of live features found again in another seed's SAE (with ``--other-sae``)
       manifest.json   what produced it (SAE, recording, config, versions); written last
 
 Example states are stored as recording indices, so frames can be re-rendered from the recording.
@@ -68,6 +69,13 @@ class InterpretResult:
     # spatial information in bits (analysis/place.py); None for a game whose spec names no player position
     place_mean: np.ndarray | None = None
     place_information: np.ndarray | None = None
+    # [d] each feature's nearest feature in the other seed's SAE by decoder cosine and that cosine, and its
+    # one-to-one (Hungarian) partner (-1: none) and their cosine (nan: none; analysis/seed_match.py); None
+    # without ``interpret --other-sae``
+    other_seed_nearest: np.ndarray | None = None
+    other_seed_cosine: np.ndarray | None = None
+    other_seed_matched: np.ndarray | None = None
+    other_seed_matched_cosine: np.ndarray | None = None
 
     @property
     def d_sae(self) -> int:

@@ -2,7 +2,8 @@
 
 The parts are declared where they are computed: label statistics and the best unit for a fact family in
 analysis/labels.py, explanation statistics in analysis/explain_summary.py, the per-fact table (coverage, OR,
-probes) in analysis/per_fact.py, the talk's features in analysis/talk.py. This module joins them with the
+probes) in analysis/per_fact.py, the talk's features in analysis/talk.py, the other seed's match in
+analysis/seed_match.py. This module joins them with the
 density counts and the game's headline facts.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rlsae.analysis.labels import BestUnit, UnitStats
+from rlsae.analysis.seed_match import FoundAgain
 from rlsae.analysis.talk import TalkUnit
 from rlsae.common.records import Record, number
 
@@ -76,6 +78,9 @@ class InterpretSummary(Record):
     neuron_talk_features: list[TalkUnit]
     fact_base_rates: dict[str, float]
     """Per fact scored: the share of the analysed states where it holds."""
+    found_again: FoundAgain | None = None
+    """How many live features an SAE trained with another seed learns too (``--other-sae``); None: not given.
+    Optional, so a summary written before it loads as it is (no version change)."""
     notes: list[str] = field(default_factory=list)
     """What could not be measured and why (a game without facts, a layer without a linear Q-head)."""
 

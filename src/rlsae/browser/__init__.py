@@ -17,6 +17,7 @@ from rlsae.browser.data import (
     Headline,
     Histogram,
     ImageSource,
+    OtherSeed,
     PlaceField,
     Related,
     RunSummary,
@@ -29,5 +30,6 @@ from rlsae.browser.data import (
 from rlsae.browser.export import encode_png, export_browser
 
 __all__ = ["AgentInfo", "BrowserData", "Clip", "Cluster", "FactScore", "Feature", "FrameGroup",
-           "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "PlaceField", "Related", "RunSummary",
+           "FrameItem", "FrameSource", "Headline", "Histogram", "ImageSource", "OtherSeed",
+           "PlaceField", "Related", "RunSummary",
            "SAEInfo", "Steering", "Sweep", "TrainingPoint", "Tile", "encode_png", "export_browser"]

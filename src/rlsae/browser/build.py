@@ -37,6 +37,7 @@ from rlsae.browser.data import (
     FrameGroup,
     FrameItem,
     Headline,
+    OtherSeed,
     PlaceField,
     RunSummary,
     SAEInfo,
@@ -214,6 +215,7 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
             explanation=result.explanations.formula[f], explanation_scores=result.explanations.unit(f),
             explained=bool(result.explanations.explained[f]),
             place_field=_place_field(result, f) if alive else None,
+            other_seed=_other_seed(result, f) if alive else None,
             region=regions.get(result.label_fact[f]) if label else None,
             cluster_id=cluster, cluster_name=result.cluster_names[cluster] if cluster >= 0 else None,
             histogram={"edges": result.hist_edges[f].tolist(), "counts": result.hist_counts[f].tolist()}
@@ -246,9 +248,12 @@ def build_browser_data(cfg: BrowseConfig) -> BrowserData:
         label_comparison={"neurons": s.neurons.readability(), "features": s.features.readability()},
         explain_rule=s.explain_rule if s.features.explanations is not None else "",
         notes=_notes(s), headlines=_headlines(s),
+        found_again=described(s.found_again) if s.found_again else [],
+        found_threshold=s.found_again.threshold if s.found_again else None,
         provenance={"sae": str(sae_folder), "recording": manifest["recording"], "interpret": str(cfg.interpret),
                     "evaluation": str(evaluation_file) if evaluation else None,
                     "steering": [str(p) for p in cfg.steering], "states analysed": s.n_states,
+                    **({"other seed's SAE": s.found_again.other_sae} if s.found_again else {}),
                     "interpret commit": manifest.get("provenance", {}).get("commit")})
     track = load_track_view(cfg.track, sae_folder, result.d_sae) if cfg.track else None
     return BrowserData(summary, features, clusters, track)
@@ -262,6 +267,18 @@ def _place_field(result: InterpretResult, feature: int) -> PlaceField | None:
     info = result.place_information[feature] if result.place_information is not None else np.nan
     return PlaceField([[None if np.isnan(v) else round(float(v), 4) for v in row] for row in grid],
                       None if np.isnan(info) else float(info), "spatial information (bits per unit of activation)")
+
+
+def _other_seed(result: InterpretResult, feature: int) -> OtherSeed | None:
+    """The feature's match in the other seed's SAE (``interpret --other-sae``; analysis/seed_match.py)."""
+    if result.other_seed_cosine is None or result.summary.found_again is None:
+        return None
+    cosine = float(result.other_seed_cosine[feature])
+    matched = int(result.other_seed_matched[feature]) if result.other_seed_matched is not None else -1
+    matched_cosine = result.other_seed_matched_cosine[feature] if matched >= 0 else np.nan
+    return OtherSeed(int(result.other_seed_nearest[feature]), cosine,
+                     cosine >= result.summary.found_again.threshold, matched,
+                     None if np.isnan(matched_cosine) else float(matched_cosine))
 
 
 def _unit_context(rec: Recording, result: InterpretResult, sae_folder: Path,

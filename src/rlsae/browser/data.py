@@ -24,6 +24,8 @@ Layout of the contract (field names are the JSON names the page reads)::
         training_curves[{step, fvu, l0, dead_fraction, ...}], curve_names{key: name},
         label_comparison{"features": [Described], "neurons": [Described]} (the same numbers, in the same order),
         notes, headlines[Headline{title, feature, fact, description, precision, recall, firings}],
+        found_again[Described] (the other seed's match, analysis/seed_match.py FoundAgain; empty: none),
+        found_threshold | None (the decoder cosine "found again" needs; None: no other seed),
         provenance{...}, output ("q-values" or "policy")
       features: [Feature]
         id, alive, density, max_activation, action_effect[per action] (the page also gets
@@ -32,6 +34,7 @@ Layout of the contract (field names are the JSON names the page reads)::
         label_scores{precision, recall, f1, lift, firings, auroc, threshold} | None (analysis/labels.py),
         explanation, explained, explanation_scores{precision, recall, f1, iou, lift, firings, mass, fit_iou,
         threshold} | None (analysis/explain.py), place_field: PlaceField{values, score, score_name} | None,
+        other_seed: OtherSeed{nearest, cosine, found, matched, matched_cosine} | None,
         cluster_id (-1 = none), cluster_name, histogram{edges, counts} | None, map_xy[x, y] | None,
         facts[FactScore{fact, auroc, description, f1, variants[FactScore]}] (ranked by f1, browser/facts.py),
         frames[FrameGroup{title, items[FrameItem{image, activation, step, caption}]}],
@@ -168,6 +171,12 @@ class RunSummary:
     notes: str = ""
     """Free text shown under the title."""
     headlines: list[Headline] = field(default_factory=list)
+    found_again: list[Described] = field(default_factory=list)
+    """How many live features an SAE trained with another seed learns too (analysis/seed_match.py), one number a
+    row; empty: no other seed was given."""
+    found_threshold: float | None = None
+    """The decoder cosine a feature's nearest other-seed feature needs for it to be found again; None: no other
+    seed (then no feature has ``other_seed``)."""
     provenance: dict[str, Any] = field(default_factory=dict)
     """What produced the run (commands, commits, paths); shown as a key-value list."""
     player: str = "the player"
@@ -263,6 +272,20 @@ class PlaceField:
 
 
 @dataclass
+class OtherSeed:
+    """A feature's match in an SAE trained with another seed on the same layer (analysis/seed_match.py)."""
+
+    nearest: int
+    """The other SAE's feature with the largest decoder cosine (an id there, not in this browser)."""
+    cosine: float
+    found: bool
+    """Whether ``cosine`` reaches ``RunSummary.found_threshold``: the feature is found again."""
+    matched: int = -1
+    """Its partner in the one-to-one (Hungarian) assignment; -1: none."""
+    matched_cosine: float | None = None
+
+
+@dataclass
 class Related:
     """A unit related to a feature: ``kind`` ``feature`` (a link) or ``neuron``, with the number that relates
     them (``value``) and what that number is (the list's ``title`` says it)."""
@@ -295,6 +318,8 @@ class Feature:
     """Whether the explanation passes the rule (``RunSummary.explain_rule``); False: "unexplained"."""
     place_field: PlaceField | None = None
     """Where on the screen it fires; None: not measured."""
+    other_seed: OtherSeed | None = None
+    """Its match in another seed's SAE; None: no other seed given (or the feature is dead)."""
     cluster_id: int = -1
     """-1 when the feature is in no cluster (e.g. dead)."""
     cluster_name: str | None = None
@@ -368,6 +393,12 @@ class BrowserData:
                 widths = {len(row) for row in f.place_field.values}
                 require(len(widths) == 1 and 0 not in widths,
                         f"feature {f.id}: place_field.values needs one or more rows of one non-zero length")
+            if f.other_seed is not None:
+                require(self.summary.found_threshold is not None,
+                        f"feature {f.id}: other_seed is given but summary.found_threshold is not")
+                require(f.other_seed.found == (f.other_seed.cosine >= self.summary.found_threshold),
+                        f"feature {f.id}: other_seed.found disagrees with its cosine {f.other_seed.cosine:.3f} and "
+                        f"summary.found_threshold {self.summary.found_threshold}")
             for item in (item for group in f.frames for item in group.items if item.clip is not None):
                 clip = item.clip
                 require(len(clip.activations) == len(clip.frames) and 0 <= clip.centre < len(clip.frames)

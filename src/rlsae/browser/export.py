@@ -48,7 +48,7 @@ from rlsae.config import require
 STATIC_FILES = ("charts.js", "common.js", "map.js", "summary.js", "list.js", "frames.js", "feature.js", "clusters.js",
                 "track.js", "steer_bench.js", "browser.js", "browser.css")
 LIST_COLUMNS = ["id", "alive", "density", "max_activation", "label", *LABEL_SCORES, "explanation", "explained",
-                "explanation_f1", "cluster_id", "top_action", "bottom_action", "facts", "map_xy"]
+                "explanation_f1", "found_cosine", "cluster_id", "top_action", "bottom_action", "facts", "map_xy"]
 IO_THREADS = 8
 _MAGIC = [(b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpg")]
 
@@ -201,7 +201,8 @@ def _label_scores(f: Feature) -> dict[str, float | None]:
 
 def _list_row(f: Feature) -> list[Any]:
     return [f.id, f.alive, f.density, f.max_activation, f.label, *_label_scores(f).values(), f.explanation,
-            f.explained, f.explanation_scores.f1 if f.explanation_scores is not None else None, f.cluster_id,
+            f.explained, f.explanation_scores.f1 if f.explanation_scores is not None else None,
+            f.other_seed.cosine if f.other_seed is not None else None, f.cluster_id,
             _argmax(f.advantage_effect, 1.0), _argmax(f.advantage_effect, -1.0),
             " ".join(fact.fact for top in f.facts for fact in [top, *top.variants]), f.map_xy]  # fact names: searched
 
@@ -256,7 +257,7 @@ def _feature_detail(f: Feature, media: _MediaStore, table: _FrameTable) -> dict[
             "label": f.label, "label_scores": None if f.label_scores is None else asdict(f.label_scores),
             "explanation": f.explanation, "explained": f.explained,
             "explanation_scores": None if f.explanation_scores is None else asdict(f.explanation_scores),
-            "place_field": f.place_field,
+            "place_field": f.place_field, "other_seed": f.other_seed,
             "region": f.region,
             "related": {title: [[r.kind, r.unit, r.value] for r in units] for title, units in f.related.items()},
             "cluster_id": f.cluster_id,
@@ -319,6 +320,7 @@ def export_browser(data: BrowserData, out_dir: Path, *, png_compress_level: int 
             "numbers": s.sweep.numbers, "note": s.sweep.note},
         "training_curves": s.training_curves, "curve_names": s.curve_names, "label_comparison": s.label_comparison,
         "provenance": s.provenance, "n_features": len(features), "headlines": s.headlines,
+        "found_again": s.found_again, "found_threshold": s.found_threshold,
         "clusters": [{"id": c.id, "name": c.name, "members": sorted(c.members)} for c in data.clusters],
         "track": None if data.track is None else "data/track.js",
     }

@@ -17,6 +17,7 @@ from rlsae.analysis.explain import ExplainRule, ExplanationScores
 from rlsae.analysis.explain_summary import ExplainSummary
 from rlsae.analysis.labels import LabelScores, LabelSummary, UnitStats
 from rlsae.analysis.per_fact import Coverage, FactTable, ProbeAccuracy
+from rlsae.analysis.seed_match import FoundAgain, SeedMatch
 from rlsae.browser.data import (
     AgentInfo,
     BrowserData,
@@ -26,6 +27,7 @@ from rlsae.browser.data import (
     FrameGroup,
     FrameItem,
     Headline,
+    OtherSeed,
     PlaceField,
     Related,
     RunSummary,
@@ -137,8 +139,10 @@ def _place_field(rng: np.random.Generator) -> PlaceField:
 
 def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n_states: int | None = None,
                            image: str = "bytes", seed: int = 0, dead_fraction: float = 0.2,
-                           steering_every: int = 8, png_compress_level: int = 6) -> BrowserData:
-    """A run with ``n_features`` features, each alive one showing ``frames_per_feature`` frames.
+                           steering_every: int = 8, png_compress_level: int = 6,
+                           other_seed: bool = True) -> BrowserData:
+    """A run with ``n_features`` features, each alive one showing ``frames_per_feature`` frames, matched into a
+    made-up other seed's SAE unless ``other_seed`` is False.
 
     Frames are drawn from ``n_states`` distinct states (default: every frame distinct). ``image`` is
     ``bytes`` (PNG-encoded here, once per state), ``array`` (the exporter encodes) or ``shared``
@@ -179,6 +183,12 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         names.append(f"{max(set(named), key=named.count)} ({len(group)})" if named else f"cluster {c}")
     clusters = [Cluster(c, names[c], members[c]) for c in range(n_clusters)]
 
+    # from a generator of its own, so the other numbers are the same with or without the other seed
+    seeds = np.random.default_rng(seed + 1)
+    nearest = seeds.permutation(n_features)
+    matched = np.where(seeds.random(n_features) < 0.8, nearest, seeds.permutation(n_features))
+    cosine = seeds.uniform(0.1, 1.0, n_features)
+    match = SeedMatch(nearest, cosine, matched, np.minimum(cosine, seeds.uniform(0.1, 1.0, n_features)))
     next_state = 0
     features = []
     for i in range(n_features):
@@ -221,6 +231,8 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
             label=labels[i], label_scores=_label_scores(rng, scores[i]), explanation=explanation,
             explanation_scores=explanation_scores, explained=explained,
             place_field=_place_field(rng) if alive and i % 3 == 0 else None, cluster_id=int(assignment[i]),
+            other_seed=OtherSeed(int(nearest[i]), float(cosine[i]), bool(match.found_again[i]), int(matched[i]),
+                                 float(match.matched_cosine[i])) if other_seed and alive else None,
             cluster_name=names[assignment[i]] if assignment[i] >= 0 else None, histogram=histogram,
             facts=facts, frames=groups, steering=steering,
             map_xy=(float(map_xy[i, 0]), float(map_xy[i, 1])) if alive else None,
@@ -255,6 +267,8 @@ def synthetic_browser_data(n_features: int = 64, frames_per_feature: int = 16, n
         headlines=[Headline("synthetic", best.id, best.facts[0].fact, f"synthetic fact {best.facts[0].fact}", 0.83, 0.6,
                             1114)],
         provenance={"generator": "rlsae.browser.synthetic", "seed": seed},
+        found_again=described(FoundAgain.of(match, alive_mask, Path("synthetic"))) if other_seed else [],
+        found_threshold=match.threshold if other_seed else None,
         sweep=Sweep(images[0], {"default SAE: Spearman rho (score, live features)": 0.02,
                                 "default SAE: quadratic fit R\u00b2": 0.33}, "synthetic sweep"))
     return BrowserData(summary, features, clusters)

@@ -47,6 +47,11 @@
     return explanationScores().filter(function (c) { return c.key === 'f1'; })[0] || {name: 'F1', format: '{:.2f}', meaning: '{}'};
   }
 
+  // The decoder cosine a feature's nearest feature in another seed's SAE needs for "found again"
+  // (analysis/seed_match.py); null when the run was interpreted without one: then nothing of it is shown.
+  function foundThreshold() { return U.isNum(R.summary.found_threshold) ? R.summary.found_threshold : null; }
+
+  R.foundThreshold = foundThreshold;
   R.fmtSpec = fmtSpec; R.labelScores = labelScores; R.explanationScores = explanationScores; R.scoreTip = scoreTip;
   R.explanationF1 = explanationF1;
   R.actionName = actionName; R.clusterName = clusterName; R.card = card; R.normalise = normalise;

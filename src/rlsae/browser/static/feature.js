@@ -90,6 +90,7 @@
 
     if (d.alive) append(grid, explanationPanel(d));
     if (d.place_field) append(grid, placeFieldPanel(d.place_field));
+    if (d.other_seed && R.foundThreshold() !== null) append(grid, otherSeedPanel(d.other_seed));
     var adv = d.advantage_effect, peak = Math.max.apply(null, adv.map(function (e) { return isNum(e) ? Math.abs(e) : 0; }));
     append(grid, el('div', {'class': 'panel', id: 'effects'}, el('h2', {text: 'Push on the policy'}),
       el('div', {'class': 'arrows-wrap'}, arrowsSvg(adv, names),
@@ -190,6 +191,22 @@
     });
     return el('div', {'class': 'panel', id: 'place-field'}, el('h2', {text: 'Where it fires'}), svg,
       isNum(p.score) ? el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0', text: (p.score_name || 'score') + ': ' + fmt(p.score, 3)}) : null);
+  }
+
+  /** Whether another seed's SAE learns this feature too: its nearest feature there by decoder cosine, said
+   *  plainly either way (feature ids of the other SAE are not in this browser, so they are not links). */
+  function otherSeedPanel(o) {
+    var t = R.foundThreshold(), one = o.matched >= 0 && o.matched !== o.nearest;
+    return el('div', {'class': 'panel', id: 'other-seed'}, el('h2', null, 'Another seed ',
+        el('span', {'class': 'verdict ' + (o.found ? 'explained' : 'unexplained'), text: o.found ? 'found again' : 'not found again'})),
+      el('p', {'class': 'found-text', text: o.found
+        ? 'Found again in the other seed\u2019s SAE: feature #' + o.nearest + ', decoder cosine ' + fmt(o.cosine, 2) + '.'
+        : 'Not found again in the other seed\u2019s SAE (nearest cosine ' + fmt(o.cosine, 2) + ' < ' + fmt(t, 2) +
+          ', its feature #' + o.nearest + ').'}),
+      el('p', {'class': 'muted', style: 'font-size:12px;margin:4px 0 0', text:
+        (one ? 'One to one (each of its features matched once): feature #' + o.matched + ', cosine ' + fmt(o.matched_cosine, 2) + '. ' : '') +
+        'An SAE trained with another seed on the same activations; a feature both seeds learn is less the luck of one run ' +
+        '(Paulo & Belrose 2025).'}));
   }
 
   function steeringPanel(s, names) {

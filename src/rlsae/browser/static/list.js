@@ -12,21 +12,24 @@
   // ---------- feature list ----------
   // [key, title, tip]: the label's scores come from the summary (R.labelScores), so a new one shows up here.
   // The explanation and its held-out F1 (ExplanationScores' name for it) follow the label's scores.
+  // With another seed's SAE: the decoder cosine of each feature's nearest feature there ("found again" at the threshold).
   function columns() {
-    var f1 = R.explanationF1();
+    var f1 = R.explanationF1(), found = R.foundThreshold();
     return [['id', 'id'], ['label', 'label']].concat(R.labelScores().map(function (c) { return [c.key, c.name, R.scoreTip(c)]; }),
       [['explanation', 'explanation', 'the formula of game facts that agrees best with the feature; grey: unexplained'],
-       ['explanation_f1', 'expl. ' + f1.name, 'explanation ' + R.scoreTip(f1)],
-       ['density', 'density'], ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']]);
+       ['explanation_f1', 'expl. ' + f1.name, 'explanation ' + R.scoreTip(f1)]],
+      found === null ? [] : [['found_cosine', 'seed cos', 'found again: the decoder cosine of the nearest feature in the SAE ' +
+                              'trained with another seed; bold: at least ' + fmt(found, 2)]],
+      [['density', 'density'], ['max_activation', 'max act'], ['cluster_id', 'cluster'], ['top_action', 'pushes / against']]);
   }
   function isNumeric(key) {
-    return key === 'density' || key === 'max_activation' || key === 'explanation_f1' ||
+    return key === 'density' || key === 'max_activation' || key === 'explanation_f1' || key === 'found_cosine' ||
       R.labelScores().some(function (c) { return c.key === key; });
   }
   // One grid track per column: 48px for each label score.
   function gridStyle() {
     return 'grid-template-columns:56px minmax(120px, 1fr) ' + R.labelScores().map(function () { return '48px '; }).join('') +
-      'minmax(120px, 1.5fr) 62px 64px 56px minmax(80px, 180px) 120px';
+      'minmax(120px, 1.5fr) 62px ' + (R.foundThreshold() === null ? '' : '62px ') + '64px 56px minmax(80px, 180px) 120px';
   }
 
   // Words a reader may type for the same thing (any game); each query word matches any word of its group.
@@ -143,6 +146,8 @@
       el('span', {'class': r.explained ? 'explanation' : 'explanation muted', title: r.explanation || '',
                   text: !r.alive ? '' : r.explained ? r.explanation : 'unexplained'}),
       el('span', {'class': 'num' + (r.explained ? '' : ' muted'), text: isNum(r.explanation_f1) ? R.fmtSpec(r.explanation_f1, R.explanationF1().format) : ''}),
+      R.foundThreshold() === null ? null : el('span', {'class': 'num found-cosine' + (r.found_cosine >= R.foundThreshold() ? ' found' : ' muted'),
+                                                      text: isNum(r.found_cosine) ? fmt(r.found_cosine, 2) : ''}),
       el('span', {'class': 'num', text: fmtDensity(r.density)}),
       el('span', {'class': 'num', text: fmt(r.max_activation)}),
       el('span', {title: clusterName(r.cluster_id)}, r.cluster_id >= 0 ? el('span', {'class': 'pill', text: r.cluster_id}) : '',

@@ -99,6 +99,7 @@
           text: 'Explained: the formula of up to three game facts (now or a few steps away) that agrees best with the ' +
                 'unit on the fitting episodes passes the rule: ' + s.explain_rule + '.'}) : null));
     }
+    if ((s.found_again || []).length) append(grid, foundAgainPanel(s.found_again));
     if (R.summary.clusters.length) {
       append(grid, el('div', {'class': 'panel', id: 'cluster-summary'}, el('h2', {text: 'Clusters'}),
         el('p', null, R.summary.clusters.length + ' clusters of related features. ', el('a', {href: '#clusters', text: 'Browse clusters'}))));
@@ -118,6 +119,26 @@
           return [el('dt', {text: k}), el('dd', {text: typeof v === 'object' ? JSON.stringify(v) : String(v)})];
         }))));
     }
+  }
+  /** The share of live features an SAE trained with another seed learns too, said plainly when it is none,
+   *  and every number by the name and meaning FoundAgain (analysis/seed_match.py) declares. */
+  function foundAgainPanel(rows) {
+    var v = {};
+    rows.forEach(function (r) { v[r.key] = r; });
+    var cut = fmt(R.foundThreshold(), 2), median = v.median_nearest_cosine ? v.median_nearest_cosine.shown : '\u2013';
+    var lead = v.n_found && v.n_found.value === 0
+      ? 'None of the ' + v.n_live.shown + ' live features is found again: no feature of the other seed\u2019s SAE has a decoder ' +
+        'cosine of ' + cut + ' or more with any of them (median nearest cosine ' + median + ').'
+      : v.found_fraction.shown + ' of the live features (' + v.n_found.shown + ' of ' + v.n_live.shown + ') are found again in the ' +
+        'other seed\u2019s SAE at decoder cosine ' + cut + ' or more (median nearest cosine ' + median + ').';
+    return el('div', {'class': 'panel wide', id: 'found-again'}, el('h2', {text: 'Found again by another seed?'}),
+      el('p', {id: 'found-lead', text: lead}),
+      el('table', null, el('tbody', null, rows.map(function (r) {
+        return el('tr', {'data-key': r.key}, el('td', {text: r.name}), el('td', {'class': 'num', text: r.shown}),
+          el('td', {'class': 'muted', text: r.meaning}));
+      }))),
+      el('p', {'class': 'muted', style: 'font-size:12px;margin:6px 0 0', text: 'A feature both seeds learn is less the luck of ' +
+        'one run (Paulo & Belrose 2025). Each feature\u2019s page says whether it is found again; the list sorts by the cosine.'}));
   }
   /** The first headline for each fact: two fact families may pick the same best fact. */
   function onePerFact(headlines) {
