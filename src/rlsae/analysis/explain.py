@@ -511,5 +511,5 @@ def explain_units(activations: np.ndarray, literals: Literals, held: np.ndarray,
 
 
 def place_name(places: Places, n_tiles: int) -> str:
-    """The place literal's words: "Pac-Man in the unit's place field (14 tiles)"."""
+    """The place literal's words: "<player> in the unit's place field (14 tiles)"."""
     return f"{places.player} in the unit's place field ({n_tiles} tile{'s' * (n_tiles != 1)})"

@@ -32,7 +32,7 @@ from scipy import sparse
 
 from rlsae.envs.games import game_spec
 
-GRID = 16  # tiles per side: as the spec's finest grid facts (pacman_tile, ~one corridor wide)
+GRID = 16  # tiles per side: as the spec's finest grid facts (its player's tile, ~one corridor wide)
 # The region is one literal of a formula: an AND partner ("moving left") can win back the precision a
 # broad region gives away, nothing can win back the firings a tight one leaves out. With beta = 1 (the
 # IoU's optimum) a tile joins only above rate F1 / 2, which on the planted "place AND A" of
