@@ -1,16 +1,19 @@
 """`rlsae demo`: the whole pipeline on the shipped agent, sized for a 2-core laptop (~10 minutes, 15 CPU-minutes).
 
-    record -> train-sae -> evaluate -> interpret -> steer (top features) -> browse
+    record -> train-sae -> evaluate -> interpret -> steer-bench (the game's demo goals) -> browse
 
 Each stage is the same code as its own subcommand, writing into one folder::
 
-    out/recording/  out/sae/  out/interpret/  out/steer/  out/browser/index.html  out/summary.json
+    out/recording/  out/sae/  out/interpret/  out/steer-bench/  out/browser/index.html  out/summary.json
+
+(``--steer-top N`` adds the older steer stage, ``out/steer/``: the N best-labeled features clamped at 10x.)
 
 A stage whose output is already complete is skipped, so an interrupted demo continues where it stopped.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rlsae.analysis.results import load_result
+from rlsae.analysis.steer_bench_results import SteerBenchRun
 from rlsae.analysis.summary import InterpretSummary
 from rlsae.analysis.talk import format_talk_features
 from rlsae.common.records import Record, described, show
@@ -39,7 +43,9 @@ class DemoConfig:
     expansion_factor: int = option(4, "SAE latents per neuron (512 -> 2048)")
     k: int = option(32, "active SAE latents per state")
     episodes: int = option(16, "full games per condition (clean, spliced, two ablations)")
-    steer_top: int = option(2, "steer this many of the best-labeled features (0: skip steering)")
+    bench: bool = option(True, "benchmark steering handles on the game's demo goals (a small rlsae steer-bench)")
+    bench_starts: int = option(12, "held-out starts per benchmarked goal (and a third as many fit starts)", low=3)
+    steer_top: int = option(0, "also clamp this many of the best-labeled features at 10x (rlsae steer)")
     # 16 a side tells a change of ~300 points (two standard errors at the clean agent's std of ~400) from chance
     steer_episodes: int = option(16, "games per steering condition (clean, and each steered feature)")
     seed: int = option(1, "seed for recording, training and games")
@@ -74,11 +80,13 @@ class Stages:
 def run_demo(cfg: DemoConfig) -> DemoSummary:
     from rlsae.analysis.interpret import InterpretConfig, interpret
     from rlsae.analysis.steer import SteerConfig, steer
+    from rlsae.analysis.steer_bench import SteerBenchConfig, steer_bench
     from rlsae.browser.build import BrowseConfig, browse
+    from rlsae.envs.games import game_spec
     from rlsae.record import RecordConfig, record
     from rlsae.sae.evaluate import EvaluateSAEConfig, evaluate_sae
     from rlsae.sae.train import TrainSAEConfig, train_sae
-    from rlsae.stages import BROWSE, EVALUATE, INTERPRET, RECORD, STEER, TRAIN_SAE, recorded
+    from rlsae.stages import BROWSE, EVALUATE, INTERPRET, RECORD, STEER, STEER_BENCH, TRAIN_SAE, recorded
 
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
@@ -100,11 +108,19 @@ def run_demo(cfg: DemoConfig) -> DemoSummary:
         stages.run(STEER.name, STEER.done(out), lambda: steer(SteerConfig(
             sae=sae, top=cfg.steer_top, interpret=interpreted, episodes=cfg.steer_episodes, out=steered,
             seed=cfg.seed, progress=cfg.progress)))
+    benched = STEER_BENCH.path(out)
+    if cfg.bench:
+        goals = game_spec(json.loads(RECORD.output(out).read_text())["game"]).demo_steering_goals
+        stages.run(STEER_BENCH.name, False, lambda: steer_bench(SteerBenchConfig(
+            sae=sae, interpret=interpreted, goals=goals, fit_starts=max(1, cfg.bench_starts // 3),
+            held_starts=cfg.bench_starts, out=benched, seed=cfg.seed, progress=cfg.progress)))
+    bench_done = cfg.bench and STEER_BENCH.output(out).is_file()  # a goal without starts is skipped
     index, _ = stages.run(BROWSE.name, False, lambda: browse(BrowseConfig(
         interpret=interpreted, out=BROWSE.path(out), evaluation=EVALUATE.output(out),
-        steering=(steered,) if cfg.steer_top else (), progress=cfg.progress)))
-    summary = _summary(out, index, STEER.output(out) if cfg.steer_top else None, stages.seconds,
-                       time.perf_counter() - started)
+        steering=(steered,) if cfg.steer_top else (), steer_bench=benched if bench_done else None,
+        progress=cfg.progress)))
+    summary = _summary(out, index, STEER.output(out) if cfg.steer_top else None,
+                       STEER_BENCH.output(out) if bench_done else None, stages.seconds, time.perf_counter() - started)
     summary.save(out / SUMMARY)
     return summary
 
@@ -123,24 +139,57 @@ class DemoSteered:
 
 
 @dataclass(frozen=True)
+class DemoGoal:
+    """A benchmarked steering goal as the demo reports it: the handle that reached it most often from the
+    held-out starts (the full record, every handle and control, is in steer-bench/steer_bench.json)."""
+
+    goal: str
+    clean_success: float
+    handle: str
+    unit: int | None
+    success: float
+    p_clean: float
+    policy_tv: float
+    feature_beats_all: bool
+    """The best feature beat every control and the best neuron (paired p < 0.05), moving the policy less."""
+
+
+def best_handles(run: SteerBenchRun) -> list[DemoGoal]:
+    """Per goal, at the largest edit size, the handle with the highest held-out success (the first in the
+    benchmark's handle order on a tie: features before neurons, directions and controls)."""
+    from rlsae.analysis.steer_bench import HANDLE_ORDER, at_largest, beats_all
+
+    out = []
+    for goal in run.goals:
+        at = at_largest(goal)
+        best = max((at[h] for h in HANDLE_ORDER if h in at), key=lambda s: s.success)
+        out.append(DemoGoal(goal.goal, goal.clean_success, best.handle, best.unit, best.success, best.p_clean,
+                            best.policy_tv, beats_all(goal)))
+    return out
+
+
+@dataclass(frozen=True)
 class DemoSummary(Record):
     """What `rlsae demo` found, in one file: the evaluation, interpret's summary (the labels against the neuron
     baseline), steering."""
 
     KIND = "rlsae-demo-summary"
-    VERSION = 3  # 2: interpret's summary record whole, instead of a copy of some of its numbers; 3: its version 2
+    # 2: interpret's summary record whole, instead of a copy of some of its numbers; 3: its version 2;
+    # 4: the steering benchmark's best handle per goal
+    VERSION = 4
     WRITER = "rlsae demo"
 
     evaluation: Evaluation
     interpret: InterpretSummary
     steering: list[DemoSteered] = field(default_factory=list)
+    steering_goals: list[DemoGoal] = field(default_factory=list)
     browser: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_time_s: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, float],
+def _summary(out: Path, index: Path, steering: Path | None, bench: Path | None, seconds: dict[str, float],
              total: float) -> DemoSummary:
     from rlsae.analysis.steer_results import SteeringRun
     from rlsae.stages import EVALUATE, INTERPRET
@@ -150,6 +199,7 @@ def _summary(out: Path, index: Path, steering: Path | None, seconds: dict[str, f
                            r.scores_steered) for r in (SteeringRun.load(steering).results if steering else [])]
     return DemoSummary(
         evaluation=Evaluation.load(EVALUATE.output(out)), interpret=result.summary, steering=steered,
+        steering_goals=best_handles(SteerBenchRun.load(bench)) if bench else [],
         browser=str(index.resolve()), stage_seconds=seconds, wall_time_s=round(total, 1),
         provenance=provenance())
 
@@ -162,6 +212,16 @@ def _format_steering(results: list[DemoSteered]) -> str:
     return "\n".join(f"#{r.feature} ({r.label or 'no label'}) {r.mode} x{r.strength:g}: action "
                      f"distribution moved by {r.tv_distance:.2f} (total variation)\n"
                      f"  {score_change(r.scores_clean, r.scores_steered)}" for r in results)
+
+
+def _format_goals(goals: list[DemoGoal]) -> str:
+    """One line per benchmarked goal: the clean agent's success, then the best handle's, its paired p and how
+    much it moved the policy elsewhere."""
+    return "\n".join(f"{g.goal}: clean {g.clean_success:.0%}; best {g.handle}"
+                     f"{'' if g.unit is None else f' #{g.unit}'} {g.success:.0%} (paired p {g.p_clean:.2g} "
+                     f"against clean; changes {g.policy_tv:.0%} of the actions elsewhere)"
+                     f"{'; the best feature beats every control and the best neuron' if g.feature_beats_all else ''}"
+                     for g in goals)
 
 
 def format_summary(s: DemoSummary) -> str:
@@ -191,6 +251,8 @@ def format_summary(s: DemoSummary) -> str:
     talk = format_talk_features(i.talk_features)
     if talk:
         rows.append(("talk's features", talk.replace("\n", "\n" + " " * 4)))
+    if s.steering_goals:
+        rows.append(("steering goals", _format_goals(s.steering_goals).replace("\n", "\n" + " " * 4)))
     if s.steering:
         rows.append(("steering", _format_steering(s.steering).replace("\n", "\n" + " " * 4)))
     rows.append(("time", f"{s.wall_time_s:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in

@@ -3,7 +3,7 @@
 `rlsae demo` and `rlsae sweep` lay their stages out the same way and skip a stage whose output is
 complete; they ask here rather than spelling out folder and file names themselves::
 
-    run/recording/  run/sae/ (cfg.json, evaluation.json)  run/interpret/  run/steer/  run/browser/
+    run/recording/  run/sae/ (cfg.json, evaluation.json)  run/interpret/  run/steer/  run/steer-bench/  run/browser/
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from rlsae.analysis.results import MANIFEST as INTERPRET_MANIFEST
 from rlsae.analysis.results import SUMMARY as INTERPRET_SUMMARY
 from rlsae.analysis.steer import RESULTS as STEERING
+from rlsae.analysis.steer_bench import RESULTS as STEER_BENCHMARK
 from rlsae.analysis.summary import InterpretSummary
 from rlsae.common.records import Record
 from rlsae.record.store import MANIFEST as RECORDING_MANIFEST
@@ -49,6 +50,8 @@ TRAIN_SAE = Stage("train-sae", "sae", CFG)
 EVALUATE = Stage("evaluate", "sae", EVALUATION)
 INTERPRET = Stage("interpret", "interpret", INTERPRET_MANIFEST, (INTERPRET_SUMMARY, InterpretSummary))
 STEER = Stage("steer", "steer", STEERING)
+# Saved after each goal, so its file does not mark it complete: steer-bench skips the goals it already holds.
+STEER_BENCH = Stage("steer-bench", "steer-bench", STEER_BENCHMARK)
 BROWSE = Stage("browse", "browser", "index.html")
 
 

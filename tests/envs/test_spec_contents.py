@@ -24,6 +24,8 @@ def test_spec_knowledge_names_what_the_game_has(game: str) -> None:
         assert goal.horizon > 0 and goal.holds in ("once", "throughout")
         for part in goal.expression.split(SEPARATOR):
             assert part.removeprefix("not ") in names, (goal, part)
+    # the demo benchmarks a few of them, by name
+    assert spec.demo_steering_goals and set(spec.demo_steering_goals) <= {g.name for g in spec.steering_goals}
 
 
 def test_a_game_without_a_spec_still_has_its_actions_and_frame() -> None:

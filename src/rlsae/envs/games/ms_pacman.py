@@ -376,6 +376,8 @@ SPEC = GameSpec(
                     SteeringGoal("turn_around", "reverses_soon", 50),
                     SteeringGoal("survive", "not dying", 300, holds="throughout"),
                     SteeringGoal("eat_fruit", "eats_fruit_soon", 300)),
+    # one target, one manoeuvre, one long-run goal; the bottom-left pill has no start (the agent always eats it)
+    demo_goals=("eat_pill_top_left", "turn_around", "survive"),
     source="OCAtari (Delfosse et al. 2023) and AtariARI (Anand et al. 2019) RAM maps, plus addresses found "
            "here; docs/ram_facts.md",
 )

@@ -102,6 +102,12 @@ class GameSpec:
     frame_size: tuple[int, int] = (SCREEN_WIDTH, SCREEN_HEIGHT)
     talk_features: tuple[TalkFeature, ...] = ()
     steering_goals: tuple[SteeringGoal, ...] = ()
+    # The few goals `rlsae demo` benchmarks (each costs about a CPU-minute); none named: the first two.
+    demo_goals: tuple[str, ...] = ()
+
+    @property
+    def demo_steering_goals(self) -> tuple[str, ...]:
+        return self.demo_goals or tuple(g.name for g in self.steering_goals[:2])
 
     @property
     def action_names(self) -> tuple[str, ...]:
