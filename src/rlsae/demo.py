@@ -217,7 +217,7 @@ def _format_steering(results: list[DemoSteered]) -> str:
 def _format_goals(goals: list[DemoGoal]) -> str:
     """One line per benchmarked goal: the clean agent's success, then the best handle's, its paired p and how
     much it moved the policy elsewhere."""
-    return "\n".join(f"{g.goal}: clean {g.clean_success:.0%}; best {g.handle}"
+    return "\n".join(f"{g.goal}: clean {g.clean_success:.0%}; best handle: {g.handle}"
                      f"{'' if g.unit is None else f' #{g.unit}'} {g.success:.0%} (paired p {g.p_clean:.2g} "
                      f"against clean; changes {g.policy_tv:.0%} of the actions elsewhere)"
                      f"{'; the best feature beats every control and the best neuron' if g.feature_beats_all else ''}"
