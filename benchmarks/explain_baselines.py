@@ -238,11 +238,11 @@ def main() -> None:
         match = seed_match(*pair) if pair is not None else None
         among = None if name == "random-weight SAE" else live  # the twins are not the table's random SAE
         s = found.summary()
-        rows[name] = Row(s["n_units"], s["explained_fraction"], s["mean_f1"], stats,
+        rows[name] = Row(s.n_units, s.explained_fraction, s.mean_f1, stats,
                          match.share(among) if match else None, match.share(among, one_to_one=True) if match else None,
                          time.perf_counter() - start)
         explanations[name] = found
-        print(f"{name}: {s['explained_fraction']:.1%} explained, mean F1 {s['mean_f1']:.3f}, best-unit F1 "
+        print(f"{name}: {s.explained_fraction:.1%} explained, mean F1 {s.mean_f1:.3f}, best-unit F1 "
               f"{stats.facts.mean_best_f1:.3f}, {time.perf_counter() - start:.0f} s", flush=True)
 
     def pct(x: float | None) -> str:

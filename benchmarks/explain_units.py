@@ -41,8 +41,8 @@ from rlsae.sae import build_sae, load_sae
 
 def report(kind: str, found: Explanations, seconds: float, show: int) -> None:
     s = found.summary()
-    print(f"{kind}: {s['n_explained']}/{s['n_units']} live units explained = {s['explained_fraction']:.1%}, "
-          f"mean held-out explanation F1 {s['mean_f1']:.3f}, search {seconds:.1f} s")
+    print(f"{kind}: {s.n_explained}/{s.n_units} live units explained = {s.explained_fraction:.1%}, "
+          f"mean held-out explanation F1 {s.mean_f1:.3f}, search {seconds:.1f} s")
     lengths = np.bincount([len(e.literals) for e in found.units if e is not None], minlength=4)[1:]
     placed = sum(e is not None and e.explained and bool(e.place_tiles) for e in found.units)
     print(f"  formulas of 1/2/3 literals: {lengths.tolist()}; {placed} explained with a place literal; the "
@@ -134,8 +134,8 @@ def main() -> None:
             if args.missing and place and kind == "SAE features":
                 missing(found)
             s = found.summary()
-            rows.append([name, f"{s['n_units']:,}", f"{s['n_explained']:,}", f"{s['explained_fraction']:.1%}",
-                         f"{s['mean_f1']:.3f}", f"{mass[explained].sum() / mass[found.live].sum():.1%}",
+            rows.append([name, f"{s.n_units:,}", f"{s.n_explained:,}", f"{s.explained_fraction:.1%}",
+                         f"{s.mean_f1:.3f}", f"{mass[explained].sum() / mass[found.live].sum():.1%}",
                          f"{np.nanmedian(np.asarray(info)[found.live]):.2f}", f"{seconds:.1f} s"])
     header = ["units", "live", "explained", "share", "mean held-out explanation F1 (over live)",
               "held-out activation mass on explained units", "median spatial information (bits)", "search"]

@@ -162,9 +162,9 @@ def test_rule_and_summary_count_every_live_unit() -> None:
     assert [e is not None and e.explained for e in found.units] == [True, False, False]
     summary = found.summary()
     # The unit on ~90% of states is live but never searched: unexplained, F1 0 in the mean.
-    assert summary["n_units"] == 3 and summary["n_explained"] == 1
-    assert summary["mean_f1"] == pytest.approx((1.0 + found.units[1].scores.f1 + 0.0) / 3)
-    assert found.summary(np.array([True, False, False]))["explained_fraction"] == 1.0
+    assert summary.n_units == 3 and summary.n_explained == 1
+    assert summary.mean_f1 == pytest.approx((1.0 + found.units[1].scores.f1 + 0.0) / 3)
+    assert found.summary(np.array([True, False, False])).explained_fraction == 1.0
 
 
 def test_game_literals_threshold_continuous_facts_and_shift_binary_ones() -> None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from rlsae.analysis.explain import ExplainRule, explain_units
-from rlsae.analysis.explain_summary import ExplainSummary, state_literals
+from rlsae.analysis.explain_summary import state_literals
 from rlsae.analysis.interpret import InterpretConfig, interpret
 from rlsae.analysis.labels import LabelRule, best_unit, label_units, split_by_episode
 from rlsae.analysis.place import place_fields, player_places
@@ -119,7 +119,7 @@ def test_explanations_are_the_engines_on_interprets_states_and_split(small_pipel
                 assert asdict(stored.unit(e.unit)) == pytest.approx(asdict(e.scores), rel=1e-6, nan_ok=True)
                 assert stored.explained[e.unit] == rule.passes(stored.unit(e.unit))
         assert not stored.explained[[x is None for x in stored.formula]].any()
-        assert summary == ExplainSummary.of(found)
+        assert summary == found.summary()
         assert summary.n_explained == stored.explained[found.live].sum()
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -133,6 +132,19 @@ class ExplanationScores:
 
 
 @dataclass(frozen=True)
+class ExplainSummary:
+    """Over the live units of one kind (features or neurons): how many have an explanation that passes the
+    rule (``ExplainRule``), and how well the explanations agree with their units on held-out episodes."""
+
+    n_units: int = number("live units", "{} units fire on enough held-out states to be judged", "{:,}")
+    n_explained: int = number("units explained", "{} of them have an explanation that passes the rule", "{:,}")
+    explained_fraction: float = number("explained share", "{} of the live units have an explanation that passes "
+                                       "the rule", "{:.1%}")
+    mean_f1: float = number("mean explanation F1", "the live units agree with their explanations with held-out "
+                            "F1 {} (mean over units; a unit too rare to search counts 0)", "{:.2f}")
+
+
+@dataclass(frozen=True)
 class ExplainRule:
     """When a unit counts as explained: its explanation's held-out F1, on enough held-out firings."""
 
@@ -175,16 +187,15 @@ class Explanations:
     config: ExplainConfig = field(default_factory=ExplainConfig)
     pruned: float = 0.0  # share of the last step's candidates the upper bounds left uncounted
 
-    def summary(self, units: np.ndarray | None = None) -> dict[str, Any]:
+    def summary(self, units: np.ndarray | None = None) -> ExplainSummary:
         """Over the live units (and ``units``, a mask, if given): how many are explained, and the mean
         held-out F1 of the explanations (unsearched live units count as F1 0)."""
         keep = self.live if units is None else self.live & np.asarray(units, bool)
         chosen = [self.units[i] for i in np.flatnonzero(keep)]
         f1 = [np.nan_to_num(e.scores.f1) if e is not None else 0.0 for e in chosen]
         explained = sum(e is not None and e.explained for e in chosen)
-        return {"n_units": len(chosen), "n_explained": int(explained),
-                "explained_fraction": explained / len(chosen) if chosen else float("nan"),
-                "mean_f1": float(np.mean(f1)) if chosen else float("nan"), "rule": str(self.rule)}
+        return ExplainSummary(len(chosen), int(explained), explained / len(chosen) if chosen else float("nan"),
+                              float(np.mean(f1)) if chosen else float("nan"))
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 The search and its scores are analysis/explain.py's. This module holds what the interpret folder, its
 summary and the browser read: per unit (an SAE feature or a neuron) the formula in words, its held-out
-scores and whether it passes the rule (``UnitExplanations``, arrays over units), and over the live units of
-one kind how many are explained and how well (``ExplainSummary``, part of ``UnitStats`` in the summary).
+scores and whether it passes the rule (``UnitExplanations``, arrays over units); over the live units of one
+kind, how many are explained and how well is the engine's own ``ExplainSummary`` (part of ``UnitStats``).
 The literals are built from the facts interpret already decoded, over its own states and its own held-out
 episodes (``state_literals``), so a feature's label and its explanation are scored on the same states.
 """
@@ -17,29 +17,9 @@ import numpy as np
 
 from rlsae.analysis.explain import Explanations, ExplanationScores
 from rlsae.analysis.literals import Literals, game_literals
-from rlsae.common.records import number
 from rlsae.record.recording import Recording
 
 EXPLANATION_SCORES = tuple(f.name for f in fields(ExplanationScores))
-
-
-@dataclass(frozen=True)
-class ExplainSummary:
-    """Over the live units of one kind (features or neurons): how many have an explanation that passes the
-    rule (``ExplainRule``), and how well the explanations agree with their units on held-out episodes."""
-
-    n_units: int = number("live units", "{} units fire on enough held-out states to be judged", "{:,}")
-    n_explained: int = number("units explained", "{} of them have an explanation that passes the rule", "{:,}")
-    explained_fraction: float = number("explained share", "{} of the live units have an explanation that passes "
-                                       "the rule", "{:.1%}")
-    mean_f1: float = number("mean explanation F1", "the live units agree with their explanations with held-out "
-                            "F1 {} (mean over units; a unit too rare to search counts 0)", "{:.2f}")
-
-    @classmethod
-    def of(cls, found: Explanations, units: np.ndarray | None = None) -> ExplainSummary:
-        """The summary of ``found`` over its live units (and ``units``, a mask, if given)."""
-        counted = found.summary(units)
-        return cls(**{f.name: counted[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import torch
 
 from rlsae.agents.protocol import AGENT_HELP, HEAD_UNAVAILABLE
 from rlsae.analysis.clusters import cluster_features
-from rlsae.analysis.explain import ExplainRule, explain_units
-from rlsae.analysis.explain_summary import ExplainSummary, UnitExplanations, state_literals
+from rlsae.analysis.explain import ExplainRule, ExplainSummary, explain_units
+from rlsae.analysis.explain_summary import UnitExplanations, state_literals
 from rlsae.analysis.features import (
     QUANTILE_GROUPS,
     FeatureExamples,
@@ -181,7 +181,7 @@ def interpret(cfg: InterpretConfig) -> InterpretResult:
              for units in (features, activations)]
     explanations, neuron_explanations = (UnitExplanations.of(f) if f is not None else UnitExplanations.none(n)
                                          for f, n in zip(found, (sae.d_sae, activations.shape[1])))
-    feature_table, neuron_table = (replace(table, explanations=ExplainSummary.of(f) if f is not None else None)
+    feature_table, neuron_table = (replace(table, explanations=f.summary() if f is not None else None)
                                    for table, f in zip((feature_table, neuron_table), found))
     # Where the player is when each feature fires, on the held-out episodes: a heatmap on the feature's page.
     field = None if literals.places is None else place_fields(features, literals.places, labels.held)

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
 
-from rlsae.analysis.explain_summary import ExplainSummary
+from rlsae.analysis.explain import ExplainSummary
 from rlsae.analysis.per_fact import FactTable, fact_table
 from rlsae.analysis.scores import MIN_FIRINGS, DetectionScores, detection_scores
 from rlsae.common.records import Described, described, number

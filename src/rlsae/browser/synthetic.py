@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlsae.analysis.explain import ExplainRule, ExplanationScores
-from rlsae.analysis.explain_summary import ExplainSummary
+from rlsae.analysis.explain import ExplainRule, ExplainSummary, ExplanationScores
 from rlsae.analysis.labels import LabelScores, LabelSummary, UnitStats
 from rlsae.analysis.per_fact import Coverage, FactTable, ProbeAccuracy
 from rlsae.analysis.seed_match import FoundAgain, SeedMatch
