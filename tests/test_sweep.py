@@ -47,8 +47,8 @@ def _agents(folder: Path, steps: tuple[int, ...]) -> Path:
 def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     agents = _agents(tmp_path / "agents", (0, 1000))
-    cfg = SweepConfig(checkpoints=(agents,), out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64, episodes=1,
-                      progress=False)
+    cfg = SweepConfig(checkpoints=(agents,), out=tmp_path / "sweep", steps=1500, samples=8192, d_sae=64, episodes=0,
+                      score_episodes=2, progress=False)
     result = run_sweep(cfg)
     rows = result.rows
     assert [r.step for r in rows] == [0, 1000]
@@ -57,7 +57,7 @@ def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
             e = arm.evaluation
             assert 0 <= e.dead_fraction <= 1 and arm.live == round(64 * (1 - e.dead_fraction))
             assert e.fvu >= 0 and e.action_agreement is not None and 0 <= e.action_agreement <= 1
-            assert row.score_episodes == 1
+            assert row.score_episodes == 2 and e.score_ratio is None  # scored, no spliced games
     assert all(result.statistics[arm]["score_on_live"]["n"] == 2 for arm in ("default", "talk"))
     assert {r.run for r in rows} == {"agents"} and (cfg.out / "step0" / "recording").is_dir()
     # One run cannot tell score from training time, and the verdict says so for each arm, in one sentence.

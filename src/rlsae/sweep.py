@@ -66,6 +66,7 @@ class SweepConfig:
     samples: int = option(2_000_000, "SAE training samples per arm")
     d_sae: int = option(2048, "SAE latents")
     episodes: int = option(30, "full games per condition for the spliced score (0 skips the games)")
+    score_episodes: int = option(30, "full games that score each agent (its clean score, the x of every trend)")
     arms: tuple[str, ...] = option(tuple(ARMS), f"SAE settings to compare: {', '.join(ARMS)}")
     seed: int = option(1, "seed for recording, training and games")
     progress: bool = option(True, "show progress bars")
@@ -78,6 +79,7 @@ class SweepConfig:
         require(0 < self.heldout_fraction < 1, f"--heldout-fraction must be in (0, 1), got {self.heldout_fraction}")
         require(self.samples >= 4096, f"--samples must be >= 4096, got {self.samples}")
         require(self.episodes >= 0, f"--episodes must be >= 0, got {self.episodes}")
+        require(self.score_episodes >= 1, f"--score-episodes must be >= 1, got {self.score_episodes}")
         require(self.seed >= 0, f"--seed must be >= 0, got {self.seed}")
         unknown = [a for a in self.arms if a not in ARMS]
         require(not unknown and self.arms, f"--arms must be among {', '.join(ARMS)}, got {' '.join(self.arms)}")
@@ -247,7 +249,7 @@ def run_sweep(cfg: SweepConfig) -> SweepResult:
     rows = []
     for name, folders in runs:
         for folder in folders:
-            score = agent_score(folder, max(cfg.episodes, 1), cfg.seed)
+            score = agent_score(folder, cfg.score_episodes, cfg.seed)
             # One run keeps the layout of earlier sweeps (out/<checkpoint>), so their stages are reused.
             base = cfg.out / folder.name if len(runs) == 1 else cfg.out / name / folder.name
             arms = {}
