@@ -9,6 +9,7 @@ import torch
 
 from rlsae.agents.checkpoint import save_checkpoint
 from rlsae.agents.qnet import QNetwork
+from rlsae.analysis.results import load_result
 from rlsae.common.errors import UserError
 from rlsae.common.records import plain
 from rlsae.stages import TRAIN_SAE
@@ -22,6 +23,7 @@ from rlsae.sweep import (
     run_sweep,
     trend_statistics,
 )
+from rlsae.track import TrackConfig, run_track
 
 
 def test_trend_statistics_find_a_monotone_trend_and_a_peak() -> None:
@@ -72,6 +74,15 @@ def test_sweep_over_a_folder_of_checkpoints(tmp_path: Path) -> None:
     talk = json.loads((cfg.out / "step0" / "talk" / "sae" / "cfg.json").read_text())["metadata"]["rlsae"]
     assert talk["config"]["init"] == "random" and talk["config"]["options"]["k"] == 50 and talk["input_scale"] == 1.0
     assert (cfg.out / SWEEP_JSON).is_file() and (cfg.out / SWEEP_PNG).stat().st_size > 0
+    # Its SAEs tracked by their codes on shared states (each checkpoint's agent on both recordings), with each
+    # checkpoint's explanations from its interpret output.
+    lineage = run_track(TrackConfig(series=cfg.out, match="codes", states=200, out=tmp_path / "track",
+                                    progress=False))[1]
+    assert lineage.measure == "activation correlation" and [c.name for c in lineage.checkpoints] == ["step0",
+                                                                                                     "step1000"]
+    interpreted = load_result(cfg.out / "step1000" / "default" / "interpret").explanations
+    assert lineage.checkpoints[1].explanations == [t if ok else None for t, ok in zip(interpreted.formula,
+                                                                                     interpreted.explained)]
     # Finished stages are reused: a second run trains nothing and gives the same rows.
     sae_cfg = cfg.out / "step0" / "default" / "sae" / "cfg.json"
     before = sae_cfg.stat().st_mtime_ns

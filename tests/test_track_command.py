@@ -61,7 +61,7 @@ def test_track_orders_by_agent_step_and_counts_births(tmp_path: Path, capsys: py
     assert [s.born for s in lineage.steps] == [0, REPLACED]
     assert [s.lost for s in lineage.steps] == [0, REPLACED]
     assert "agent step order" in out
-    assert "c -> b: 0 born, 0 lost, 0 split, 0 merged; 100.0% traced (cosine >= 0.7)" in out
+    assert "c -> b: 0 born, 0 lost, 0 split, 0 merged; 100.0% traced (decoder cosine >= 0.7)" in out
     assert f"b -> a: {REPLACED} born, {REPLACED} lost" in out
     assert f"100.0% of its {D_SAE - REPLACED} live features have an ancestor in b" in out
 

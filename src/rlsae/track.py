@@ -2,7 +2,11 @@
 
 Reads a series of SAEs trained on the same layer at successive checkpoints (a folder of SAE folders, or a
 `rlsae sweep` output, where ``--arm`` picks ``<checkpoint>/<arm>/sae``), matches each SAE's features to the
-previous one's by decoder cosine (:mod:`rlsae.analysis.track`) and writes the lineage:
+previous one's (:mod:`rlsae.analysis.track`) and writes the lineage. Features are matched by decoder cosine, or
+with ``--match codes`` by the correlation of their activations on the same states: states recorded by each of
+the two checkpoints' agents, fed to both agents, each agent's layer encoded by its own SAE. In a sweep output
+each checkpoint's explanations (its interpret output) go with its features, so a timeline says what a feature
+meant at each stage:
 
     out/track.json   the Lineage record: every feature's ancestor, birth checkpoint, splits and merges
 """
@@ -13,27 +17,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlsae.analysis.track import Lineage, trace_decoders
+import numpy as np
+import torch
+
+from rlsae.analysis.track import Lineage, trace_codes, trace_decoders
 from rlsae.common.errors import UserError
 from rlsae.common.files import read_json
 from rlsae.common.progress import ProgressBar
-from rlsae.config import option
+from rlsae.config import option, require
 from rlsae.sae.io import CFG, load_log10_density, load_sae, read_sae_config
-from rlsae.stages import TRAIN_SAE
+from rlsae.stages import INTERPRET, TRAIN_SAE
 from rlsae.sweep import ARMS
 
 TRACK_JSON = "track.json"
+MATCHES = {"decoder": "decoder cosine", "codes": "activations' correlation on shared states"}
 
 
 @dataclass
 class TrackConfig:
     series: Path = option(Path("runs/sweep"), "a folder of SAE folders, or a `rlsae sweep` output folder")
     arm: str = option("default", "in a sweep output, the arm whose SAEs are tracked", choices=list(ARMS))
+    match: str = option("decoder", "how features are matched: " + "; ".join(f"{k}: {v}" for k, v in MATCHES.items()),
+                        choices=list(MATCHES))
+    states: int = option(4000, "with --match codes: states per checkpoint pair, half from each one's recording")
+    seed: int = option(1, "with --match codes: seed for the states drawn")
     out: Path = option(Path("runs/track"), "output folder (track.json)")
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
         self.series, self.out = Path(self.series), Path(self.out)
+        require(self.states >= 2, f"--states must be >= 2, got {self.states}")
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class SeriesSAE:
     folder: Path
     step: int | None
     """The agent step its recording was made at, when known."""
+    interpret: Path | None = None
+    """Its ``rlsae interpret`` output, in a sweep output."""
 
 
 def _recording_step(metadata: dict[str, Any]) -> int | None:
@@ -72,9 +87,11 @@ def series_saes(series: Path, arm: str) -> list[SeriesSAE]:
         raise UserError(f"--series '{series}' is not a folder (give a folder of SAE folders or a sweep output)")
     children = sorted(p for p in series.iterdir() if p.is_dir())
     folders = {p.name: p for p in children if (p / CFG).is_file()}
+    interpreted: dict[str, Path] = {}
     if not folders:  # a sweep output: <checkpoint>/<arm>/sae
         folders = {p.name: TRAIN_SAE.path(p / arm) for p in children if TRAIN_SAE.done(p / arm)}
-    saes = [SeriesSAE(name, folder, agent_step(folder)) for name, folder in folders.items()]
+        interpreted = {p.name: INTERPRET.path(p / arm) for p in children if INTERPRET.done(p / arm)}
+    saes = [SeriesSAE(name, folder, agent_step(folder), interpreted.get(name)) for name, folder in folders.items()]
     if len(saes) < 2:
         raise UserError(f"--series '{series}' holds {len(saes)} SAE(s) (folders with {CFG}, or a sweep's "
                         f"<checkpoint>/{arm}/{TRAIN_SAE.folder}); tracking needs at least 2")
@@ -90,17 +107,61 @@ def live_features(folder: Path) -> list[int] | None:
     return None if log10 is None else [int(i) for i in (log10 > -10).nonzero().flatten()]
 
 
+def explanations(sae: SeriesSAE) -> list[str | None]:
+    """Each feature's explanation where it passes interpret's rule; empty without an interpret output."""
+    if sae.interpret is None:
+        return []
+    from rlsae.analysis.results import load_result
+
+    found = load_result(sae.interpret).explanations
+    return [text if ok else None for text, ok in zip(found.formula, found.explained.tolist())]
+
+
+def _recording(sae: SeriesSAE) -> Any:
+    from rlsae.analysis.interpret import sae_recording
+
+    return sae_recording(sae.folder)
+
+
+def pair_codes(a: SeriesSAE, b: SeriesSAE, states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both SAEs' codes on the same frame stacks: ``states`` // 2 drawn from each one's recording, fed to each
+    checkpoint's own agent, its layer encoded by its own SAE."""
+    from rlsae.record.recorder import layer_forward
+
+    recordings = [_recording(a), _recording(b)]
+    rng = np.random.default_rng(seed)
+    halves = [rng.choice(len(r), min(len(r), states // 2), replace=False) for r in recordings]
+    obs = np.concatenate([r.observations(np.sort(i)) for r, i in zip(recordings, halves)])
+    codes = []
+    for sae, recording in zip((a, b), recordings):
+        agent, model = recording.agent(), load_sae(sae.folder)
+        layer = recording.manifest["layer"]
+        with torch.no_grad():
+            acts = torch.cat([layer_forward(agent.model, layer, obs[i:i + 512], "cpu")[0].flatten(1)
+                              for i in range(0, len(obs), 512)])
+            codes.append(model.encode(acts).numpy())
+    return codes[0], codes[1]
+
+
 def run_track(cfg: TrackConfig) -> tuple[list[SeriesSAE], Lineage]:
     """The series' SAEs in order and their lineage, saved to ``cfg.out``/track.json."""
     saes = series_saes(cfg.series, cfg.arm)
-    decoders = []
-    for sae in ProgressBar(saes, desc="track: loading SAEs", unit="SAE", disable=not cfg.progress):
-        weights = load_sae(sae.folder).W_dec.detach()
-        if decoders and weights.shape[1] != decoders[0].shape[1]:
-            raise UserError(f"--series '{cfg.series}': SAE '{sae.folder}' reads {weights.shape[1]} inputs but "
-                            f"'{saes[0].folder}' reads {decoders[0].shape[1]}: track SAEs of one layer")
-        decoders.append(weights)
-    lineage = trace_decoders([s.name for s in saes], decoders)
+    said = [explanations(s) for s in saes]
+    names = [s.name for s in saes]
+    if cfg.match == "codes":
+        pairs = ProgressBar(list(zip(saes, saes[1:])), desc="track: codes on shared states", unit="pair",
+                            disable=not cfg.progress)
+        lineage = trace_codes(names, [pair_codes(a, b, cfg.states, cfg.seed) for a, b in pairs], explanations=said)
+    else:
+        decoders = []
+        for sae in ProgressBar(saes, desc="track: loading SAEs", unit="SAE", disable=not cfg.progress):
+            weights = load_sae(sae.folder).W_dec.detach()
+            if decoders and weights.shape[1] != decoders[0].shape[1]:
+                raise UserError(f"--series '{cfg.series}': SAE '{sae.folder}' reads {weights.shape[1]} inputs but "
+                                f"'{saes[0].folder}' reads {decoders[0].shape[1]}: track SAEs of one layer")
+            decoders.append(weights)
+        lineage = trace_decoders(names, decoders, explanations=said)
+    cfg.out.mkdir(parents=True, exist_ok=True)
     lineage.save(cfg.out / TRACK_JSON)
     return saes, lineage
 
@@ -110,7 +171,7 @@ def format_lineage(lineage: Lineage, saes: list[SeriesSAE], live: list[int] | No
     lines = [f"{len(saes)} SAEs in {order} order: " + ", ".join(s.name for s in saes)]
     for step in lineage.steps:
         lines.append(f"  {step.before} -> {step.after}: {step.born:,} born, {step.lost:,} lost, {step.split:,} split, "
-                     f"{step.merged:,} merged; {step.traced:.1%} traced (cosine >= {lineage.threshold:g})")
+                     f"{step.merged:,} merged; {step.traced:.1%} traced ({lineage.measure} >= {lineage.threshold:g})")
     final = lineage.checkpoints[-1]
     chosen = [final.features[i] for i in live] if live is not None else final.features
     which = "live features" if live is not None else "features (no sparsity file: live ones unknown)"

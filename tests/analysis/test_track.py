@@ -17,6 +17,7 @@ from rlsae.analysis.track import (
     match_codes,
     match_features,
     trace,
+    trace_codes,
     trace_decoders,
 )
 from rlsae.common.records import schema
@@ -207,3 +208,31 @@ def test_two_tiny_saes_trained_with_different_seeds_match_better_than_chance(tin
     chance = match_features(decoders[0], _unit(np.random.default_rng(0).standard_normal((32, 512)))).matched_similarity
     # Measured: 0.52 for the trained pair against 0.08 for a random dictionary.
     assert trained > chance.mean() + 0.2
+
+
+def test_codes_trace_a_planted_split_and_changed_explanations() -> None:
+    """By activation: feature 3 splits into two features that each fire on 80% of its states (correlation ~0.9
+    with it), feature 9 is dropped and a new one fires independently; explanations ride along, and a traced
+    feature whose explanation changed is reported between the checkpoints."""
+    rng = np.random.default_rng(4)
+    a = np.maximum(rng.standard_normal((4000, 12)), 0) * (rng.random((4000, 12)) < 0.25)
+    fires = np.flatnonzero(a[:, 3] > 0)
+    halves = [np.isin(np.arange(4000), rng.choice(fires, int(0.8 * fires.size), replace=False)) for _ in range(2)]
+    b = np.hstack([np.delete(a, [3, 9], axis=1), a[:, [3]] * halves[0][:, None], a[:, [3]] * halves[1][:, None],
+                   np.maximum(rng.standard_normal((4000, 1)), 0)])  # b's columns: 0-9 kept, 10-11 split, 12 new
+    kept = [i for i in range(12) if i not in (3, 9)]
+    said_a = [f"fact {i}" for i in range(12)]
+    said_b = [f"fact {i}" for i in kept] + ["fact 3", None, None]
+    said_b[0] = "something else"
+    lineage = trace_codes(["a", "b"], [(a, b)], explanations=[said_a, said_b])
+    late = lineage.checkpoints[1].features
+    assert [f.ancestor for f in late[:10]] == kept
+    assert late[10].split_from == late[11].split_from == 3 and late[12].ancestor is None
+    assert lineage.steps[0].lost_features == [9] and lineage.measure == "activation correlation"
+    assert lineage.checkpoints[1].explanations == said_b
+    moved = between(lineage, 0, 1)
+    assert moved.split == {3: [10, 11]} and moved.born == [12]
+    # Changed meaning: column 0 ("fact 0" -> "something else"), and the unexplained child 11 of "fact 3".
+    assert moved.changed == [(0, 0, "fact 0", "something else"), (3, 11, "fact 3", None)]
+    with pytest.raises(ValueError, match="one list per checkpoint"):
+        trace_codes(["a", "b"], [(a, b)], explanations=[said_a, said_b[:3]])

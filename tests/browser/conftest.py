@@ -23,7 +23,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="session")
 def planted_lineage() -> Lineage:
     """early -> middle: features 37-39 are replaced by new directions (3 born, 3 lost); middle -> late: feature 5
-    splits into itself and feature 36 (whose old direction is lost)."""
+    splits into itself and feature 36 (whose old direction is lost), and both children change explanation."""
     basis = np.linalg.qr(np.random.default_rng(0).standard_normal((D_IN, D_IN)))[0].T
     early = basis[:D_SAE].copy()
     middle = early.copy()
@@ -31,7 +31,10 @@ def planted_lineage() -> Lineage:
     late = middle.copy()
     late[5] = _unit(early[5] + 0.6 * basis[50])
     late[36] = _unit(early[5] + 0.6 * basis[51])
-    return trace_decoders(["early", "middle", "late"], [early, middle, late])
+    said: list[str | None] = [f"fact {i}" for i in range(D_SAE)]
+    late_said = said.copy()
+    late_said[5], late_said[36] = "fact 5 near a ghost", None  # the split changes what both children mean
+    return trace_decoders(["early", "middle", "late"], [early, middle, late], explanations=[said, said, late_said])
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,7 @@ def test_a_feature_page_leads_to_its_timeline(chromium_driver: Any, sites: tuple
     assert [r.get_attribute("data-checkpoint") for r in rows] == ["early", "middle", "late"]
     assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows] == ["#5", "#5", "#36"]
     assert "split from #5 of middle" in rows[2].text and "born" in rows[0].text
+    assert [r.find_elements(By.TAG_NAME, "td")[4].text for r in rows] == ["fact 5", "fact 5", "none passes the rule"]
     present = driver.find_elements(By.CSS_SELECTOR, "#timeline-strip .stage.present")
     assert len(present) == 3
     # A feature born at the middle checkpoint: nothing before it.
@@ -71,6 +72,8 @@ def test_the_learned_page_names_births_losses_and_splits(chromium_driver: Any, s
     # By default: the checkpoint before the browsed one to the browsed one (middle -> late).
     assert _text(driver, "#learned-split").startswith("Split (1)")
     assert "#5 \u2192 #5, #36" in _text(driver, "#learned-split")
+    changed = _text(driver, "#learned-changed")
+    assert changed.startswith("Changed meaning (2)") and "#5 fact 5 \u2192 #5 fact 5 near a ghost" in changed
     Select(driver.find_element(By.ID, "learned-a")).select_by_visible_text("early")
     WebDriverWait(driver, 5).until(lambda d: d.execute_script("return location.hash") == "#learned?a=0&b=2")
     assert _text(driver, "#learned-born").startswith("Born (3)")

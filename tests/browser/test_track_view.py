@@ -36,6 +36,10 @@ def test_timelines_and_changes_between_checkpoints(planted_lineage: Lineage) -> 
     assert first_last["split"] == [[5, [5, 36]]] and first_last["merged"] == []
     assert view["between"]["1-2"]["born"] == [] and set(view["between"]) == {"0-1", "0-2", "1-2"}
     assert [(s["born"], s["lost"], s["split"]) for s in view["steps"]] == [(3, 3, 0), (0, 1, 1)]
+    # Each stage carries the feature's explanation then; the split changed both children's meaning.
+    assert [s[5] for s in view["timelines"][36]] == ["fact 5", "fact 5", None] and view["explained"]
+    assert view["between"]["1-2"]["changed"] == [[5, 5, "fact 5", "fact 5 near a ghost"], [5, 36, "fact 5", None]]
+    assert view["between"]["0-1"]["changed"] == []
 
 
 def test_the_browsed_sae_is_found_by_its_folder_name(planted_lineage: Lineage) -> None:

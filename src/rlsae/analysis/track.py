@@ -10,7 +10,7 @@ checkpoint where it was born.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -128,6 +128,9 @@ class Checkpoint:
 
     name: str
     features: list[FeatureStage]
+    explanations: list[str | None] = field(default_factory=list)
+    """Each feature's explanation at this checkpoint where it passes interpret's rule (None: it has none);
+    empty when the series holds no interpret output."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class Lineage(Record):
     """Every checkpoint's features traced to the previous checkpoint's, and what each step changed."""
 
     KIND = "rlsae-track"
+    VERSION = 2  # 2: each checkpoint's explanations
     WRITER = "rlsae track"  # the command over trace_decoders (named in "rerun ..." messages)
 
     measure: str
@@ -200,22 +204,27 @@ def _step(similarity: np.ndarray, threshold: float) -> tuple[list[dict[str, Any]
 
 
 def trace(names: Sequence[str], similarities: Sequence[np.ndarray], sizes: Sequence[int],
-          measure: str, threshold: float = BORN_COSINE) -> Lineage:
+          measure: str, threshold: float = BORN_COSINE,
+          explanations: Sequence[list[str | None]] | None = None) -> Lineage:
     """The lineage of a series of ``len(names)`` SAEs with ``sizes`` features each, from the similarity of
-    each consecutive pair ([d_sae of the later, d_sae of the earlier], e.g. :func:`decoder_cosine`)."""
+    each consecutive pair ([d_sae of the later, d_sae of the earlier], e.g. :func:`decoder_cosine`), with each
+    checkpoint's explanations when known."""
     if len(names) != len(sizes) or len(similarities) != len(names) - 1:
         raise ValueError("a series of K checkpoints needs K names, K sizes and K - 1 similarity matrices")
+    said = list(explanations) if explanations is not None else [[] for _ in names]
+    if len(said) != len(names) or any(e and len(e) != n for e, n in zip(said, sizes)):
+        raise ValueError("explanations: one list per checkpoint, empty or one entry per feature")
     for t, s in enumerate(similarities):
         if s.shape != (sizes[t + 1], sizes[t]):
             raise ValueError(f"similarity {t} has shape {s.shape}, expected {(sizes[t + 1], sizes[t])}")
     first = [FeatureStage(j, 0, None, None, None, None, None, []) for j in range(sizes[0])]
-    checkpoints, steps = [Checkpoint(names[0], first)], []
+    checkpoints, steps = [Checkpoint(names[0], first, said[0])], []
     for t, similarity in enumerate(similarities, start=1):
         relations, lost = _step(similarity, threshold)
         earlier = checkpoints[-1].features
         features = [FeatureStage(feature=j, born=t if r["ancestor"] is None else earlier[r["ancestor"]].born, **r)
                     for j, r in enumerate(relations)]
-        checkpoints.append(Checkpoint(names[t], features))
+        checkpoints.append(Checkpoint(names[t], features, said[t]))
         matched = [f.matched_similarity for f in features if f.matched_similarity is not None]
         steps.append(Step(
             before=names[t - 1], after=names[t],
@@ -229,10 +238,21 @@ def trace(names: Sequence[str], similarities: Sequence[np.ndarray], sizes: Seque
 
 
 def trace_decoders(names: Sequence[str], decoders: Sequence[np.ndarray | torch.Tensor],
-                   threshold: float = BORN_COSINE) -> Lineage:
+                   threshold: float = BORN_COSINE,
+                   explanations: Sequence[list[str | None]] | None = None) -> Lineage:
     """The lineage of a series of SAEs (in checkpoint order) by decoder cosine; ``decoders`` are their W_dec."""
     similarities = [decoder_cosine(a, b) for a, b in zip(decoders, decoders[1:])]
-    return trace(names, similarities, [len(d) for d in decoders], "decoder cosine", threshold)
+    return trace(names, similarities, [len(d) for d in decoders], "decoder cosine", threshold, explanations)
+
+
+def trace_codes(names: Sequence[str], codes: Sequence[tuple[np.ndarray, np.ndarray]],
+                threshold: float = BORN_COSINE,
+                explanations: Sequence[list[str | None]] | None = None) -> Lineage:
+    """The lineage by activation correlation: ``codes[t]`` holds checkpoint t's and t+1's SAE codes ([n, d_sae]
+    each) on the same states, each read from its own agent's layer."""
+    similarities = [code_correlation(a, b) for a, b in codes]
+    sizes = [codes[0][0].shape[1], *(b.shape[1] for _, b in codes)]
+    return trace(names, similarities, sizes, "activation correlation", threshold, explanations)
 
 
 def ancestors_at(lineage: Lineage, a: int, b: int) -> np.ndarray:
@@ -260,6 +280,9 @@ class Between:
     """A feature of ``before`` -> its two or more descendants in ``after``."""
     merged: dict[int, list[int]]
     """A feature of ``after`` -> the two or more features of ``before`` it took in along its line."""
+    changed: list[tuple[int, int, str | None, str | None]]
+    """(feature of ``before``, its descendant in ``after``, the explanation then, now) where the two differ and
+    at least one is known: a feature that changed meaning (empty without explanations)."""
 
 
 def between(lineage: Lineage, a: int, b: int) -> Between:
@@ -288,4 +311,13 @@ def between(lineage: Lineage, a: int, b: int) -> Between:
                    born=np.flatnonzero(origin < 0).tolist(),
                    lost=sorted(set(range(len(lineage.checkpoints[a].features))) - set(children)
                                - {i for sources in merged.values() for i in sources}),
-                   split={i: js for i, js in sorted(children.items()) if len(js) >= 2}, merged=merged)
+                   split={i: js for i, js in sorted(children.items()) if len(js) >= 2}, merged=merged,
+                   changed=_changed(lineage.checkpoints[a].explanations, lineage.checkpoints[b].explanations, origin))
+
+
+def _changed(then: list[str | None], now: list[str | None],
+             origin: np.ndarray) -> list[tuple[int, int, str | None, str | None]]:
+    if not then or not now:
+        return []
+    return [(int(i), j, then[i], now[j]) for j, i in enumerate(origin.tolist())
+            if i >= 0 and then[i] != now[j] and (then[i] or now[j])]

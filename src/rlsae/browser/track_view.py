@@ -1,6 +1,7 @@
 """What the browser shows of a feature lineage (``rlsae track``'s track.json): for each feature of the browsed SAE,
-its line of ancestors back through the checkpoints with the similarity of each link and what happened on the way
-(split, merge), and for every pair of checkpoints what the agent's features did between them.
+its line of ancestors back through the checkpoints with the similarity of each link, what happened on the way
+(split, merge) and its explanation at each stage, and for every pair of checkpoints what the agent's features did
+between them (born, lost, split, merged, changed meaning).
 
 The browsed SAE is one checkpoint of the lineage, found by its folder's name (``<name>/`` in a folder of SAEs, or
 ``<checkpoint>/<arm>/sae`` in a sweep output).
@@ -43,9 +44,11 @@ def track_view(lineage: Lineage, current: int) -> dict[str, Any]:
         for t, feature in enumerate(line):
             if feature is None:
                 continue
-            stage = lineage.checkpoints[t].features[feature]
+            checkpoint = lineage.checkpoints[t]
+            stage = checkpoint.features[feature]
+            said = checkpoint.explanations[feature] if checkpoint.explanations else None
             stages.append([t, feature, _rounded(stage.nearest_similarity) if stage.ancestor is not None else None,
-                           stage.split_from, stage.merged_from or None])
+                           stage.split_from, stage.merged_from or None, said])
         timelines.append(stages)
     pairs = {}
     for b in range(1, len(lineage.checkpoints)):
@@ -53,8 +56,10 @@ def track_view(lineage: Lineage, current: int) -> dict[str, Any]:
             moved = between(lineage, a, b)
             pairs[f"{a}-{b}"] = {"born": moved.born, "lost": moved.lost,
                                  "split": [[i, js] for i, js in moved.split.items()],
-                                 "merged": [[j, i] for j, i in moved.merged.items()]}
+                                 "merged": [[j, i] for j, i in moved.merged.items()],
+                                 "changed": [list(c) for c in moved.changed]}
     return {"checkpoints": [c.name for c in lineage.checkpoints], "current": current, "measure": lineage.measure,
+            "explained": any(c.explanations for c in lineage.checkpoints),
             "threshold": lineage.threshold,
             "steps": [{"before": s.before, "after": s.after, "born": s.born, "lost": s.lost, "split": s.split,
                        "merged": s.merged, "traced": _rounded(s.traced)} for s in lineage.steps],

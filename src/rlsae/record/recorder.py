@@ -144,7 +144,7 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
     probe = EnvBatch(game, 1, cfg.seed, cfg.snapshot_every)
     probe.reset_all()
     n_actions = probe.n_actions
-    act, q = _forward(model, layer, probe.obs, cfg.device)
+    act, q = layer_forward(model, layer, probe.obs, cfg.device)
     require(q.ndim == 2 and q.shape[1] == n_actions,
             f"the model must map {OBSERVATION} to [B, {n_actions}] Q-values (the {n_actions} actions of "
             f"'{game}'); it gave {tuple(q.shape)}")
@@ -217,7 +217,7 @@ def record_model(model: nn.Module, layer: str, cfg: RecordConfig, game: str = DE
     return out
 
 
-def _forward(model: nn.Module, layer: str, obs: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+def layer_forward(model: nn.Module, layer: str, obs: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(layer output [B, ...] as float32, Q-values [B, A]) on the CPU."""
     cache: dict[str, torch.Tensor] = {}
     with torch.no_grad(), hooked(model, {layer: capture(cache, layer)}):
@@ -288,7 +288,7 @@ def _record_chunk(model: nn.Module, layer: str, envs: EnvBatch, rngs: list[np.ra
         for g, block in enumerate(envs.blocks):
             if g in pending:
                 finish(g)  # its observations are needed now
-            act, q = _forward(model, layer, envs.obs[block], cfg.device)
+            act, q = layer_forward(model, layer, envs.obs[block], cfg.device)
             actions = rng_actions(rngs[g], choose(q, act, rngs[g]), epsilon, envs.n_actions)
             for i in np.flatnonzero(envs.episode_steps[block] == 0) + block.start:
                 writer.episodes.append({"episode_id": int(envs.episode_ids[i]), "env": int(i),

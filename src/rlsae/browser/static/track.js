@@ -69,14 +69,15 @@
           el('div', {'class': 'sim', text: s && s[2] !== null ? fmt(s[2], 3) : ''})));
       });
       append(root, el('div', {'class': 'panel'}, el('h2', {text: 'Line of ancestors'}), strip,
-        el('table', {id: 'timeline-table'}, el('thead', null, el('tr', null, ['checkpoint', 'feature', R.track.measure + ' to its ancestor', 'what happened'].map(function (h) { return el('th', {text: h}); }))),
+        el('table', {id: 'timeline-table'}, el('thead', null, el('tr', null, ['checkpoint', 'feature', R.track.measure + ' to its ancestor', 'what happened', 'explanation'].map(function (h) { return el('th', {text: h}); }))),
           el('tbody', null, stages.map(function (s) {
             var events = [];
             if (s[2] === null) events.push('born');
             if (s[3] !== null) events.push('split from #' + s[3] + ' of ' + name(s[0] - 1));
             if (s[4]) events.push('took in #' + s[4].join(', #') + ' of ' + name(s[0] - 1) + ' (merge)');
             return el('tr', {'data-checkpoint': name(s[0])}, el('td', {text: name(s[0])}), el('td', {text: '#' + s[1]}),
-              el('td', {'class': 'num', text: s[2] === null ? '\u2014' : fmt(s[2], 3)}), el('td', {text: events.join('; ')}));
+              el('td', {'class': 'num', text: s[2] === null ? '\u2014' : fmt(s[2], 3)}), el('td', {text: events.join('; ')}),
+              el('td', {'class': 'explanation', text: s[5] || (R.track.explained ? 'none passes the rule' : 'not interpreted')}));
           })))));
     });
   }
@@ -110,7 +111,8 @@
       if (!moved) { append(root, el('p', {'class': 'error', text: 'Pick an earlier checkpoint first, then a later one.'})); return; }
       append(root, el('div', {'class': 'cards'},
         R.card('born', String(moved.born.length)), R.card('lost', String(moved.lost.length)),
-        R.card('split', String(moved.split.length)), R.card('merged', String(moved.merged.length))));
+        R.card('split', String(moved.split.length)), R.card('merged', String(moved.merged.length)),
+        R.card('changed meaning', String(moved.changed.length))));
       function section(key, title, note, rows) {
         return el('div', {'class': 'panel', id: 'learned-' + key}, el('h2', {text: title + ' (' + rows.length + ')'}),
           el('p', {'class': 'muted', text: note}), rows.length ? el('div', {'class': 'chips'}, rows) : el('p', {'class': 'muted', text: 'none'}));
@@ -123,7 +125,9 @@
         section('split', 'Split', 'A feature of ' + name(a) + ' \u2192 its descendants in ' + name(b) + '.',
           moved.split.map(function (s) { return el('span', {'class': 'chip'}, featureRef(a, s[0]), ' \u2192 ', refs(b, s[1])); })),
         section('merged', 'Merged', 'A feature of ' + name(b) + ' \u2190 the features of ' + name(a) + ' it took in.',
-          moved.merged.map(function (m) { return el('span', {'class': 'chip'}, featureRef(b, m[0]), ' \u2190 ', refs(a, m[1])); }))]);
+          moved.merged.map(function (m) { return el('span', {'class': 'chip'}, featureRef(b, m[0]), ' \u2190 ', refs(a, m[1])); })),
+        section('changed', 'Changed meaning', R.track.explained ? 'A feature of ' + name(b) + ' whose explanation differs from its ancestor\'s in ' + name(a) + ' (\u2014: none passes the rule).' : 'No explanations in this lineage: track a sweep output whose checkpoints were interpreted.',
+          moved.changed.map(function (c) { return el('span', {'class': 'chip'}, featureRef(a, c[0]), ' ' + (c[2] || '\u2014') + ' \u2192 ', featureRef(b, c[1]), ' ' + (c[3] || '\u2014')); }))]);
       append(root, el('div', {'class': 'panel', id: 'learned-steps'}, el('h2', {text: 'Step by step'}),
         el('table', null, el('thead', null, el('tr', null, ['from', 'to', 'born', 'lost', 'split', 'merged', 'traced'].map(function (h) { return el('th', {text: h}); }))),
           el('tbody', null, R.track.steps.map(function (s, i) {
