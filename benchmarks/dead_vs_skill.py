@@ -24,11 +24,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/sweep"))
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=2_000_000)
-    parser.add_argument("--episodes", type=int, default=30)
+    parser.add_argument("--episodes", type=int, default=30, help="spliced games per SAE (0: none)")
+    parser.add_argument("--score-episodes", type=int, default=30, help="games that score each agent")
     parser.add_argument("--arms", nargs="+", default=list(ARMS))
     args = parser.parse_args()
     result = run_sweep(SweepConfig(checkpoints=tuple(args.checkpoints), out=args.out, steps=args.steps,
-                                   samples=args.samples, episodes=args.episodes, arms=tuple(args.arms),
+                                   samples=args.samples, episodes=args.episodes,
+                                   score_episodes=args.score_episodes, arms=tuple(args.arms),
                                    progress=False))
 
     def fmt(value: float | None, pattern: str) -> str:
