@@ -38,7 +38,7 @@ def _planted(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(["track", "--no-progress", *argv])
+    code = main(["track", "--no-progress", "--match", "decoder", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -49,9 +49,10 @@ def test_track_orders_by_agent_step_and_counts_births(tmp_path: Path, capsys: py
     # Folder names sort the other way round from the steps: the steps must decide the order.
     dead = torch.zeros(D_SAE)
     dead[:REPLACED] = -10.0  # the replaced rows never fired: the live features are the traced ones
-    _save(series / "c", first, {"agent_step": 100})
-    _save(series / "b", permuted, {"agent_step": 200})
-    _save(series / "a", replaced, {"agent_step": 300}, dead)
+    trained = {"rlsae": {"config": {"seed": 3, "init_from": None}}}  # all three from seed 3's fresh decoder
+    _save(series / "c", first, {"agent_step": 100, **trained})
+    _save(series / "b", permuted, {"agent_step": 200, **trained})
+    _save(series / "a", replaced, {"agent_step": 300, **trained}, dead)
 
     code, out, err = _run(capsys, "--series", str(series), "--out", str(tmp_path / "track"))
     assert code == 0, err
@@ -64,6 +65,7 @@ def test_track_orders_by_agent_step_and_counts_births(tmp_path: Path, capsys: py
     assert "c -> b: 0 born, 0 lost, 0 split, 0 merged; 100.0% traced (decoder cosine >= 0.7)" in out
     assert f"b -> a: {REPLACED} born, {REPLACED} lost" in out
     assert f"100.0% of its {D_SAE - REPLACED} live features have an ancestor in b" in out
+    assert "note: these SAEs all started from seed 3's random decoder" in out
 
 
 def test_track_reads_a_sweep_arm_and_orders_by_name_without_steps(tmp_path: Path,
@@ -81,6 +83,16 @@ def test_track_reads_a_sweep_arm_and_orders_by_name_without_steps(tmp_path: Path
     assert lineage.steps[0].born == REPLACED
     assert "folder name order" in out
     assert f"of its {D_SAE} features (no sparsity file: live ones unknown)" in out
+    assert "note:" not in out  # nothing says how these were trained
+
+
+def test_track_by_codes_needs_the_recordings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, decoder in zip("ab", _planted()[:2]):
+        _save(tmp_path / "series" / name, decoder, {"recording": str(tmp_path / "gone")})
+    code = main(["track", "--no-progress", "--series", str(tmp_path / "series"), "--out", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    assert code != 0 and "names no recording that is still there" in err and "--match decoder" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_track_orders_older_saes_by_their_recordings_step(tmp_path: Path,

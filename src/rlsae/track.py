@@ -25,7 +25,7 @@ from rlsae.common.errors import UserError
 from rlsae.common.files import read_json
 from rlsae.common.progress import ProgressBar
 from rlsae.config import option, require
-from rlsae.sae.io import CFG, load_log10_density, load_sae, read_sae_config
+from rlsae.sae.io import CFG, load_log10_density, load_sae, read_sae_config, sae_metadata
 from rlsae.stages import INTERPRET, TRAIN_SAE
 from rlsae.sweep import ARMS
 
@@ -37,7 +37,7 @@ MATCHES = {"decoder": "decoder cosine", "codes": "activations' correlation on sh
 class TrackConfig:
     series: Path = option(Path("runs/sweep"), "a folder of SAE folders, or a `rlsae sweep` output folder")
     arm: str = option("default", "in a sweep output, the arm whose SAEs are tracked", choices=list(ARMS))
-    match: str = option("decoder", "how features are matched: " + "; ".join(f"{k}: {v}" for k, v in MATCHES.items()),
+    match: str = option("codes", "how features are matched: " + "; ".join(f"{k}: {v}" for k, v in MATCHES.items()),
                         choices=list(MATCHES))
     states: int = option(4000, "with --match codes: states per checkpoint pair, half from each one's recording")
     seed: int = option(1, "with --match codes: seed for the states drawn")
@@ -107,6 +107,16 @@ def live_features(folder: Path) -> list[int] | None:
     return None if log10 is None else [int(i) for i in (log10 > -10).nonzero().flatten()]
 
 
+def shared_init(saes: list[SeriesSAE]) -> int | None:
+    """The seed all of ``saes`` drew their fresh decoders from, when they share one (None otherwise): their
+    decoders then start alike, and at short training they stay close to that start (a trained row of the sweep's
+    SAEs keeps median cosine 0.86 with its initial row, BENCHMARKS.md), so decoder cosine sees the shared start."""
+    trained = [sae_metadata(s.folder).get("rlsae", {}).get("config", {}) for s in saes]
+    seeds = {c.get("seed") for c in trained if isinstance(c, dict) and c.get("init_from") is None}
+    fresh = all(isinstance(c, dict) and c.get("init_from") is None for c in trained)
+    return next(iter(seeds)) if fresh and len(seeds) == 1 and None not in seeds else None
+
+
 def explanations(sae: SeriesSAE) -> list[str | None]:
     """Each feature's explanation where it passes interpret's rule; empty without an interpret output."""
     if sae.interpret is None:
@@ -118,9 +128,13 @@ def explanations(sae: SeriesSAE) -> list[str | None]:
 
 
 def _recording(sae: SeriesSAE) -> Any:
-    from rlsae.analysis.interpret import sae_recording
+    from rlsae.record import Recording
 
-    return sae_recording(sae.folder)
+    named = sae_metadata(sae.folder).get("recording")
+    if not isinstance(named, str) or not Path(named).is_dir():
+        raise UserError(f"SAE '{sae.folder}' names no recording that is still there ({named!r}): --match codes "
+                        "feeds each checkpoint's recorded states to its agent; use --match decoder without them")
+    return Recording.open(named)
 
 
 def pair_codes(a: SeriesSAE, b: SeriesSAE, states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +197,10 @@ def format_lineage(lineage: Lineage, saes: list[SeriesSAE], live: list[int] | No
 
 def main(cfg: TrackConfig) -> None:
     saes, lineage = run_track(cfg)
+    seed = shared_init(saes) if cfg.match == "decoder" else None
+    if seed is not None:
+        print(f"note: these SAEs all started from seed {seed}'s random decoder, which decoder cosine partly sees; "
+              "--match codes compares what the features do")
     print(format_lineage(lineage, saes, live_features(saes[-1].folder)))
     print(f"lineage: {cfg.out / TRACK_JSON}")
 
