@@ -84,8 +84,9 @@ def load(agent: str | Path | None, device: str = "cpu") -> Agent:
         return from_factory(factory, Path(weights) if weights else None, device)
     folder = resolve_checkpoint(agent)
     model, manifest = load_agent(folder, device)
-    return Agent(model, HIDDEN_LAYER, "head", manifest["game"],
-                 {"kind": "rlsae-checkpoint", "checkpoint": str(folder.resolve()), "manifest": manifest})
+    return Agent(model, HIDDEN_LAYER, model.head_name, manifest["game"],
+                 {"kind": "rlsae-checkpoint", "checkpoint": str(folder.resolve()), "manifest": manifest},
+                 model.output, model.value_name)
 
 
 def from_factory(factory: str, weights: Path | None, device: str = "cpu") -> Agent:
