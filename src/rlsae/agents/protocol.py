@@ -7,7 +7,7 @@ produces them - plus the name of the layer to read and, when there is one, the n
 loss, the action arrows and the regret are exact; without it they are unavailable (a linear read-out
 is what makes them exact), and every command says so. A command names an agent with ``--agent``:
 
-    runs/agent/best                 an rlsae checkpoint folder
+    runs/agent/best                 an rlsae checkpoint folder (a Q-network, or a PPO actor-critic: "policy")
     mypkg.nets:build                a factory: build() returns an nn.Module, or an Agent naming its layer,
                                     head and game (the module must be importable)
     mypkg.nets:build@model.pt       the same, then rlsae loads the weights: safetensors, or a torch
