@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from every_command import run, through_every_command
 
@@ -16,6 +17,7 @@ from rlsae.agents.protocol import load
 from rlsae.agents.qnet import ActorCritic
 from rlsae.agents.train import TrainAgentConfig, TrainingRun, train_agent
 from rlsae.analysis.results import load_result
+from rlsae.common.errors import UserError
 from rlsae.record import Recording
 from rlsae.sae import load_sae
 
@@ -102,3 +104,16 @@ def test_resume_continues_a_ppo_run_from_the_latest_checkpoint(tmp_path: Path) -
     second, manifest = load_agent(tmp_path / "latest")
     assert manifest["step"] == 256 and manifest["output"] == "policy"
     assert any(not torch.equal(first[k], v) for k, v in second.state_dict().items())
+
+
+def test_ppo_defaults_are_cleanrl_ppo_atari_and_bad_values_are_user_errors(tmp_path: Path) -> None:
+    cfg = TrainAgentConfig(algorithm="ppo", out=tmp_path)
+    assert (cfg.num_envs, cfg.rollout_steps, cfg.learning_rate, cfg.update_epochs, cfg.num_minibatches,
+            cfg.max_grad_norm, cfg.layer_norm) == (8, 128, 2.5e-4, 4, 4, 0.5, False)
+    assert (cfg.gamma, cfg.gae_lambda, cfg.clip_coef, cfg.ent_coef, cfg.vf_coef) == (0.99, 0.95, 0.1, 0.01, 0.5)
+    pqn = TrainAgentConfig(out=tmp_path)  # pqn's own defaults for the shared options stay as they were
+    assert (pqn.num_envs, pqn.rollout_steps, pqn.update_epochs, pqn.max_grad_norm) == (32, 32, 2, 10.0)
+    with pytest.raises(UserError, match="--num-minibatches \\(4\\) must divide num_envs\\*rollout_steps \\(15\\)"):
+        TrainAgentConfig(algorithm="ppo", out=tmp_path, num_envs=3, rollout_steps=5)
+    with pytest.raises(UserError, match="--clip-coef must be > 0"):
+        TrainAgentConfig(algorithm="ppo", out=tmp_path, clip_coef=0)

@@ -102,6 +102,7 @@ class TrainAgentConfig:
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
+        check_options(self)
         self.game = check_game(self.game)
         for key, value in ALGORITHM_DEFAULTS[self.algorithm].items():
             if getattr(self, key) is None:
@@ -119,7 +120,6 @@ class TrainAgentConfig:
                 f"--minibatch-size ({self.minibatch_size}) must divide num_envs*rollout_steps ({rollout})")
         require(self.algorithm != "ppo" or rollout % self.num_minibatches == 0,
                 f"--num-minibatches ({self.num_minibatches}) must divide num_envs*rollout_steps ({rollout})")
-        check_options(self)
         require(self.learning_rate > 0 and math.isfinite(self.learning_rate),
                 f"--learning-rate must be a positive number, got {self.learning_rate}")
         for name in ("start_epsilon", "end_epsilon", "exploration_fraction"):
