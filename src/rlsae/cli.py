@@ -68,7 +68,7 @@ def _train_sae(cfg: Any) -> None:
     result = train_sae(cfg)
     done = "already trained with these settings, nothing to do:" if result.get("finished") else "saved"
     print(f"{done} {result['out']} ({result['steps']} steps, {result['wall_time_s']} s); held-out: "
-          + ", ".join(f"{k} {result[k]:.4g}" for k in ("fvu", "l0", "dead_fraction", "action_agreement")
+          + ", ".join(f"{k} {result[k]:.4g}" for k in ("fvu", "l0", "dead_fraction", "action_agreement", "policy_kl")
                       if k in result))
 
 
@@ -90,7 +90,7 @@ COMMANDS = [
     Command("demo", "the whole pipeline on the shipped agent in ~10 minutes on 2 cores: record, train-sae, evaluate, "
             "interpret, steer, browse", _lazy("rlsae.demo", "DemoConfig"),
             lambda cfg: _lazy("rlsae.demo", "main")()(cfg), out=("out", "demo")),
-    Command("train-agent", "train a DQN/PQN agent on an Atari game",
+    Command("train-agent", "train a PQN, DQN or PPO agent on an Atari game",
             _lazy("rlsae.agents.train", "TrainAgentConfig"), _train_agent, out=("out", "agent")),
     Command("evaluate-agent", "play full games with an agent and print its score",
             _lazy("rlsae.agents.evaluate", "EvaluateAgentConfig"), _evaluate_agent, files=("json",)),

@@ -4,7 +4,6 @@ that wrote it, refused with one line when our frames would not fit it, and run t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from checkpoint_formats import (
     save_sb3,
     sb3_data,
 )
+from every_command import run, through_every_command
 from torch import nn
 
 from rlsae.agents.checkpoint import load_agent
@@ -146,32 +146,10 @@ def test_sampling_needs_a_policy(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "--act sample samples from a policy's logits, and this agent outputs q-values" in capsys.readouterr().err
 
 
-def _run(*argv: str) -> None:
-    assert main([*argv, "--no-progress"] if argv[0] != "evaluate-agent" else list(argv)) == 0, argv
-
-
-def _through_every_command(name: str, tmp_path: Path, act: str) -> dict[str, object]:
-    """record, train-sae, evaluate, interpret, steer and browse with the agent ``name``: the evaluation."""
-    rec, sae, interp = tmp_path / "rec", tmp_path / "sae", tmp_path / "interpret"
-    _run("record", "--agent", name, "--out", str(rec), "--steps", "600", "--num-envs", "2", "--epsilon", "0.3",
-         "--act", act)
-    _run("train-sae", "--recording", str(rec), "--out", str(sae), "--d-sae", "128", "--k", "8", "--samples", "8192")
-    _run("evaluate", "--sae", str(sae), "--episodes", "1", "--num-envs", "1", "--act", act)
-    _run("interpret", "--sae", str(sae), "--out", str(interp), "--n-top", "4", "--n-per-quantile", "1")
-    feature = int(np.argmax(load_result(interp).density))
-    _run("steer", "--sae", str(sae), "--feature", str(feature), "--interpret", str(interp), "--out",
-         str(tmp_path / "steer"), "--episodes", "1", "--num-envs", "1", "--max-steps", "100", "--gif-steps", "3",
-         "--act", act)
-    _run("browse", "--interpret", str(interp), "--steering", str(tmp_path / "steer"), "--out",
-         str(tmp_path / "browser"), "--workers", "1")
-    assert (tmp_path / "browser" / "index.html").is_file()
-    return json.loads((sae / "evaluation.json").read_text())
-
-
-def test_a_cleanrl_pqn_checkpoint_through_every_command(tmp_path: Path) -> None:
+def test_a_cleanrl_pqn_checkpointthrough_every_command(tmp_path: Path) -> None:
     name, _ = write("cleanrl-pqn", tmp_path)
-    _run("evaluate-agent", "--agent", name, "--episodes", "1", "--num-envs", "1", "--json", str(tmp_path / "e.json"))
-    evaluation = _through_every_command(name, tmp_path, "greedy")
+    run("evaluate-agent", "--agent", name, "--episodes", "1", "--num-envs", "1", "--json", str(tmp_path / "e.json"))
+    evaluation = through_every_command(name, tmp_path, "greedy")
     rec = Recording.open(tmp_path / "rec")
     assert rec.manifest["layer"] == "network.12" and rec.manifest["head"] == "network.13"
     assert rec.manifest["agent"]["kind"] == "format" and rec.output == "q-values"
@@ -181,9 +159,9 @@ def test_a_cleanrl_pqn_checkpoint_through_every_command(tmp_path: Path) -> None:
 
 def test_an_sb3_ppo_zip_through_every_command_sampling_its_policy(tmp_path: Path) -> None:
     name, written = write("sb3-ppo", tmp_path)
-    _run("evaluate-agent", "--agent", name, "--act", "sample", "--epsilon", "0", "--episodes", "1", "--num-envs", "1",
+    run("evaluate-agent", "--agent", name, "--act", "sample", "--epsilon", "0", "--episodes", "1", "--num-envs", "1",
          "--json", str(tmp_path / "e.json"))
-    evaluation = _through_every_command(name, tmp_path, "sample")
+    evaluation = through_every_command(name, tmp_path, "sample")
     rec = Recording.open(tmp_path / "rec")
     assert rec.output == "policy" and rec.manifest["head"] == "action_net"
     # the recorded outputs are the policy's logits

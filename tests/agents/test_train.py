@@ -101,14 +101,15 @@ def test_bad_config_values_are_user_errors(tmp_path: Path) -> None:
         TrainAgentConfig(out=tmp_path, game="MsPacmn")
 
 
-def test_kill_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("algorithm", [["--minibatch-size", "32"], ["--algorithm", "ppo"]])
+def test_kill_saves_a_resumable_checkpoint(tmp_path: Path, algorithm: list[str]) -> None:
     import os
     import subprocess
     import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "rlsae.cli", "train-agent", "--out", str(tmp_path),
-                             "--num-envs", "4", "--rollout-steps", "8", "--minibatch-size", "32", "--log-every", "32",
+    proc = subprocess.Popen([sys.executable, "-m", "rlsae.cli", "train-agent", "--out", str(tmp_path), *algorithm,
+                             "--num-envs", "4", "--rollout-steps", "8", "--log-every", "32",
                              "--total-steps", "1000000", "--no-progress", "--keep-steps"],
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     log = tmp_path / "log.jsonl"

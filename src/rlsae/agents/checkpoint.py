@@ -1,8 +1,9 @@
 """Agent checkpoints: a folder with weights (safetensors), a JSON manifest, and the training state.
 
     ckpt/
-      model.safetensors   the Q-network's weights
-      manifest.json       game, n_actions, layer_norm, algorithm, step, config, provenance, scores
+      model.safetensors   the network's weights
+      manifest.json       game, n_actions, layer_norm, output ("q-values", or "policy": a PPO actor-critic),
+                          algorithm, step, config, provenance, scores
       train_state.json    optimizer state + counters, only needed to resume training (tensors in
       train_state.safetensors; no pickle anywhere)
 
@@ -18,7 +19,7 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from rlsae.agents.qnet import QNetwork
+from rlsae.agents.qnet import NETWORKS, Network
 from rlsae.common.errors import UserError
 from rlsae.common.files import atomic_path, load_state, read_json, save_state, write_json
 from rlsae.envs.atari import DEFAULT_GAME, action_names
@@ -49,7 +50,7 @@ def resolve_checkpoint(path: Path | str | None) -> Path:
     return folder.parent if folder.is_file() else folder
 
 
-def save_checkpoint(folder: Path, model: QNetwork, manifest: dict[str, Any],
+def save_checkpoint(folder: Path, model: Network, manifest: dict[str, Any],
                     train_state: dict[str, Any] | None = None) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,7 +59,7 @@ def save_checkpoint(folder: Path, model: QNetwork, manifest: dict[str, Any],
     if train_state is not None:
         save_state(folder / TRAIN_STATE, train_state)
     write_json(folder / MANIFEST, {"n_actions": model.n_actions, "layer_norm": model.layer_norm,
-                                   **manifest})
+                                   "output": model.output, **manifest})
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -86,6 +87,9 @@ def check_agent_manifest(manifest: Any, folder: Path) -> None:
     if not isinstance(manifest, dict):
         raise UserError(f"'{path}' is not an agent manifest (a JSON object expected)")
     n, game = manifest.get("n_actions"), manifest.setdefault("game", DEFAULT_GAME)
+    output = manifest.setdefault("output", "q-values")  # checkpoints from before PPO hold Q-networks
+    if not isinstance(output, str) or output not in NETWORKS:
+        raise UserError(f"'{path}' names output {output!r}: an rlsae checkpoint holds {' or '.join(NETWORKS)}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not isinstance(game, str):
         raise UserError(f"'{path}' needs \"n_actions\" (a positive integer) and \"game\" (an ALE game id); "
                         f"it has n_actions={n!r}, game={game!r}")
@@ -94,14 +98,15 @@ def check_agent_manifest(manifest: Any, folder: Path) -> None:
                         f"the manifest names the wrong game, or the network was made for another game")
 
 
-def load_agent(path: Path | str | None = None, device: str = "cpu") -> tuple[QNetwork, dict[str, Any]]:
-    """Load a Q-network checkpoint folder, or the shipped default agent for None.
+def load_agent(path: Path | str | None = None, device: str = "cpu") -> tuple[Network, dict[str, Any]]:
+    """Load a checkpoint folder (a Q-network, or a PPO actor-critic), or the shipped default agent for None.
 
     Weights stored in float16 (the shipped agent, a published series) load into a float32 network."""
     folder = resolve_checkpoint(path)
     manifest = read_manifest(folder)
     check_agent_manifest(manifest, folder)
-    model = QNetwork(manifest["n_actions"], bool(manifest.get("layer_norm", True)))
+    model = NETWORKS[manifest["output"]](manifest["n_actions"], bool(manifest.get("layer_norm", True)))
+    kind = "Q-network" if manifest["output"] == "q-values" else "actor-critic"
     try:
         model.load_state_dict(load_file(str(folder / WEIGHTS)))
     except FileNotFoundError:
@@ -109,7 +114,7 @@ def load_agent(path: Path | str | None = None, device: str = "cpu") -> tuple[QNe
     except SafetensorError as err:
         raise UserError(f"'{folder / WEIGHTS}' is not a readable safetensors file ({err})") from None
     except (RuntimeError, OSError) as err:
-        raise UserError(f"'{folder / WEIGHTS}' does not hold a matching Q-network: {err}") from None
+        raise UserError(f"'{folder / WEIGHTS}' does not hold a matching {kind}: {err}") from None
     return model.to(device).eval(), manifest
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from rlsae.agents.checkpoint import MAKE_SERIES, MANIFEST, SERIES_PREFIX, load_agent, read_manifest, save_checkpoint
-from rlsae.agents.evaluate import agent_policy, play_games, summarize
+from rlsae.agents.evaluate import SCORED, agent_policy, play_games, summarize
 from rlsae.common.errors import UserError
 from rlsae.common.files import read_json, write_json
 
@@ -43,10 +43,13 @@ def series_folders(folder: Path) -> list[Path]:
 
 
 def evaluate_checkpoint(folder: Path, episodes: int, seed: int = 1, progress: bool = False) -> dict[str, Any]:
-    """Full-game score of one checkpoint (epsilon 0.05, the Nature-DQN protocol, as evaluate-agent)."""
+    """Full-game score of one checkpoint, scored as its kind is (``SCORED``: a Q-network greedy with epsilon
+    0.05, the Nature-DQN protocol; a PPO policy sampled with none)."""
     model, manifest = load_agent(folder)
-    scores = play_games(agent_policy(model, "cpu"), episodes, game=manifest["game"], seed=seed, progress=progress)
-    return {"epsilon": 0.05, "seed": seed, **summarize(scores)}
+    act, epsilon = SCORED[model.output]
+    scores = play_games(agent_policy(model, "cpu", act, seed), episodes, game=manifest["game"], epsilon=epsilon,
+                        seed=seed, progress=progress)
+    return {"epsilon": epsilon, "act": act, "seed": seed, **summarize(scores)}
 
 
 def publish_series(run: Path, dest: Path, episodes: int = 30) -> list[dict[str, Any]]:

@@ -17,6 +17,9 @@ from rlsae.config import check_options, option, require
 from rlsae.envs.atari import DEFAULT_GAME
 
 ACTS = ("greedy", "sample")
+# How each output kind is scored as its authors score it: a Q-network greedy with epsilon 0.05 (the Nature-DQN
+# protocol), a policy by sampling its softmax with no random actions (CleanRL's and SB3's PPO returns).
+SCORED = {"q-values": ("greedy", 0.05), "policy": ("sample", 0.0)}
 ACT_HELP = "greedy (the best output) or sample (from softmax of a policy's logits; actor-critic agents only)"
 
 

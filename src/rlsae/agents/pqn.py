@@ -60,9 +60,7 @@ def train_pqn(cfg: TrainAgentConfig) -> None:
         obs_np, _ = env.reset(seed=cfg.seed + run.step)
         obs = torch.from_numpy(obs_np).to(device)
         while not run.done:
-            frac = run.step / cfg.total_steps
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.learning_rate * (1.0 - frac)
+            run.anneal_learning_rate()
             epsilon = cfg.epsilon(run.step)
             with torch.no_grad(), autocast(cfg.device, dtype):
                 q = model(obs)

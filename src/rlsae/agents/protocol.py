@@ -7,7 +7,7 @@ produces them - plus the name of the layer to read and, when there is one, the n
 loss, the action arrows and the regret are exact; without it they are unavailable (a linear read-out
 is what makes them exact), and every command says so. A command names an agent with ``--agent``:
 
-    runs/agent/best                 an rlsae checkpoint folder
+    runs/agent/best                 an rlsae checkpoint folder (a Q-network, or a PPO actor-critic: "policy")
     mypkg.nets:build                a factory: build() returns an nn.Module, or an Agent naming its layer,
                                     head and game (the module must be importable)
     mypkg.nets:build@model.pt       the same, then rlsae loads the weights: safetensors, or a torch
@@ -84,8 +84,9 @@ def load(agent: str | Path | None, device: str = "cpu") -> Agent:
         return from_factory(factory, Path(weights) if weights else None, device)
     folder = resolve_checkpoint(agent)
     model, manifest = load_agent(folder, device)
-    return Agent(model, HIDDEN_LAYER, "head", manifest["game"],
-                 {"kind": "rlsae-checkpoint", "checkpoint": str(folder.resolve()), "manifest": manifest})
+    return Agent(model, HIDDEN_LAYER, model.head_name, manifest["game"],
+                 {"kind": "rlsae-checkpoint", "checkpoint": str(folder.resolve()), "manifest": manifest},
+                 model.output, model.value_name)
 
 
 def from_factory(factory: str, weights: Path | None, device: str = "cpu") -> Agent:

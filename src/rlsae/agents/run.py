@@ -1,4 +1,4 @@
-"""`rlsae train-agent`'s config and what both algorithms share (logging, evaluation, checkpoints): the run.
+"""`rlsae train-agent`'s config and what every algorithm shares (logging, evaluation, checkpoints): the run.
 
 Output folder layout::
 
@@ -23,11 +23,11 @@ import numpy as np
 import torch
 
 from rlsae.agents.checkpoint import load_agent, load_train_state, read_manifest, save_checkpoint
-from rlsae.agents.evaluate import agent_policy, play_games, summarize
-from rlsae.agents.qnet import QNetwork
+from rlsae.agents.evaluate import SCORED, agent_policy, play_games, summarize
+from rlsae.agents.qnet import Network
 from rlsae.common.progress import ProgressBar
 from rlsae.common.runtime import provenance, resolve_device
-from rlsae.config import option, require, to_dict
+from rlsae.config import check_options, option, require, to_dict
 from rlsae.envs.atari import DEFAULT_GAME, check_game
 
 # Where the checkpoint series is kept: log-spaced, so early learning (fast) and late (slow) both show.
@@ -43,17 +43,20 @@ def series_label(step: int) -> str:
 
 
 # Per-algorithm defaults for options left unset. PQN follows Gallici et al. 2024 / CleanRL's
-# pqn_atari_envpool; DQN follows CleanRL's dqn_atari (Mnih et al. 2015 with Adam).
+# pqn_atari_envpool; DQN follows CleanRL's dqn_atari (Mnih et al. 2015 with Adam); PPO CleanRL's ppo_atari.
 ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
-    "pqn": {"num_envs": 32, "learning_rate": 2.5e-4, "exploration_fraction": 0.10, "layer_norm": True},
+    "pqn": {"num_envs": 32, "learning_rate": 2.5e-4, "exploration_fraction": 0.10, "layer_norm": True,
+            "rollout_steps": 32, "update_epochs": 2, "max_grad_norm": 10.0},
     "dqn": {"num_envs": 1, "learning_rate": 1e-4, "exploration_fraction": 0.10, "layer_norm": False},
+    "ppo": {"num_envs": 8, "learning_rate": 2.5e-4, "layer_norm": False, "rollout_steps": 128, "update_epochs": 4,
+            "max_grad_norm": 0.5},
 }
 
 
 @dataclass
 class TrainAgentConfig:
-    algorithm: str = option("pqn", "pqn (vectorised Q(lambda), no replay; fast) or dqn (replay + target net)",
-                            choices=["pqn", "dqn"])
+    algorithm: str = option("pqn", "pqn (vectorised Q(lambda), no replay; fast), dqn (replay + target net) or ppo "
+                            "(an actor-critic)", choices=["pqn", "dqn", "ppo"])
     game: str = option(DEFAULT_GAME, f"ALE game, in any of ALE's spellings ({DEFAULT_GAME}, breakout, ALE/Pong-v5)")
     total_steps: int = option(10_000_000, "agent steps (each = 4 frames) summed over all envs")
     out: Path = option(Path("runs/agent"), "output folder for checkpoints and logs")
@@ -62,20 +65,27 @@ class TrainAgentConfig:
     precision: str = option("auto", "bf16 autocast (targets, loss and optimizer in fp32), fp32, or auto: bf16 "
                             "where the hardware has it natively",
                             choices=["auto", "bf16", "fp32"])
-    num_envs: int | None = option(None, "parallel envs (default: 32 for pqn, 1 for dqn)")
-    learning_rate: float | None = option(None, "Adam learning rate (default: 2.5e-4 pqn, 1e-4 dqn)")
+    num_envs: int | None = option(None, "parallel envs (default: 32 pqn, 8 ppo, 1 dqn)")
+    learning_rate: float | None = option(None, "Adam learning rate (default: 2.5e-4 pqn and ppo, 1e-4 dqn)")
     gamma: float = option(0.99, "discount")
-    layer_norm: bool | None = option(None, "LayerNorm in the Q-network (default: on for pqn, off for dqn)")
-    start_epsilon: float = option(1.0, "initial exploration rate")
-    end_epsilon: float = option(0.01, "final exploration rate")
-    exploration_fraction: float | None = option(None, "fraction of training over which epsilon decays "
+    layer_norm: bool | None = option(None, "LayerNorm in the network (default: on for pqn, off for dqn and ppo)")
+    start_epsilon: float = option(1.0, "[pqn, dqn] initial exploration rate")
+    end_epsilon: float = option(0.01, "[pqn, dqn] final exploration rate")
+    exploration_fraction: float | None = option(None, "[pqn, dqn] fraction of training over which epsilon decays "
                                                  "(default: 0.1)")
+    # PQN and PPO
+    rollout_steps: int | None = option(None, "[pqn, ppo] steps per env between updates (default: 32 pqn, 128 ppo)")
+    update_epochs: int | None = option(None, "[pqn, ppo] passes over each rollout (default: 2 pqn, 4 ppo)")
+    max_grad_norm: float | None = option(None, "[pqn, ppo] gradient clipping norm (default: 10 pqn, 0.5 ppo)")
     # PQN
-    rollout_steps: int = option(32, "[pqn] steps per env between updates")
     q_lambda: float = option(0.65, "[pqn] lambda of the Q(lambda) targets")
-    update_epochs: int = option(2, "[pqn] passes over each rollout")
     minibatch_size: int = option(128, "[pqn] samples per gradient step")
-    max_grad_norm: float = option(10.0, "[pqn] gradient clipping norm")
+    # PPO
+    gae_lambda: float = option(0.95, "[ppo] lambda of the generalised advantage estimate", low=0, high=1)
+    num_minibatches: int = option(4, "[ppo] minibatches per pass over a rollout", low=1)
+    clip_coef: float = option(0.1, "[ppo] clipping range of the policy ratio and of the value change", gt=0)
+    ent_coef: float = option(0.01, "[ppo] weight of the entropy bonus", low=0)
+    vf_coef: float = option(0.5, "[ppo] weight of the value loss", low=0)
     # DQN
     buffer_size: int = option(100_000, "[dqn] replay buffer capacity (transitions; 28 KB each)")
     batch_size: int = option(32, "[dqn] replay batch size")
@@ -92,6 +102,7 @@ class TrainAgentConfig:
     progress: bool = option(True, "show progress bars")
 
     def __post_init__(self) -> None:
+        check_options(self)
         self.game = check_game(self.game)
         for key, value in ALGORITHM_DEFAULTS[self.algorithm].items():
             if getattr(self, key) is None:
@@ -100,17 +111,20 @@ class TrainAgentConfig:
         require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
         require(0 <= self.q_lambda <= 1, f"--q-lambda must be in [0, 1], got {self.q_lambda}")
         require(0 < self.gamma <= 1, f"--gamma must be in (0, 1], got {self.gamma}")
-        rollout = self.num_envs * self.rollout_steps
-        require(self.algorithm != "pqn" or rollout % self.minibatch_size == 0,
-                f"--minibatch-size ({self.minibatch_size}) must divide num_envs*rollout_steps ({rollout})")
         for name in ("log_every", "eval_every", "eval_episodes", "save_every", "rollout_steps", "update_epochs",
                      "minibatch_size", "batch_size", "buffer_size", "train_frequency", "target_update"):
-            require(getattr(self, name) >= 1, f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)  # None: an option this algorithm does not use
+            require(value is None or value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        rollout = self.num_envs * (self.rollout_steps or 1)
+        require(self.algorithm != "pqn" or rollout % self.minibatch_size == 0,
+                f"--minibatch-size ({self.minibatch_size}) must divide num_envs*rollout_steps ({rollout})")
+        require(self.algorithm != "ppo" or rollout % self.num_minibatches == 0,
+                f"--num-minibatches ({self.num_minibatches}) must divide num_envs*rollout_steps ({rollout})")
         require(self.learning_rate > 0 and math.isfinite(self.learning_rate),
                 f"--learning-rate must be a positive number, got {self.learning_rate}")
         for name in ("start_epsilon", "end_epsilon", "exploration_fraction"):
-            require(0 <= getattr(self, name) <= 1, f"--{name.replace('_', '-')} must be in [0, 1], "
-                    f"got {getattr(self, name)}")
+            value = getattr(self, name)
+            require(value is None or 0 <= value <= 1, f"--{name.replace('_', '-')} must be in [0, 1], got {value}")
         self.keep_steps = tuple(self.keep_steps)
         require(all(s >= 0 for s in self.keep_steps), "--keep-steps must be >= 0")
         self.device = resolve_device(self.device)
@@ -127,7 +141,7 @@ RESUME_IDENTITY = ("algorithm", "game", "layer_norm", "learning_rate")
 class TrainingRun:
     """Progress bar, JSONL log, periodic evaluation and checkpoints for one training run."""
 
-    def __init__(self, cfg: TrainAgentConfig, model: QNetwork, optimizer: torch.optim.Optimizer):
+    def __init__(self, cfg: TrainAgentConfig, model: Network, optimizer: torch.optim.Optimizer):
         self.cfg, self.model, self.optimizer = cfg, model, optimizer
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +177,11 @@ class TrainingRun:
     def done(self) -> bool:
         return self.step >= self.cfg.total_steps
 
+    def anneal_learning_rate(self) -> None:
+        """The learning rate falls linearly from --learning-rate to 0 at --total-steps."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.cfg.learning_rate * (1.0 - self.step / self.cfg.total_steps)
+
     def elapsed(self) -> float:
         return self.wall + time.time() - self.started
 
@@ -192,8 +211,10 @@ class TrainingRun:
 
     def evaluate(self, metrics: dict[str, float]) -> None:
         self.model.eval()
-        scores = play_games(agent_policy(self.model, self.cfg.device), self.cfg.eval_episodes,
-                            game=self.cfg.game, seed=self.cfg.seed + self.step, progress=False)
+        act, epsilon = SCORED[self.model.output]
+        scores = play_games(agent_policy(self.model, self.cfg.device, act, self.cfg.seed + self.step),
+                            self.cfg.eval_episodes, game=self.cfg.game, epsilon=epsilon, seed=self.cfg.seed + self.step,
+                            progress=False)
         self.model.train()
         summary = summarize(scores)
         self.last_score = summary["mean_score"]

@@ -199,7 +199,7 @@ class RunSummary:
 @dataclass
 class FactScore:
     fact: str
-    """Game-fact name, e.g. ``ghost_near``."""
+    """Game-fact name, e.g. ``dying``."""
     auroc: float | None
     """Held-out AUROC of the feature's activation as a detector of the fact (0.5 = chance); None: not scored."""
     description: str = ""

@@ -53,7 +53,8 @@ STATE = "state"  # checkpoint/state.safetensors + state.json (rlsae.common.files
 LOG = "log.jsonl"
 # The numbers of a LOG line as a reader calls them (the browser titles the training curves with these).
 LOG_NAMES = {"lr": "learning rate", "fvu": "variance unexplained (FVU), training batches",
-             "advantage_fvu": "advantage FVU through the Q-head", "loss": "training loss",
+             "advantage_fvu": "advantage FVU through the Q-head",
+             "logit_fvu": "centred-logit FVU through the actor head", "loss": "training loss",
              "aux_loss": "AuxK loss (dead latents)", "l1_loss": "L1 sparsity loss", "l0_loss": "L0 sparsity loss",
              "matryoshka_loss": "Matryoshka prefix losses", "l0": "active features (L0)",
              "dead_fraction": "dead features (recent window)"}
@@ -234,16 +235,20 @@ class Trainer:
 
     ``train`` and ``heldout`` are [n, d_in] activations (torch or numpy); ``head`` the Q-head's (weight,
     bias) when a linear head reads the layer (then the advantage-aware term is on unless
-    ``cfg.advantage_weight`` is 0); ``metadata`` describes the data's source for the saved cfg.json.
+    ``cfg.advantage_weight`` is 0); ``output`` what that head gives, "q-values" or "policy" (an actor's
+    logits: the term runs through the centred logits, and the held-out metrics are the policy's);
+    ``metadata`` describes the data's source for the saved cfg.json.
     """
 
     main = True  # this process writes the log (in a data-parallel run only process 0 does: sae/distributed.py)
 
     def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor, heldout: torch.Tensor,
-                 head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None):
+                 head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None,
+                 output: str = "q-values"):
         train, heldout = (torch.as_tensor(np.asarray(a, np.float32)) if isinstance(a, np.ndarray) else a.float()
                           for a in (train, heldout))
-        self.cfg, self.train, self.heldout, self.head = cfg, train, heldout, head
+        self.cfg, self.train, self.heldout, self.head, self.output = cfg, train, heldout, head, output
+        self.centred_name = "logit_fvu" if output == "policy" else "advantage_fvu"
         self.metadata = metadata or {}
         self.device = torch.device(cfg.device)
         check_finite_rows(train, "training data")
@@ -362,7 +367,7 @@ class Trainer:
         if self.adv is not None:
             adv_fvu = squared_error(x @ self.adv.T, x_hat @ self.adv.T) / self.adv_variance
             loss = loss + self.advantage_weight * adv_fvu
-            metrics["advantage_fvu"] = adv_fvu.item()
+            metrics[self.centred_name] = adv_fvu.item()
         dead = self.since_fired >= self.dead_window
         terms = sae.training_losses(TrainingBatch(x, x_hat, code, dead, self.total_variance, self.aux_coef,
                                                   self.k_aux))
@@ -458,7 +463,7 @@ class Trainer:
         cfg = self.cfg
         sae = self.sae.cpu().eval()
         sae.fold_scale(self.scale)
-        metrics = evaluate_reconstruction(sae, self.heldout, self.head)
+        metrics = evaluate_reconstruction(sae, self.heldout, self.head, self.output)
         density = metrics.pop("density")
         log10 = log10_density(density, dead=-10.0)  # SAELens' sparsity files use log10(1e-10) for dead
         # paths stored resolved (from _comparable): a re-run from another directory compares equal
@@ -489,4 +494,5 @@ def train_sae(cfg: TrainSAEConfig, trainer: type[Trainer] = Trainer) -> dict[str
     # agent_step orders SAEs of a checkpoint series (`rlsae track`)
     metadata = {"hook_name": recording.manifest["layer"], "recording": str(cfg.recording.resolve()),
                 "agent": agent.get("command"), "agent_step": agent.get("step")}
-    return trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata).run()
+    return trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata,
+                   output=recording.output).run()

@@ -63,7 +63,7 @@
       el('span', {'class': 'label', text: d.label || (d.alive ? 'no label' : 'dead feature')}),
       d.label_scores ? el('span', {'class': 'label-scores'}, R.labelScores().map(function (c) {
         var v = d.label_scores[c.key];
-        return isNum(v) ? el('span', {'class': 'pill', 'data-score': c.key, title: c.meaning.replace('{}', R.fmtSpec(v, c.format, c.unit)),
+        return isNum(v) ? el('span', {'class': 'badge', 'data-score': c.key, title: c.meaning.replace('{}', R.fmtSpec(v, c.format, c.unit)),
                                       text: c.name + ' ' + R.fmtSpec(v, c.format, c.unit)}) : null;
       })) : null,
       el('span', {'class': 'nav'},

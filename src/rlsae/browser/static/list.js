@@ -33,7 +33,7 @@
   }
 
   // Words a reader may type for the same thing (any game); each query word matches any word of its group.
-  // Fact names are searched with '_' as a space, so 'pill' already finds 'power pill' facts.
+  // Fact names are searched with '_' as a space, so 'ball x' already finds 'ball_x' facts.
   var SYNONYMS = [['dead', 'dying', 'death', 'die', 'dies', 'killed', 'life lost'],
                   ['eat', 'eating', 'eats', 'eaten'], ['near', 'close', 'nearby'], ['far', 'distant']];
   function queryTerms(q) {
@@ -150,7 +150,7 @@
                                                       text: isNum(r.found_cosine) ? fmt(r.found_cosine, 2) : ''}),
       el('span', {'class': 'num', text: fmtDensity(r.density)}),
       el('span', {'class': 'num', text: fmt(r.max_activation)}),
-      el('span', {title: clusterName(r.cluster_id)}, r.cluster_id >= 0 ? el('span', {'class': 'pill', text: r.cluster_id}) : '',
+      el('span', {title: clusterName(r.cluster_id)}, r.cluster_id >= 0 ? el('span', {'class': 'badge', text: r.cluster_id}) : '',
          ' ', clusterName(r.cluster_id)),
       el('span', null, el('span', {'class': 'act-pos', text: actionName(r.top_action)}),
          r.top_action !== null && r.bottom_action !== null ? ' / ' : '',

@@ -9,7 +9,7 @@
   var GREY = '#9aa1ab', FAMILIES_SHOWN = 10;
 
   function hue(i) { return 'hsl(' + ((i * 137.5) % 360).toFixed(0) + ',65%,48%)'; }
-  /** "nearest_ghost_distance=0 ..." -> "nearest_ghost_distance": the fact a labeled feature detects best (the
+  /** "ball_x=0 ..." -> "ball_x": the fact a labeled feature detects best (the
    *  first of its facts, ranked by F1), less its value; a negated fact ("not lives=1") keeps its "not". */
   function family(r) {
     if (!r.label || !r.facts) return null;
