@@ -1,6 +1,7 @@
 """Features across one run's checkpoints (`rlsae track`) on a real sweep output: how many of each checkpoint's
 features have an ancestor in the one before, by decoder cosine and by activation correlation, and how many of the
-final SAE's live features are traced, written into BENCHMARKS.md.
+final SAE's live features are traced, written into BENCHMARKS.md. A control for decoder cosine: how close each
+SAE's trained decoder rows still are to the random rows it started from (the same seed's fresh Top-K SAE).
 
     python benchmarks/track_series.py --series runs/i25/sweep/seed4 --arm default --states 4000
 """
@@ -10,8 +11,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+import torch
 from _report import append_section
-from rlsae.track import MATCHES, TrackConfig, live_features, run_track
+from rlsae.analysis.track import decoder_cosine
+from rlsae.sae import build_sae
+from rlsae.sae.io import load_sae, sae_metadata
+from rlsae.track import MATCHES, SeriesSAE, TrackConfig, live_features, run_track
+
+
+def start_cosine(sae: SeriesSAE) -> float:
+    """Median cosine of each trained decoder row with its own row at initialisation (Top-K, fresh init)."""
+    trained = load_sae(sae.folder).W_dec.detach()
+    config = sae_metadata(sae.folder)["rlsae"]["config"]
+    torch.manual_seed(config["seed"])  # as train-sae draws its SAE
+    start = build_sae("topk", trained.shape[1], trained.shape[0], k=config["options"]["k"]).W_dec.detach()
+    return float(np.median(np.diag(decoder_cosine(start, trained))))
 
 
 def main() -> None:
@@ -43,6 +58,8 @@ def main() -> None:
                      f"reach back a mean {sum(lines) / max(len(lines), 1):.2f} of {len(saes)} checkpoints; "
                      f"{explained:,} final features carry an explanation, {changed:,} traced live features "
                      "changed explanation in the last step")
+    notes.append("- trained decoder rows against the rows they started from (median cosine): " + ", ".join(
+        f"{s.name} {start_cosine(s):.2f}" for s in saes))
     append_section(f"Features across checkpoints (rlsae track) on {args.series} ({args.arm} SAEs)",
                    ["measure", "step", "traced", "matched pairs' mean similarity", "born", "lost", "split",
                     "merged"], rows, "\n".join(notes))
