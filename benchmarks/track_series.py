@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from _report import append_section
 from rlsae.analysis.track import decoder_cosine
 from rlsae.sae import build_sae
