@@ -146,7 +146,7 @@ def test_sampling_needs_a_policy(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "--act sample samples from a policy's logits, and this agent outputs q-values" in capsys.readouterr().err
 
 
-def test_a_cleanrl_pqn_checkpointthrough_every_command(tmp_path: Path) -> None:
+def test_a_cleanrl_pqn_checkpoint_through_every_command(tmp_path: Path) -> None:
     name, _ = write("cleanrl-pqn", tmp_path)
     run("evaluate-agent", "--agent", name, "--episodes", "1", "--num-envs", "1", "--json", str(tmp_path / "e.json"))
     evaluation = through_every_command(name, tmp_path, "greedy")
@@ -154,6 +154,17 @@ def test_a_cleanrl_pqn_checkpointthrough_every_command(tmp_path: Path) -> None:
     assert rec.manifest["layer"] == "network.12" and rec.manifest["head"] == "network.13"
     assert rec.manifest["agent"]["kind"] == "format" and rec.output == "q-values"
     assert load_result(tmp_path / "interpret").value_effect is None
+    assert evaluation["regret"] is not None and evaluation.get("policy_kl") is None
+
+
+def test_an_sb3_dqn_zip_through_every_command(tmp_path: Path) -> None:
+    name, written = write("sb3-dqn", tmp_path)
+    evaluation = through_every_command(name, tmp_path, "greedy")
+    rec = Recording.open(tmp_path / "rec")
+    assert rec.manifest["layer"] == "q_net.features_extractor.linear.1" and rec.manifest["head"] == "q_net.q_net.0"
+    with torch.no_grad():  # the recorded outputs are the zip's Q-values on the re-created frame stacks
+        q = written(torch.from_numpy(rec.observations(np.array([7, 400])))).numpy()
+    np.testing.assert_allclose(rec.q_values[np.array([7, 400])], q, rtol=1e-5, atol=1e-5)
     assert evaluation["regret"] is not None and evaluation.get("policy_kl") is None
 
 
