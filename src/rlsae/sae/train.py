@@ -42,7 +42,17 @@ from rlsae.common.signals import stop_requested
 from rlsae.config import check_options, option, require, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES, build_sae
-from rlsae.sae.data import check_finite_rows, geometric_median, load_activations, load_split, q_head, split_rows
+from rlsae.sae.data import (
+    HELDOUT_STATES,
+    RecordingBatches,
+    TensorBatches,
+    check_finite_rows,
+    geometric_median,
+    load_activations,
+    load_split,
+    q_head,
+    split_rows,
+)
 from rlsae.sae.io import CFG, load_sae, save_sae
 from rlsae.sae.losses import advantage_matrix, squared_error
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
@@ -230,25 +240,26 @@ def _starting_sae(cfg: TrainSAEConfig, d_in: int) -> SparseAutoencoder | None:
 
 
 class Trainer:
-    """One SAE training run: data in RAM, the model in scaled units, counters for dead latents.
+    """One SAE training run: the model in scaled units, counters for dead latents.
 
-    ``train`` and ``heldout`` are [n, d_in] activations (torch or numpy); ``head`` the Q-head's (weight,
+    ``train`` is [n, d_in] activations in RAM (torch or numpy) or a recording's streamed
+    (:class:`RecordingBatches`), ``heldout`` [n, d_in] activations; ``head`` the Q-head's (weight,
     bias) when a linear head reads the layer (then the advantage-aware term is on unless
     ``cfg.advantage_weight`` is 0); ``metadata`` describes the data's source for the saved cfg.json.
     """
 
     main = True  # this process writes the log (in a data-parallel run only process 0 does: sae/distributed.py)
 
-    def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor, heldout: torch.Tensor,
+    def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor | RecordingBatches, heldout: torch.Tensor,
                  head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None):
-        train, heldout = (torch.as_tensor(np.asarray(a, np.float32)) if isinstance(a, np.ndarray) else a.float()
-                          for a in (train, heldout))
-        self.cfg, self.train, self.heldout, self.head = cfg, train, heldout, head
+        train, heldout = (torch.as_tensor(np.asarray(a, np.float32)) if isinstance(a, np.ndarray)
+                          else a if isinstance(a, RecordingBatches) else a.float() for a in (train, heldout))
+        self.train = train if isinstance(train, RecordingBatches) else TensorBatches(train, cfg.seed)
+        self.cfg, self.heldout, self.head = cfg, heldout, head
         self.metadata = metadata or {}
         self.device = torch.device(cfg.device)
-        check_finite_rows(train, "training data")
         check_finite_rows(heldout, "held-out data")
-        x = train
+        x = self.train.sample()  # all the states in RAM; a streamed recording's first shuffle buffer
         d_in = x.shape[1]
         start = _starting_sae(cfg, d_in)
         d_sae = start.d_sae if start else cfg.d_sae or cfg.expansion_factor * d_in
@@ -294,9 +305,6 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=self.schedule.lr, betas=(0.9, 0.999))
         self.step = 0
         self.since_fired = torch.zeros(d_sae, dtype=torch.long, device=self.device)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.order = torch.randperm(len(x), generator=self.generator)
-        self.cursor = 0
         self.wall = 0.0
 
     @property
@@ -307,8 +315,7 @@ class Trainer:
 
     def state(self) -> dict[str, Any]:
         return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-                "since_fired": self.since_fired.cpu(), "generator": self.generator.get_state(),
-                "order": self.order, "cursor": self.cursor, "wall": self.wall, "scale": self.scale,
+                "since_fired": self.since_fired.cpu(), **self.train.state(), "wall": self.wall, "scale": self.scale,
                 "train_states": len(self.train), "config": _comparable(self.cfg)}
 
     def save_checkpoint(self) -> None:
@@ -331,25 +338,19 @@ class Trainer:
         try:
             self.sae.load_state_dict(state["sae"])
             self.optimizer.load_state_dict(state["optimizer"])
-            self.generator.set_state(state["generator"])
+            self.train.load_state(state)
         except (RuntimeError, ValueError, KeyError, TypeError) as err:
             raise UserError(f"the resume state in '{self.cfg.out / CHECKPOINT}' does not fit this run "
                             f"({str(err).splitlines()[0]}); delete that folder to start over") from None
         self.since_fired = state["since_fired"].to(self.device)
-        self.step, self.order, self.cursor = state["step"], state["order"], state["cursor"]
+        self.step = state["step"]
         self.wall, self.scale = state["wall"], state["scale"]
         return True
 
     # ---- training ----
 
     def next_batch(self) -> torch.Tensor:
-        size = self.schedule.batch_size
-        if self.cursor + size > len(self.order):
-            self.order = torch.randperm(len(self.order), generator=self.generator)
-            self.cursor = 0
-        index = self.order[self.cursor:self.cursor + size]
-        self.cursor += size
-        return (self.train[index] / self.scale).to(self.device, non_blocking=True)
+        return (self.train.next(self.schedule.batch_size) / self.scale).to(self.device, non_blocking=True)
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         sae = self.sae
@@ -483,10 +484,10 @@ def train_sae(cfg: TrainSAEConfig, trainer: type[Trainer] = Trainer) -> dict[str
         metadata = {"hook_name": "activations", "activations": str(cfg.activations.resolve())}
         return trainer(cfg, train, heldout, None, metadata).run()
     recording = Recording.open(cfg.recording)
-    train = load_split(recording, cfg.heldout_fraction, heldout=False, max_states=cfg.max_states, seed=cfg.seed)
-    heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=200_000, seed=cfg.seed)
+    train = RecordingBatches(recording, cfg.heldout_fraction, cfg.seed, cfg.max_states)
+    heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=HELDOUT_STATES, seed=cfg.seed)
     agent = recording.manifest.get("agent", {}).get("manifest", {})
     # agent_step orders SAEs of a checkpoint series (`rlsae track`)
     metadata = {"hook_name": recording.manifest["layer"], "recording": str(cfg.recording.resolve()),
                 "agent": agent.get("command"), "agent_step": agent.get("step")}
-    return trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata).run()
+    return trainer(cfg, train, heldout.activations, q_head(recording), metadata).run()
