@@ -239,8 +239,9 @@ class RecordingBatches:
 
     def _fill(self, rows: int) -> None:
         steps, x = self._read(rows - len(self.buffer))
-        self.buffer = torch.cat([self.buffer, torch.from_numpy(x)])
-        self.steps = torch.cat([self.steps, torch.from_numpy(steps)])
+        if len(self.buffer):
+            x, steps = np.concatenate([self.buffer.numpy(), x]), np.concatenate([self.steps.numpy(), steps])
+        self.buffer, self.steps = torch.from_numpy(x), torch.from_numpy(steps)  # no second copy of a new buffer
 
     def sample(self) -> torch.Tensor:
         """The states the input statistics and the initialisation are computed on: the first buffer's."""
