@@ -150,6 +150,9 @@ class TensorBatches:
     def state(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state(), "order": self.order, "cursor": self.cursor}
 
+    def close(self) -> None:
+        """Nothing to free: the states are the caller's."""
+
     def load_state(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
         self.order, self.cursor = state["order"], state["cursor"]
@@ -274,6 +277,12 @@ class RecordingBatches:
         refill, self._refill = self._refill, None
         if refill is not None:
             refill.result()
+
+    def close(self) -> None:
+        """Free the buffer and stop the reading thread; the stream cannot be drawn from after."""
+        self._wait()
+        self._worker.shutdown()
+        self.buffer, self.pending = torch.empty(0, self.buffer.shape[1]), self.pending[:0]
 
     def state(self) -> dict[str, Any]:
         self._wait()

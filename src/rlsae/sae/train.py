@@ -25,6 +25,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -243,22 +244,25 @@ class Trainer:
     """One SAE training run: the model in scaled units, counters for dead latents.
 
     ``train`` is [n, d_in] activations in RAM (torch or numpy) or a recording's streamed
-    (:class:`RecordingBatches`), ``heldout`` [n, d_in] activations; ``head`` the Q-head's (weight,
+    (:class:`RecordingBatches`), ``heldout`` [n, d_in] activations or a function reading them when the run is
+    measured (then they are not held while it trains); ``head`` the Q-head's (weight,
     bias) when a linear head reads the layer (then the advantage-aware term is on unless
     ``cfg.advantage_weight`` is 0); ``metadata`` describes the data's source for the saved cfg.json.
     """
 
     main = True  # this process writes the log (in a data-parallel run only process 0 does: sae/distributed.py)
 
-    def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor | RecordingBatches, heldout: torch.Tensor,
+    def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor | RecordingBatches,
+                 heldout: torch.Tensor | Callable[[], torch.Tensor],
                  head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None):
         train, heldout = (torch.as_tensor(np.asarray(a, np.float32)) if isinstance(a, np.ndarray)
-                          else a if isinstance(a, RecordingBatches) else a.float() for a in (train, heldout))
+                          else a.float() if isinstance(a, torch.Tensor) else a for a in (train, heldout))
         self.train = train if isinstance(train, RecordingBatches) else TensorBatches(train, cfg.seed)
         self.cfg, self.heldout, self.head = cfg, heldout, head
         self.metadata = metadata or {}
         self.device = torch.device(cfg.device)
-        check_finite_rows(heldout, "held-out data")
+        if isinstance(heldout, torch.Tensor):
+            check_finite_rows(heldout, "held-out data")
         x = self.train.sample()  # all the states in RAM; a streamed recording's first shuffle buffer
         d_in = x.shape[1]
         start = _starting_sae(cfg, d_in)
@@ -459,7 +463,9 @@ class Trainer:
         cfg = self.cfg
         sae = self.sae.cpu().eval()
         sae.fold_scale(self.scale)
-        metrics = evaluate_reconstruction(sae, self.heldout, self.head)
+        self.train.close()  # the shuffle buffer's memory, before the held-out states are read
+        heldout = self.heldout if isinstance(self.heldout, torch.Tensor) else self.heldout()
+        metrics = evaluate_reconstruction(sae, heldout, self.head)
         density = metrics.pop("density")
         log10 = log10_density(density, dead=-10.0)  # SAELens' sparsity files use log10(1e-10) for dead
         # paths stored resolved (from _comparable): a re-run from another directory compares equal
@@ -485,9 +491,14 @@ def train_sae(cfg: TrainSAEConfig, trainer: type[Trainer] = Trainer) -> dict[str
         return trainer(cfg, train, heldout, None, metadata).run()
     recording = Recording.open(cfg.recording)
     train = RecordingBatches(recording, cfg.heldout_fraction, cfg.seed, cfg.max_states)
-    heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=HELDOUT_STATES, seed=cfg.seed)
+
+    def heldout() -> torch.Tensor:
+        return load_split(recording, cfg.heldout_fraction, heldout=True, max_states=HELDOUT_STATES,
+                          seed=cfg.seed).activations
+
+    heldout()  # read once now too: a recording without held-out states, or with broken ones, fails before training
     agent = recording.manifest.get("agent", {}).get("manifest", {})
     # agent_step orders SAEs of a checkpoint series (`rlsae track`)
     metadata = {"hook_name": recording.manifest["layer"], "recording": str(cfg.recording.resolve()),
                 "agent": agent.get("command"), "agent_step": agent.get("step")}
-    return trainer(cfg, train, heldout.activations, q_head(recording), metadata).run()
+    return trainer(cfg, train, heldout, q_head(recording), metadata).run()
