@@ -28,7 +28,7 @@ _GOLDEN = 2654435761  # Knuth's multiplicative hash: spreads consecutive ids eve
 PIECE_ROWS = 64  # consecutive steps read at once (4 steps of 16 games): one 128 KiB read at d=512 float32
 BUFFER_ROWS = 65_536  # the shuffle buffer: 128 MiB at d=512; a state stays in it for ~BUFFER_ROWS / batch batches
 _UPCOMING = 1024  # pieces whose places in the order are computed at once
-HELDOUT_STATES = 32_768  # held-out states train-sae measures its SAE on (a random subset of larger splits)
+HELDOUT_STATES = 16_384  # held-out states train-sae measures its SAE on (a random subset of larger splits)
 
 
 def heldout_mask(episode_ids: np.ndarray, fraction: float) -> np.ndarray:
