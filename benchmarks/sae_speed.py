@@ -1,10 +1,12 @@
-"""SAE training samples/s: rlsae's trainer against SAELens' own, same data, width, k, batch and run.
+"""SAE training samples/s: rlsae's trainer against SAELens' and EleutherAI sparsify's own, same data,
+width, k, batch and run.
 
     python benchmarks/sae_speed.py --recording runs/rec100k --steps 30
 
-SAELens is never a dependency of ours: it lives in its own venv (``--venv``, made on first use and
-reused after), and its side runs there in a subprocess. Both sides read the same float32 .npy and use
-the same torch version and thread count. The issue's goal: >= 2x SAELens on the CPU.
+SAELens and sparsify are never dependencies of ours: they live in their own venv (``--venv``, made on
+first use with ``--system-site-packages`` so it reuses our torch, and reused after), and their sides run
+there in subprocesses. Every side reads the same float32 .npy and uses the same torch and thread count.
+The issue's goal: >= 5x SAELens on the CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 
 from _report import append_section
 from rlsae.record.recording import Recording
-from rlsae.sae.data import q_head
+from rlsae.sae.data import RecordingBatches, q_head
 from rlsae.sae.train import Trainer, TrainSAEConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,19 +77,88 @@ print(json.dumps({"samples_per_s": a["steps"] * a["batch"] / elapsed, "version":
                   "dead_fraction": trainer.dead_neurons.float().mean().item()}))
 """
 
+# Runs under the same venv's python. The timed loop is sparsify's Trainer.fit() step for the "fvu" loss
+# without its model forward, hooks, logging and checkpoints: decoder renormalisation, dead mask, the
+# batch's total variance, SparseCoder.forward (Top-K encode, sparse decode, AuxK on dead latents), the
+# fired mask, loss (fvu + auxk_alpha x auxk), backward, decoder-gradient projection, optimizer and
+# scheduler steps, the since-fired counters; b_dec at the first batch's mean, as fit() sets it.
+SPARSIFY_PROGRAM = r"""
+import json, sys, time
+import numpy as np, torch
+from importlib.metadata import version
+from sparsify import SparseCoder, SparseCoderConfig
 
-def saelens_python(venv: Path, version: str) -> Path:
-    """The venv's python with sae-lens importable, creating the venv on first use."""
+a = json.loads(sys.argv[1])
+torch.set_num_threads(a["threads"])
+torch.manual_seed(a["seed"])
+x = torch.from_numpy(np.load(a["npy"]))
+
+def batches():
+    g = torch.Generator().manual_seed(a["seed"])
+    while True:
+        order = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x) - a["batch"] + 1, a["batch"]):
+            yield x[order[i:i + a["batch"]]]
+
+sae = SparseCoder(x.shape[1], SparseCoderConfig(num_latents=a["d_sae"], k=a["k"]), "cpu", dtype=torch.float32)
+if a["optimizer"] == "adam":
+    from transformers import get_linear_schedule_with_warmup
+    opt = torch.optim.Adam(sae.parameters(), lr=a["lr"])
+    schedulers = [get_linear_schedule_with_warmup(opt, 1000, a["warmup"] + a["steps"])]
+else:  # sparsify's default: sign SGD under schedule-free momentum, its own lr rule
+    from schedulefree import ScheduleFreeWrapper
+    from sparsify.sign_sgd import SignSGD
+    opt = ScheduleFreeWrapper(SignSGD([dict(params=sae.parameters(), lr=5e-3 / (a["d_sae"] / 2**14) ** 0.5)]),
+                              momentum=0.95)
+    opt.train()
+    schedulers = []
+since_fired = torch.zeros(a["d_sae"], dtype=torch.long)
+did_fire = torch.zeros(a["d_sae"], dtype=torch.bool)
+data = batches()
+first = next(data)
+sae.b_dec.data = first.mean(0)
+
+def step(batch):
+    sae.set_decoder_norm_to_unit_norm()
+    dead = since_fired > a["window"] * a["batch"] if a["auxk_alpha"] > 0 else None
+    total_variance = (batch - batch.mean(0)).pow(2).sum()
+    out = sae(x=batch, y=batch, dead_mask=dead, total_variance=total_variance)
+    did_fire[out.latent_indices.flatten()] = True
+    float(out.fvu.detach()), float(out.auxk_loss.detach())  # the trainer's running averages
+    (out.fvu + a["auxk_alpha"] * out.auxk_loss + out.multi_topk_fvu / 8).backward()
+    sae.remove_gradient_parallel_to_decoder_directions()
+    opt.step()
+    opt.zero_grad()
+    for scheduler in schedulers:
+        scheduler.step()
+    with torch.no_grad():
+        since_fired.add_(len(batch))
+        since_fired[did_fire] = 0
+        did_fire.zero_()
+
+step(first)
+for _ in range(a["warmup"] - 1):
+    step(next(data))
+start = time.perf_counter()
+for _ in range(a["steps"]):
+    step(next(data))
+elapsed = time.perf_counter() - start
+print(json.dumps({"samples_per_s": a["steps"] * a["batch"] / elapsed, "version": version("eai-sparsify"),
+                  "dead_fraction": (since_fired > a["window"] * a["batch"]).float().mean().item()}))
+"""
+
+
+def venv_python(venv: Path, saelens: str, sparsify: str) -> Path:
+    """The venv's python with sae-lens and sparsify importable, creating the venv on first use."""
     python = venv / "bin" / "python"
-    if python.exists() and subprocess.run([python, "-c", "import sae_lens"], check=False,
+    if python.exists() and subprocess.run([python, "-c", "import sae_lens, sparsify"], check=False,
                                               capture_output=True).returncode == 0:
         return python
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    pip = [python, "-m", "pip", "install", "--quiet"]
-    # torch first, pinned to ours: pip then keeps it for sae-lens instead of pulling a multi-GB CUDA
-    # build, and both sides run the same kernels.
-    subprocess.run([*pip, f"torch=={torch.__version__.split('+')[0]}"], check=True)
-    subprocess.run([*pip, f"sae-lens=={version}"], check=True)
+    # Our site-packages stay visible, so pip keeps our torch for both instead of pulling a multi-GB
+    # CUDA build, and every side runs the same kernels.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", f"sae-lens=={saelens}", f"eai-sparsify=={sparsify}"],
+                   check=True)
     return python
 
 
@@ -104,14 +175,15 @@ def load_activations(recording: Path | None, samples: int, seed: int) -> tuple[n
     return x, None, f"{samples:,} random exponential samples (no recording at {recording})"
 
 
-def rlsae_speed(x: np.ndarray, head: tuple | None, advantage_weight: float, args: argparse.Namespace) -> dict:
+def rlsae_speed(x: np.ndarray, head: tuple | None, advantage_weight: float, args: argparse.Namespace,
+                stream: RecordingBatches | None = None) -> dict:
     # dead_window in samples, matched to SAELens' window in steps (it counts a latent dead after
     # window + 1 silent steps), so both sides run AuxK on the same rule.
     cfg = TrainSAEConfig(d_sae=args.d_sae, options={"k": args.k}, batch_size=args.batch_size, device="cpu",
                          advantage_weight=advantage_weight, dead_window=(args.dead_window + 1) * args.batch_size,
                          lr=args.lr, seed=args.seed, progress=False)
     data = torch.from_numpy(x)
-    trainer = Trainer(cfg, data, data[:1000], head if advantage_weight > 0 else None)  # held-out: unused
+    trainer = Trainer(cfg, stream or data, data[:1000], head if advantage_weight > 0 else None)  # held-out: unused
 
     def step() -> None:  # Trainer.run()'s loop body, without its logging and checkpoints
         trainer.train_step(trainer.next_batch())
@@ -127,11 +199,12 @@ def rlsae_speed(x: np.ndarray, head: tuple | None, advantage_weight: float, args
     return {"samples_per_s": args.steps * args.batch_size / elapsed, "dead_fraction": dead}
 
 
-def saelens_speed(python: Path, npy: Path, sparse: bool, args: argparse.Namespace) -> dict:
+def other_speed(python: Path, program: str, npy: Path, args: argparse.Namespace, **own: object) -> dict:
+    """One side run in the venv: ``program`` with the shared settings and its ``own``."""
     settings = {"npy": str(npy), "d_sae": args.d_sae, "k": args.k, "batch": args.batch_size, "lr": args.lr,
                 "steps": args.steps, "warmup": args.warmup, "threads": args.threads, "seed": args.seed,
-                "window": args.dead_window, "sparse": sparse}
-    done = subprocess.run([python, "-c", SAELENS_PROGRAM, json.dumps(settings)], check=False, capture_output=True,
+                "window": args.dead_window, **own}
+    done = subprocess.run([python, "-c", program, json.dumps(settings)], check=False, capture_output=True,
                           text=True, env={**os.environ, "TQDM_DISABLE": "1"})
     if done.returncode != 0:  # the full error to stderr, the exception's first sentence to the table
         print(done.stderr, file=sys.stderr)
@@ -156,8 +229,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads, both sides")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--venv", type=Path, default=ROOT / ".venv-saelens", help="SAELens' own venv")
+    parser.add_argument("--venv", type=Path, default=ROOT / ".venv-compare", help="SAELens' and sparsify's venv")
     parser.add_argument("--saelens-version", default="6.54.12")
+    parser.add_argument("--sparsify-version", default="1.3.3")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -169,35 +243,51 @@ def main() -> None:
         rows.append(["rlsae default (advantage_weight=1)", f"{default['samples_per_s']:,.0f}",
                      f"{default['dead_fraction']:.1%}"])
 
+    if args.recording is not None and (args.recording / "manifest.json").exists():
+        streamed = rlsae_speed(x, head, 0.0, args, RecordingBatches(Recording.open(args.recording), 0.1, args.seed))
+        rows.append(["rlsae, advantage_weight=0, streamed from the recording (train-sae's loader)",
+                     f"{streamed['samples_per_s']:,.0f}", f"{streamed['dead_fraction']:.1%}"])
+    load = os.getloadavg()
     theirs: dict[str, dict] = {}
     try:
-        python = saelens_python(args.venv, args.saelens_version)
+        python = venv_python(args.venv, args.saelens_version, args.sparsify_version)
     except (subprocess.CalledProcessError, OSError) as error:
         python = None
-        print(f"SAELens could not be installed into {args.venv}, reporting rlsae only: {error}", file=sys.stderr)
+        print(f"SAELens/sparsify could not be installed into {args.venv}, reporting rlsae only: {error}",
+              file=sys.stderr)
+    others = [("SAELens {} TopK, default", SAELENS_PROGRAM, {"sparse": False}),
+              ("SAELens {} TopK, use_sparse_activations=True", SAELENS_PROGRAM, {"sparse": True}),
+              ("sparsify {}, adam + AuxK 1/32 (as rlsae)", SPARSIFY_PROGRAM,
+               {"optimizer": "adam", "auxk_alpha": 1 / 32}),
+              ("sparsify {}, defaults (signum, no AuxK)", SPARSIFY_PROGRAM,
+               {"optimizer": "signum", "auxk_alpha": 0.0})]
     if python is not None:
         with tempfile.TemporaryDirectory() as tmp:
             npy = Path(tmp) / "activations.npy"
             np.save(npy, x)
-            for name, sparse in [("default", False), ("use_sparse_activations=True", True)]:
+            for name, program, own in others:
                 try:
-                    theirs[name] = saelens_speed(python, npy, sparse, args)
-                    rows.append([f"SAELens {theirs[name]['version']} TopK, {name}",
-                                 f"{theirs[name]['samples_per_s']:,.0f}", f"{theirs[name]['dead_fraction']:.1%}"])
+                    theirs[name] = other_speed(python, program, npy, args, **own)
+                    rows.append([name.format(theirs[name]["version"]), f"{theirs[name]['samples_per_s']:,.0f}",
+                                 f"{theirs[name]['dead_fraction']:.1%}"])
                 except RuntimeError as error:
-                    rows.append([f"SAELens TopK, {name}", f"fails: {error}", ""])
-    if theirs:
-        best = max(theirs, key=lambda name: theirs[name]["samples_per_s"])
-        ratio = ours["samples_per_s"] / theirs[best]["samples_per_s"]
-        rows.append([f"ratio rlsae (advantage_weight=0) / SAELens {best}", f"{ratio:.2f}x", ""])
-    else:
-        rows.append(["SAELens", "not measured (see stderr)", ""])
+                    rows.append([name.format(""), f"fails: {error}", ""])
+    for library in ("SAELens", "sparsify"):
+        measured = {name: r for name, r in theirs.items() if name.startswith(library)}
+        if measured:
+            best = max(measured, key=lambda name: measured[name]["samples_per_s"])
+            ratio = ours["samples_per_s"] / measured[best]["samples_per_s"]
+            rows.append([f"ratio rlsae (advantage_weight=0) / {best.format(measured[best]['version'])}",
+                         f"{ratio:.2f}x", ""])
+        else:
+            rows.append([library, "not measured (see stderr)", ""])
 
     notes = (
         f"Data: {source}, float32 [n, 512], the same .npy on both sides; {args.d_sae} latents, k={args.k}, "
-        f"batch {args.batch_size}, CPU, {args.threads} torch threads, torch {torch.__version__} on both sides "
-        f"(SAELens in its own venv, {args.venv.name}/). Each side: {args.warmup} untimed steps, then "
-        f"{args.steps} timed steps.\n"
+        f"batch {args.batch_size}, CPU, {args.threads} torch threads, torch {torch.__version__} on every side "
+        f"(SAELens and sparsify in their own venv, {args.venv.name}/). Each side: {args.warmup} untimed steps, then "
+        f"{args.steps} timed steps, one after the other in one run; load average {load[0]:.1f} at the start of "
+        f"the others' runs, {os.getloadavg()[0]:.1f} at the end (2 cores shared with other jobs).\n"
         "rlsae timed `Trainer.train_step(trainer.next_batch())`: random batch gather + input scaling, sparse "
         "Top-K forward, FVU (+ the advantage-aware term for the default row), AuxK, backward, decoder-gradient "
         "projection, Adam, decoder renormalisation, dead-latent counters.\n"
@@ -206,10 +296,15 @@ def main() -> None:
         "TopK aux loss, defaults: aux_loss_coefficient 1, rescale_acts_by_decoder_norm), backward, grad-norm "
         "clipping, Adam, schedulers, dead-latent counters. `default` uses dense Top-K activations (SAELens' "
         "default); the ratio is against the faster SAELens row.\n"
-        f"Both count a latent dead after {args.dead_window + 1} silent steps and then run AuxK on it; the "
+        "sparsify timed its Trainer.fit() step for the fvu loss without the model forward and hooks: decoder "
+        "renormalisation, SparseCoder.forward (Top-K, sparse decode, AuxK on dead latents), loss, backward, "
+        "decoder-gradient projection, optimizer + scheduler, dead counters. `adam + AuxK 1/32` is the same work "
+        "as rlsae's step (torch Adam: bitsandbytes is not installed); `defaults` is its default optimizer "
+        "(sign SGD with schedule-free momentum) and no AuxK (auxk_alpha 0). Its k decay is off (default).\n"
+        f"All count a latent dead after {args.dead_window + 1} silent steps and then run AuxK on it; the "
         "dead column is the dead fraction at the last timed step."
     )
-    append_section("SAE training throughput vs SAELens (CPU)", ["trainer", "samples/s", "dead latents"],
+    append_section("SAE training throughput vs SAELens and sparsify (CPU)", ["trainer", "samples/s", "dead latents"],
                    rows, notes)
 
 

@@ -41,7 +41,7 @@ def log10_density(density: torch.Tensor, dead: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstruct_all(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 16384
+def reconstruct_all(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 4096
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_hat, per-feature firing counts, per-state L0) in batches, never holding a dense [n, d_sae]."""
     counts = torch.zeros(sae.d_sae)

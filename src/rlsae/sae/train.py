@@ -25,6 +25,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,17 @@ from rlsae.common.signals import stop_requested
 from rlsae.config import check_options, option, require, to_dict
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES, build_sae
-from rlsae.sae.data import check_finite_rows, geometric_median, load_activations, load_split, q_head, split_rows
+from rlsae.sae.data import (
+    HELDOUT_STATES,
+    RecordingBatches,
+    TensorBatches,
+    check_finite_rows,
+    geometric_median,
+    load_activations,
+    load_split,
+    q_head,
+    split_rows,
+)
 from rlsae.sae.io import CFG, load_sae, save_sae
 from rlsae.sae.losses import advantage_matrix, squared_error
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
@@ -231,9 +242,11 @@ def _starting_sae(cfg: TrainSAEConfig, d_in: int) -> SparseAutoencoder | None:
 
 
 class Trainer:
-    """One SAE training run: data in RAM, the model in scaled units, counters for dead latents.
+    """One SAE training run: the model in scaled units, counters for dead latents.
 
-    ``train`` and ``heldout`` are [n, d_in] activations (torch or numpy); ``head`` the Q-head's (weight,
+    ``train`` is [n, d_in] activations in RAM (torch or numpy) or a recording's streamed
+    (:class:`RecordingBatches`), ``heldout`` [n, d_in] activations or a function reading them when the run is
+    measured (then they are not held while it trains); ``head`` the Q-head's (weight,
     bias) when a linear head reads the layer (then the advantage-aware term is on unless
     ``cfg.advantage_weight`` is 0); ``output`` what that head gives, "q-values" or "policy" (an actor's
     logits: the term runs through the centred logits, and the held-out metrics are the policy's);
@@ -242,18 +255,20 @@ class Trainer:
 
     main = True  # this process writes the log (in a data-parallel run only process 0 does: sae/distributed.py)
 
-    def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor, heldout: torch.Tensor,
+    def __init__(self, cfg: TrainSAEConfig, train: torch.Tensor | RecordingBatches,
+                 heldout: torch.Tensor | Callable[[], torch.Tensor],
                  head: tuple[torch.Tensor, torch.Tensor] | None = None, metadata: dict[str, Any] | None = None,
                  output: str = "q-values"):
-        train, heldout = (torch.as_tensor(np.asarray(a, np.float32)) if isinstance(a, np.ndarray) else a.float()
-                          for a in (train, heldout))
-        self.cfg, self.train, self.heldout, self.head, self.output = cfg, train, heldout, head, output
+        train, heldout = (torch.as_tensor(np.asarray(a, np.float32)) if isinstance(a, np.ndarray)
+                          else a.float() if isinstance(a, torch.Tensor) else a for a in (train, heldout))
+        self.train = train if isinstance(train, RecordingBatches) else TensorBatches(train, cfg.seed)
+        self.cfg, self.heldout, self.head, self.output = cfg, heldout, head, output
         self.centred_name = "logit_fvu" if output == "policy" else "advantage_fvu"
         self.metadata = metadata or {}
         self.device = torch.device(cfg.device)
-        check_finite_rows(train, "training data")
-        check_finite_rows(heldout, "held-out data")
-        x = train
+        if isinstance(heldout, torch.Tensor):
+            check_finite_rows(heldout, "held-out data")
+        x = self.train.sample()  # all the states in RAM; a streamed recording's first shuffle buffer
         d_in = x.shape[1]
         start = _starting_sae(cfg, d_in)
         d_sae = start.d_sae if start else cfg.d_sae or cfg.expansion_factor * d_in
@@ -299,9 +314,6 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=self.schedule.lr, betas=(0.9, 0.999))
         self.step = 0
         self.since_fired = torch.zeros(d_sae, dtype=torch.long, device=self.device)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.order = torch.randperm(len(x), generator=self.generator)
-        self.cursor = 0
         self.wall = 0.0
 
     @property
@@ -312,8 +324,7 @@ class Trainer:
 
     def state(self) -> dict[str, Any]:
         return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-                "since_fired": self.since_fired.cpu(), "generator": self.generator.get_state(),
-                "order": self.order, "cursor": self.cursor, "wall": self.wall, "scale": self.scale,
+                "since_fired": self.since_fired.cpu(), **self.train.state(), "wall": self.wall, "scale": self.scale,
                 "train_states": len(self.train), "config": _comparable(self.cfg)}
 
     def save_checkpoint(self) -> None:
@@ -336,25 +347,19 @@ class Trainer:
         try:
             self.sae.load_state_dict(state["sae"])
             self.optimizer.load_state_dict(state["optimizer"])
-            self.generator.set_state(state["generator"])
+            self.train.load_state(state)
         except (RuntimeError, ValueError, KeyError, TypeError) as err:
             raise UserError(f"the resume state in '{self.cfg.out / CHECKPOINT}' does not fit this run "
                             f"({str(err).splitlines()[0]}); delete that folder to start over") from None
         self.since_fired = state["since_fired"].to(self.device)
-        self.step, self.order, self.cursor = state["step"], state["order"], state["cursor"]
+        self.step = state["step"]
         self.wall, self.scale = state["wall"], state["scale"]
         return True
 
     # ---- training ----
 
     def next_batch(self) -> torch.Tensor:
-        size = self.schedule.batch_size
-        if self.cursor + size > len(self.order):
-            self.order = torch.randperm(len(self.order), generator=self.generator)
-            self.cursor = 0
-        index = self.order[self.cursor:self.cursor + size]
-        self.cursor += size
-        return (self.train[index] / self.scale).to(self.device, non_blocking=True)
+        return (self.train.next(self.schedule.batch_size) / self.scale).to(self.device, non_blocking=True)
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         sae = self.sae
@@ -463,7 +468,9 @@ class Trainer:
         cfg = self.cfg
         sae = self.sae.cpu().eval()
         sae.fold_scale(self.scale)
-        metrics = evaluate_reconstruction(sae, self.heldout, self.head, self.output)
+        self.train.close()  # the shuffle buffer's memory, before the held-out states are read
+        heldout = self.heldout if isinstance(self.heldout, torch.Tensor) else self.heldout()
+        metrics = evaluate_reconstruction(sae, heldout, self.head, self.output)
         density = metrics.pop("density")
         log10 = log10_density(density, dead=-10.0)  # SAELens' sparsity files use log10(1e-10) for dead
         # paths stored resolved (from _comparable): a re-run from another directory compares equal
@@ -488,11 +495,15 @@ def train_sae(cfg: TrainSAEConfig, trainer: type[Trainer] = Trainer) -> dict[str
         metadata = {"hook_name": "activations", "activations": str(cfg.activations.resolve())}
         return trainer(cfg, train, heldout, None, metadata).run()
     recording = Recording.open(cfg.recording)
-    train = load_split(recording, cfg.heldout_fraction, heldout=False, max_states=cfg.max_states, seed=cfg.seed)
-    heldout = load_split(recording, cfg.heldout_fraction, heldout=True, max_states=200_000, seed=cfg.seed)
+    train = RecordingBatches(recording, cfg.heldout_fraction, cfg.seed, cfg.max_states)
+
+    def heldout() -> torch.Tensor:
+        return load_split(recording, cfg.heldout_fraction, heldout=True, max_states=HELDOUT_STATES,
+                          seed=cfg.seed).activations
+
+    heldout()  # read once now too: a recording without held-out states, or with broken ones, fails before training
     agent = recording.manifest.get("agent", {}).get("manifest", {})
     # agent_step orders SAEs of a checkpoint series (`rlsae track`)
     metadata = {"hook_name": recording.manifest["layer"], "recording": str(cfg.recording.resolve()),
                 "agent": agent.get("command"), "agent_step": agent.get("step")}
-    return trainer(cfg, train.activations, heldout.activations, q_head(recording), metadata,
-                   output=recording.output).run()
+    return trainer(cfg, train, heldout, q_head(recording), metadata, output=recording.output).run()
