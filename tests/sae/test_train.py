@@ -156,9 +156,11 @@ def test_defaults_follow_the_budget_and_the_width() -> None:
 
 @pytest.mark.parametrize("flag,value,message", [
     ("lr", float("inf"), "--lr must be a finite number"), ("lr", -1e-3, "--lr must be > 0"),
-    ("l1_coef", float("nan"), "--l1-coef must be a finite"), ("aux_coef", -1.0, "--aux-coef must be >= 0"),
-    ("matryoshka_widths", (4, 0), "--matryoshka-widths must be >= 1"), ("device", "cuda:7", "no CUDA GPU"),
-    ("d_sae", 0, "--d-sae must be >= 1"), ("k_aux", 0, "--k-aux must be >= 1"),
+    ("l1_coef", float("nan"), "--arch-option l1_coef must be a finite"),
+    ("aux_coef", -1.0, "--arch-option aux_coef must be >= 0"),
+    ("matryoshka_widths", (4, 0), "--arch-option matryoshka_widths must be >= 1"), ("device", "cuda:7", "no CUDA GPU"),
+    ("d_sae", 0, "--d-sae must be >= 1"), ("k_aux", 0, "--arch-option k_aux must be >= 1"),
+    ("target_l0", 0, "--target-l0 must be >= 1"),
     ("max_states", 0, "--max-states must be >= 1"),
     ("warmup_fraction", -0.1, "--warmup-fraction must be in \\[0, 1\\]"),
     ("log_every", 0, "--log-every must be >= 1"), ("save_every", 0, "--save-every must be >= 1"),

@@ -1,0 +1,84 @@
+"""Every SAE architecture at one target L0 on a recording: does `--target-l0` land, and what does each give?
+
+    python benchmarks/arch_target_l0.py --recording runs/demo/recording --out runs/archopts \
+        --samples 2000000 --target-l0 32 --d-sae 2048 [--episodes 8] [--arch-option jumprelu:threshold_lr=10]
+
+One `train-sae --architecture A --target-l0 T` per architecture (one at a time; the SAEs are kept in
+--out/A): held-out L0, FVU, greedy agreement (all / large-gap states), dead share, training time, the
+penalty coefficient where one was adapted, and with --episodes the clean and spliced mean scores over that
+many full games. Appends a dated table to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from _report import append_section
+from rlsae.record.recording import Recording
+from rlsae.sae.architectures import ARCHITECTURES
+from rlsae.sae.data import load_split
+from sae_quality import train_at_matched_l0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recording", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="one SAE folder per architecture under it")
+    parser.add_argument("--samples", type=int, default=2_000_000, help="training samples per SAE (the demo's)")
+    parser.add_argument("--d-sae", type=int, default=2048)
+    parser.add_argument("--target-l0", type=int, default=32)
+    parser.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
+    parser.add_argument("--arch-option", action="append", default=[], metavar="ARCH:KEY=VALUE",
+                        help="an --arch-option for one architecture (repeatable)")
+    parser.add_argument("--episodes", type=int, default=0, help="spliced full games per SAE (0 skips)")
+    args = parser.parse_args()
+
+    options: dict[str, list[str]] = defaultdict(list)
+    for text in args.arch_option:
+        arch, _, assignment = text.partition(":")
+        options[arch].append(assignment)
+    recording = Recording.open(args.recording)
+    train = load_split(recording, 0.1, heldout=False).activations
+    heldout = load_split(recording, 0.1, heldout=True, max_states=200_000).activations
+    rows: list[dict[str, Any]] = []
+    for arch in args.architectures:
+        print(f"--- {arch} {' '.join(options[arch])}", flush=True)
+        metrics, sae = train_at_matched_l0(recording, train, heldout, args.out / arch, arch, args.target_l0,
+                                           d_sae=args.d_sae, samples=args.samples, options=options[arch],
+                                           progress=False)
+        row = {"architecture": arch, "options": options[arch], **metrics}
+        if args.episodes:
+            from rlsae.sae.fidelity import game_fidelity
+
+            model, _ = recording.load_agent()
+            row.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.mean(0),
+                                     episodes=args.episodes, progress=False))
+        print({k: v for k, v in row.items() if isinstance(v, int | float | str)}, flush=True)
+        rows.append(row)
+
+    def name(r: dict[str, Any]) -> str:
+        return " ".join([r["architecture"], *r["options"]])
+
+    def score(r: dict[str, Any]) -> str:
+        if "score_spliced" not in r:
+            return "-"
+        return (f"{r['score_spliced']:.0f} / {r['score_clean']:.0f} ({r['score_ratio']:.0%})")
+
+    table = [[name(r), f"{r['l0']:.1f}", f"{r['l0'] / args.target_l0 - 1:+.0%}", f"{r['fvu']:.4f}",
+              f"{r['action_agreement']:.1%} / {r['action_agreement_large_gap']:.2%}", f"{r['dead_fraction']:.1%}",
+              ", ".join(f"{k} {v:.3g}" for k, v in r["coef"].items()) or "-", f"{r['wall_time_s']:.0f}", score(r)]
+             for r in rows]
+    append_section(
+        f"SAE architectures at --target-l0 {args.target_l0}",
+        ["architecture (--arch-option)", "held-out L0", "vs target", "FVU", "greedy agreement (all / large-gap)",
+         "dead", "penalty at the end", "train s", f"spliced / clean ({args.episodes} games)"], table,
+        f"{len(train)} training states, {len(heldout)} held-out states (whole held-out episodes) from "
+        f"`{args.recording}`; {args.d_sae} latents, {args.samples:,} samples per SAE (default batch and learning "
+        "rate, advantage-aware loss), trained one at a time with OMP_NUM_THREADS=1.")
+
+
+if __name__ == "__main__":
+    main()
