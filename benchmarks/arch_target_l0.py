@@ -1,18 +1,18 @@
 """Every SAE architecture at one target L0 on a recording: does `--target-l0` land, and what does each give?
 
     python benchmarks/arch_target_l0.py --recording runs/demo/recording --out runs/archopts \
-        --samples 2000000 --target-l0 32 --d-sae 2048 [--episodes 8] [--arch-option jumprelu:threshold_lr=10]
+        --samples 2000000 --target-l0 32 --d-sae 2048 [--episodes 8] \
+        [--rows topk batchtopk batchtopk:threshold_estimate=ema jumprelu:threshold_lr=1 ...]
 
-One `train-sae --architecture A --target-l0 T` per architecture (one at a time; the SAEs are kept in
---out/A): held-out L0, FVU, greedy agreement (all / large-gap states), dead share, training time, the
-penalty coefficient where one was adapted, and with --episodes the clean and spliced mean scores over that
-many full games. Appends a dated table to BENCHMARKS.md.
+One `train-sae --architecture A --target-l0 T` per row (one at a time; each SAE is kept in
+--out/A[-KEY=VALUE...], and a finished one is not trained again): held-out L0, FVU, greedy agreement
+(all / large-gap states), dead share, training time, the penalty coefficient where one was adapted, and
+with --episodes the clean and spliced mean scores over that many full games. Appends a dated table to BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from _report import append_section
 from rlsae.record.recording import Recording
 from rlsae.sae.architectures import ARCHITECTURES
 from rlsae.sae.data import load_split
+from rlsae.sae.io import load_sae
 from sae_quality import train_at_matched_l0
 
 
@@ -30,34 +31,38 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2_000_000, help="training samples per SAE (the demo's)")
     parser.add_argument("--d-sae", type=int, default=2048)
     parser.add_argument("--target-l0", type=int, default=32)
-    parser.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
-    parser.add_argument("--arch-option", action="append", default=[], metavar="ARCH:KEY=VALUE",
-                        help="an --arch-option for one architecture (repeatable)")
+    parser.add_argument("--rows", nargs="+", default=list(ARCHITECTURES), metavar="ARCH[:KEY=VALUE...]",
+                        help="one SAE per row: an architecture and its --arch-options, colon-separated")
     parser.add_argument("--episodes", type=int, default=0, help="spliced full games per SAE (0 skips)")
     args = parser.parse_args()
 
-    options: dict[str, list[str]] = defaultdict(list)
-    for text in args.arch_option:
-        arch, _, assignment = text.partition(":")
-        options[arch].append(assignment)
+    options: dict[str, list[str]] = {}
+    for row in args.rows:
+        arch, *assignments = row.split(":")
+        if arch not in ARCHITECTURES:
+            parser.error(f"--rows {row}: {arch} is not one of {', '.join(ARCHITECTURES)}")
+        options[row] = assignments
     recording = Recording.open(args.recording)
     train = load_split(recording, 0.1, heldout=False).activations
     heldout = load_split(recording, 0.1, heldout=True, max_states=200_000).activations
     rows: list[dict[str, Any]] = []
-    for arch in args.architectures:
-        print(f"--- {arch} {' '.join(options[arch])}", flush=True)
-        metrics, sae = train_at_matched_l0(recording, train, heldout, args.out / arch, arch, args.target_l0,
-                                           d_sae=args.d_sae, samples=args.samples, options=options[arch],
-                                           progress=False)
-        row = {"architecture": arch, "options": options[arch], **metrics}
+    for row, assignments in options.items():
+        arch = row.split(":")[0]
+        print(f"--- {arch} {' '.join(assignments)}", flush=True)
+        out = args.out / "-".join([arch, *assignments])
+        metrics, _ = train_at_matched_l0(recording, train, heldout, out, arch, args.target_l0, d_sae=args.d_sae,
+                                         samples=args.samples, options=assignments, progress=False)
+        sae = load_sae(out)  # the trained one also where an earlier run had finished it
+        metrics["coef"] = {name: getattr(sae, name) for name in metrics["coef"]}
+        result = {"architecture": arch, "options": assignments, **metrics}
         if args.episodes:
             from rlsae.sae.fidelity import game_fidelity
 
             model, _ = recording.load_agent()
-            row.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.mean(0),
-                                     episodes=args.episodes, progress=False))
-        print({k: v for k, v in row.items() if isinstance(v, int | float | str)}, flush=True)
-        rows.append(row)
+            result.update(game_fidelity(model, recording.manifest["layer"], sae, heldout.mean(0),
+                                        episodes=args.episodes, progress=False))
+        print({k: v for k, v in result.items() if isinstance(v, int | float | str)}, flush=True)
+        rows.append(result)
 
     def name(r: dict[str, Any]) -> str:
         return " ".join([r["architecture"], *r["options"]])

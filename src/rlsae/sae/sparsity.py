@@ -23,7 +23,6 @@ from dataclasses import fields
 from rlsae.sae.model import SparseAutoencoder
 
 RATE = 0.05  # c_0 per step at most, at the peak learning rate
-PROPORTIONAL = 0.0
 
 
 class SparsityControl:
@@ -36,18 +35,16 @@ class SparsityControl:
         self.scale = next(f.default for f in fields(sae.options_class) if f.name == self.name)
         self.warmup_steps = int(warmup * steps)
         self.target = target_l0
-        self.error = 0.0
 
     def before_step(self, step: int) -> None:
         ramp = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
-        setattr(self.sae, self.name, (self.coef + PROPORTIONAL * self.scale * self.error) * ramp)
+        setattr(self.sae, self.name, self.coef * ramp)
 
     def after_step(self, l0: float, lr_fraction: float) -> None:
         """Adapt toward the target from the batch's L0 (``lr_fraction``: this step's lr / the peak lr)."""
         if self.target is None:
             return
-        self.error = min(max(l0 / self.target - 1, -1.0), 1.0)
-        self.coef += RATE * self.scale * lr_fraction * self.error
+        self.coef += RATE * self.scale * lr_fraction * min(max(l0 / self.target - 1, -1.0), 1.0)
 
     def finish(self) -> None:
         setattr(self.sae, self.name, self.coef)
