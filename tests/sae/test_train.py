@@ -48,13 +48,16 @@ def test_training_saves_a_loadable_sae_that_reconstructs(tiny_recording: Path, t
     assert meta["recording"] == str(tiny_recording.resolve()) and meta["hook_name"] == "hidden"
 
 
-def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, tmp_path: Path) -> None:
+# relu under --target-l0: its adapted L1 coefficient is part of the resume state.
+@pytest.mark.parametrize("overrides", [{}, {"architecture": "relu", "target_l0": 8}])
+def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, tmp_path: Path,
+                                                         overrides: dict[str, object]) -> None:
     torch.set_num_threads(1)
     recording = Recording.open(tiny_recording)
     data = load_split(recording, 0.25, heldout=False).activations
     held = load_split(recording, 0.25, heldout=True).activations
 
-    straight = Trainer(_cfg(tiny_recording, tmp_path / "a"), data, held, q_head(recording)).run()
+    straight = Trainer(_cfg(tiny_recording, tmp_path / "a", **overrides), data, held, q_head(recording)).run()
 
     class Interrupting(Trainer):
         def train_step(self, x: torch.Tensor) -> dict[str, float]:
@@ -63,13 +66,17 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, t
             return super().train_step(x)
 
     with pytest.raises(KeyboardInterrupt):
-        Interrupting(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
+        Interrupting(_cfg(tiny_recording, tmp_path / "b", **overrides), data, held, q_head(recording)).run()
     # Resume state is safetensors + JSON: nothing in an output folder is unpickled.
     assert sorted(p.name for p in (tmp_path / "b" / CHECKPOINT).iterdir()) == ["state.json", "state.safetensors"]
-    resumed = Trainer(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
+    resumed = Trainer(_cfg(tiny_recording, tmp_path / "b", **overrides), data, held, q_head(recording)).run()
     assert resumed["fvu"] == pytest.approx(straight["fvu"], rel=1e-5)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / LOG).read_text().splitlines()]
     assert steps == [10, 20, 30, 40, 50, 60]
+    if overrides:  # the checks below are of the shared settings, made once
+        assert load_sae(tmp_path / "b").l1_coef == pytest.approx(load_sae(tmp_path / "a").l1_coef, rel=1e-6)
+        assert load_sae(tmp_path / "a").l1_coef != 0.2  # it did adapt
+        return
     Trainer(_cfg(tiny_recording, tmp_path / "c"), data, held, q_head(recording)).save_checkpoint()
     with pytest.raises(UserError, match=r"other settings \(k\)"):
         Trainer(_cfg(tiny_recording, tmp_path / "c", k=4), data, held, q_head(recording)).run()
