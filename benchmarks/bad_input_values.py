@@ -59,7 +59,7 @@ def value_cases() -> list[Case]:
     cases = []
     for command, cls in _config_classes().items():
         once: set[str] = set()
-        for f, hint in flag_fields(cls):  # a block's options (train-sae's --k, --l1-coef) are flags too
+        for f, hint in flag_fields(cls):  # a block's shared options (train-sae's --k) are flags too
             kind, meta = _scalar_type(hint), f.metadata
             if kind is None:
                 continue

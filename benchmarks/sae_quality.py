@@ -6,9 +6,9 @@ Sweep: every width in --widths x every k in --ks (advantage weight 1, our defaul
 at each of --advantage-weights (the plain-MSE vs advantage-aware trade-off). Each row: held-out FVU,
 dead fraction (never fires on held-out states), L0, greedy-action agreement (all / large-gap states),
 advantage error, regret, training time. With --architectures, each one is also trained at
---game-width/--game-k at matched L0: k sets it for the k-sparse ones; for an architecture whose L0 follows a
-penalty coefficient (ReLU's L1, JumpReLU's L0), full-budget runs search that coefficient (geometric bisection)
-for a held-out L0 within 10% of k. The SAEs at --game-width/--game-k also play
+--game-width/--game-k at matched L0 (`--target-l0 k`: k sets it for the k-sparse ones; for an architecture whose
+L0 follows a penalty coefficient, ReLU's L1 and JumpReLU's L0, the coefficient adapts while training). The SAEs
+at --game-width/--game-k also play
 --episodes full games spliced into the agent. Writes a table into BENCHMARKS.md and the frontier to --png (default
 benchmarks/results/sae_frontier.png).
 """
@@ -42,31 +42,13 @@ def train_and_measure(recording: Recording, train: torch.Tensor, heldout: torch.
 
 
 def train_at_matched_l0(recording: Recording, train: torch.Tensor, heldout: torch.Tensor, out: Path,
-                        architecture: str, k: int, tries: int = 6, **settings: Any) -> tuple[dict[str, Any], Any]:
-    """Train ``architecture`` at a held-out L0 within 10% of ``k``. Where k sets L0 that is one run; where a
-    penalty coefficient does, it is searched at the full budget (L0 keeps falling as training goes on, so a
-    shorter run's coefficient does not carry over): scale by 4 until the target is bracketed, then bisect in
-    log space, and keep the run closest to k."""
+                        architecture: str, k: int, **settings: Any) -> tuple[dict[str, Any], Any]:
+    """Train ``architecture`` with ``--target-l0 k``: k sets L0 where the architecture has one, and a penalty
+    coefficient adapts toward it while training where it does not (the coefficient it ended at is reported)."""
+    metrics, sae = train_and_measure(recording, train, heldout, out, architecture=architecture, target_l0=k,
+                                     **settings)
     name = REGISTRY[architecture].sparsity_coef
-    if name is None:
-        metrics, sae = train_and_measure(recording, train, heldout, out, architecture=architecture, k=k, **settings)
-        return {**metrics, "coef": {}}, sae
-    coef = TrainSAEConfig.__dataclass_fields__[name].default
-    low = high = None  # coefficients known to give too high / too low an L0
-    runs = []
-    for attempt in range(tries):
-        metrics, sae = train_and_measure(recording, train, heldout, out / f"{name}_{attempt}",
-                                         architecture=architecture, k=k, **settings, **{name: coef})
-        print(f"    {name}={coef:.3g}: L0 {metrics['l0']:.1f} (target {k})", flush=True)
-        runs.append(({**metrics, "coef": {name: coef}}, sae))
-        if abs(metrics["l0"] / k - 1) <= 0.1:
-            break
-        if metrics["l0"] > k:
-            low = coef
-        else:
-            high = coef
-        coef = (low * high) ** 0.5 if low is not None and high is not None else coef * (4 if high is None else 0.25)
-    return min(runs, key=lambda run: abs(run[0]["l0"] - k))
+    return {**metrics, "coef": {} if name is None else {name: getattr(sae, name)}}, sae
 
 
 def frontier_png(rows: list[dict[str, Any]], path: Path) -> None:

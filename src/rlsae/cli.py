@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlsae.common.errors import UserError
-from rlsae.config import add_options, flag_name, from_args
+from rlsae.config import add_options, block_options, flag_name, from_args
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,10 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bare | would end the table cell
+
+
 def reference_markdown() -> str:
     """docs/reference.md: every command's options as its --help shows them (tests/test_docs.py keeps the
     committed page equal to this)."""
@@ -173,9 +177,12 @@ def reference_markdown() -> str:
                 flag += " {" + ",".join(map(str, action.choices)) + "}"
             elif action.nargs != 0:  # not a --flag/--no-flag switch
                 flag += f" {action.metavar}" + (" ..." if action.nargs == "*" else "")
-            text = (action.help or "").replace("|", "\\|")  # a bare | would end the table cell
-            lines.append(f"| `{flag}` | {text} |")
+            lines.append(f"| `{flag}` | {_cell(action.help or '')} |")
         lines.append("")
+        for flag, choice, options in block_options(next(c for c in COMMANDS if c.name == name).config()):
+            lines += [f"`--{flag} KEY=VALUE` for {choice} (a tuple as comma-separated values):", "",
+                      "| key | what it sets |", "|---|---|",
+                      *(f"| `{key}` | {_cell(text)} |" for key, text in options), ""]
     return "\n".join(lines)
 
 

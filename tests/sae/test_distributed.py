@@ -49,7 +49,7 @@ def test_two_processes_train_the_weights_of_one(tiny_recording: Path, tmp_path: 
     single = tmp_path / "single"
     train_sae(from_flags(TrainSAEConfig, {"recording": tiny_recording, "out": single, "aux_coef": aux_coef,
                                           **SETTINGS}))
-    proc = _torchrun(tiny_recording, tmp_path / "ddp", aux_coef=aux_coef)
+    proc = _torchrun(tiny_recording, tmp_path / "ddp", arch_option=f"aux_coef={aux_coef}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     difference = _max_difference(single, tmp_path / "ddp")
     # Far from the initialisation (the runs did train), close to each other.

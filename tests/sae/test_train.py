@@ -48,13 +48,16 @@ def test_training_saves_a_loadable_sae_that_reconstructs(tiny_recording: Path, t
     assert meta["recording"] == str(tiny_recording.resolve()) and meta["hook_name"] == "hidden"
 
 
-def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, tmp_path: Path) -> None:
+# relu under --target-l0: its adapted L1 coefficient is part of the resume state.
+@pytest.mark.parametrize("overrides", [{}, {"architecture": "relu", "target_l0": 8}])
+def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, tmp_path: Path,
+                                                         overrides: dict[str, object]) -> None:
     torch.set_num_threads(1)
     recording = Recording.open(tiny_recording)
     data = load_split(recording, 0.25, heldout=False).activations
     held = load_split(recording, 0.25, heldout=True).activations
 
-    straight = Trainer(_cfg(tiny_recording, tmp_path / "a"), data, held, q_head(recording)).run()
+    straight = Trainer(_cfg(tiny_recording, tmp_path / "a", **overrides), data, held, q_head(recording)).run()
 
     class Interrupting(Trainer):
         def train_step(self, x: torch.Tensor) -> dict[str, float]:
@@ -63,13 +66,17 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, t
             return super().train_step(x)
 
     with pytest.raises(KeyboardInterrupt):
-        Interrupting(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
+        Interrupting(_cfg(tiny_recording, tmp_path / "b", **overrides), data, held, q_head(recording)).run()
     # Resume state is safetensors + JSON: nothing in an output folder is unpickled.
     assert sorted(p.name for p in (tmp_path / "b" / CHECKPOINT).iterdir()) == ["state.json", "state.safetensors"]
-    resumed = Trainer(_cfg(tiny_recording, tmp_path / "b"), data, held, q_head(recording)).run()
+    resumed = Trainer(_cfg(tiny_recording, tmp_path / "b", **overrides), data, held, q_head(recording)).run()
     assert resumed["fvu"] == pytest.approx(straight["fvu"], rel=1e-5)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / LOG).read_text().splitlines()]
     assert steps == [10, 20, 30, 40, 50, 60]
+    if overrides:  # the checks below are of the shared settings, made once
+        assert load_sae(tmp_path / "b").l1_coef == pytest.approx(load_sae(tmp_path / "a").l1_coef, rel=1e-6)
+        assert load_sae(tmp_path / "a").l1_coef != 0.2  # it did adapt
+        return
     Trainer(_cfg(tiny_recording, tmp_path / "c"), data, held, q_head(recording)).save_checkpoint()
     with pytest.raises(UserError, match=r"other settings \(k\)"):
         Trainer(_cfg(tiny_recording, tmp_path / "c", k=4), data, held, q_head(recording)).run()
@@ -156,9 +163,11 @@ def test_defaults_follow_the_budget_and_the_width() -> None:
 
 @pytest.mark.parametrize("flag,value,message", [
     ("lr", float("inf"), "--lr must be a finite number"), ("lr", -1e-3, "--lr must be > 0"),
-    ("l1_coef", float("nan"), "--l1-coef must be a finite"), ("aux_coef", -1.0, "--aux-coef must be >= 0"),
-    ("matryoshka_widths", (4, 0), "--matryoshka-widths must be >= 1"), ("device", "cuda:7", "no CUDA GPU"),
-    ("d_sae", 0, "--d-sae must be >= 1"), ("k_aux", 0, "--k-aux must be >= 1"),
+    ("l1_coef", float("nan"), "--arch-option l1_coef must be a finite"),
+    ("aux_coef", -1.0, "--arch-option aux_coef must be >= 0"),
+    ("matryoshka_widths", (4, 0), "--arch-option matryoshka_widths must be >= 1"), ("device", "cuda:7", "no CUDA GPU"),
+    ("d_sae", 0, "--d-sae must be >= 1"), ("k_aux", 0, "--arch-option k_aux must be >= 1"),
+    ("target_l0", 0, "--target-l0 must be >= 1"),
     ("max_states", 0, "--max-states must be >= 1"),
     ("warmup_fraction", -0.1, "--warmup-fraction must be in \\[0, 1\\]"),
     ("log_every", 0, "--log-every must be >= 1"), ("save_every", 0, "--save-every must be >= 1"),

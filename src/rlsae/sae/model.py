@@ -59,13 +59,24 @@ DEFAULT_K = 32
 def k_option() -> Any:
     """``--k``, shared by the architectures that take one (each block declares its own field)."""
     return option(DEFAULT_K, "active latents per state (exact for topk, on average for batchtopk and matryoshka, "
-                             "at initialisation for jumprelu)", low=1)
+                             "at initialisation for jumprelu)", low=1, shared=True)
+
+
+def penalty_warmup_option() -> Any:
+    """The sparsity penalty's warm-up, for the architectures whose L0 a penalty sets (each block declares it)."""
+    return option(0.0, "fraction of the steps over which the sparsity penalty ramps up linearly from 0", low=0,
+                  high=1)
 
 
 @dataclass
 class ArchitectureOptions:
     """An architecture's own `train-sae` options (one dataclass per architecture, nested in
-    ``TrainSAEConfig.options``); fields are flags of their own name, shared between blocks that have them."""
+    ``TrainSAEConfig.options``), set by ``--arch-option KEY=VALUE``; a field marked ``shared`` (``k``) is
+    also a flag of its own name."""
+
+    # Options added after SAEs were saved without them, with the value their absence meant (a saved run
+    # compares as trained with it), where that differs from the default.
+    before: ClassVar[dict[str, Any]] = {}
 
     def sae_kwargs(self) -> dict[str, Any]:
         """The keywords of the architecture's constructor among these options."""
@@ -80,8 +91,8 @@ class SparseAutoencoder(nn.Module):
     options: ClassVar[tuple[str, ...]] = ()  # constructor keywords beyond d_in and d_sae
     options_class: ClassVar[type[ArchitectureOptions]]  # its block of `train-sae` options
     reads_saelens: ClassVar[bool] = False  # loads files SAELens wrote as ``saelens_name``
-    # The option whose value sets L0 where no k does (a penalty coefficient; L0 falls as it grows), so a
-    # comparison can match L0 across architectures; None where k sets it.
+    # The option whose value sets L0 where no k does (a penalty coefficient; L0 falls as it grows): the
+    # trainer warms it up and, for --target-l0, adapts it; None where k sets L0.
     sparsity_coef: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -131,6 +142,14 @@ class SparseAutoencoder(nn.Module):
 
     def init_from_data(self, x: torch.Tensor) -> None:
         """Data-dependent initialisation, after b_dec is set (``x``: a sample of scaled inputs)."""
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Adam's parameter groups; an ``lr_scale`` entry multiplies the schedule's learning rate."""
+        return [{"params": list(self.parameters())}]
+
+    def finish_training(self, x: torch.Tensor) -> None:
+        """Settle what inference needs once training ends, before the scale is folded (``x``: a sample of
+        scaled training inputs)."""
 
     def saelens_cfg(self) -> dict[str, Any]:
         """cfg.json keys beyond the shared ones (e.g. ``k``)."""

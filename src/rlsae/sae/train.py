@@ -26,7 +26,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ from rlsae.sae.io import CFG, load_sae, save_sae
 from rlsae.sae.losses import advantage_matrix, squared_error
 from rlsae.sae.metrics import evaluate_reconstruction, log10_density
 from rlsae.sae.model import DEFAULT_K, REGISTRY, ArchitectureOptions, SparseAutoencoder, TrainingBatch
+from rlsae.sae.sparsity import SparsityControl
 
 CHECKPOINT = "checkpoint"
 STATE = "state"  # checkpoint/state.safetensors + state.json (rlsae.common.files.save_state)
@@ -68,12 +69,13 @@ LOG_NAMES = {"lr": "learning rate", "fvu": "variance unexplained (FVU), training
              "logit_fvu": "centred-logit FVU through the actor head", "loss": "training loss",
              "aux_loss": "AuxK loss (dead latents)", "l1_loss": "L1 sparsity loss", "l0_loss": "L0 sparsity loss",
              "matryoshka_loss": "Matryoshka prefix losses", "l0": "active features (L0)",
+             "sparsity_coef": "sparsity penalty coefficient",
              "dead_fraction": "dead features (recent window)"}
 
 
 def _k(cfg: TrainSAEConfig) -> int:
-    """The architecture's k; one without (relu) sizes its dead window as for the default k."""
-    return getattr(cfg.options, "k", DEFAULT_K)
+    """The architecture's k; one without (relu) sizes its dead window as for its target L0 or the default k."""
+    return getattr(cfg.options, "k", cfg.target_l0 or DEFAULT_K)
 
 
 def _power_of_two_near(value: float) -> int:
@@ -137,8 +139,10 @@ class TrainSAEConfig:
     expansion_factor: int = option(4, "latents per input dimension (512 -> 2048 at 4)", low=1)
     d_sae: int | None = option(None, "number of latents (overrides --expansion-factor)", low=1)
     options: ArchitectureOptions | dict[str, Any] | None = option(
-        None, "the architecture's own options (its block; a dict of them, or None for the defaults)",
-        blocks=architecture_options, chosen_by="architecture")
+        None, "one of the architecture's own options (repeatable; see docs/pipeline.md), e.g. bandwidth=0.01",
+        blocks=architecture_options, chosen_by="architecture", flag="arch-option")
+    target_l0: int | None = option(None, "active latents per state to reach: sets k, or adapts the sparsity "
+                                   "penalty while training (relu, jumprelu)", low=1)
     samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)", low=1)
     batch_size: int | None = option(None, "samples per step (default: the power of two nearest to "
                                     "samples / 1000, in [256, 4096])", low=1)
@@ -174,7 +178,7 @@ class TrainSAEConfig:
         self.activations = None if self.activations is None else Path(self.activations)
         self.init_from = None if self.init_from is None else Path(self.init_from)
         if self.architecture in REGISTRY:  # else check_options names the choices
-            self.options = _options_block(self.architecture, self.options)
+            self.options = _aimed(self.architecture, _options_block(self.architecture, self.options), self.target_l0)
         check_options(self)
         require(self.samples >= (self.batch_size or 1),
                 f"--samples ({self.samples}) must be >= --batch-size ({self.batch_size})")
@@ -196,6 +200,18 @@ def _options_block(architecture: str, given: ArchitectureOptions | dict[str, Any
     return block(**(given or {}))
 
 
+def _aimed(architecture: str, block: ArchitectureOptions, target_l0: int | None) -> ArchitectureOptions:
+    """``block`` with its k set to ``target_l0`` where k sets L0 (an adapted penalty starts from it too)."""
+    if target_l0 is None:
+        return block
+    if not hasattr(block, "k"):
+        require(REGISTRY[architecture].sparsity_coef is not None, f"--target-l0: {architecture} has no sparsity "
+                "setting to aim with")
+        return block
+    require(block.k in (DEFAULT_K, target_l0), f"--k {block.k} and --target-l0 {target_l0} disagree: give one")
+    return replace(block, k=target_l0)
+
+
 def _comparable(cfg: TrainSAEConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the one it continues (paths resolved, so the same
     recording spelled differently still matches)."""
@@ -213,6 +229,10 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
     # Saved before these options existed: trained as their defaults do now.
     settings.setdefault("reconstruction_weight", 1.0)
     settings.setdefault("init_from", None)
+    settings.setdefault("target_l0", None)
+    block = architecture_options().get(settings.get("architecture", "topk"))
+    if block is not None:
+        settings["options"] = {**asdict(block()), **block.before, **settings["options"]}
     for key in ("recording", "activations", "init_from"):
         settings[key] = settings.get(key) and str(Path(settings[key]).resolve())
     return settings
@@ -311,7 +331,9 @@ class Trainer:
         else:
             with torch.no_grad():
                 self.sae.W_enc.copy_(F.normalize(torch.randn_like(self.sae.W_enc), dim=0))
-        self.optimizer = torch.optim.Adam(self.sae.parameters(), lr=self.schedule.lr, betas=(0.9, 0.999))
+        self.optimizer = torch.optim.Adam(self.sae.parameter_groups(), lr=self.schedule.lr, betas=(0.9, 0.999))
+        self.sparsity = None if self.sae.sparsity_coef is None else SparsityControl(
+            self.sae, self.schedule.steps, getattr(cfg.options, "penalty_warmup", 0.0), cfg.target_l0)
         self.step = 0
         self.since_fired = torch.zeros(d_sae, dtype=torch.long, device=self.device)
         self.wall = 0.0
@@ -325,7 +347,8 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
                 "since_fired": self.since_fired.cpu(), **self.train.state(), "wall": self.wall, "scale": self.scale,
-                "train_states": len(self.train), "config": _comparable(self.cfg)}
+                "train_states": len(self.train), "config": _comparable(self.cfg),
+                "sparsity_coef": self.sparsity and self.sparsity.coef}
 
     def save_checkpoint(self) -> None:
         folder = self.cfg.out / CHECKPOINT
@@ -354,6 +377,8 @@ class Trainer:
         self.since_fired = state["since_fired"].to(self.device)
         self.step = state["step"]
         self.wall, self.scale = state["wall"], state["scale"]
+        if self.sparsity is not None and state.get("sparsity_coef") is not None:
+            self.sparsity.coef = state["sparsity_coef"]
         return True
 
     # ---- training ----
@@ -364,7 +389,9 @@ class Trainer:
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         sae = self.sae
         for group in self.optimizer.param_groups:
-            group["lr"] = self.schedule.lr_at(self.step)
+            group["lr"] = self.schedule.lr_at(self.step) * group.get("lr_scale", 1.0)
+        if self.sparsity is not None:
+            self.sparsity.before_step(self.step)
         x_hat, code = sae(x)
         fvu = squared_error(x, x_hat) / self.total_variance
         loss = self.cfg.reconstruction_weight * fvu
@@ -400,6 +427,9 @@ class Trainer:
             self.since_fired += self.schedule.batch_size
             self.since_fired[fired] = 0
         metrics.update(loss=loss.item(), l0=l0.item(), dead_fraction=dead.float().mean().item())
+        if self.sparsity is not None:
+            self.sparsity.after_step(metrics["l0"], self.schedule.lr_at(self.step) / self.schedule.lr)
+            metrics["sparsity_coef"] = self.sparsity.coef
         return metrics
 
     # Data-parallel hooks (sae/distributed.py); a single process has nothing to share.
@@ -466,6 +496,10 @@ class Trainer:
     def finish(self) -> dict[str, Any]:
         """Fold the input scale into the weights, measure on held-out states, save in SAELens format."""
         cfg = self.cfg
+        if self.sparsity is not None:
+            self.sparsity.finish()
+        sample = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(cfg.seed))[:8192]
+        self.sae.finish_training((self.train[sample] / self.scale).to(self.device))
         sae = self.sae.cpu().eval()
         sae.fold_scale(self.scale)
         self.train.close()  # the shuffle buffer's memory, before the held-out states are read

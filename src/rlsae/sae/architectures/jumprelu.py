@@ -7,19 +7,29 @@ H has no useful derivative, so theta learns through the paper's straight-through
 rectangle kernel K of width ``bandwidth``, d f_i / d theta_i = -(theta_i / eps) K((pre_i - theta_i) / eps)
 and d H / d theta_i = -(1 / eps) K(...). Gradients to the pre-activations are the plain masked ones.
 Thresholds start at each latent's (1 - k / d_sae) quantile on the data, so training starts at L0 ~ k
-like the Top-K SAEs it is compared with, and the L0 penalty moves it from there.
+like the Top-K SAEs it is compared with, and the L0 penalty moves it from there; ``threshold_init``
+starts them all at one value instead (the paper's 0.001). Adam moves a threshold by about the learning
+rate per step, so in a short run they stay near where they started: ``threshold_lr`` scales their
+learning rate alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from rlsae.config import option
-from rlsae.sae.model import ArchitectureOptions, SparseAutoencoder, SparseCode, TrainingBatch, k_option
+from rlsae.sae.model import (
+    ArchitectureOptions,
+    SparseAutoencoder,
+    SparseCode,
+    TrainingBatch,
+    k_option,
+    penalty_warmup_option,
+)
 
 
 def _window(pre: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
@@ -66,26 +76,41 @@ class _Step(torch.autograd.Function):
 
 @dataclass
 class JumpReLUOptions(ArchitectureOptions):
-    """JumpReLU's options: the k its thresholds start at, and the L0 penalty."""
+    """JumpReLU's options: where its thresholds start and how fast they learn, the estimators' bandwidth,
+    and the L0 penalty (--target-l0 adapts it while training)."""
 
     k: int = k_option()
-    l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (jumprelu only)", low=0)
+    l0_coef: float = option(1e-3, "L0 penalty per active latent, in FVU units (the starting value under "
+                            "--target-l0)", low=0)
+    penalty_warmup: float = penalty_warmup_option()
+    bandwidth: float = option(0.05, "width of the straight-through estimators' rectangle kernel, in units of "
+                              "the inputs' per-dimension std", gt=0)
+    threshold_init: float | None = option(None, "every threshold's starting value, in the same units (default: "
+                                          "each latent's (1 - k / d_sae) quantile on the data, so L0 starts at k)",
+                                          gt=0)
+    threshold_lr: float = option(10.0, "the thresholds' learning rate as a multiple of the others'", gt=0)
+
+    before: ClassVar[dict[str, Any]] = {"threshold_lr": 1.0}
 
     def sae_kwargs(self) -> dict[str, Any]:
-        return {"k": self.k, "l0_coef": self.l0_coef}
+        return {"k": self.k, "l0_coef": self.l0_coef, "bandwidth": self.bandwidth,
+                "threshold_init": self.threshold_init, "threshold_lr": self.threshold_lr}
 
 
 class JumpReLU(SparseAutoencoder):
     name = "jumprelu"
     saelens_name = "jumprelu"
     reads_saelens = True
-    options = ("k", "l0_coef", "bandwidth")
+    options = ("k", "l0_coef", "bandwidth", "threshold_init", "threshold_lr")
     options_class = JumpReLUOptions
     sparsity_coef = "l0_coef"
 
-    def __init__(self, d_in: int, d_sae: int, k: int = 32, l0_coef: float = 1e-3, bandwidth: float = 0.05):
+    def __init__(self, d_in: int, d_sae: int, k: int = 32, l0_coef: float = 1e-3, bandwidth: float = 0.05,
+                 threshold_init: float | None = None, threshold_lr: float = 10.0):
         super().__init__(d_in, d_sae, k)
         self.l0_coef, self.bandwidth = float(l0_coef), float(bandwidth)
+        self.threshold_init = None if threshold_init is None else float(threshold_init)
+        self.threshold_lr = float(threshold_lr)
         self.threshold = nn.Parameter(torch.zeros(d_sae))
 
     def code(self, x: torch.Tensor) -> SparseCode:
@@ -96,8 +121,15 @@ class JumpReLU(SparseAutoencoder):
         l0 = _Step.apply(batch.code.pre, self.threshold, self.bandwidth).sum(1).mean()
         return {"l0_loss": self.l0_coef * l0}
 
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        rest = [p for name, p in self.named_parameters() if name != "threshold"]
+        return [{"params": rest}, {"params": [self.threshold], "lr_scale": self.threshold_lr}]
+
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
+        if self.threshold_init is not None:
+            self.threshold.fill_(self.threshold_init)
+            return
         pre = self.pre_activations(x)
         # The (1 - k/d_sae) quantile per latent, by rank: torch.quantile refuses more than 2^24 values.
         rank = min(len(x), max(1, round(len(x) * (1 - self.k / self.d_sae))))

@@ -16,8 +16,7 @@ from typing import Any
 import torch
 
 from rlsae.config import option
-from rlsae.sae.architectures.batchtopk import BatchTopK
-from rlsae.sae.architectures.topk import TopKOptions
+from rlsae.sae.architectures.batchtopk import BatchTopK, BatchTopKOptions
 from rlsae.sae.losses import squared_error
 from rlsae.sae.model import TrainingBatch
 
@@ -28,26 +27,26 @@ def default_widths(d_sae: int) -> tuple[int, ...]:
 
 
 @dataclass
-class MatryoshkaOptions(TopKOptions):
+class MatryoshkaOptions(BatchTopKOptions):
     """BatchTopK's options and the nested dictionaries' widths."""
 
-    matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths (matryoshka only; default: "
+    matryoshka_widths: tuple[int, ...] = option((), "nested dictionary widths, comma-separated (default: "
                                                 "d_sae/16, /8, /4, /2, d_sae)", low=1)
 
     def __post_init__(self) -> None:
         self.matryoshka_widths = tuple(self.matryoshka_widths)
 
     def sae_kwargs(self) -> dict[str, Any]:
-        return {"k": self.k, "widths": self.matryoshka_widths}
+        return {**super().sae_kwargs(), "widths": self.matryoshka_widths}
 
 
 class Matryoshka(BatchTopK):
     name = "matryoshka"
-    options = ("k", "widths")
+    options = (*BatchTopK.options, "widths")
     options_class = MatryoshkaOptions
 
-    def __init__(self, d_in: int, d_sae: int, k: int = 32, widths: Sequence[int] = ()):
-        super().__init__(d_in, d_sae, k)
+    def __init__(self, d_in: int, d_sae: int, k: int = 32, widths: Sequence[int] = (), **threshold: Any):
+        super().__init__(d_in, d_sae, k, **threshold)
         widths = tuple(int(w) for w in widths) or default_widths(d_sae)
         if widths[-1] != d_sae:
             widths = (*widths, d_sae)

@@ -13,14 +13,15 @@ import torch
 import torch.nn.functional as F
 
 from rlsae.config import option
-from rlsae.sae.model import ArchitectureOptions, SparseAutoencoder, SparseCode, TrainingBatch
+from rlsae.sae.model import ArchitectureOptions, SparseAutoencoder, SparseCode, TrainingBatch, penalty_warmup_option
 
 
 @dataclass
 class ReLUOptions(ArchitectureOptions):
-    """ReLU's option: the L1 penalty."""
+    """ReLU's options: the L1 penalty and its warm-up (--target-l0 adapts the penalty while training)."""
 
-    l1_coef: float = option(0.2, "L1 coefficient (relu only)", low=0)
+    l1_coef: float = option(0.2, "L1 coefficient (the starting value under --target-l0)", low=0)
+    penalty_warmup: float = penalty_warmup_option()
 
     def sae_kwargs(self) -> dict[str, Any]:
         return {"l1_coef": self.l1_coef}

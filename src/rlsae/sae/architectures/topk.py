@@ -20,11 +20,10 @@ from rlsae.sae.model import ArchitectureOptions, SparseAutoencoder, SparseCode, 
 
 @dataclass
 class TopKOptions(ArchitectureOptions):
-    """Top-K's options (BatchTopK's and, with its widths, Matryoshka's): k, and AuxK for dead latents."""
+    """Top-K's options (the base of BatchTopK's and Matryoshka's): k, and AuxK for dead latents."""
 
     k: int = k_option()
-    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK; topk, batchtopk, matryoshka)",
-                             low=0)
+    aux_coef: float = option(1 / 32, "AuxK loss coefficient (0 disables AuxK)", low=0)
     k_aux: int | None = option(None, "latents used by AuxK (default: d_in / 2)", low=1)
 
     def sae_kwargs(self) -> dict[str, Any]:
