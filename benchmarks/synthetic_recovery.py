@@ -16,6 +16,7 @@ mean-to-spread ratio). ``--generator powerlaw`` is the older generator (Planted.
 expansion and k. Factors, one changed from the defaults per row:
 
     lr*F        the default learning rate times F      warmup=F   warm-up over a fraction F of the steps
+    decay=F     linear decay over the last F of them   a+b        two factors together
     noscale     inputs not scaled to unit variance     noaux      AuxK off
     batch=N     N samples per step                     centre     the data's mean subtracted before training
     bdec=mean   b_dec starts at the mean               bdec=zero  b_dec starts at zero (the median by default)
@@ -43,30 +44,33 @@ B_DEC_STARTS = {"bdec=mean": lambda sample: sample.mean(0), "bdec=zero": lambda 
 
 
 def settings(factor: str, base: dict[str, Any], d_sae: int) -> dict[str, Any]:
-    """The train-sae flags of one factor (``default``: none changed)."""
+    """The train-sae flags of one factor, or of several joined by '+' (``default``: none changed)."""
     flags = dict(base)
-    if factor.startswith("lr*"):
-        flags["lr"] = float(factor[3:]) * Schedule.derive(from_flags(TrainSAEConfig, base), d_sae).lr
-    elif factor.startswith("warmup="):
-        flags["warmup_fraction"] = float(factor.split("=")[1])
-    elif factor.startswith("batch="):
-        flags["batch_size"] = int(factor.split("=")[1])
-    elif factor == "noscale":
-        flags["scale_inputs"] = False
-    elif factor == "noaux":
-        flags["options"] = {**flags["options"], "aux_coef": 0.0}
-    elif factor not in ("default", "centre", *B_DEC_STARTS):
-        raise SystemExit(f"unknown factor {factor!r}; see --help")
+    for part in factor.split("+"):
+        name, _, value = part.partition("=")
+        if part.startswith("lr*"):
+            flags["lr"] = float(part[3:]) * Schedule.derive(from_flags(TrainSAEConfig, base), d_sae).lr
+        elif name in ("warmup", "decay"):
+            flags[f"{name}_fraction"] = float(value)
+        elif name == "batch":
+            flags["batch_size"] = int(value)
+        elif part == "noscale":
+            flags["scale_inputs"] = False
+        elif part == "noaux":
+            flags["aux_coef"] = 0.0
+        elif part not in ("default", "centre", *B_DEC_STARTS):
+            raise SystemExit(f"unknown factor {part!r}; see --help")
     return flags
 
 
 def measure(planted: Planted, factor: str, flags: dict[str, Any], data: int, seed: int) -> dict[str, float]:
     x = planted.sample(data + 10_000, seed)
-    if factor == "centre":
+    parts = factor.split("+")
+    if "centre" in parts:
         x = x - x[:data].mean(0)
     original = train_module.geometric_median
     # the trainer's b_dec start, swapped for this arm only
-    train_module.geometric_median = B_DEC_STARTS.get(factor, original)
+    train_module.geometric_median = next((B_DEC_STARTS[p] for p in parts if p in B_DEC_STARTS), original)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = from_flags(TrainSAEConfig, {**flags, "out": Path(tmp) / "sae", "seed": seed})
@@ -108,7 +112,7 @@ def main() -> None:
                                                  offset_ratio=args.ratio, seed=seed)
                     else:
                         planted = Planted.make(args.d_in, args.features, args.active, seed=seed)
-                    flags = settings(factor, {"architecture": architecture, "options": {"k": args.k},
+                    flags = settings(factor, {"architecture": architecture, "k": args.k,
                                               "samples": samples, "advantage_weight": 0, "progress": False}, d_sae)
                     runs.append(measure(planted, factor, flags, min(args.data, samples), seed))
                     print(architecture, factor, samples, seed, runs[-1], flush=True)
