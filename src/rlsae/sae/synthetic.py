@@ -1,17 +1,20 @@
 """Ground truth for the trainer: sparse features planted in superposition (Elhage et al. 2022 style).
 
 ``n_features`` random unit directions in ``d_in`` < ``n_features`` dimensions. Feature i is on in a
-sample with probability p_i, at a magnitude drawn from U(0.5, 1.5); the sample is the sum of the
+sample with probability p_i, at a magnitude drawn from U(0.5, 1.5) (or, with ``tail`` > 0, a log-normal
+of mean 1 and log-sd ``tail``: heavy-tailed, as real activations are); the sample is the sum of the
 directions that are on, plus one ``offset`` vector shared by every sample (real layers are not centred:
-the SAE's b_dec must find it). Densities fall off as a power law, p_i proportional to (i + 1)^-decay,
-scaled so that ``active`` features are on per sample on average: with decay 1 the rarest of 256 features
-fires ~40x less often than the most common, as real features' densities spread over decades.
+the SAE's b_dec must find it). :meth:`Planted.make` lets densities fall off as a power law, p_i
+proportional to (i + 1)^-decay, scaled so that ``active`` features are on per sample on average;
+:meth:`Planted.varied` spaces them evenly in log between two densities (1e-4 to 0.2: three decades, as
+real features' densities spread) and sizes the offset relative to the data's spread.
 A good SAE's decoder rows recover the planted directions (tests/sae/test_synthetic.py at a small size;
-benchmarks/synthetic_recovery.py at 1M and 20M samples).
+benchmarks/synthetic_recovery.py at 1M and 2M samples).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +31,7 @@ class Planted:
     directions: torch.Tensor  # [n_features, d_in], unit rows
     density: torch.Tensor     # [n_features], probability each feature is on
     offset: torch.Tensor      # [d_in], added to every sample
+    tail: float = 0.0         # log-sd of log-normal magnitudes (mean 1); 0: U(0.5, 1.5)
 
     @classmethod
     def make(cls, d_in: int, n_features: int, active: float, decay: float = 1.0, offset_norm: float = 2.0,
@@ -39,6 +43,30 @@ class Planted:
         offset = F.normalize(torch.randn(d_in, generator=generator), dim=0) * offset_norm
         return cls(directions, density, offset)
 
+    @classmethod
+    def varied(cls, d_in: int, n_features: int, densities: tuple[float, float] = (1e-4, 0.2), tail: float = 1.0,
+               offset_ratio: float = 4.0, seed: int = 0) -> Planted:
+        """Densities log-spaced over ``densities``, log-normal magnitudes, and an offset whose norm is
+        ``offset_ratio`` times the spread (the root-mean-square distance of a sample from the data's mean)."""
+        generator = torch.Generator().manual_seed(seed)
+        directions = F.normalize(torch.randn(n_features, d_in, generator=generator), dim=1)
+        low, high = densities
+        density = torch.logspace(math.log10(high), math.log10(low), n_features)
+        offset = F.normalize(torch.randn(d_in, generator=generator), dim=0)
+        planted = cls(directions, density, offset, tail)
+        planted.offset = offset * offset_ratio * planted.spread()
+        return planted
+
+    def mean(self) -> torch.Tensor:
+        """The data's expected mean (magnitudes average 1)."""
+        return self.offset + self.density @ self.directions
+
+    def spread(self) -> float:
+        """Root-mean-square distance of a sample from the data's mean: features are independent, so the
+        summed variance is sum_i Var(on_i x magnitude_i) over unit directions."""
+        second = math.exp(self.tail**2) if self.tail > 0 else 1 + 1 / 12  # E[magnitude^2]
+        return math.sqrt(float((self.density * second - self.density**2).sum()))
+
     def sample(self, n: int, seed: int = 0, batch: int = 65536) -> torch.Tensor:
         """[n, d_in] samples, drawn in batches so the [n, n_features] mask is never held whole."""
         generator = torch.Generator().manual_seed(seed)
@@ -46,7 +74,11 @@ class Planted:
         for start in range(0, n, batch):
             rows = min(batch, n - start)
             on = torch.rand(rows, len(self.density), generator=generator) < self.density
-            magnitude = 0.5 + torch.rand(rows, len(self.density), generator=generator)
+            if self.tail > 0:
+                normal = torch.randn(rows, len(self.density), generator=generator)
+                magnitude = (self.tail * normal - self.tail**2 / 2).exp()
+            else:
+                magnitude = 0.5 + torch.rand(rows, len(self.density), generator=generator)
             parts.append((on * magnitude) @ self.directions + self.offset)
         return torch.cat(parts)
 
