@@ -498,8 +498,9 @@ class Trainer:
         cfg = self.cfg
         if self.sparsity is not None:
             self.sparsity.finish()
-        sample = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(cfg.seed))[:8192]
-        self.sae.finish_training((self.train[sample] / self.scale).to(self.device))
+        states = self.train.sample()  # all training states in RAM; a streamed recording's shuffle buffer
+        sample = torch.randperm(len(states), generator=torch.Generator().manual_seed(cfg.seed))[:8192]
+        self.sae.finish_training((states[sample] / self.scale).to(self.device))
         sae = self.sae.cpu().eval()
         sae.fold_scale(self.scale)
         self.train.close()  # the shuffle buffer's memory, before the held-out states are read
