@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from rlsae.analysis.results import load_result
 from rlsae.cli import main
+from rlsae.record import Recording
 
 
 def run(*argv: str) -> None:
@@ -32,3 +35,20 @@ def through_every_command(name: str, tmp_path: Path, act: str) -> dict[str, obje
         str(tmp_path / "browser"), "--workers", "1")
     assert (tmp_path / "browser" / "index.html").is_file()
     return json.loads((sae / "evaluation.json").read_text())
+
+
+def check_recorded_outputs(recording: Path, network: nn.Module, steps: tuple[int, int]) -> Recording:
+    """The recording's stored outputs (Q-values or logits) at ``steps`` are ``network``'s on the re-created frame
+    stacks: the agent was read as it plays."""
+    rec = Recording.open(recording)
+    idx = np.array(steps)
+    with torch.no_grad():
+        outputs = network(torch.from_numpy(rec.observations(idx))).numpy()
+    np.testing.assert_allclose(rec.q_values[idx], outputs, rtol=1e-5, atol=1e-5)
+    return rec
+
+
+def check_policy_evaluation(evaluation: dict[str, object]) -> None:
+    """A policy's evaluation: its KL and agreement, and none of the Q-value numbers."""
+    assert evaluation["policy_kl"] >= 0 and 0 <= evaluation["action_agreement"] <= 1  # type: ignore[operator]
+    assert evaluation.get("regret") is None and evaluation.get("q_rel_error") is None

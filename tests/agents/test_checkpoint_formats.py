@@ -18,7 +18,7 @@ from checkpoint_formats import (
     save_sb3,
     sb3_data,
 )
-from every_command import run, through_every_command
+from every_command import check_policy_evaluation, check_recorded_outputs, run, through_every_command
 from torch import nn
 
 from rlsae.agents.checkpoint import load_agent
@@ -160,11 +160,8 @@ def test_a_cleanrl_pqn_checkpoint_through_every_command(tmp_path: Path) -> None:
 def test_an_sb3_dqn_zip_through_every_command(tmp_path: Path) -> None:
     name, written = write("sb3-dqn", tmp_path)
     evaluation = through_every_command(name, tmp_path, "greedy")
-    rec = Recording.open(tmp_path / "rec")
+    rec = check_recorded_outputs(tmp_path / "rec", written, (7, 400))  # the zip's Q-values
     assert rec.manifest["layer"] == "q_net.features_extractor.linear.1" and rec.manifest["head"] == "q_net.q_net.0"
-    with torch.no_grad():  # the recorded outputs are the zip's Q-values on the re-created frame stacks
-        q = written(torch.from_numpy(rec.observations(np.array([7, 400])))).numpy()
-    np.testing.assert_allclose(rec.q_values[np.array([7, 400])], q, rtol=1e-5, atol=1e-5)
     assert evaluation["regret"] is not None and evaluation.get("policy_kl") is None
 
 
@@ -173,15 +170,9 @@ def test_an_sb3_ppo_zip_through_every_command_sampling_its_policy(tmp_path: Path
     run("evaluate-agent", "--agent", name, "--act", "sample", "--epsilon", "0", "--episodes", "1", "--num-envs", "1",
          "--json", str(tmp_path / "e.json"))
     evaluation = through_every_command(name, tmp_path, "sample")
-    rec = Recording.open(tmp_path / "rec")
+    rec = check_recorded_outputs(tmp_path / "rec", written, (5, 300))  # the policy's logits
     assert rec.output == "policy" and rec.manifest["head"] == "action_net"
-    # the recorded outputs are the policy's logits
-    idx = np.array([5, 300])
-    with torch.no_grad():
-        logits = written(torch.from_numpy(rec.observations(idx))).numpy()
-    np.testing.assert_allclose(rec.q_values[idx], logits, rtol=1e-5, atol=1e-5)
-    assert evaluation["policy_kl"] >= 0 and 0 <= evaluation["action_agreement"] <= 1
-    assert evaluation.get("regret") is None and evaluation.get("q_rel_error") is None
+    check_policy_evaluation(evaluation)
     assert evaluation["act"] == "sample"
     # the arrows are the actor's logits, and the critic's change is one number per feature
     assert rec.manifest["value"] == "value_net"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from every_command import run, through_every_command
+from every_command import check_policy_evaluation, check_recorded_outputs, run, through_every_command
 
 from rlsae.agents.checkpoint import load_agent
 from rlsae.agents.ppo import gae, ppo_loss
@@ -18,7 +18,6 @@ from rlsae.agents.qnet import ActorCritic
 from rlsae.agents.train import TrainAgentConfig, TrainingRun, train_agent
 from rlsae.analysis.results import load_result
 from rlsae.common.errors import UserError
-from rlsae.record import Recording
 from rlsae.sae import load_sae
 
 
@@ -69,14 +68,9 @@ def test_a_ppo_agent_from_train_agent_goes_through_every_command(tmp_path: Path)
     run("evaluate-agent", "--agent", str(out / "best"), "--act", "sample", "--epsilon", "0", "--episodes", "1",
         "--num-envs", "1")
     evaluation = through_every_command(str(out / "best"), tmp_path, "sample")
-    rec = Recording.open(tmp_path / "rec")
+    rec = check_recorded_outputs(tmp_path / "rec", model, (3, 400))
     assert rec.output == "policy" and (rec.manifest["head"], rec.manifest["value"]) == ("actor", "critic")
-    idx = np.array([3, 400])
-    with torch.no_grad():
-        logits = model(torch.from_numpy(rec.observations(idx))).numpy()
-    np.testing.assert_allclose(rec.q_values[idx], logits, rtol=1e-5, atol=1e-5)
-    assert evaluation["policy_kl"] >= 0 and 0 <= evaluation["action_agreement"] <= 1
-    assert evaluation.get("regret") is None and evaluation.get("q_rel_error") is None
+    check_policy_evaluation(evaluation)
     # train-sae measured the policy's numbers too, and its loss ran through the centred actor
     held_out = json.loads((tmp_path / "sae" / "cfg.json").read_text())["metadata"]["rlsae"]["heldout"]
     assert held_out["policy_kl"] >= 0 and "regret" not in held_out and "q_rel_error" not in held_out
