@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from _report import append_section
-from rlsae.analysis.track import decoder_cosine
+from rlsae.analysis.track import between, decoder_cosine
 from rlsae.sae import build_sae
 from rlsae.sae.io import load_sae, sae_metadata
 from rlsae.track import MATCHES, SeriesSAE, TrackConfig, live_features, run_track
@@ -51,9 +51,9 @@ def main() -> None:
         traced = sum(f.ancestor is not None for f in chosen) / max(len(chosen), 1)
         lines = [len([t for t in lineage.line(f.feature) if t is not None]) for f in chosen]
         explained = sum(e is not None for e in final.explanations)
-        changed = sum(1 for f in chosen if f.ancestor is not None and final.explanations
-                      and lineage.checkpoints[-2].explanations
-                      and final.explanations[f.feature] != lineage.checkpoints[-2].explanations[f.ancestor])
+        live_ids = {f.feature for f in chosen}
+        last = len(lineage.checkpoints) - 1
+        changed = sum(1 for _, j, _, _ in between(lineage, last - 1, last).changed if j in live_ids)
         notes.append(f"- {lineage.measure}: {traced:.1%} of the final SAE's {len(chosen):,} live features "
                      f"({saes[-1].name}) have an ancestor in {saes[-2].name} (goal >= 50% at >= 0.7); their lines "
                      f"reach back a mean {sum(lines) / max(len(lines), 1):.2f} of {len(saes)} checkpoints; "

@@ -2,11 +2,11 @@
 
 Reads a series of SAEs trained on the same layer at successive checkpoints (a folder of SAE folders, or a
 `rlsae sweep` output, where ``--arm`` picks ``<checkpoint>/<arm>/sae``), matches each SAE's features to the
-previous one's (:mod:`rlsae.analysis.track`) and writes the lineage. Features are matched by decoder cosine, or
-with ``--match codes`` by the correlation of their activations on the same states: states recorded by each of
-the two checkpoints' agents, fed to both agents, each agent's layer encoded by its own SAE. In a sweep output
-each checkpoint's explanations (its interpret output) go with its features, so a timeline says what a feature
-meant at each stage:
+previous one's (:mod:`rlsae.analysis.track`) and writes the lineage. Features are matched by the correlation of
+their activations on the same states (``--match codes``, the default: states recorded by each of the two
+checkpoints' agents, fed to both agents, each agent's layer encoded by its own SAE), or by decoder cosine. In a
+sweep output each checkpoint's explanations (its interpret output) go with its features, so a timeline says what
+a feature meant at each stage:
 
     out/track.json   the Lineage record: every feature's ancestor, birth checkpoint, splits and merges
 """
@@ -112,9 +112,10 @@ def shared_init(saes: list[SeriesSAE]) -> int | None:
     decoders then start alike, and at short training they stay close to that start (a trained row of the sweep's
     SAEs keeps median cosine 0.86 with its initial row, BENCHMARKS.md), so decoder cosine sees the shared start."""
     trained = [sae_metadata(s.folder).get("rlsae", {}).get("config", {}) for s in saes]
-    seeds = {c.get("seed") for c in trained if isinstance(c, dict) and c.get("init_from") is None}
-    fresh = all(isinstance(c, dict) and c.get("init_from") is None for c in trained)
-    return next(iter(seeds)) if fresh and len(seeds) == 1 and None not in seeds else None
+    if not all(isinstance(c, dict) and c.get("init_from") is None for c in trained):
+        return None
+    seeds = {c.get("seed") for c in trained}
+    return next(iter(seeds)) if len(seeds) == 1 and None not in seeds else None
 
 
 def explanations(sae: SeriesSAE) -> list[str | None]:
@@ -137,24 +138,38 @@ def _recording(sae: SeriesSAE) -> Any:
     return Recording.open(named)
 
 
-def pair_codes(a: SeriesSAE, b: SeriesSAE, states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class CheckpointReader:
+    """One checkpoint of the series, loaded once: its recording, and its agent and SAE to encode frame stacks."""
+
+    recording: Any
+    agent: torch.nn.Module
+    sae: torch.nn.Module
+
+    @classmethod
+    def of(cls, sae: SeriesSAE) -> CheckpointReader:
+        recording = _recording(sae)
+        return cls(recording, recording.agent().model, load_sae(sae.folder))
+
+    def codes(self, obs: np.ndarray) -> np.ndarray:
+        """The SAE's codes of its agent's recorded layer on the frame stacks ``obs``."""
+        from rlsae.record.recorder import layer_forward
+
+        layer = self.recording.manifest["layer"]
+        with torch.no_grad():
+            acts = torch.cat([layer_forward(self.agent, layer, obs[i:i + 512], "cpu")[0].flatten(1)
+                              for i in range(0, len(obs), 512)])
+            return self.sae.encode(acts).numpy()
+
+
+def pair_codes(a: CheckpointReader, b: CheckpointReader, states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Both SAEs' codes on the same frame stacks: ``states`` // 2 drawn from each one's recording, fed to each
     checkpoint's own agent, its layer encoded by its own SAE."""
-    from rlsae.record.recorder import layer_forward
-
-    recordings = [_recording(a), _recording(b)]
     rng = np.random.default_rng(seed)
+    recordings = (a.recording, b.recording)
     halves = [rng.choice(len(r), min(len(r), states // 2), replace=False) for r in recordings]
     obs = np.concatenate([r.observations(np.sort(i)) for r, i in zip(recordings, halves)])
-    codes = []
-    for sae, recording in zip((a, b), recordings):
-        agent, model = recording.agent(), load_sae(sae.folder)
-        layer = recording.manifest["layer"]
-        with torch.no_grad():
-            acts = torch.cat([layer_forward(agent.model, layer, obs[i:i + 512], "cpu")[0].flatten(1)
-                              for i in range(0, len(obs), 512)])
-            codes.append(model.encode(acts).numpy())
-    return codes[0], codes[1]
+    return a.codes(obs), b.codes(obs)
 
 
 def run_track(cfg: TrackConfig) -> tuple[list[SeriesSAE], Lineage]:
@@ -163,7 +178,8 @@ def run_track(cfg: TrackConfig) -> tuple[list[SeriesSAE], Lineage]:
     said = [explanations(s) for s in saes]
     names = [s.name for s in saes]
     if cfg.match == "codes":
-        pairs = ProgressBar(list(zip(saes, saes[1:])), desc="track: codes on shared states", unit="pair",
+        readers = [CheckpointReader.of(s) for s in saes]  # a middle checkpoint serves two pairs
+        pairs = ProgressBar(list(zip(readers, readers[1:])), desc="track: codes on shared states", unit="pair",
                             disable=not cfg.progress)
         lineage = trace_codes(names, [pair_codes(a, b, cfg.states, cfg.seed) for a, b in pairs], explanations=said)
     else:
