@@ -18,6 +18,18 @@ def test_recovered_fraction_tells_found_from_missing_directions() -> None:
     assert recovered_fraction(directions[:16], directions) == 0.5
 
 
+@pytest.mark.parametrize("generator", ["make", "varied"])
+def test_the_trainer_never_starts_at_the_planted_answer(generator: str, tmp_path: Path) -> None:
+    """Data and SAE seeded alike must still be independent draws: when the generator shared the trainer's
+    stream, the initial decoder *was* the planted directions (every row, at d_sae >= n_features)."""
+    planted = Planted.make(32, 128, active=3) if generator == "make" else Planted.varied(32, 128)
+    x = planted.sample(2_000)
+    cfg = TrainSAEConfig(out=tmp_path / "sae", d_sae=128, options={"k": 4}, samples=1024, advantage_weight=0,
+                         progress=False, seed=0)
+    start = Trainer(cfg, x[:1_000], x[1_000:]).sae.W_dec.detach()
+    assert recovered_fraction(start, planted.directions) < 0.05
+
+
 def test_planted_densities_vary_and_share_an_offset() -> None:
     planted = Planted.make(d_in=8, n_features=64, active=3, decay=1.0, offset_norm=2.0)
     assert planted.density.sum().item() == pytest.approx(3.0)
@@ -44,26 +56,14 @@ def test_varied_planted_data_has_the_asked_densities_tails_and_offset() -> None:
     assert (magnitude.quantile(0.99) / magnitude.median()).item() == pytest.approx(105, rel=0.2)
 
 
-def test_default_settings_recover_heavy_tailed_planted_features_beside_a_large_offset(tmp_path: Path) -> None:
-    """Issue 24's data at a CI size: densities over two decades, log-normal magnitudes (log-sd 2: the
-    top 1% of firings ~100x the median), an offset 4x the spread, as many planted directions as latents.
-    Twice the default learning rate recovers ~89% here, four times ~36% (benchmarks/synthetic_recovery.py
-    has the full table at 1M and 2M samples)."""
-    torch.set_num_threads(1)
-    planted = Planted.varied(d_in=64, n_features=256, densities=(1e-3, 0.2), tail=2.0, offset_ratio=4.0, seed=1)
-    x = planted.sample(102_000, seed=1)
-    cfg = TrainSAEConfig(out=tmp_path / "sae", options={"k": 8}, samples=100_000, advantage_weight=0,
-                         progress=False)
-    Trainer(cfg, x[:100_000], x[100_000:]).run()
-    assert recovered_fraction(load_sae(cfg.out).W_dec, planted.directions) >= 0.95
-
-
 def test_default_settings_recover_planted_features(tmp_path: Path) -> None:
     """Only the SAE's shape is chosen (the default 4x expansion, k = the planted features' mean count
-    rounded up): batch, learning rate, warm-up and dead window are the budget-derived defaults."""
+    rounded up): batch, learning rate, warm-up and dead window are the budget-derived defaults. The
+    dictionary has twice as many latents as planted directions: with as many as there are, a start
+    independent of the data finds ~63% here (BENCHMARKS.md, planted results from an independent start)."""
     torch.set_num_threads(1)
     cfg = TrainSAEConfig(out=tmp_path / "sae", options={"k": 4}, samples=300_000, advantage_weight=0, progress=False)
-    result = run(d_in=32, n_features=128, active=3, n_samples=100_000, cfg=cfg, decay=1.0, offset_norm=2.0)
+    result = run(d_in=32, n_features=64, active=3, n_samples=100_000, cfg=cfg, decay=1.0, offset_norm=2.0)
     assert result["recovered"] >= 0.9, result
     # 73 steps at the old fixed batch of 4096 also point the decoder the right way but reconstruct
     # poorly (FVU 0.27); the budget-derived batch gives ~1,200 steps and FVU ~0.10.

@@ -23,6 +23,15 @@ import torch.nn.functional as F
 from rlsae.sae.io import load_sae
 from rlsae.sae.train import Trainer, TrainSAEConfig
 
+# Planted data draws from its own stream: seeded like the trainer (torch.manual_seed(seed)), the first
+# torch.randn(n_features, d_in) here was the trainer's initial decoder, so a run whose data and SAE
+# shared a seed started at the answer (every planted result before 2026-12-07 did).
+_SALT = 0x5EED_DA7A
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(_SALT + seed)
+
 
 @dataclass
 class Planted:
@@ -36,7 +45,7 @@ class Planted:
     @classmethod
     def make(cls, d_in: int, n_features: int, active: float, decay: float = 1.0, offset_norm: float = 2.0,
              seed: int = 0) -> Planted:
-        generator = torch.Generator().manual_seed(seed)
+        generator = _generator(seed)
         directions = F.normalize(torch.randn(n_features, d_in, generator=generator), dim=1)
         weights = torch.arange(1, n_features + 1, dtype=torch.float64).pow(-decay)
         density = (active * weights / weights.sum()).clamp(max=1.0).float()
@@ -48,7 +57,7 @@ class Planted:
                offset_ratio: float = 4.0, seed: int = 0) -> Planted:
         """Densities log-spaced over ``densities``, log-normal magnitudes, and an offset whose norm is
         ``offset_ratio`` times the spread (the root-mean-square distance of a sample from the data's mean)."""
-        generator = torch.Generator().manual_seed(seed)
+        generator = _generator(seed)
         directions = F.normalize(torch.randn(n_features, d_in, generator=generator), dim=1)
         low, high = densities
         density = torch.logspace(math.log10(high), math.log10(low), n_features)
@@ -69,7 +78,7 @@ class Planted:
 
     def sample(self, n: int, seed: int = 0, batch: int = 65536) -> torch.Tensor:
         """[n, d_in] samples, drawn in batches so the [n, n_features] mask is never held whole."""
-        generator = torch.Generator().manual_seed(seed)
+        generator = _generator(seed)
         parts = []
         for start in range(0, n, batch):
             rows = min(batch, n - start)
