@@ -35,6 +35,7 @@ ARMS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "finetune": ("default, then advantages only", {"advantage_weight": 1.0, "reconstruction_weight": 0.0},
                  "default"),
     "finetune-ds4": ("default, then reconstruction + 4 x advantages", {"advantage_weight": 4.0}, "default"),
+    "finetune-ds16": ("default, then reconstruction + 16 x advantages", {"advantage_weight": 16.0}, "default"),
     "finetune-mse": ("reconstruction only, then advantages only",
                      {"advantage_weight": 1.0, "reconstruction_weight": 0.0}, "mse"),
 }

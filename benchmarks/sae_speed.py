@@ -143,6 +143,8 @@ start = time.perf_counter()
 for _ in range(a["steps"]):
     step(next(data))
 elapsed = time.perf_counter() - start
+if a.get("decoder"):  # for benchmarks/synthetic_recovery.py: what the run learned, not only how fast
+    np.save(a["decoder"], sae.W_dec.detach().numpy())
 print(json.dumps({"samples_per_s": a["steps"] * a["batch"] / elapsed, "version": version("eai-sparsify"),
                   "dead_fraction": (since_fired > a["window"] * a["batch"]).float().mean().item()}))
 """

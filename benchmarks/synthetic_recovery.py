@@ -20,6 +20,9 @@ expansion and k. Factors, one changed from the defaults per row:
     noscale     inputs not scaled to unit variance     noaux      AuxK off
     batch=N     N samples per step                     centre     the data's mean subtracted before training
     bdec=mean   b_dec starts at the mean               bdec=zero  b_dec starts at zero (the median by default)
+    sparsify    EleutherAI sparsify's trainer instead of ours (its venv, as benchmarks/sae_speed.py makes
+                it), Adam at our default learning rate, its own 1,000-step warm-up, AuxK 1/32, the same
+                batch, steps and samples
 
 The issue's goal: >= 95% recovered at 1M samples and at the demo's budget (2M samples), in 64 and 512 dims.
 """
@@ -28,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import rlsae.sae.train as train_module
@@ -39,6 +44,7 @@ from rlsae.config import from_flags
 from rlsae.sae.io import load_sae
 from rlsae.sae.synthetic import Planted, recovered_fraction
 from rlsae.sae.train import Schedule, Trainer, TrainSAEConfig
+from sae_speed import SPARSIFY_PROGRAM, other_speed, venv_python
 
 B_DEC_STARTS = {"bdec=mean": lambda sample: sample.mean(0), "bdec=zero": lambda sample: torch.zeros(sample.shape[1])}
 
@@ -58,14 +64,28 @@ def settings(factor: str, base: dict[str, Any], d_sae: int) -> dict[str, Any]:
             flags["scale_inputs"] = False
         elif part == "noaux":
             flags["aux_coef"] = 0.0
-        elif part not in ("default", "centre", *B_DEC_STARTS):
+        elif part not in ("default", "centre", "sparsify", *B_DEC_STARTS):
             raise SystemExit(f"unknown factor {part!r}; see --help")
     return flags
 
 
-def measure(planted: Planted, factor: str, flags: dict[str, Any], data: int, seed: int) -> dict[str, float]:
-    x = planted.sample(data + 10_000, seed)
-    parts = factor.split("+")
+def sparsify_run(venv: Path, x: torch.Tensor, flags: dict[str, Any], d_sae: int, seed: int) -> dict[str, float]:
+    """sparsify's trainer on the same samples, batch, steps, learning rate and dead window as ours would use."""
+    schedule = Schedule.derive(from_flags(TrainSAEConfig, flags), d_sae)
+    with tempfile.TemporaryDirectory() as tmp:
+        npy, decoder = Path(tmp) / "x.npy", Path(tmp) / "decoder.npy"
+        np.save(npy, x.numpy())
+        shared = Namespace(d_sae=d_sae, k=flags["k"], batch_size=schedule.batch_size, lr=schedule.lr,
+                           steps=schedule.steps - 1, warmup=1, threads=1, seed=seed,
+                           dead_window=schedule.dead_window // schedule.batch_size)
+        result = other_speed(venv_python(venv, "6.54.12", "1.3.3"), SPARSIFY_PROGRAM, npy, shared,
+                             optimizer="adam", auxk_alpha=1 / 32, decoder=str(decoder))
+        return {"decoder": torch.from_numpy(np.load(decoder)), "fvu": float("nan"),
+                "dead_fraction": result["dead_fraction"], "l0": float(flags["k"]), "steps": schedule.steps,
+                "wall_time_s": schedule.steps * schedule.batch_size / result["samples_per_s"]}
+
+
+def train(x: torch.Tensor, parts: list[str], flags: dict[str, Any], data: int, seed: int) -> dict[str, Any]:
     if "centre" in parts:
         x = x - x[:data].mean(0)
     original = train_module.geometric_median
@@ -75,9 +95,18 @@ def measure(planted: Planted, factor: str, flags: dict[str, Any], data: int, see
         with tempfile.TemporaryDirectory() as tmp:
             cfg = from_flags(TrainSAEConfig, {**flags, "out": Path(tmp) / "sae", "seed": seed})
             result = Trainer(cfg, x[:data], x[data:]).run()
-            decoder = load_sae(cfg.out).W_dec
+            return {"decoder": load_sae(cfg.out).W_dec, **result}
     finally:
         train_module.geometric_median = original
+
+
+def measure(planted: Planted, factor: str, flags: dict[str, Any], data: int, seed: int,
+            venv: Path) -> dict[str, float]:
+    x = planted.sample(data + 10_000, seed)
+    parts = factor.split("+")
+    result = sparsify_run(venv, x[:data], flags, 4 * x.shape[1], seed) if parts == ["sparsify"] \
+        else train(x, parts, flags, data, seed)
+    decoder = result.pop("decoder")
     rare = planted.density < 1e-3
     return {"recovered": recovered_fraction(decoder, planted.directions),
             "rare": recovered_fraction(decoder, planted.directions[rare]) if rare.any() else float("nan"),
@@ -98,6 +127,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--factors", nargs="+", default=["default"])
     parser.add_argument("--architectures", nargs="+", default=["topk"])
+    parser.add_argument("--venv", type=Path, default=Path(__file__).resolve().parent.parent / ".venv-compare",
+                        help="sparsify's venv (the sparsify factor; benchmarks/sae_speed.py makes it)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     d_sae = 4 * args.d_in
@@ -114,7 +145,7 @@ def main() -> None:
                         planted = Planted.make(args.d_in, args.features, args.active, seed=seed)
                     flags = settings(factor, {"architecture": architecture, "k": args.k,
                                               "samples": samples, "advantage_weight": 0, "progress": False}, d_sae)
-                    runs.append(measure(planted, factor, flags, min(args.data, samples), seed))
+                    runs.append(measure(planted, factor, flags, min(args.data, samples), seed, args.venv))
                     print(architecture, factor, samples, seed, runs[-1], flush=True)
                 schedule = Schedule.derive(from_flags(TrainSAEConfig, flags), d_sae)
                 rows.append([architecture, factor, f"{samples:,}", f"{schedule.lr:.2g}", str(runs[0]["steps"]),

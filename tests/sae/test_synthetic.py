@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from rlsae.sae.io import load_sae
 from rlsae.sae.synthetic import Planted, planted_data, recovered_fraction, run
 from rlsae.sae.train import Trainer, TrainSAEConfig
 
