@@ -25,6 +25,8 @@ from rlsae.sae.data import heldout_mask, read_steps
 from rlsae.sae.io import CFG, load_sae
 from rlsae.sae.train import TrainSAEConfig, train_sae
 
+BUSY = 1.3  # an episode whose mean L0 passes this multiple of the target counts as busy
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,14 +60,15 @@ def main() -> None:
         for mask in splits.values():
             per_episode = [l0[episodes == e].mean() for e in np.unique(episodes[mask])]
             mean = l0[mask].mean()
+            busy = sum(value > BUSY * args.target_l0 for value in per_episode)
             cells.append(f"{mean:.1f} ({mean / args.target_l0 - 1:+.0%}); episodes "
-                         f"{min(per_episode):.1f}-{max(per_episode):.1f}")
+                         f"{min(per_episode):.1f}-{max(per_episode):.1f}, {busy} above {BUSY * args.target_l0:.0f}")
         print(cells, flush=True)
         rows.append(cells)
     counts = {name: (int(mask.sum()), len(np.unique(episodes[mask]))) for name, mask in splits.items()}
     append_section(
         f"Held-out L0 gap at --target-l0 {args.target_l0}: overfitting or busier episodes",
-        ["architecture", *(f"L0, {name} ({n:,} states, {e} episodes): mean; per-episode range"
+        ["architecture", *(f"L0, {name} ({n:,} states, {e} episodes): mean; per-episode range, busy episodes"
                            for name, (n, e) in counts.items())], rows,
         f"`{args.recording}`; {args.d_sae} latents, {args.samples:,} samples per SAE, trained with "
         f"--heldout-fraction {2 * args.heldout_fraction} so that the episodes of hash in "
