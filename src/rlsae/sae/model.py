@@ -160,9 +160,9 @@ class SparseAutoencoder(nn.Module):
         scaled training inputs)."""
 
     def aim_l0(self, pre: torch.Tensor, target: float) -> None:
-        """Under ``--target-l0``: move the architecture's own thresholds, where it learns some, so that the
-        pre-activations ``pre`` [B, d_sae] fire ``target`` latents per row on average; the others are left
-        to their penalty."""
+        """Move the architecture's own thresholds, where it has some, so that the pre-activations ``pre``
+        [B, d_sae] fire ``target`` latents per row on average (``--target-l0`` aims JumpReLU's while
+        training; BatchTopK's ``calibrate`` aims its own at k); the others are left to their penalty or k."""
 
     def saelens_cfg(self) -> dict[str, Any]:
         """cfg.json keys beyond the shared ones (e.g. ``k``)."""

@@ -72,7 +72,11 @@ class BatchTopK(SparseAutoencoder):
     def finish_training(self, x: torch.Tensor) -> None:
         if self.threshold_estimate != "calibrate":
             return
-        self.threshold.copy_(cut_above(F.relu(self.pre_activations(x)).flatten(), self.k * len(x)))
+        self.aim_l0(self.pre_activations(x), self.k)
+
+    @torch.no_grad()
+    def aim_l0(self, pre: torch.Tensor, target: float) -> None:
+        self.threshold.copy_(cut_above(F.relu(pre).flatten(), round(target * len(pre))))
 
     def training_losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         return aux_k_terms(self, batch)
