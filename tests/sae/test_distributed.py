@@ -64,3 +64,15 @@ def test_a_batch_that_does_not_split_is_a_one_line_error(tiny_recording: Path, t
     proc = _torchrun(tiny_recording, tmp_path / "ddp", batch_size=255, samples=255 * 4)
     assert proc.returncode != 0 and "must be a multiple of the 2 processes" in proc.stderr
     assert not re.search(r'File ".*/rlsae/', proc.stderr)  # torchrun reports the exit codes; rlsae no traceback
+
+
+def test_two_processes_aim_jumprelu_thresholds_as_one(tiny_recording: Path, tmp_path: Path) -> None:
+    """--target-l0 shifts the thresholds from the whole batch's pre-activations, gathered from both processes."""
+    torch.set_num_threads(1)
+    aimed = {"architecture": "jumprelu", "target_l0": 8}
+    single = tmp_path / "single"
+    train_sae(from_flags(TrainSAEConfig, {"recording": tiny_recording, "out": single, **SETTINGS, **aimed}))
+    proc = _torchrun(tiny_recording, tmp_path / "ddp", **aimed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one, two = load_sae(single), load_sae(tmp_path / "ddp")
+    assert (one.threshold - two.threshold).abs().max().item() < 1e-4

@@ -48,8 +48,10 @@ def test_training_saves_a_loadable_sae_that_reconstructs(tiny_recording: Path, t
     assert meta["recording"] == str(tiny_recording.resolve()) and meta["hook_name"] == "hidden"
 
 
-# relu under --target-l0: its adapted L1 coefficient is part of the resume state.
-@pytest.mark.parametrize("overrides", [{}, {"architecture": "relu", "target_l0": 8}])
+# relu under --target-l0: its adapted L1 coefficient is part of the resume state; jumprelu's aimed
+# thresholds are weights.
+@pytest.mark.parametrize("overrides", [{}, {"architecture": "relu", "target_l0": 8},
+                                       {"architecture": "jumprelu", "target_l0": 8}])
 def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, tmp_path: Path,
                                                          overrides: dict[str, object]) -> None:
     torch.set_num_threads(1)
@@ -73,6 +75,9 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_recording: Path, t
     assert resumed["fvu"] == pytest.approx(straight["fvu"], rel=1e-5)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / LOG).read_text().splitlines()]
     assert steps == [10, 20, 30, 40, 50, 60]
+    if overrides.get("architecture") == "jumprelu":
+        assert torch.allclose(load_sae(tmp_path / "b").threshold, load_sae(tmp_path / "a").threshold, atol=1e-6)
+        return
     if overrides:  # the checks below are of the shared settings, made once
         assert load_sae(tmp_path / "b").l1_coef == pytest.approx(load_sae(tmp_path / "a").l1_coef, rel=1e-6)
         assert load_sae(tmp_path / "a").l1_coef != 0.2  # it did adapt

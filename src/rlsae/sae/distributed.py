@@ -10,7 +10,8 @@ identical. The losses are means over rows, so this is the single-process step on
 float rounding, for every per-row term (reconstruction, advantage, Top-K, JumpReLU, ReLU + L1). Terms
 computed over the whole batch are computed over each process's share instead: AuxK's normalisation by
 the residual's energy and BatchTopK's batch threshold (tests/sae/test_distributed.py measures the
-difference). Which latents fired is shared (a max all-reduce), so the dead-latent counters agree.
+difference). Which latents fired is shared (a max all-reduce), so the dead-latent counters agree, and
+under --target-l0 the whole batch's pre-activations are gathered, so thresholds aimed at it stay identical.
 
 Process 0 alone claims ``--out`` and writes the log, the checkpoints and the SAE; resuming reads the
 checkpoint in every process. When it pays: one process already uses every core of a machine through
@@ -66,6 +67,11 @@ class DistributedTrainer(Trainer):
         mask = fired.to(torch.uint8)
         dist.all_reduce(mask, op=dist.ReduceOp.MAX)
         return mask.bool()
+
+    def share_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(rows) for _ in range(self.world)]
+        dist.all_gather(parts, rows.contiguous())
+        return torch.cat(parts)
 
     def save_checkpoint(self) -> None:
         if self.main:

@@ -52,6 +52,14 @@ class TrainingBatch:
     k_aux: int             # latents AuxK may use
 
 
+def cut_above(values: torch.Tensor, m: int) -> torch.Tensor:
+    """A value that exactly ``m`` of ``values`` (1-d) exceed: midway between the m-th and (m+1)-th largest."""
+    if m >= values.numel():
+        return values.min() - 1
+    top = values.topk(m + 1).values
+    return (top[m - 1] + top[m]) / 2 if m else top[0] + 1
+
+
 REGISTRY: dict[str, type[SparseAutoencoder]] = {}
 DEFAULT_K = 32
 
@@ -150,6 +158,11 @@ class SparseAutoencoder(nn.Module):
     def finish_training(self, x: torch.Tensor) -> None:
         """Settle what inference needs once training ends, before the scale is folded (``x``: a sample of
         scaled training inputs)."""
+
+    def aim_l0(self, pre: torch.Tensor, target: float) -> None:
+        """Move the architecture's own thresholds, where it has some, so that the pre-activations ``pre``
+        [B, d_sae] fire ``target`` latents per row on average (``--target-l0`` aims JumpReLU's while
+        training; BatchTopK's ``calibrate`` aims its own at k); the others are left to their penalty or k."""
 
     def saelens_cfg(self) -> dict[str, Any]:
         """cfg.json keys beyond the shared ones (e.g. ``k``)."""

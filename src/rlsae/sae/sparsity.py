@@ -14,11 +14,17 @@ c_0 is the architecture's default coefficient, the scale of a useful step; the c
 start (ReLU fires about half its latents at first) from overshooting into a dictionary whose latents
 all died. The step shrinks with the learning rate, so once the decay has frozen the weights the
 coefficient stops chasing an L0 they can no longer move; the coefficient the run ends with is saved.
+
+An architecture that learns thresholds (JumpReLU) is also aimed directly: after every step, and once on a
+sample of training states at the end, its thresholds shift by the one offset that makes the batch fire the
+target (``SparseAutoencoder.aim_l0``), so L0 does not wait on the penalty's slow effect.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
+
+import torch
 
 from rlsae.sae.model import SparseAutoencoder
 
@@ -40,11 +46,17 @@ class SparsityControl:
         ramp = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
         setattr(self.sae, self.name, self.coef * ramp)
 
-    def after_step(self, l0: float, lr_fraction: float) -> None:
-        """Adapt toward the target from the batch's L0 (``lr_fraction``: this step's lr / the peak lr)."""
-        if self.target is None:
-            return
+    def after_step(self, l0: float, lr_fraction: float, pre: torch.Tensor) -> None:
+        """Adapt toward the target from the batch's L0 and pre-activations (``lr_fraction``: this step's lr
+        / the peak lr)."""
+        assert self.target is not None
         self.coef += RATE * self.scale * lr_fraction * min(max(l0 / self.target - 1, -1.0), 1.0)
+        self.sae.aim_l0(pre, self.target)
 
-    def finish(self) -> None:
+    def finish(self, x: torch.Tensor) -> None:
+        """Keep the adapted coefficient; aim the thresholds once more, on ``x`` (a sample of scaled training
+        inputs) rather than on one batch."""
         setattr(self.sae, self.name, self.coef)
+        if self.target is not None:
+            with torch.no_grad():
+                self.sae.aim_l0(self.sae.pre_activations(x), self.target)

@@ -142,7 +142,8 @@ class TrainSAEConfig:
         None, "one of the architecture's own options (repeatable; see docs/pipeline.md), e.g. bandwidth=0.01",
         blocks=architecture_options, chosen_by="architecture", flag="arch-option")
     target_l0: int | None = option(None, "active latents per state to reach: sets k, or adapts the sparsity "
-                                   "penalty while training (relu, jumprelu)", low=1)
+                                   "penalty while training (relu, jumprelu) and aims jumprelu's thresholds",
+                                   low=1)
     samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)", low=1)
     batch_size: int | None = option(None, "samples per step (default: the power of two nearest to "
                                     "samples / 1000, in [256, 4096])", low=1)
@@ -428,7 +429,10 @@ class Trainer:
             self.since_fired[fired] = 0
         metrics.update(loss=loss.item(), l0=l0.item(), dead_fraction=dead.float().mean().item())
         if self.sparsity is not None:
-            self.sparsity.after_step(metrics["l0"], self.schedule.lr_at(self.step) / self.schedule.lr)
+            if self.sparsity.target is not None:  # gathered rows cost a distributed run only when aiming
+                self.sparsity.after_step(self.share_rows(active.sum(1).float()).mean().item(),
+                                         self.schedule.lr_at(self.step) / self.schedule.lr,
+                                         self.share_rows(code.pre.detach()))
             metrics["sparsity_coef"] = self.sparsity.coef
         return metrics
 
@@ -439,6 +443,10 @@ class Trainer:
     def share_fired(self, fired: torch.Tensor) -> torch.Tensor:
         """The latents that fired in any process's share of the batch."""
         return fired
+
+    def share_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """Every process's ``rows`` of the batch, stacked (what aims thresholds must see alike everywhere)."""
+        return rows
 
     def run(self) -> dict[str, Any]:
         cfg, steps = self.cfg, self.schedule.steps
@@ -496,11 +504,12 @@ class Trainer:
     def finish(self) -> dict[str, Any]:
         """Fold the input scale into the weights, measure on held-out states, save in SAELens format."""
         cfg = self.cfg
-        if self.sparsity is not None:
-            self.sparsity.finish()
         states = self.train.sample()  # all training states in RAM; a streamed recording's shuffle buffer
         sample = torch.randperm(len(states), generator=torch.Generator().manual_seed(cfg.seed))[:8192]
-        self.sae.finish_training((states[sample] / self.scale).to(self.device))
+        sample = (states[sample] / self.scale).to(self.device)
+        if self.sparsity is not None:
+            self.sparsity.finish(sample)
+        self.sae.finish_training(sample)
         sae = self.sae.cpu().eval()
         sae.fold_scale(self.scale)
         self.train.close()  # the shuffle buffer's memory, before the held-out states are read

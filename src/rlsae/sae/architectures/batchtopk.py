@@ -22,7 +22,7 @@ from rlsae.common.errors import UserError
 from rlsae.config import option
 from rlsae.sae.architectures.topk import TopKOptions
 from rlsae.sae.losses import aux_k_terms
-from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch
+from rlsae.sae.model import SparseAutoencoder, SparseCode, TrainingBatch, cut_above
 
 ESTIMATES = ("ema", "calibrate")
 
@@ -72,11 +72,11 @@ class BatchTopK(SparseAutoencoder):
     def finish_training(self, x: torch.Tensor) -> None:
         if self.threshold_estimate != "calibrate":
             return
-        acts = F.relu(self.pre_activations(x)).flatten()
-        kept = self.k * len(x)
-        top = acts.topk(min(kept + 1, acts.numel())).values
-        # Midway between the (k n)-th and (k n + 1)-th largest activation: exactly k n of them exceed it.
-        self.threshold.copy_((top[kept - 1] + (top[kept] if kept < len(top) else 0.0)) / 2)
+        self.aim_l0(self.pre_activations(x), self.k)
+
+    @torch.no_grad()
+    def aim_l0(self, pre: torch.Tensor, target: float) -> None:
+        self.threshold.copy_(cut_above(F.relu(pre).flatten(), round(target * len(pre))))
 
     def training_losses(self, batch: TrainingBatch) -> dict[str, torch.Tensor]:
         return aux_k_terms(self, batch)

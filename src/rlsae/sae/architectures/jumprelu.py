@@ -27,6 +27,7 @@ from rlsae.sae.model import (
     SparseAutoencoder,
     SparseCode,
     TrainingBatch,
+    cut_above,
     k_option,
     penalty_warmup_option,
 )
@@ -134,6 +135,15 @@ class JumpReLU(SparseAutoencoder):
         # The (1 - k/d_sae) quantile per latent, by rank: torch.quantile refuses more than 2^24 values.
         rank = min(len(x), max(1, round(len(x) * (1 - self.k / self.d_sae))))
         self.threshold.copy_(pre.T.contiguous().kthvalue(rank, dim=1).values.clamp_min(self.bandwidth))
+
+    @torch.no_grad()
+    def aim_l0(self, pre: torch.Tensor, target: float) -> None:
+        # One offset o for every threshold, found exactly: pre fires after the shift iff pre > 0 and
+        # pre - theta > o. Acting on the thresholds themselves, every step, holds L0 where an L0 penalty
+        # could not: Adam moves thresholds at a near-constant speed whatever the penalty, so a coefficient
+        # adapted by L0's error swings around the target with a period close to a run's length.
+        margin = torch.where(pre > 0, pre - self.threshold, -torch.inf).flatten()
+        self.threshold.add_(cut_above(margin, round(target * len(pre)))).clamp_min_(0)
 
     @torch.no_grad()
     def fold_scale(self, scale: float) -> None:
