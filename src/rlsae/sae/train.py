@@ -141,9 +141,8 @@ class TrainSAEConfig:
     options: ArchitectureOptions | dict[str, Any] | None = option(
         None, "one of the architecture's own options (repeatable; see docs/pipeline.md), e.g. bandwidth=0.01",
         blocks=architecture_options, chosen_by="architecture", flag="arch-option")
-    target_l0: int | None = option(None, "active latents per state to reach: sets k, or adapts the sparsity "
-                                   "penalty while training (relu, jumprelu) and aims jumprelu's thresholds",
-                                   low=1)
+    target_l0: int | None = option(None, "active latents per state to reach: sets k, or adapts the penalty (relu) or "
+                                   "thresholds (jumprelu) while training", low=1)
     samples: int = option(20_000_000, "training samples (batches x batch size; the data is cycled)", low=1)
     batch_size: int | None = option(None, "samples per step (default: the power of two nearest to "
                                     "samples / 1000, in [256, 4096])", low=1)
