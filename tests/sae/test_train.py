@@ -156,8 +156,8 @@ def test_every_architecture_trains_and_reloads(tiny_recording: Path, tmp_path: P
 
 def test_defaults_follow_the_budget_and_the_width() -> None:
     small = Schedule.derive(from_flags(TrainSAEConfig, {"samples": 1_000_000, "d_sae": 256, "k": 4}), 256)
-    assert small.batch_size == 1024 and small.steps == 976 and small.lr == pytest.approx(2e-4 * 8)
-    assert small.warmup_steps == 48 and small.dead_window == 256 * 256 // 4
+    assert small.batch_size == 256 and small.steps == 3906 and small.lr == pytest.approx(2e-4 * 8)
+    assert small.warmup_steps == 195 and small.dead_window == 256 * 256 // 4
     large = Schedule.derive(TrainSAEConfig(samples=20_000_000), 2048)
     assert large.batch_size == 4096 and large.lr == pytest.approx(2e-4 * 8**0.5) and large.warmup_steps == 244
     tenth = Schedule.derive(from_flags(TrainSAEConfig, {"samples": 50_000, "k": 4}), 2048)
