@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from _report import append_section
 from rlsae.common.errors import UserError
 from rlsae.sae import ARCHITECTURES, build_sae, load_sae, save_sae
-from sae_speed import ROOT, saelens_python
+from sae_speed import ROOT, SAELENS_VERSION, SPARSIFY_VERSION, venv_python
 
 D_IN, D_SAE, K = 16, 64, 4
 TOLERANCE = 1e-5
@@ -172,12 +172,12 @@ def passed(row: dict[str, Any]) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-saelens", help="SAELens' own venv")
-    parser.add_argument("--saelens-version", default="6.54.12")
+    parser.add_argument("--saelens-version", default=SAELENS_VERSION)
     parser.add_argument("--python", type=Path, help="a python that imports sae_lens (skips the venv)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--no-report", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    result = roundtrip(args.python or saelens_python(args.venv, args.saelens_version))
+    result = roundtrip(args.python or venv_python(args.venv, args.saelens_version, SPARSIFY_VERSION))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     for row in result["rows"]:

@@ -30,6 +30,7 @@ from rlsae.sae.data import RecordingBatches, q_head
 from rlsae.sae.train import Trainer, TrainSAEConfig
 
 ROOT = Path(__file__).resolve().parent.parent
+SAELENS_VERSION, SPARSIFY_VERSION = "6.54.12", "1.3.3"  # what the comparison venv installs by default
 
 # Runs under the SAELens venv's python. The timed loop is the body of SAETrainer.fit() without its
 # wandb logging and progress bar: `step()` (SAELens' own "public seam used by fit()") does the batch
@@ -232,8 +233,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads, both sides")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-compare", help="SAELens' and sparsify's venv")
-    parser.add_argument("--saelens-version", default="6.54.12")
-    parser.add_argument("--sparsify-version", default="1.3.3")
+    parser.add_argument("--saelens-version", default=SAELENS_VERSION)
+    parser.add_argument("--sparsify-version", default=SPARSIFY_VERSION)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

@@ -44,7 +44,7 @@ from rlsae.config import from_flags
 from rlsae.sae.io import load_sae
 from rlsae.sae.synthetic import Planted, recovered_fraction
 from rlsae.sae.train import Schedule, Trainer, TrainSAEConfig
-from sae_speed import SPARSIFY_PROGRAM, other_speed, venv_python
+from sae_speed import SAELENS_VERSION, SPARSIFY_PROGRAM, SPARSIFY_VERSION, other_speed, venv_python
 
 B_DEC_STARTS = {"bdec=mean": lambda sample: sample.mean(0), "bdec=zero": lambda sample: torch.zeros(sample.shape[1])}
 
@@ -78,7 +78,7 @@ def sparsify_run(venv: Path, x: torch.Tensor, flags: dict[str, Any], d_sae: int,
         shared = Namespace(d_sae=d_sae, k=flags["k"], batch_size=schedule.batch_size, lr=schedule.lr,
                            steps=schedule.steps - 1, warmup=1, threads=1, seed=seed,
                            dead_window=schedule.dead_window // schedule.batch_size)
-        result = other_speed(venv_python(venv, "6.54.12", "1.3.3"), SPARSIFY_PROGRAM, npy, shared,
+        result = other_speed(venv_python(venv, SAELENS_VERSION, SPARSIFY_VERSION), SPARSIFY_PROGRAM, npy, shared,
                              optimizer="adam", auxk_alpha=1 / 32, decoder=str(decoder))
         return {"decoder": torch.from_numpy(np.load(decoder)), "fvu": float("nan"),
                 "dead_fraction": result["dead_fraction"], "l0": float(flags["k"]), "steps": schedule.steps,
@@ -100,11 +100,11 @@ def train(x: torch.Tensor, parts: list[str], flags: dict[str, Any], data: int, s
         train_module.geometric_median = original
 
 
-def measure(planted: Planted, factor: str, flags: dict[str, Any], data: int, seed: int,
+def measure(planted: Planted, factor: str, flags: dict[str, Any], data: int, seed: int, d_sae: int,
             venv: Path) -> dict[str, float]:
     x = planted.sample(data + 10_000, seed)
     parts = factor.split("+")
-    result = sparsify_run(venv, x[:data], flags, 4 * x.shape[1], seed) if parts == ["sparsify"] \
+    result = sparsify_run(venv, x[:data], flags, d_sae, seed) if parts == ["sparsify"] \
         else train(x, parts, flags, data, seed)
     decoder = result.pop("decoder")
     rare = planted.density < 1e-3
@@ -145,7 +145,7 @@ def main() -> None:
                         planted = Planted.make(args.d_in, args.features, args.active, seed=seed)
                     flags = settings(factor, {"architecture": architecture, "k": args.k,
                                               "samples": samples, "advantage_weight": 0, "progress": False}, d_sae)
-                    runs.append(measure(planted, factor, flags, min(args.data, samples), seed, args.venv))
+                    runs.append(measure(planted, factor, flags, min(args.data, samples), seed, d_sae, args.venv))
                     print(architecture, factor, samples, seed, runs[-1], flush=True)
                 schedule = Schedule.derive(from_flags(TrainSAEConfig, flags), d_sae)
                 rows.append([architecture, factor, f"{samples:,}", f"{schedule.lr:.2g}", str(runs[0]["steps"]),
