@@ -13,7 +13,6 @@ Output folder layout::
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,28 +57,30 @@ class TrainAgentConfig:
     algorithm: str = option("pqn", "pqn (vectorised Q(lambda), no replay; fast), dqn (replay + target net) or ppo "
                             "(an actor-critic)", choices=["pqn", "dqn", "ppo"])
     game: str = option(DEFAULT_GAME, f"ALE game, in any of ALE's spellings ({DEFAULT_GAME}, breakout, ALE/Pong-v5)")
-    total_steps: int = option(10_000_000, "agent steps (each = 4 frames) summed over all envs")
+    total_steps: int = option(10_000_000, "agent steps (each = 4 frames) summed over all envs", low=1)
     out: Path = option(Path("runs/agent"), "output folder for checkpoints and logs")
     seed: int = option(1, "random seed")
     device: str = option("auto", "torch device: auto, cpu or cuda[:N]")
     precision: str = option("auto", "bf16 autocast (targets, loss and optimizer in fp32), fp32, or auto: bf16 "
                             "where the hardware has it natively",
                             choices=["auto", "bf16", "fp32"])
-    num_envs: int | None = option(None, "parallel envs (default: 32 pqn, 8 ppo, 1 dqn)")
-    learning_rate: float | None = option(None, "Adam learning rate (default: 2.5e-4 pqn and ppo, 1e-4 dqn)")
-    gamma: float = option(0.99, "discount")
+    num_envs: int | None = option(None, "parallel envs (default: 32 pqn, 8 ppo, 1 dqn)", low=1)
+    learning_rate: float | None = option(None, "Adam learning rate (default: 2.5e-4 pqn and ppo, 1e-4 dqn)",
+                                          gt=0)
+    gamma: float = option(0.99, "discount", gt=0, high=1)
     layer_norm: bool | None = option(None, "LayerNorm in the network (default: on for pqn, off for dqn and ppo)")
-    start_epsilon: float = option(1.0, "[pqn, dqn] initial exploration rate")
-    end_epsilon: float = option(0.01, "[pqn, dqn] final exploration rate")
+    start_epsilon: float = option(1.0, "[pqn, dqn] initial exploration rate", low=0, high=1)
+    end_epsilon: float = option(0.01, "[pqn, dqn] final exploration rate", low=0, high=1)
     exploration_fraction: float | None = option(None, "[pqn, dqn] fraction of training over which epsilon decays "
-                                                 "(default: 0.1)")
+                                                 "(default: 0.1)", low=0, high=1)
     # PQN and PPO
-    rollout_steps: int | None = option(None, "[pqn, ppo] steps per env between updates (default: 32 pqn, 128 ppo)")
-    update_epochs: int | None = option(None, "[pqn, ppo] passes over each rollout (default: 2 pqn, 4 ppo)")
+    rollout_steps: int | None = option(None, "[pqn, ppo] steps per env between updates (default: 32 pqn, 128 ppo)",
+                                        low=1)
+    update_epochs: int | None = option(None, "[pqn, ppo] passes over each rollout (default: 2 pqn, 4 ppo)", low=1)
     max_grad_norm: float | None = option(None, "[pqn, ppo] gradient clipping norm (default: 10 pqn, 0.5 ppo)")
     # PQN
-    q_lambda: float = option(0.65, "[pqn] lambda of the Q(lambda) targets")
-    minibatch_size: int = option(128, "[pqn] samples per gradient step")
+    q_lambda: float = option(0.65, "[pqn] lambda of the Q(lambda) targets", low=0, high=1)
+    minibatch_size: int = option(128, "[pqn] samples per gradient step", low=1)
     # PPO
     gae_lambda: float = option(0.95, "[ppo] lambda of the generalised advantage estimate", low=0, high=1)
     num_minibatches: int = option(4, "[ppo] minibatches per pass over a rollout", low=1)
@@ -87,17 +88,18 @@ class TrainAgentConfig:
     ent_coef: float = option(0.01, "[ppo] weight of the entropy bonus", low=0)
     vf_coef: float = option(0.5, "[ppo] weight of the value loss", low=0)
     # DQN
-    buffer_size: int = option(100_000, "[dqn] replay buffer capacity (transitions; 28 KB each)")
-    batch_size: int = option(32, "[dqn] replay batch size")
+    buffer_size: int = option(100_000, "[dqn] replay buffer capacity (transitions; 28 KB each)", low=1)
+    batch_size: int = option(32, "[dqn] replay batch size", low=1)
     learning_starts: int = option(80_000, "[dqn] steps of random play before learning")
-    train_frequency: int = option(4, "[dqn] env steps per gradient step")
-    target_update: int = option(1000, "[dqn] steps between target-network copies")
+    train_frequency: int = option(4, "[dqn] env steps per gradient step", low=1)
+    target_update: int = option(1000, "[dqn] steps between target-network copies", low=1)
     # Shared bookkeeping
-    log_every: int = option(10_000, "steps between training-metric lines in log.jsonl")
-    eval_every: int = option(250_000, "steps between evaluations (full games, unclipped score)")
-    eval_episodes: int = option(8, "games per periodic evaluation")
-    save_every: int = option(100_000, "steps between 'latest' checkpoints")
-    keep_steps: tuple[int, ...] = option(SERIES_STEPS, "steps at which to keep a copy of the network in OUT/series")
+    log_every: int = option(10_000, "steps between training-metric lines in log.jsonl", low=1)
+    eval_every: int = option(250_000, "steps between evaluations (full games, unclipped score)", low=1)
+    eval_episodes: int = option(8, "games per periodic evaluation", low=1)
+    save_every: int = option(100_000, "steps between 'latest' checkpoints", low=1)
+    keep_steps: tuple[int, ...] = option(SERIES_STEPS, "steps at which to keep a copy of the network in OUT/series",
+                                         low=0)
     resume: bool = option(True, "continue from OUT/latest if it exists")
     progress: bool = option(True, "show progress bars")
 
@@ -107,26 +109,12 @@ class TrainAgentConfig:
         for key, value in ALGORITHM_DEFAULTS[self.algorithm].items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
-        require(self.total_steps > 0, f"--total-steps must be positive, got {self.total_steps}")
-        require(self.num_envs >= 1, f"--num-envs must be >= 1, got {self.num_envs}")
-        require(0 <= self.q_lambda <= 1, f"--q-lambda must be in [0, 1], got {self.q_lambda}")
-        require(0 < self.gamma <= 1, f"--gamma must be in (0, 1], got {self.gamma}")
-        for name in ("log_every", "eval_every", "eval_episodes", "save_every", "rollout_steps", "update_epochs",
-                     "minibatch_size", "batch_size", "buffer_size", "train_frequency", "target_update"):
-            value = getattr(self, name)  # None: an option this algorithm does not use
-            require(value is None or value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
         rollout = self.num_envs * (self.rollout_steps or 1)
         require(self.algorithm != "pqn" or rollout % self.minibatch_size == 0,
                 f"--minibatch-size ({self.minibatch_size}) must divide num_envs*rollout_steps ({rollout})")
         require(self.algorithm != "ppo" or rollout % self.num_minibatches == 0,
                 f"--num-minibatches ({self.num_minibatches}) must divide num_envs*rollout_steps ({rollout})")
-        require(self.learning_rate > 0 and math.isfinite(self.learning_rate),
-                f"--learning-rate must be a positive number, got {self.learning_rate}")
-        for name in ("start_epsilon", "end_epsilon", "exploration_fraction"):
-            value = getattr(self, name)
-            require(value is None or 0 <= value <= 1, f"--{name.replace('_', '-')} must be in [0, 1], got {value}")
         self.keep_steps = tuple(self.keep_steps)
-        require(all(s >= 0 for s in self.keep_steps), "--keep-steps must be >= 0")
         self.device = resolve_device(self.device)
 
     def epsilon(self, step: int) -> float:
